@@ -1,0 +1,339 @@
+//! The ack tracker: which source position is safe to store.
+//!
+//! Records are registered in source order and get increasing sequence numbers.
+//! The sink acknowledges them in whatever order Kafka's partitions answer. A
+//! source position (a *checkpoint*, such as the commit of a transaction) is
+//! attached to the last record registered before it. The committed position is
+//! the checkpoint of the highest entry such that it and **every entry before
+//! it** has been acknowledged: storing it, or reporting it to PostgreSQL as
+//! `flush_lsn`, can never skip a record that Kafka has not confirmed
+//! (invariant 2). A failed delivery is never retired, so the committed
+//! position stops just before it and stays there; the caller must stop and
+//! restart from the stored position (invariant 3), which replays the failed
+//! record.
+//!
+//! The tracker also bounds what is in flight (invariant 4): at most
+//! `max_records` unretired entries and `max_bytes` unacknowledged payload
+//! bytes. [`AckTracker::try_register`] refuses when full; the async wrapper in
+//! the sink waits for acks and retries, which stops the source from being read.
+//! A single record larger than `max_bytes` is admitted only when nothing else
+//! is in flight, so it cannot deadlock the pipeline.
+
+use crate::position::SourcePosition;
+use std::collections::VecDeque;
+
+/// Sequence number of a registered record.
+pub type Seq = u64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Pending,
+    Acked,
+    Failed,
+}
+
+#[derive(Debug)]
+struct Entry {
+    state: State,
+    bytes: usize,
+    /// The source position reached once this entry and all before it are acked.
+    checkpoint: Option<SourcePosition>,
+}
+
+/// Limits on what may be in flight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_records: usize,
+    pub max_bytes: usize,
+}
+
+/// The tracker is full; wait for acknowledgements and try again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Full;
+
+/// A delivery that failed, kept so the caller can report it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryFailure {
+    pub seq: Seq,
+    pub error: String,
+}
+
+/// An acknowledgement for a sequence number that is not in flight.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("acknowledgement for record {seq}, which is not in flight (in flight: {first}..{next})")]
+pub struct UnknownSeq {
+    pub seq: Seq,
+    pub first: Seq,
+    pub next: Seq,
+}
+
+/// See the module documentation.
+#[derive(Debug)]
+pub struct AckTracker {
+    limits: Limits,
+    /// Entries `first_seq .. first_seq + entries.len()`, not yet retired.
+    entries: VecDeque<Entry>,
+    first_seq: Seq,
+    unacked_bytes: usize,
+    committed: Option<SourcePosition>,
+    failure: Option<DeliveryFailure>,
+}
+
+impl AckTracker {
+    /// A tracker starting from `committed` (the stored position, if any).
+    pub fn new(limits: Limits, committed: Option<SourcePosition>) -> Self {
+        AckTracker {
+            limits: Limits { max_records: limits.max_records.max(1), max_bytes: limits.max_bytes },
+            entries: VecDeque::new(),
+            first_seq: 0,
+            unacked_bytes: 0,
+            committed,
+            failure: None,
+        }
+    }
+
+    /// Registers a record of `bytes` payload bytes, or refuses when full.
+    pub fn try_register(&mut self, bytes: usize) -> Result<Seq, Full> {
+        let empty = self.entries.is_empty();
+        if !empty
+            && (self.entries.len() >= self.limits.max_records
+                || self.unacked_bytes.saturating_add(bytes) > self.limits.max_bytes)
+        {
+            return Err(Full);
+        }
+        let seq = self.next_seq();
+        self.entries.push_back(Entry { state: State::Pending, bytes, checkpoint: None });
+        self.unacked_bytes += bytes;
+        Ok(seq)
+    }
+
+    /// Records that the source has reached `position`: once every record
+    /// registered so far is acknowledged, `position` is committed. Needs no
+    /// room, so a source can always report progress.
+    pub fn checkpoint(&mut self, position: SourcePosition) {
+        match self.entries.back_mut() {
+            Some(last) => last.checkpoint = Some(position),
+            None => self.committed = Some(position),
+        }
+    }
+
+    /// Marks `seq` delivered (`Ok`) or failed (`Err` with the reason).
+    pub fn ack(&mut self, seq: Seq, result: Result<(), String>) -> Result<(), UnknownSeq> {
+        let idx = seq
+            .checked_sub(self.first_seq)
+            .and_then(|i| usize::try_from(i).ok())
+            .filter(|&i| i < self.entries.len())
+            .ok_or(UnknownSeq { seq, first: self.first_seq, next: self.next_seq() })?;
+        let entry = &mut self.entries[idx];
+        if entry.state != State::Pending {
+            return Err(UnknownSeq { seq, first: self.first_seq, next: self.next_seq() });
+        }
+        self.unacked_bytes -= entry.bytes;
+        match result {
+            Ok(()) => entry.state = State::Acked,
+            Err(error) => {
+                entry.state = State::Failed;
+                if self.failure.is_none() {
+                    self.failure = Some(DeliveryFailure { seq, error });
+                }
+            }
+        }
+        self.retire();
+        Ok(())
+    }
+
+    fn retire(&mut self) {
+        while let Some(front) = self.entries.front() {
+            if front.state != State::Acked {
+                break;
+            }
+            if let Some(entry) = self.entries.pop_front() {
+                if let Some(cp) = entry.checkpoint {
+                    self.committed = Some(cp);
+                }
+            }
+            self.first_seq += 1;
+        }
+    }
+
+    /// The highest position at or before which everything is acknowledged.
+    pub fn committed(&self) -> Option<&SourcePosition> {
+        self.committed.as_ref()
+    }
+
+    /// The first failed delivery, if any. Once set, the committed position
+    /// never moves past it.
+    pub fn failure(&self) -> Option<&DeliveryFailure> {
+        self.failure.as_ref()
+    }
+
+    /// Entries not yet retired (pending, failed, or acked behind a pending one).
+    pub fn in_flight_records(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Payload bytes not yet acknowledged.
+    pub fn in_flight_bytes(&self) -> usize {
+        self.unacked_bytes
+    }
+
+    /// Nothing is waiting for an acknowledgement.
+    pub fn is_idle(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    fn next_seq(&self) -> Seq {
+        self.first_seq + self.entries.len() as u64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn pos(n: u64) -> SourcePosition {
+        SourcePosition::Sequence { seq: n }
+    }
+
+    fn roomy() -> Limits {
+        Limits { max_records: 1_000_000, max_bytes: usize::MAX }
+    }
+
+    #[test]
+    fn out_of_order_acks_commit_only_the_contiguous_prefix() {
+        let mut t = AckTracker::new(roomy(), None);
+        let a = t.try_register(10).unwrap();
+        t.checkpoint(pos(1));
+        let b = t.try_register(10).unwrap();
+        t.checkpoint(pos(2));
+        let c = t.try_register(10).unwrap();
+        t.checkpoint(pos(3));
+        t.ack(c, Ok(())).unwrap();
+        assert_eq!(t.committed(), None, "c acked but a and b are not");
+        t.ack(a, Ok(())).unwrap();
+        assert_eq!(t.committed(), Some(&pos(1)));
+        t.ack(b, Ok(())).unwrap();
+        assert_eq!(t.committed(), Some(&pos(3)));
+        assert!(t.is_idle());
+    }
+
+    #[test]
+    fn checkpoint_with_nothing_in_flight_commits_at_once() {
+        let mut t = AckTracker::new(roomy(), Some(pos(5)));
+        assert_eq!(t.committed(), Some(&pos(5)));
+        t.checkpoint(pos(6));
+        assert_eq!(t.committed(), Some(&pos(6)));
+    }
+
+    #[test]
+    fn a_failed_delivery_stops_the_position_for_good() {
+        let mut t = AckTracker::new(roomy(), None);
+        let a = t.try_register(1).unwrap();
+        t.checkpoint(pos(1));
+        let b = t.try_register(1).unwrap();
+        t.checkpoint(pos(2));
+        let c = t.try_register(1).unwrap();
+        t.checkpoint(pos(3));
+        t.ack(a, Ok(())).unwrap();
+        t.ack(b, Err("broker down".into())).unwrap();
+        t.ack(c, Ok(())).unwrap();
+        t.checkpoint(pos(4));
+        assert_eq!(t.committed(), Some(&pos(1)));
+        assert_eq!(t.failure().map(|f| f.seq), Some(b));
+        assert_eq!(t.failure().map(|f| f.error.as_str()), Some("broker down"));
+    }
+
+    #[test]
+    fn double_and_unknown_acks_are_rejected() {
+        let mut t = AckTracker::new(roomy(), None);
+        let a = t.try_register(1).unwrap();
+        let b = t.try_register(1).unwrap();
+        t.ack(b, Ok(())).unwrap();
+        assert!(t.ack(b, Ok(())).is_err(), "second ack of b");
+        assert!(t.ack(99, Ok(())).is_err());
+        t.ack(a, Ok(())).unwrap();
+        assert!(t.ack(a, Ok(())).is_err(), "a is retired");
+    }
+
+    #[test]
+    fn in_flight_is_bounded_by_records_and_bytes() {
+        let mut t = AckTracker::new(Limits { max_records: 3, max_bytes: 100 }, None);
+        let a = t.try_register(10).unwrap();
+        let _b = t.try_register(10).unwrap();
+        let _c = t.try_register(10).unwrap();
+        assert_eq!(t.try_register(1), Err(Full), "record limit");
+        t.ack(a, Ok(())).unwrap();
+        assert!(t.try_register(70).is_ok());
+        assert_eq!(t.in_flight_bytes(), 90);
+        assert_eq!(t.try_register(1), Err(Full), "record limit again");
+
+        let mut t = AckTracker::new(Limits { max_records: 100, max_bytes: 100 }, None);
+        let a = t.try_register(60).unwrap();
+        assert_eq!(t.try_register(41), Err(Full), "byte limit");
+        assert!(t.try_register(40).is_ok());
+        t.ack(a, Ok(())).unwrap();
+        assert!(t.try_register(60).is_ok());
+    }
+
+    #[test]
+    fn acked_records_behind_a_pending_one_still_count_against_the_record_limit() {
+        let mut t = AckTracker::new(Limits { max_records: 2, max_bytes: 1000 }, None);
+        let _a = t.try_register(1).unwrap();
+        let b = t.try_register(1).unwrap();
+        t.ack(b, Ok(())).unwrap();
+        assert_eq!(t.try_register(1), Err(Full));
+    }
+
+    #[test]
+    fn an_oversize_record_is_admitted_alone() {
+        let mut t = AckTracker::new(Limits { max_records: 10, max_bytes: 100 }, None);
+        let a = t.try_register(1000).unwrap();
+        assert_eq!(t.try_register(1), Err(Full));
+        t.ack(a, Ok(())).unwrap();
+        assert!(t.try_register(1).is_ok());
+    }
+
+    proptest! {
+        /// Whatever order acks come in, the committed position is always the
+        /// checkpoint of the longest fully acked prefix, and never passes a
+        /// failed record.
+        #[test]
+        fn shuffled_acks_never_commit_past_an_unacked_record(
+            order in Just((0..40u64).collect::<Vec<_>>()).prop_shuffle(),
+            fail_at in proptest::option::of(0..40u64),
+        ) {
+            let mut t = AckTracker::new(roomy(), None);
+            for i in 0..40u64 {
+                let s = t.try_register(8).unwrap();
+                prop_assert_eq!(s, i);
+                t.checkpoint(pos(i + 1));
+            }
+            let mut acked = [false; 40];
+            for &s in &order {
+                let r = if Some(s) == fail_at { Err("boom".to_string()) } else { Ok(()) };
+                t.ack(s, r).unwrap();
+                acked[s as usize] = Some(s) != fail_at;
+                let prefix = acked.iter().take_while(|a| **a).count() as u64;
+                let expect = if prefix == 0 { None } else { Some(pos(prefix)) };
+                prop_assert_eq!(t.committed(), expect.as_ref());
+            }
+            match fail_at {
+                Some(f) => {
+                    let expect = if f == 0 { None } else { Some(pos(f)) };
+                    prop_assert_eq!(t.committed(), expect.as_ref());
+                    prop_assert_eq!(t.failure().map(|x| x.seq), Some(f));
+                }
+                None => {
+                    prop_assert_eq!(t.committed(), Some(&pos(40)));
+                    prop_assert!(t.is_idle());
+                    prop_assert_eq!(t.in_flight_bytes(), 0);
+                }
+            }
+        }
+    }
+}

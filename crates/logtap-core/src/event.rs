@@ -1,0 +1,138 @@
+//! The one change event type both sources produce.
+
+use crate::position::SourcePosition;
+use crate::schema::{Schema, Struct};
+use std::fmt;
+use std::sync::Arc;
+
+/// What happened to the row, with Debezium's one-letter codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Create,
+    Update,
+    Delete,
+    /// A row read by a snapshot.
+    Read,
+    Truncate,
+}
+
+impl Op {
+    pub fn code(self) -> &'static str {
+        match self {
+            Op::Create => "c",
+            Op::Update => "u",
+            Op::Delete => "d",
+            Op::Read => "r",
+            Op::Truncate => "t",
+        }
+    }
+}
+
+/// A table: `namespace` is the PostgreSQL schema or the MySQL database.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TableId {
+    pub namespace: String,
+    pub table: String,
+}
+
+impl TableId {
+    pub fn new(namespace: impl Into<String>, table: impl Into<String>) -> Self {
+        TableId { namespace: namespace.into(), table: table.into() }
+    }
+}
+
+impl fmt::Display for TableId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.namespace, self.table)
+    }
+}
+
+/// The primary key (or `message.key.columns`) of a row: a struct named
+/// `<prefix>.<namespace>.<table>.Key`.
+pub type RowKey = Struct;
+
+/// Debezium's `transaction` block (present when transaction metadata is on).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransactionBlock {
+    pub id: String,
+    pub total_order: i64,
+    pub data_collection_order: i64,
+}
+
+/// One row change, ready to be encoded.
+///
+/// `before`/`after` follow the row schema `value_schema`; `source` is the
+/// connector's source block (its schema names it, e.g.
+/// `io.debezium.connector.postgresql.Source`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangeEvent {
+    pub table: TableId,
+    pub op: Op,
+    /// `None` for tables without a key (the Kafka key is then null).
+    pub key: Option<RowKey>,
+    /// The key schema, kept even when this event carries no key value.
+    pub key_schema: Option<Arc<Schema>>,
+    /// The row struct schema, `<prefix>.<namespace>.<table>.Value`.
+    pub value_schema: Arc<Schema>,
+    pub before: Option<Struct>,
+    pub after: Option<Struct>,
+    pub source: Struct,
+    /// When logtap processed the event, microseconds since the epoch
+    /// (Debezium's top-level `ts_ms`/`ts_us`/`ts_ns`).
+    pub processed_at_us: i64,
+    pub transaction: Option<TransactionBlock>,
+    /// Where the event is in the source log (for errors and logs). Resume
+    /// points are separate: see `AckTracker` checkpoints.
+    pub position: SourcePosition,
+}
+
+/// The names Debezium gives the records of a table:
+/// `<prefix>.<namespace>.<table>` with `.Key`, `.Value` and `.Envelope`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordNames {
+    pub key: String,
+    pub value: String,
+    pub envelope: String,
+}
+
+impl RecordNames {
+    /// Names as Debezium derives them. Characters Avro does not allow in a
+    /// name are replaced by `_`, as Debezium's default schema name adjuster does.
+    pub fn new(prefix: &str, table: &TableId) -> Self {
+        let base = format!(
+            "{}.{}.{}",
+            avro_safe(prefix),
+            avro_safe(&table.namespace),
+            avro_safe(&table.table)
+        );
+        RecordNames {
+            key: format!("{base}.Key"),
+            value: format!("{base}.Value"),
+            envelope: format!("{base}.Envelope"),
+        }
+    }
+}
+
+fn avro_safe(part: &str) -> String {
+    let mut out = String::with_capacity(part.len());
+    for (i, c) in part.chars().enumerate() {
+        let ok = c == '_' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit());
+        out.push(if ok { c } else { '_' });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_names_follow_debezium() {
+        let n = RecordNames::new("dbserver1", &TableId::new("inventory", "customers"));
+        assert_eq!(n.key, "dbserver1.inventory.customers.Key");
+        assert_eq!(n.value, "dbserver1.inventory.customers.Value");
+        assert_eq!(n.envelope, "dbserver1.inventory.customers.Envelope");
+        let odd = RecordNames::new("my-app", &TableId::new("public", "9lives"));
+        assert_eq!(odd.value, "my_app.public._lives.Value");
+    }
+}

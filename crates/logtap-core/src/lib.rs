@@ -1,0 +1,26 @@
+//! logtap's core: the one change event type both sources produce, Kafka
+//! Connect schemas and values, source positions, the ack tracker that decides
+//! which position is safe to store, the Debezium-compatible JSON envelope,
+//! and the `Source`/`Sink`/`OffsetStore` seams.
+//!
+//! Owns: data types and pure logic. Does not own: any IO (sockets, files,
+//! clocks other than values passed in), any database or Kafka specifics.
+
+pub mod ack;
+pub mod envelope;
+pub mod event;
+pub mod position;
+pub mod schema;
+pub mod shared;
+pub mod traits;
+
+pub use ack::{AckTracker, DeliveryFailure, Limits, Seq};
+pub use envelope::{EncodedRecord, Encoder, EnvelopeOptions};
+pub use event::{ChangeEvent, Op, RecordNames, RowKey, TableId, TransactionBlock};
+pub use position::{Lsn, SourcePosition};
+pub use schema::{ConnectType, Field, Schema, Struct, Value};
+pub use shared::SharedTracker;
+pub use traits::{
+    ErrorClass, OffsetError, OffsetStore, PipelineError, SinkRecord, Sink, SnapshotProgress, Source,
+    SourceItem, StoredOffset,
+};

@@ -1,0 +1,133 @@
+//! The seams of the pipeline: sources produce events and checkpoints, sinks
+//! deliver records and acknowledge them through the shared tracker, and the
+//! offset store keeps the committed position across restarts.
+
+use crate::event::ChangeEvent;
+use crate::position::SourcePosition;
+use serde::{Deserialize, Serialize};
+use std::future::Future;
+use std::time::Duration;
+
+/// Whether an error is worth retrying after a backoff (lost connection,
+/// broker unavailable) or needs an operator (bad config, dropped slot).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    Retryable,
+    Fatal,
+}
+
+/// An error from a source or sink, classified once where it is raised.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct PipelineError {
+    pub class: ErrorClass,
+    pub message: String,
+    #[source]
+    pub cause: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl PipelineError {
+    pub fn fatal(message: impl Into<String>) -> Self {
+        PipelineError { class: ErrorClass::Fatal, message: message.into(), cause: None }
+    }
+    pub fn retryable(message: impl Into<String>) -> Self {
+        PipelineError { class: ErrorClass::Retryable, message: message.into(), cause: None }
+    }
+    pub fn with_cause(mut self, cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.cause = Some(Box::new(cause));
+        self
+    }
+}
+
+/// What a source yields.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SourceItem {
+    Change(Box<ChangeEvent>),
+    /// Every change before this point has been yielded: once they are all
+    /// acknowledged, the source may resume from here.
+    Checkpoint(SourcePosition),
+}
+
+/// A change log reader (PostgreSQL, MySQL, the demo).
+pub trait Source: Send {
+    /// The next item; `None` when the source has nothing more to give and
+    /// never will (a finite demo, `initial_only` snapshots).
+    fn next(&mut self) -> impl Future<Output = Result<Option<SourceItem>, PipelineError>> + Send;
+
+    /// Everything up to `position` is acknowledged and durably stored; the
+    /// source may release it on the server (PostgreSQL `flush_lsn`).
+    fn committed(
+        &mut self,
+        position: &SourcePosition,
+    ) -> impl Future<Output = Result<(), PipelineError>> + Send;
+}
+
+/// A routed record ready for a sink.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SinkRecord {
+    pub topic: String,
+    pub key: Option<Vec<u8>>,
+    pub value: Option<Vec<u8>>,
+    pub headers: Vec<(String, Vec<u8>)>,
+}
+
+impl SinkRecord {
+    /// Bytes counted against the in-flight limit.
+    pub fn payload_len(&self) -> usize {
+        self.key.as_ref().map_or(0, Vec::len)
+            + self.value.as_ref().map_or(0, Vec::len)
+            + self.headers.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>()
+    }
+}
+
+/// Delivers records. Each record is registered with the shared tracker
+/// before it is handed over, and acknowledged there when delivered.
+pub trait Sink: Send {
+    /// Queues a record, waiting while the in-flight limits are reached.
+    fn send(&mut self, record: SinkRecord) -> impl Future<Output = Result<(), PipelineError>> + Send;
+
+    /// Waits until every queued record is delivered or failed, at most `timeout`.
+    fn flush(&mut self, timeout: Duration) -> impl Future<Output = Result<(), PipelineError>> + Send;
+}
+
+/// Progress of a snapshot, stored with the position so an interrupted
+/// snapshot resumes at the next chunk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct SnapshotProgress {
+    /// Tables still to read, in order; the first is in progress.
+    pub pending_tables: Vec<String>,
+    /// Key of the last row emitted from the first pending table, as JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_key: Option<serde_json::Value>,
+}
+
+/// What the offset store keeps for one source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredOffset {
+    pub position: SourcePosition,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<SnapshotProgress>,
+    /// Wall clock of the write, milliseconds since the epoch.
+    pub updated_at_ms: i64,
+}
+
+/// An offset store failure, naming the store and the source.
+#[derive(Debug, thiserror::Error)]
+#[error("offset store {store}: {what} for source `{source_name}`: {detail}")]
+pub struct OffsetError {
+    pub store: String,
+    pub what: &'static str,
+    pub source_name: String,
+    pub detail: String,
+}
+
+/// Durable positions, one per source name. `store` returns only once the
+/// value would survive a crash of the process (and, for sled, of the machine).
+pub trait OffsetStore: Send + Sync {
+    fn load(&self, source: &str) -> Result<Option<StoredOffset>, OffsetError>;
+    fn store(&self, source: &str, offset: &StoredOffset) -> Result<(), OffsetError>;
+    /// Forgets a source's position; true if there was one.
+    fn remove(&self, source: &str) -> Result<bool, OffsetError>;
+    /// Every stored source, by name.
+    fn list(&self) -> Result<Vec<(String, StoredOffset)>, OffsetError>;
+}
