@@ -1,1 +1,180 @@
+//! logtap's offset store: the committed position (and snapshot progress) of
+//! each source, kept in sled and flushed to disk before it is reported back
+//! to a source. A memory store with the same contract serves tests.
+//!
+//! Owns: durability of positions. Does not own: deciding which position is
+//! safe (that is the ack tracker's job in `logtap-core`).
+//!
+//! Position and snapshot progress are one JSON document under one key, so
+//! they are always written together: a reader never sees a new position with
+//! old snapshot progress or the reverse.
 
+use logtap_core::{OffsetError, OffsetStore, StoredOffset};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+const KEY_PREFIX: &str = "offset/";
+
+/// Offsets in a sled database directory.
+#[derive(Debug)]
+pub struct SledOffsetStore {
+    db: sled::Db,
+    path: PathBuf,
+}
+
+impl SledOffsetStore {
+    /// Opens (or creates) the store at `path`.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, OffsetError> {
+        let path = path.as_ref().to_path_buf();
+        let db = sled::Config::new().path(&path).open().map_err(|e| OffsetError {
+            store: path.display().to_string(),
+            what: "cannot open",
+            source_name: String::new(),
+            detail: format!(
+                "{e} (is another logtap process using this offsets directory?)"
+            ),
+        })?;
+        Ok(SledOffsetStore { db, path })
+    }
+
+    fn err(&self, what: &'static str, source: &str, detail: impl ToString) -> OffsetError {
+        OffsetError {
+            store: self.path.display().to_string(),
+            what,
+            source_name: source.to_string(),
+            detail: detail.to_string(),
+        }
+    }
+
+    fn decode(&self, source: &str, bytes: &[u8]) -> Result<StoredOffset, OffsetError> {
+        serde_json::from_slice(bytes).map_err(|e| self.err("cannot decode the stored offset", source, e))
+    }
+}
+
+impl OffsetStore for SledOffsetStore {
+    fn load(&self, source: &str) -> Result<Option<StoredOffset>, OffsetError> {
+        let key = format!("{KEY_PREFIX}{source}");
+        match self.db.get(key.as_bytes()).map_err(|e| self.err("cannot read", source, e))? {
+            Some(bytes) => Ok(Some(self.decode(source, &bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn store(&self, source: &str, offset: &StoredOffset) -> Result<(), OffsetError> {
+        let key = format!("{KEY_PREFIX}{source}");
+        let bytes = serde_json::to_vec(offset).map_err(|e| self.err("cannot encode", source, e))?;
+        self.db.insert(key.as_bytes(), bytes).map_err(|e| self.err("cannot write", source, e))?;
+        // `flush` fsyncs sled's log: only after it returns may the position be
+        // reported to the source (PostgreSQL would otherwise recycle WAL that a
+        // crash before the flush would still need).
+        self.db.flush().map_err(|e| self.err("cannot flush to disk", source, e))?;
+        Ok(())
+    }
+
+    fn remove(&self, source: &str) -> Result<bool, OffsetError> {
+        let key = format!("{KEY_PREFIX}{source}");
+        let old = self.db.remove(key.as_bytes()).map_err(|e| self.err("cannot remove", source, e))?;
+        self.db.flush().map_err(|e| self.err("cannot flush to disk", source, e))?;
+        Ok(old.is_some())
+    }
+
+    fn list(&self) -> Result<Vec<(String, StoredOffset)>, OffsetError> {
+        let mut out = Vec::new();
+        for item in self.db.scan_prefix(KEY_PREFIX.as_bytes()) {
+            let (k, v) = item.map_err(|e| self.err("cannot scan", "*", e))?;
+            let name = String::from_utf8_lossy(&k[KEY_PREFIX.len()..]).into_owned();
+            let offset = self.decode(&name, &v)?;
+            out.push((name, offset));
+        }
+        Ok(out)
+    }
+}
+
+/// Offsets in memory, for tests and `--dry-run` style runs.
+#[derive(Debug, Default)]
+pub struct MemoryOffsetStore {
+    map: Mutex<BTreeMap<String, StoredOffset>>,
+}
+
+impl MemoryOffsetStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn map(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, StoredOffset>> {
+        self.map.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl OffsetStore for MemoryOffsetStore {
+    fn load(&self, source: &str) -> Result<Option<StoredOffset>, OffsetError> {
+        Ok(self.map().get(source).cloned())
+    }
+    fn store(&self, source: &str, offset: &StoredOffset) -> Result<(), OffsetError> {
+        self.map().insert(source.to_string(), offset.clone());
+        Ok(())
+    }
+    fn remove(&self, source: &str) -> Result<bool, OffsetError> {
+        Ok(self.map().remove(source).is_some())
+    }
+    fn list(&self) -> Result<Vec<(String, StoredOffset)>, OffsetError> {
+        Ok(self.map().iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use logtap_core::{Lsn, SnapshotProgress, SourcePosition};
+
+    fn offset(lsn: u64) -> StoredOffset {
+        StoredOffset {
+            position: SourcePosition::Postgres { lsn: Lsn(lsn) },
+            snapshot: Some(SnapshotProgress {
+                pending_tables: vec!["public.orders".into()],
+                last_key: Some(serde_json::json!({"id": lsn})),
+            }),
+            updated_at_ms: 1,
+        }
+    }
+
+    fn contract(store: &dyn OffsetStore) {
+        assert_eq!(store.load("pg").unwrap(), None);
+        store.store("pg", &offset(10)).unwrap();
+        store.store("pg", &offset(20)).unwrap();
+        store.store("my", &offset(5)).unwrap();
+        assert_eq!(store.load("pg").unwrap(), Some(offset(20)));
+        let names: Vec<_> = store.list().unwrap().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, vec!["my".to_string(), "pg".to_string()]);
+        assert!(store.remove("pg").unwrap());
+        assert!(!store.remove("pg").unwrap());
+        assert_eq!(store.load("pg").unwrap(), None);
+    }
+
+    #[test]
+    fn memory_store_keeps_the_contract() {
+        contract(&MemoryOffsetStore::new());
+    }
+
+    #[test]
+    fn sled_store_keeps_the_contract_and_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = SledOffsetStore::open(dir.path()).unwrap();
+            contract(&s);
+            s.store("pg", &offset(30)).unwrap();
+        }
+        let s = SledOffsetStore::open(dir.path()).unwrap();
+        assert_eq!(s.load("pg").unwrap(), Some(offset(30)));
+    }
+
+    #[test]
+    fn a_corrupt_value_is_an_error_naming_the_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SledOffsetStore::open(dir.path()).unwrap();
+        s.db.insert(b"offset/pg", b"{not json".to_vec()).unwrap();
+        let e = s.load("pg").unwrap_err().to_string();
+        assert!(e.contains("`pg`") && e.contains("decode"), "{e}");
+    }
+}
