@@ -81,6 +81,10 @@ impl SharedTracker {
         (t.in_flight_records(), t.in_flight_bytes())
     }
 
+    pub fn limits(&self) -> Limits {
+        self.lock().limits()
+    }
+
     pub fn is_idle(&self) -> bool {
         self.lock().is_idle()
     }

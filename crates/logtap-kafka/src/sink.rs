@@ -1,0 +1,163 @@
+//! The Kafka producer and its delivery reports.
+//!
+//! Records are produced in the order the pipeline hands them over. With
+//! `enable.idempotence=true` librdkafka keeps that order per partition even
+//! across retries, and with `acks=all` a delivery report means the record is
+//! on every in-sync replica. Each report acknowledges the record's sequence
+//! number in the shared tracker; that is the only way a position advances.
+
+use crate::config::KafkaConfig;
+use crate::topics::TopicManager;
+use logtap_core::{PipelineError, SharedTracker, Sink, SinkRecord};
+use rdkafka::config::ClientConfig;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, Message, OwnedHeaders};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::ClientContext;
+use std::time::Duration;
+
+/// Routes librdkafka's delivery reports into the tracker.
+#[derive(Debug, Clone)]
+pub struct AckContext {
+    tracker: SharedTracker,
+}
+
+impl ClientContext for AckContext {}
+
+impl ProducerContext for AckContext {
+    type DeliveryOpaque = usize;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, seq: usize) {
+        let outcome = match result {
+            Ok(_) => Ok(()),
+            Err((e, msg)) => Err(format!(
+                "delivery to topic `{}` partition {} failed: {e}",
+                msg.topic(),
+                msg.partition()
+            )),
+        };
+        if let Err(e) = self.tracker.ack(seq as u64, outcome) {
+            // Cannot happen unless librdkafka reports a record twice; the
+            // position does not move on a confused report, so log and go on.
+            tracing::error!(error = %e, "unexpected delivery report");
+        }
+    }
+}
+
+/// Produces [`SinkRecord`]s to Kafka; see the module documentation.
+pub struct KafkaSink {
+    producer: ThreadedProducer<AckContext>,
+    tracker: SharedTracker,
+    topics: TopicManager,
+}
+
+impl std::fmt::Debug for KafkaSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaSink").finish_non_exhaustive()
+    }
+}
+
+fn classify(e: &KafkaError) -> PipelineError {
+    let code = e.rdkafka_error_code();
+    let fatal = matches!(
+        code,
+        Some(
+            RDKafkaErrorCode::MessageSizeTooLarge
+                | RDKafkaErrorCode::InvalidMessageSize
+                | RDKafkaErrorCode::UnknownTopicOrPartition
+                | RDKafkaErrorCode::UnknownTopic
+                | RDKafkaErrorCode::TopicAuthorizationFailed
+                | RDKafkaErrorCode::ClusterAuthorizationFailed
+                | RDKafkaErrorCode::InvalidConfig
+                | RDKafkaErrorCode::Fatal
+        )
+    );
+    let msg = format!("Kafka producer: {e}");
+    if fatal {
+        PipelineError::fatal(msg)
+    } else {
+        PipelineError::retryable(msg)
+    }
+}
+
+impl KafkaSink {
+    /// Connects a producer using `config`. `tracker` receives every delivery
+    /// report; its limits also size librdkafka's queue.
+    pub fn new(config: &KafkaConfig, tracker: SharedTracker) -> Result<Self, PipelineError> {
+        // The tracker's limits size librdkafka's queue, so that its QueueFull
+        // is the exception and the tracker is the flow control.
+        let limits = tracker.limits();
+        let mut cc = ClientConfig::new();
+        for (k, v) in config.producer_settings(limits.max_records, limits.max_bytes) {
+            cc.set(k, v);
+        }
+        let producer: ThreadedProducer<AckContext> = cc
+            .create_with_context(AckContext { tracker: tracker.clone() })
+            .map_err(|e| {
+                PipelineError::fatal(format!("cannot create the Kafka producer: {e}")).with_cause(e)
+            })?;
+        let topics = TopicManager::new(config)?;
+        Ok(KafkaSink { producer, tracker, topics })
+    }
+
+    /// The topic manager, to create or inspect topics ahead of time.
+    pub fn topics(&self) -> &TopicManager {
+        &self.topics
+    }
+}
+
+impl Sink for KafkaSink {
+    async fn send(&mut self, record: SinkRecord) -> Result<(), PipelineError> {
+        self.topics.ensure(&record.topic).await?;
+        let seq = self.tracker.register(record.payload_len()).await.map_err(|f| {
+            PipelineError::fatal(format!("not sending more: an earlier {}", f.error))
+        })?;
+        let opaque = usize::try_from(seq).map_err(|_| PipelineError::fatal("sequence overflow"))?;
+        let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
+        for (k, v) in &record.headers {
+            headers = headers.insert(Header { key: k, value: Some(v) });
+        }
+        let mut base: BaseRecord<'_, [u8], [u8], usize> =
+            BaseRecord::with_opaque_to(&record.topic, opaque).headers(headers);
+        if let Some(k) = &record.key {
+            base = base.key(k.as_slice());
+        }
+        if let Some(v) = &record.value {
+            base = base.payload(v.as_slice());
+        }
+        loop {
+            match self.producer.send(base) {
+                Ok(()) => return Ok(()),
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    base = back;
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                Err((e, _)) => {
+                    let err = classify(&e);
+                    let _ = self.tracker.ack(seq, Err(format!(
+                        "record for topic `{}` refused: {e}",
+                        record.topic
+                    )));
+                    return Err(PipelineError { message: format!(
+                        "{} (topic `{}`, {} bytes)", err.message, record.topic, record.payload_len()
+                    ), ..err });
+                }
+            }
+        }
+    }
+
+    async fn flush(&mut self, timeout: Duration) -> Result<(), PipelineError> {
+        let producer = self.producer.clone();
+        let flushed = tokio::task::spawn_blocking(move || producer.flush(timeout))
+            .await
+            .map_err(|e| PipelineError::fatal(format!("flush task failed: {e}")))?;
+        if let Some(f) = self.tracker.failure() {
+            return Err(PipelineError::fatal(f.error));
+        }
+        flushed.map_err(|e| {
+            PipelineError::retryable(format!(
+                "Kafka did not acknowledge every record within {timeout:?}: {e}"
+            ))
+        })
+    }
+}

@@ -1,0 +1,137 @@
+//! Topic creation: a topic is created the first time a record is routed to
+//! it, with the configured partitions, replication factor and cleanup policy.
+//! Topics that exist are left as they are (logtap never alters a topic).
+
+use crate::config::{KafkaConfig, TopicConfig};
+use logtap_core::PipelineError;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::types::RDKafkaErrorCode;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+const METADATA_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Knows which topics exist and creates the missing ones.
+pub struct TopicManager {
+    admin: Arc<AdminClient<DefaultClientContext>>,
+    config: TopicConfig,
+    /// Partition count of each topic known to exist.
+    known: HashMap<String, i32>,
+}
+
+impl std::fmt::Debug for TopicManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TopicManager").field("known", &self.known).finish_non_exhaustive()
+    }
+}
+
+impl TopicManager {
+    pub fn new(config: &KafkaConfig) -> Result<Self, PipelineError> {
+        let mut cc = ClientConfig::new();
+        for (k, v) in config.producer_settings(1, 1) {
+            // Producer-only settings make the admin client warn; keep the
+            // connection and security ones.
+            if k.starts_with("bootstrap")
+                || k.starts_with("security")
+                || k.starts_with("sasl")
+                || k.starts_with("ssl")
+                || k == "client.id"
+            {
+                cc.set(k, v);
+            }
+        }
+        let admin: AdminClient<DefaultClientContext> = cc.create().map_err(|e| {
+            PipelineError::fatal(format!("cannot create the Kafka admin client: {e}"))
+        })?;
+        Ok(TopicManager { admin: Arc::new(admin), config: config.topics.clone(), known: HashMap::new() })
+    }
+
+    /// Partition count of `topic` per the broker, or `None` if it does not exist.
+    pub async fn partitions(&self, topic: &str) -> Result<Option<i32>, PipelineError> {
+        let admin = Arc::clone(&self.admin);
+        let name = topic.to_string();
+        let md = tokio::task::spawn_blocking(move || {
+            admin.inner().fetch_metadata(Some(&name), METADATA_TIMEOUT)
+        })
+        .await
+        .map_err(|e| PipelineError::fatal(format!("metadata task failed: {e}")))?
+        .map_err(|e| {
+            PipelineError::retryable(format!("cannot read Kafka metadata for topic `{topic}`: {e}"))
+        })?;
+        let Some(t) = md.topics().iter().find(|t| t.name() == topic) else { return Ok(None) };
+        match t.error() {
+            None => Ok(Some(t.partitions().len() as i32)),
+            Some(e) if RDKafkaErrorCode::from(e) == RDKafkaErrorCode::UnknownTopicOrPartition => {
+                Ok(None)
+            }
+            Some(e) => Err(PipelineError::retryable(format!(
+                "Kafka metadata for topic `{topic}`: {}",
+                RDKafkaErrorCode::from(e)
+            ))),
+        }
+    }
+
+    /// Makes sure `topic` exists, creating it if allowed.
+    pub async fn ensure(&mut self, topic: &str) -> Result<i32, PipelineError> {
+        if let Some(&n) = self.known.get(topic) {
+            return Ok(n);
+        }
+        if let Some(n) = self.partitions(topic).await? {
+            self.known.insert(topic.to_string(), n);
+            return Ok(n);
+        }
+        if !self.config.create {
+            return Err(PipelineError::fatal(format!(
+                "topic `{topic}` does not exist and kafka.topics.create is false: create it, or set kafka.topics.create = true"
+            )));
+        }
+        self.create(topic).await?;
+        // Creation is asynchronous on the broker: wait until metadata shows it.
+        for _ in 0..100 {
+            if let Some(n) = self.partitions(topic).await? {
+                self.known.insert(topic.to_string(), n);
+                return Ok(n);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err(PipelineError::retryable(format!("topic `{topic}` was created but does not show in metadata")))
+    }
+
+    async fn create(&self, topic: &str) -> Result<(), PipelineError> {
+        let mut nt = NewTopic::new(
+            topic,
+            self.config.partitions,
+            TopicReplication::Fixed(self.config.replication_factor),
+        )
+        .set("cleanup.policy", &self.config.cleanup_policy);
+        for (k, v) in &self.config.config {
+            nt = nt.set(k, v);
+        }
+        let opts = AdminOptions::new().operation_timeout(Some(METADATA_TIMEOUT));
+        let results = self.admin.create_topics([&nt], &opts).await.map_err(|e| {
+            PipelineError::retryable(format!("cannot create topic `{topic}`: {e}"))
+        })?;
+        for r in results {
+            match r {
+                Ok(_) => tracing::info!(
+                    topic,
+                    partitions = self.config.partitions,
+                    replication_factor = self.config.replication_factor,
+                    cleanup_policy = %self.config.cleanup_policy,
+                    "created topic"
+                ),
+                Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((_, code)) => {
+                    return Err(PipelineError::fatal(format!(
+                        "cannot create topic `{topic}` ({} partitions, replication factor {}): {code}",
+                        self.config.partitions, self.config.replication_factor
+                    )))
+                }
+            }
+        }
+        Ok(())
+    }
+}
