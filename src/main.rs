@@ -1,1 +1,274 @@
-fn main() {}
+//! The `logtap` binary: command line, configuration, wiring, signals, logs.
+//!
+//! Owns: turning a config file into a running pipeline and answering the
+//! operator's questions (`check`, `status`, `reset`). Does not own: protocol
+//! details (the source crates) or Kafka details (`logtap-kafka`).
+
+mod config;
+mod demo;
+mod pipeline;
+mod stdout_sink;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use config::{Config, LogFormat, SinkKind};
+use logtap_core::{
+    Encoder, EnvelopeOptions, ErrorClass, Limits, OffsetStore, PipelineError, SharedTracker,
+};
+use logtap_kafka::{KafkaSink, Router};
+use logtap_offsets::SledOffsetStore;
+use pipeline::{PipelineParts, Stopped};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Native change-data-capture: database changes to Kafka as Debezium-compatible records.
+#[derive(Debug, Parser)]
+#[command(name = "logtap", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Stream changes to the sink until SIGTERM/SIGINT (drains and stores the position on exit).
+    Run {
+        /// Path to logtap.toml.
+        #[arg(short, long, default_value = "logtap.toml")]
+        config: PathBuf,
+    },
+    /// Validate the configuration and check that Kafka is reachable.
+    Check {
+        /// Path to logtap.toml.
+        #[arg(short, long, default_value = "logtap.toml")]
+        config: PathBuf,
+    },
+    /// Show the stored positions.
+    Status {
+        /// Path to logtap.toml.
+        #[arg(short, long, default_value = "logtap.toml")]
+        config: PathBuf,
+    },
+    /// Forget the stored position of this config's source, so the next run starts over.
+    Reset {
+        /// Path to logtap.toml.
+        #[arg(short, long, default_value = "logtap.toml")]
+        config: PathBuf,
+        /// Do it without asking (needed when standard input is not a terminal).
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(dispatch(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn dispatch(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Run { config } => {
+            let cfg = Config::load(&config)?;
+            init_logging(&cfg);
+            run(cfg).await
+        }
+        Command::Check { config } => check(&config).await,
+        Command::Status { config } => {
+            let cfg = Config::load(&config)?;
+            status(&cfg)
+        }
+        Command::Reset { config, yes } => {
+            let cfg = Config::load(&config)?;
+            reset(&cfg, yes)
+        }
+    }
+}
+
+fn init_logging(cfg: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&cfg.log.level))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match cfg.log.format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Human => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+    }
+}
+
+fn open_offsets(cfg: &Config) -> Result<SledOffsetStore> {
+    if let Some(parent) = cfg.offsets.path.parent() {
+        if !parent.as_os_str().is_empty() {
+            std::fs::create_dir_all(parent).with_context(|| {
+                format!("offsets.path: cannot create directory {}", parent.display())
+            })?;
+        }
+    }
+    Ok(SledOffsetStore::open(&cfg.offsets.path)?)
+}
+
+/// Watches SIGTERM and SIGINT; the receiver turns `true` on the first one.
+fn shutdown_signal() -> Result<watch::Receiver<bool>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (tx, rx) = watch::channel(false);
+    let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM: draining in-flight records"),
+            _ = int.recv() => tracing::info!("SIGINT: draining in-flight records"),
+        }
+        let _ = tx.send(true);
+    });
+    Ok(rx)
+}
+
+async fn run(cfg: Config) -> Result<()> {
+    let offsets = open_offsets(&cfg)?;
+    let shutdown = shutdown_signal()?;
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        match run_once(&cfg, &offsets, shutdown.clone()).await {
+            Ok(Stopped::Shutdown) => {
+                tracing::info!("stopped; final position stored");
+                return Ok(());
+            }
+            Ok(Stopped::SourceFinished) => {
+                tracing::info!("source finished; final position stored");
+                return Ok(());
+            }
+            Err(e) if e.class == ErrorClass::Retryable && !*shutdown.borrow() => {
+                tracing::warn!(error = %e, retry_in = ?backoff, "retrying from the stored position");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+            }
+            Err(e) => return Err(anyhow::Error::new(e)),
+        }
+    }
+}
+
+/// One attempt: a fresh tracker, source and sink from the stored position.
+async fn run_once(
+    cfg: &Config,
+    offsets: &SledOffsetStore,
+    shutdown: watch::Receiver<bool>,
+) -> Result<Stopped, PipelineError> {
+    let stored = offsets.load(&cfg.topic_prefix).map_err(|e| PipelineError::fatal(e.to_string()))?;
+    let position = stored.map(|s| s.position);
+    match &position {
+        Some(p) => tracing::info!(source = %cfg.topic_prefix, position = %p, "resuming"),
+        None => tracing::info!(source = %cfg.topic_prefix, "no stored position: starting from the beginning"),
+    }
+    let tracker = SharedTracker::new(
+        Limits { max_records: cfg.sink.max_in_flight_records, max_bytes: cfg.sink.max_in_flight_bytes },
+        position.clone(),
+    );
+    let demo_cfg = cfg.demo.clone().ok_or_else(|| PipelineError::fatal("no source configured"))?;
+    let mut source = demo::DemoSource::new(demo_cfg, &cfg.topic_prefix, position.as_ref())?;
+    let parts = PipelineParts {
+        name: &cfg.topic_prefix,
+        encoder: Encoder::new(EnvelopeOptions {
+            schemas_enable: cfg.record.schemas_enable,
+            tombstones_on_delete: cfg.record.tombstones_on_delete,
+        }),
+        router: Router::new(&cfg.topic_prefix, cfg.record.routing, cfg.record.single_topic.clone()),
+        tracker: tracker.clone(),
+        offsets,
+        commit_interval: Duration::from_millis(cfg.sink.commit_interval_ms),
+        drain_timeout: Duration::from_secs(cfg.sink.drain_timeout_s),
+        shutdown,
+    };
+    match cfg.sink.kind {
+        SinkKind::Stdout => {
+            let mut sink = stdout_sink::StdoutSink::new(tracker);
+            pipeline::run(&mut source, &mut sink, parts).await
+        }
+        SinkKind::Kafka => {
+            let kcfg = cfg.kafka.as_ref().ok_or_else(|| PipelineError::fatal("no [kafka] section"))?;
+            let mut sink = KafkaSink::new(kcfg, tracker)?;
+            pipeline::run(&mut source, &mut sink, parts).await
+        }
+    }
+}
+
+async fn check(path: &Path) -> Result<()> {
+    let cfg = Config::load(path)?;
+    println!("config {}: ok", path.display());
+    println!("  topic_prefix: {}", cfg.topic_prefix);
+    println!("  source: demo (inventory.customers)");
+    println!("  offsets: {}", cfg.offsets.path.display());
+    match (&cfg.sink.kind, &cfg.kafka) {
+        (SinkKind::Kafka, Some(k)) => {
+            println!("  sink: kafka at {}", k.bootstrap_servers);
+            let topics = logtap_kafka::TopicManager::new(k)?;
+            let probe = format!("{}.inventory.customers", cfg.topic_prefix);
+            match topics.partitions(&probe).await {
+                Ok(Some(n)) => println!("kafka: reachable; topic {probe} has {n} partitions"),
+                Ok(None) if k.topics.create => {
+                    println!("kafka: reachable; topic {probe} will be created on first use")
+                }
+                Ok(None) => bail!(
+                    "kafka: topic {probe} does not exist and kafka.topics.create is false: create it, or set kafka.topics.create = true"
+                ),
+                Err(e) => bail!("kafka: {e}: check kafka.bootstrap_servers and that the broker is up"),
+            }
+        }
+        _ => println!("  sink: stdout"),
+    }
+    Ok(())
+}
+
+fn status(cfg: &Config) -> Result<()> {
+    let offsets = open_offsets(cfg)?;
+    let all = offsets.list()?;
+    if all.is_empty() {
+        println!("no stored positions in {}", cfg.offsets.path.display());
+    }
+    for (name, off) in all {
+        let marker = if name == cfg.topic_prefix { " (this config)" } else { "" };
+        println!("{name}{marker}: {} (stored at {} ms since epoch)", off.position, off.updated_at_ms);
+        if let Some(s) = off.snapshot {
+            println!("  snapshot pending: {:?}, last key {:?}", s.pending_tables, s.last_key);
+        }
+    }
+    Ok(())
+}
+
+fn reset(cfg: &Config, yes: bool) -> Result<()> {
+    let offsets = open_offsets(cfg)?;
+    let Some(current) = offsets.load(&cfg.topic_prefix)? else {
+        println!("nothing stored for `{}`", cfg.topic_prefix);
+        return Ok(());
+    };
+    if !yes {
+        if !std::io::stdin().is_terminal() {
+            bail!("refusing to reset without --yes when standard input is not a terminal");
+        }
+        eprint!(
+            "forget position {} of `{}`? the next run starts over. type yes: ",
+            current.position, cfg.topic_prefix
+        );
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer)?;
+        if answer.trim() != "yes" {
+            bail!("not reset");
+        }
+    }
+    offsets.remove(&cfg.topic_prefix)?;
+    println!("forgot the position of `{}` ({})", cfg.topic_prefix, current.position);
+    Ok(())
+}

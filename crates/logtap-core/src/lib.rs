@@ -11,6 +11,7 @@ pub mod envelope;
 pub mod event;
 pub mod position;
 pub mod schema;
+pub mod secret;
 pub mod shared;
 pub mod traits;
 
@@ -18,6 +19,7 @@ pub use ack::{AckTracker, DeliveryFailure, Limits, Seq};
 pub use envelope::{EncodedRecord, Encoder, EnvelopeOptions};
 pub use event::{ChangeEvent, Op, RecordNames, RowKey, TableId, TransactionBlock};
 pub use position::{Lsn, SourcePosition};
+pub use secret::Secret;
 pub use schema::{ConnectType, Field, Schema, Struct, Value};
 pub use shared::SharedTracker;
 pub use traits::{

@@ -1,5 +1,6 @@
 //! Kafka sink settings (`[kafka]` in logtap.toml).
 
+use logtap_core::Secret;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -42,7 +43,7 @@ pub struct KafkaConfig {
     /// SASL password, resolved by the binary from `sasl_password_env` or
     /// `sasl_password_file` (never written in the file itself).
     #[serde(skip)]
-    pub sasl_password: Option<String>,
+    pub sasl_password: Option<Secret>,
     /// Environment variable holding the SASL password.
     #[serde(default)]
     pub sasl_password_env: Option<String>,
@@ -303,7 +304,7 @@ impl KafkaConfig {
             s.push(("sasl.username".into(), u.clone()));
         }
         if let Some(p) = &self.sasl_password {
-            s.push(("sasl.password".into(), p.clone()));
+            s.push(("sasl.password".into(), p.expose().to_string()));
         }
         if let Some(ca) = &self.ssl_ca_location {
             s.push(("ssl.ca.location".into(), ca.clone()));

@@ -1,0 +1,464 @@
+//! `logtap.toml`: loading, environment overrides, secrets, validation.
+//!
+//! Every section denies unknown fields, so a misspelt option is an error and
+//! not a silently ignored setting. Any value can be overridden from the
+//! environment: `LOGTAP__KAFKA__BOOTSTRAP_SERVERS=host:9092` sets
+//! `kafka.bootstrap_servers` (sections and keys separated by `__`; the value is
+//! read as TOML when it parses as a number, boolean or array, else as a string).
+//! Secrets are never written in the file: they come from an environment
+//! variable or a file named there, and are never logged (`Debug` hides them).
+
+use logtap_kafka::{KafkaConfig, Routing};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Logical name of this source, as Debezium's `topic.prefix`: the first
+    /// part of every topic name, of record schema names, and the key of the
+    /// stored position. Changing it starts over from no position.
+    pub topic_prefix: String,
+    /// The built-in demo source: synthetic changes to `inventory.customers`.
+    #[serde(default)]
+    pub demo: Option<DemoConfig>,
+    /// PostgreSQL source (not in this build yet; kept so the error is clear).
+    #[serde(default)]
+    pub postgres: Option<toml::Value>,
+    /// MySQL/MariaDB source (not in this build yet; kept so the error is clear).
+    #[serde(default)]
+    pub mysql: Option<toml::Value>,
+    /// Record format.
+    #[serde(default)]
+    pub record: RecordConfig,
+    /// Where records go and how much may be in flight.
+    #[serde(default)]
+    pub sink: SinkConfig,
+    /// Kafka connection, producer and topics; required when `sink.kind = "kafka"`.
+    #[serde(default)]
+    pub kafka: Option<KafkaConfig>,
+    /// Offset store.
+    pub offsets: OffsetsConfig,
+    /// Logging.
+    #[serde(default)]
+    pub log: LogConfig,
+}
+
+/// Settings of the demo source.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct DemoConfig {
+    /// Number of changes to produce before stopping; 0 produces forever.
+    #[serde(default = "default_demo_changes")]
+    pub changes: u64,
+    /// Pause between changes, in milliseconds.
+    #[serde(default = "default_demo_interval_ms")]
+    pub interval_ms: u64,
+}
+
+fn default_demo_changes() -> u64 {
+    20
+}
+fn default_demo_interval_ms() -> u64 {
+    50
+}
+
+/// How events become records.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RecordConfig {
+    /// Write `{schema, payload}` as Kafka Connect's JSON converter does with
+    /// `schemas.enable=true`; off writes the bare payload.
+    #[serde(default)]
+    pub schemas_enable: bool,
+    /// Follow each delete with a tombstone (null value), as Debezium's
+    /// `tombstones.on.delete` (default true) does.
+    #[serde(default = "default_true")]
+    pub tombstones_on_delete: bool,
+    /// `per_table` (`<prefix>.<namespace>.<table>`, Debezium's naming),
+    /// `per_namespace` or `single`.
+    #[serde(default)]
+    pub routing: Routing,
+    /// The topic when `routing = "single"`; defaults to `topic_prefix`.
+    #[serde(default)]
+    pub single_topic: Option<String>,
+}
+
+impl Default for RecordConfig {
+    fn default() -> Self {
+        RecordConfig {
+            schemas_enable: false,
+            tombstones_on_delete: true,
+            routing: Routing::PerTable,
+            single_topic: None,
+        }
+    }
+}
+
+/// Which sink, and the in-flight bounds (DESIGN invariant 4).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SinkConfig {
+    /// `kafka`, or `stdout` to print JSON lines without a broker.
+    #[serde(default)]
+    pub kind: SinkKind,
+    /// Records sent but not yet acknowledged, at most.
+    #[serde(default = "default_max_in_flight_records")]
+    pub max_in_flight_records: usize,
+    /// Key+value bytes sent but not yet acknowledged, at most.
+    #[serde(default = "default_max_in_flight_bytes")]
+    pub max_in_flight_bytes: usize,
+    /// How often the acknowledged position is stored, in milliseconds.
+    #[serde(default = "default_commit_interval_ms")]
+    pub commit_interval_ms: u64,
+    /// On shutdown, how long to wait for in-flight records, in seconds.
+    #[serde(default = "default_drain_timeout_s")]
+    pub drain_timeout_s: u64,
+}
+
+impl Default for SinkConfig {
+    fn default() -> Self {
+        SinkConfig {
+            kind: SinkKind::Kafka,
+            max_in_flight_records: default_max_in_flight_records(),
+            max_in_flight_bytes: default_max_in_flight_bytes(),
+            commit_interval_ms: default_commit_interval_ms(),
+            drain_timeout_s: default_drain_timeout_s(),
+        }
+    }
+}
+
+/// Where records go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SinkKind {
+    #[default]
+    Kafka,
+    Stdout,
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_max_in_flight_records() -> usize {
+    20_000
+}
+fn default_max_in_flight_bytes() -> usize {
+    64 * 1024 * 1024
+}
+fn default_commit_interval_ms() -> u64 {
+    1000
+}
+fn default_drain_timeout_s() -> u64 {
+    30
+}
+
+/// The offset store.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct OffsetsConfig {
+    /// Directory of the sled database holding positions. One logtap process
+    /// at a time may use it.
+    pub path: PathBuf,
+}
+
+/// Logging.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// `human` or `json`.
+    #[serde(default)]
+    pub format: LogFormat,
+    /// A `tracing` filter such as `info` or `logtap=debug,info`; the
+    /// `RUST_LOG` environment variable wins when set.
+    #[serde(default = "default_log_level")]
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig { format: LogFormat::Human, level: default_log_level() }
+    }
+}
+
+fn default_log_level() -> String {
+    "info".into()
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    #[default]
+    Human,
+    Json,
+}
+
+/// A configuration problem, naming the file and the field at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("config file {path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("config file {path}: environment variable {var}: {message}")]
+    Env { path: String, var: String, message: String },
+    #[error("config file {path}: {field}: {message}")]
+    Invalid { path: String, field: String, message: String },
+}
+
+const ENV_PREFIX: &str = "LOGTAP__";
+
+impl Config {
+    /// Reads, overrides from the environment, resolves secrets, validates.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
+        Self::from_str_with_env(&text, path, std::env::vars())
+    }
+
+    /// As [`Config::load`], from text and an explicit environment (for tests).
+    pub fn from_str_with_env(
+        text: &str,
+        path: &Path,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let p = path.display().to_string();
+        let mut table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| ConfigError::Parse { path: p.clone(), message: e.to_string() })?;
+        let mut overrides: Vec<(String, String)> =
+            env.into_iter().filter(|(k, _)| k.starts_with(ENV_PREFIX)).collect();
+        overrides.sort();
+        for (var, value) in overrides {
+            apply_override(&mut table, &var, &value).map_err(|message| ConfigError::Env {
+                path: p.clone(),
+                var: var.clone(),
+                message,
+            })?;
+        }
+        let mut config: Config = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Parse { path: p.clone(), message: e.to_string() })?;
+        config.resolve_secrets().map_err(|(field, message)| ConfigError::Invalid {
+            path: p.clone(),
+            field,
+            message,
+        })?;
+        config.validate().map_err(|(field, message)| ConfigError::Invalid {
+            path: p.clone(),
+            field,
+            message,
+        })?;
+        Ok(config)
+    }
+
+    fn resolve_secrets(&mut self) -> Result<(), (String, String)> {
+        if let Some(k) = &mut self.kafka {
+            k.sasl_password = read_secret(
+                "kafka.sasl_password_env",
+                k.sasl_password_env.as_deref(),
+                "kafka.sasl_password_file",
+                k.sasl_password_file.as_deref(),
+            )?
+            .map(logtap_core::Secret::new);
+        }
+        Ok(())
+    }
+
+    /// Checks the settings together; the error names the field at fault.
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        let bad = |f: &str, m: &str| Err((f.to_string(), m.to_string()));
+        if self.topic_prefix.is_empty()
+            || !self.topic_prefix.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        {
+            return bad(
+                "topic_prefix",
+                "must be non-empty and use only letters, digits, `.`, `_` and `-` (it starts every topic name)",
+            );
+        }
+        if self.postgres.is_some() {
+            return bad(
+                "postgres",
+                "the PostgreSQL source is not in this build yet (see the README's Status section); use [demo] to try the pipeline",
+            );
+        }
+        if self.mysql.is_some() {
+            return bad(
+                "mysql",
+                "the MySQL/MariaDB source is not in this build yet (see the README's Status section); use [demo] to try the pipeline",
+            );
+        }
+        if self.demo.is_none() {
+            return bad("demo", "no source configured: add a [demo] section");
+        }
+        if self.record.routing == Routing::Single
+            && self.record.single_topic.as_deref().is_some_and(str::is_empty)
+        {
+            return bad("record.single_topic", "must not be empty");
+        }
+        if self.sink.max_in_flight_records == 0 {
+            return bad("sink.max_in_flight_records", "must be at least 1");
+        }
+        if self.sink.max_in_flight_bytes < 1024 {
+            return bad("sink.max_in_flight_bytes", "must be at least 1024");
+        }
+        if self.sink.commit_interval_ms == 0 {
+            return bad("sink.commit_interval_ms", "must be at least 1");
+        }
+        match (&self.sink.kind, &self.kafka) {
+            (SinkKind::Kafka, None) => {
+                return bad("kafka", "sink.kind is \"kafka\" but there is no [kafka] section")
+            }
+            (_, Some(k)) => k.validate().map_err(|e| (e.field, e.message))?,
+            _ => {}
+        }
+        if self.offsets.path.as_os_str().is_empty() {
+            return bad("offsets.path", "must name a directory");
+        }
+        Ok(())
+    }
+}
+
+fn read_secret(
+    env_field: &str,
+    env_var: Option<&str>,
+    file_field: &str,
+    file: Option<&str>,
+) -> Result<Option<String>, (String, String)> {
+    match (env_var, file) {
+        (Some(_), Some(_)) => Err((
+            env_field.to_string(),
+            format!("set either {env_field} or {file_field}, not both"),
+        )),
+        (Some(var), None) => std::env::var(var).map(Some).map_err(|_| {
+            (env_field.to_string(), format!("environment variable `{var}` is not set"))
+        }),
+        (None, Some(f)) => std::fs::read_to_string(f)
+            .map(|s| Some(s.trim_end_matches(['\n', '\r']).to_string()))
+            .map_err(|e| (file_field.to_string(), format!("cannot read `{f}`: {e}"))),
+        (None, None) => Ok(None),
+    }
+}
+
+/// Sets `a.b.c` from `LOGTAP__A__B__C=value`.
+fn apply_override(table: &mut toml::Table, var: &str, value: &str) -> Result<(), String> {
+    let path: Vec<String> =
+        var[ENV_PREFIX.len()..].split("__").map(|s| s.to_ascii_lowercase()).collect();
+    if path.iter().any(String::is_empty) {
+        return Err("empty key segment (use LOGTAP__SECTION__KEY)".into());
+    }
+    let (last, parents) = path.split_last().ok_or("no key")?;
+    let mut cur = table;
+    for part in parents {
+        let entry = cur.entry(part.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        cur = entry.as_table_mut().ok_or_else(|| format!("`{part}` is not a section"))?;
+    }
+    cur.insert(last.clone(), parse_env_value(value));
+    Ok(())
+}
+
+fn parse_env_value(value: &str) -> toml::Value {
+    // Numbers, booleans and arrays are read as TOML; anything else is a string.
+    let doc = format!("v = {value}");
+    match doc.parse::<toml::Table>() {
+        Ok(mut t) => match t.remove("v") {
+            Some(v @ (toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_)))
+            | Some(v @ toml::Value::Array(_)) => v,
+            _ => toml::Value::String(value.to_string()),
+        },
+        Err(_) => toml::Value::String(value.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+topic_prefix = "demo"
+[demo]
+[kafka]
+bootstrap_servers = "127.0.0.1:9092"
+[offsets]
+path = "/tmp/x"
+"#;
+
+    fn load(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_str_with_env(
+            text,
+            Path::new("logtap.toml"),
+            env.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+        )
+    }
+
+    #[test]
+    fn minimal_config_gets_the_documented_defaults() {
+        let c = load(MINIMAL, &[]).unwrap();
+        assert_eq!(c.sink.kind, SinkKind::Kafka);
+        assert!(c.record.tombstones_on_delete);
+        assert!(!c.record.schemas_enable);
+        let k = c.kafka.unwrap();
+        assert_eq!(k.compression, "zstd");
+        assert_eq!(k.topics.partitions, 1);
+    }
+
+    #[test]
+    fn unknown_fields_are_errors_that_name_them() {
+        let e = load(&MINIMAL.replace("[demo]", "[demo]\nchangez = 3"), &[]).unwrap_err();
+        assert!(e.to_string().contains("changez"), "{e}");
+    }
+
+    #[test]
+    fn invalid_values_name_the_field() {
+        let e = load(&MINIMAL.replace("127.0.0.1:9092", "nohost"), &[]).unwrap_err().to_string();
+        assert!(e.contains("kafka.bootstrap_servers") && e.contains("nohost"), "{e}");
+        let e = load(&MINIMAL.replace("\"demo\"", "\"a b\""), &[]).unwrap_err().to_string();
+        assert!(e.contains("topic_prefix"), "{e}");
+    }
+
+    #[test]
+    fn environment_overrides_any_value() {
+        let c = load(
+            MINIMAL,
+            &[
+                ("LOGTAP__KAFKA__BOOTSTRAP_SERVERS", "10.0.0.1:9093"),
+                ("LOGTAP__KAFKA__LINGER_MS", "0"),
+                ("LOGTAP__RECORD__SCHEMAS_ENABLE", "true"),
+                ("LOGTAP__SINK__KIND", "stdout"),
+            ],
+        )
+        .unwrap();
+        let k = c.kafka.unwrap();
+        assert_eq!(k.bootstrap_servers, "10.0.0.1:9093");
+        assert_eq!(k.linger_ms, 0);
+        assert!(c.record.schemas_enable);
+        assert_eq!(c.sink.kind, SinkKind::Stdout);
+    }
+
+    #[test]
+    fn secrets_come_from_files_and_are_not_in_debug_output() {
+        let dir = std::env::temp_dir().join(format!("logtap-secret-{}", std::process::id()));
+        std::fs::write(&dir, "s3cret\n").unwrap();
+        let text = MINIMAL.replace(
+            "bootstrap_servers = \"127.0.0.1:9092\"",
+            &format!(
+                "bootstrap_servers = \"127.0.0.1:9092\"\nsecurity_protocol = \"SASL_SSL\"\nsasl_mechanism = \"PLAIN\"\nsasl_username = \"u\"\nsasl_password_file = \"{}\"",
+                dir.display()
+            ),
+        );
+        let c = load(&text, &[]).unwrap();
+        std::fs::remove_file(&dir).ok();
+        let k = c.kafka.as_ref().unwrap();
+        assert_eq!(k.sasl_password.as_ref().map(|s| s.expose()), Some("s3cret"));
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("s3cret"), "secret leaked into Debug: {dbg}");
+    }
+
+    #[test]
+    fn sources_not_built_yet_are_refused_clearly() {
+        let e = load(&MINIMAL.replace("[demo]", "[postgres]\nhost = \"x\""), &[]).unwrap_err();
+        assert!(e.to_string().contains("postgres: the PostgreSQL source is not in this build"), "{e}");
+    }
+}

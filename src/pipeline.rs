@@ -1,0 +1,162 @@
+//! The pipeline: source → encoder → router → sink, and the commit loop that
+//! stores the acknowledged position.
+//!
+//! Ordering: records are handed to the sink in source order, one at a time,
+//! so per-partition order in Kafka is source order (invariant 1). Positions:
+//! the source's checkpoints go into the shared tracker *after* the records
+//! they cover, and the commit loop stores only `tracker.committed()`, so a
+//! stored position never passes an unacknowledged record (invariant 2). The
+//! stored position is written and flushed before the source hears of it.
+
+use crate::demo::now_micros;
+use logtap_core::{
+    Encoder, OffsetStore, PipelineError, SharedTracker, Sink, SinkRecord, Source, SourceItem,
+    SourcePosition, StoredOffset,
+};
+use logtap_kafka::Router;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// What the pipeline needs besides its source and sink.
+pub struct PipelineParts<'a> {
+    pub name: &'a str,
+    pub encoder: Encoder,
+    pub router: Router,
+    pub tracker: SharedTracker,
+    pub offsets: &'a dyn OffsetStore,
+    pub commit_interval: Duration,
+    pub drain_timeout: Duration,
+    /// Becomes `true` when logtap should stop (SIGTERM, SIGINT).
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// Why the pipeline stopped without an error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stopped {
+    /// Asked to stop; everything in flight was drained and stored.
+    Shutdown,
+    /// The source has nothing more to give.
+    SourceFinished,
+}
+
+/// Runs until shutdown, the end of the source, or an error. On the way out it
+/// drains the sink and stores the final acknowledged position.
+pub async fn run<S: Source, K: Sink>(
+    source: &mut S,
+    sink: &mut K,
+    parts: PipelineParts<'_>,
+) -> Result<Stopped, PipelineError> {
+    let mut last_stored: Option<SourcePosition> =
+        parts.offsets.load(parts.name).map_err(fatal_offsets)?.map(|o| o.position);
+    let mut ticker = tokio::time::interval(parts.commit_interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut shutdown = parts.shutdown.clone();
+    let mut stop_wait = parts.shutdown.clone();
+    let outcome = loop {
+        if *shutdown.borrow() {
+            break Ok(Stopped::Shutdown);
+        }
+        tokio::select! {
+            _ = shutdown.changed() => continue,
+            _ = ticker.tick() => {
+                if let Err(e) = commit(source, &parts, &mut last_stored).await {
+                    break Err(e);
+                }
+            }
+            item = source.next() => {
+                let item = match item {
+                    Ok(Some(item)) => item,
+                    Ok(None) => break Ok(Stopped::SourceFinished),
+                    Err(e) => break Err(e),
+                };
+                // Sending may wait on backpressure; a shutdown interrupts the
+                // wait (what was not sent is not acknowledged, so not stored).
+                let handled = tokio::select! {
+                    r = handle(item, sink, &parts) => r,
+                    _ = wait_true(&mut stop_wait) => Ok(()),
+                };
+                if let Err(e) = handled {
+                    break Err(e);
+                }
+            }
+        }
+        if let Some(f) = parts.tracker.failure() {
+            break Err(PipelineError::retryable(format!(
+                "{}; stopping at the last acknowledged position",
+                f.error
+            )));
+        }
+    };
+    // Drain: wait for what is in flight, then store the final position. Even
+    // after an error this stores what *was* acknowledged, which shortens the
+    // replay on restart and is always safe.
+    let drained = sink.flush(parts.drain_timeout).await;
+    let stored = commit(source, &parts, &mut last_stored).await;
+    let outcome = outcome?;
+    drained?;
+    stored?;
+    Ok(outcome)
+}
+
+async fn wait_true(rx: &mut watch::Receiver<bool>) {
+    while !*rx.borrow() {
+        if rx.changed().await.is_err() {
+            // The sender is gone: nobody can ask for a stop any more.
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+async fn handle<K: Sink>(
+    item: SourceItem,
+    sink: &mut K,
+    parts: &PipelineParts<'_>,
+) -> Result<(), PipelineError> {
+    match item {
+        SourceItem::Change(event) => {
+            let topic = parts.router.topic(&event.table);
+            for rec in parts.encoder.encode(&event) {
+                sink.send(SinkRecord {
+                    topic: topic.clone(),
+                    key: rec.key,
+                    value: rec.value,
+                    headers: rec.headers,
+                })
+                .await?;
+            }
+            Ok(())
+        }
+        SourceItem::Checkpoint(position) => {
+            parts.tracker.checkpoint(position);
+            Ok(())
+        }
+    }
+}
+
+/// Stores the committed position if it moved, then tells the source.
+async fn commit<S: Source>(
+    source: &mut S,
+    parts: &PipelineParts<'_>,
+    last_stored: &mut Option<SourcePosition>,
+) -> Result<(), PipelineError> {
+    let Some(position) = parts.tracker.committed() else { return Ok(()) };
+    if last_stored.as_ref() == Some(&position) {
+        return Ok(());
+    }
+    let previous = parts.offsets.load(parts.name).map_err(fatal_offsets)?;
+    let offset = StoredOffset {
+        position: position.clone(),
+        snapshot: previous.and_then(|p| p.snapshot),
+        updated_at_ms: now_micros() / 1000,
+    };
+    // The store fsyncs; keep that off the async workers' hot path.
+    tokio::task::block_in_place(|| parts.offsets.store(parts.name, &offset))
+        .map_err(fatal_offsets)?;
+    tracing::debug!(%position, "stored position");
+    *last_stored = Some(position.clone());
+    source.committed(&position).await
+}
+
+fn fatal_offsets(e: logtap_core::OffsetError) -> PipelineError {
+    PipelineError::fatal(e.to_string())
+}
