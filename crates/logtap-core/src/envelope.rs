@@ -226,7 +226,9 @@ pub fn value_json(v: &Value) -> Json {
         Value::Int16(i) => Json::from(*i),
         Value::Int32(i) => Json::from(*i),
         Value::Int64(i) => Json::from(*i),
-        Value::Float32(f) => float_json(f64::from(*f)),
+        // Through its shortest decimal form, so 0.1f32 prints as 0.1 (as Java's
+        // Float.toString does) and not as the f64 0.10000000149011612.
+        Value::Float32(f) => float_json(f.to_string().parse::<f64>().unwrap_or(f64::from(*f))),
         Value::Float64(f) => float_json(*f),
         Value::String(s) => Json::String(s.clone()),
         Value::Bytes(b) => Json::String(base64::engine::general_purpose::STANDARD.encode(b)),

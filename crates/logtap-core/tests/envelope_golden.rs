@@ -1,0 +1,238 @@
+//! The envelope against the JSON Kafka Connect's `JsonConverter` writes for
+//! Debezium's records: the `customers` example of Debezium's PostgreSQL
+//! documentation, with the field order, optionality and names of Debezium 3.x
+//! (envelope version 2, `ts_us`/`ts_ns`, transaction block after source).
+
+use logtap_core::{
+    ChangeEvent, Encoder, EnvelopeOptions, Field, Lsn, Op, RecordNames, Schema, SourcePosition,
+    Struct, TableId, Value,
+};
+use std::sync::Arc;
+
+fn customers(op: Op) -> ChangeEvent {
+    let table = TableId::new("public", "customers");
+    let names = RecordNames::new("dbserver1", &table);
+    let key_schema = Arc::new(Schema::structure(&names.key, vec![Field::new("id", Schema::int32())]));
+    let value_schema = Arc::new(Schema::structure(
+        &names.value,
+        vec![
+            Field::new("id", Schema::int32()),
+            Field::new("first_name", Schema::string()),
+            Field::new("last_name", Schema::string()),
+            Field::new("email", Schema::string()),
+        ],
+    ));
+    let source_schema = Arc::new(
+        Schema::structure(
+            "io.debezium.connector.postgresql.Source",
+            vec![
+                Field::new("version", Schema::string()),
+                Field::new("connector", Schema::string()),
+                Field::new("name", Schema::string()),
+                Field::new("ts_ms", Schema::int64()),
+                Field::new(
+                    "snapshot",
+                    Schema::string()
+                        .optional()
+                        .named("io.debezium.data.Enum")
+                        .version(1)
+                        .param("allowed", "true,first,first_in_data_collection,last_in_data_collection,last,false,incremental")
+                        .with_default(Value::String("false".into())),
+                ),
+                Field::new("db", Schema::string()),
+                Field::new("sequence", Schema::string().optional()),
+                Field::new("ts_us", Schema::int64().optional()),
+                Field::new("ts_ns", Schema::int64().optional()),
+                Field::new("schema", Schema::string()),
+                Field::new("table", Schema::string()),
+                Field::new("txId", Schema::int64().optional()),
+                Field::new("lsn", Schema::int64().optional()),
+                Field::new("xmin", Schema::int64().optional()),
+            ],
+        )
+        .version(1),
+    );
+    let row = |email: &str| {
+        Struct::new(
+            value_schema.clone(),
+            vec![
+                Value::Int32(1),
+                Value::String("Anne".into()),
+                Value::String("Kretchmar".into()),
+                Value::String(email.into()),
+            ],
+        )
+        .unwrap()
+    };
+    let source = Struct::new(
+        source_schema,
+        vec![
+            Value::String("3.0.0.Final".into()),
+            Value::String("postgresql".into()),
+            Value::String("dbserver1".into()),
+            Value::Int64(1559033904863),
+            Value::String("false".into()),
+            Value::String("postgres".into()),
+            Value::String("[\"24023119\",\"24023128\"]".into()),
+            Value::Int64(1559033904863123),
+            Value::Int64(1559033904863123000),
+            Value::String("public".into()),
+            Value::String("customers".into()),
+            Value::Int64(555),
+            Value::Int64(24023128),
+            Value::Null,
+        ],
+    )
+    .unwrap();
+    let (before, after) = match op {
+        Op::Create => (None, Some(row("annek@noanswer.org"))),
+        Op::Update => (Some(row("annek@noanswer.org")), Some(row("anne@example.com"))),
+        _ => (Some(row("annek@noanswer.org")), None),
+    };
+    ChangeEvent {
+        table,
+        op,
+        key: Some(Struct::new(key_schema.clone(), vec![Value::Int32(1)]).unwrap()),
+        key_schema: Some(key_schema),
+        value_schema,
+        before,
+        after,
+        source,
+        processed_at_us: 1559033904863456,
+        transaction: None,
+        position: SourcePosition::Postgres { lsn: Lsn(24023128) },
+    }
+}
+
+fn text(bytes: &Option<Vec<u8>>) -> String {
+    String::from_utf8(bytes.clone().expect("present")).unwrap()
+}
+
+#[test]
+fn create_without_schemas_is_the_bare_payload() {
+    let recs = Encoder::new(EnvelopeOptions::default()).encode(&customers(Op::Create));
+    assert_eq!(recs.len(), 1);
+    assert_eq!(text(&recs[0].key), r#"{"id":1}"#);
+    assert_eq!(
+        text(&recs[0].value),
+        concat!(
+            r#"{"before":null,"after":{"id":1,"first_name":"Anne","last_name":"Kretchmar","email":"annek@noanswer.org"},"#,
+            r#""source":{"version":"3.0.0.Final","connector":"postgresql","name":"dbserver1","ts_ms":1559033904863,"snapshot":"false","db":"postgres","sequence":"[\"24023119\",\"24023128\"]","ts_us":1559033904863123,"ts_ns":1559033904863123000,"schema":"public","table":"customers","txId":555,"lsn":24023128,"xmin":null},"#,
+            r#""transaction":null,"op":"c","ts_ms":1559033904863,"ts_us":1559033904863456,"ts_ns":1559033904863456000}"#
+        )
+    );
+}
+
+#[test]
+fn key_with_schemas_matches_the_json_converter() {
+    let enc = Encoder::new(EnvelopeOptions { schemas_enable: true, tombstones_on_delete: true });
+    let recs = enc.encode(&customers(Op::Create));
+    assert_eq!(
+        text(&recs[0].key),
+        r#"{"schema":{"type":"struct","fields":[{"type":"int32","optional":false,"field":"id"}],"optional":false,"name":"dbserver1.public.customers.Key"},"payload":{"id":1}}"#
+    );
+}
+
+#[test]
+fn value_schema_matches_the_json_converter() {
+    let enc = Encoder::new(EnvelopeOptions { schemas_enable: true, tombstones_on_delete: true });
+    let recs = enc.encode(&customers(Op::Update));
+    let v: serde_json::Value = serde_json::from_slice(recs[0].value.as_ref().unwrap()).unwrap();
+    let row_fields = r#"[{"type":"int32","optional":false,"field":"id"},{"type":"string","optional":false,"field":"first_name"},{"type":"string","optional":false,"field":"last_name"},{"type":"string","optional":false,"field":"email"}]"#;
+    let expected_schema = format!(
+        concat!(
+            r#"{{"type":"struct","fields":["#,
+            r#"{{"type":"struct","fields":{rf},"optional":true,"name":"dbserver1.public.customers.Value","field":"before"}},"#,
+            r#"{{"type":"struct","fields":{rf},"optional":true,"name":"dbserver1.public.customers.Value","field":"after"}},"#,
+            r#"{{"type":"struct","fields":["#,
+            r#"{{"type":"string","optional":false,"field":"version"}},"#,
+            r#"{{"type":"string","optional":false,"field":"connector"}},"#,
+            r#"{{"type":"string","optional":false,"field":"name"}},"#,
+            r#"{{"type":"int64","optional":false,"field":"ts_ms"}},"#,
+            r#"{{"type":"string","optional":true,"name":"io.debezium.data.Enum","version":1,"parameters":{{"allowed":"true,first,first_in_data_collection,last_in_data_collection,last,false,incremental"}},"default":"false","field":"snapshot"}},"#,
+            r#"{{"type":"string","optional":false,"field":"db"}},"#,
+            r#"{{"type":"string","optional":true,"field":"sequence"}},"#,
+            r#"{{"type":"int64","optional":true,"field":"ts_us"}},"#,
+            r#"{{"type":"int64","optional":true,"field":"ts_ns"}},"#,
+            r#"{{"type":"string","optional":false,"field":"schema"}},"#,
+            r#"{{"type":"string","optional":false,"field":"table"}},"#,
+            r#"{{"type":"int64","optional":true,"field":"txId"}},"#,
+            r#"{{"type":"int64","optional":true,"field":"lsn"}},"#,
+            r#"{{"type":"int64","optional":true,"field":"xmin"}}"#,
+            r#"],"optional":false,"name":"io.debezium.connector.postgresql.Source","version":1,"field":"source"}},"#,
+            r#"{{"type":"struct","fields":[{{"type":"string","optional":false,"field":"id"}},{{"type":"int64","optional":false,"field":"total_order"}},{{"type":"int64","optional":false,"field":"data_collection_order"}}],"optional":true,"name":"event.block","version":1,"field":"transaction"}},"#,
+            r#"{{"type":"string","optional":false,"field":"op"}},"#,
+            r#"{{"type":"int64","optional":true,"field":"ts_ms"}},"#,
+            r#"{{"type":"int64","optional":true,"field":"ts_us"}},"#,
+            r#"{{"type":"int64","optional":true,"field":"ts_ns"}}"#,
+            r#"],"optional":false,"name":"dbserver1.public.customers.Envelope","version":2}}"#
+        ),
+        rf = row_fields
+    );
+    assert_eq!(serde_json::to_string(&v["schema"]).unwrap(), expected_schema);
+    assert_eq!(v["payload"]["op"], "u");
+    assert_eq!(v["payload"]["before"]["email"], "annek@noanswer.org");
+    assert_eq!(v["payload"]["after"]["email"], "anne@example.com");
+}
+
+#[test]
+fn delete_is_followed_by_a_tombstone_unless_disabled() {
+    let on = Encoder::new(EnvelopeOptions::default()).encode(&customers(Op::Delete));
+    assert_eq!(on.len(), 2);
+    assert_eq!(on[1].key, on[0].key);
+    assert_eq!(on[1].value, None);
+    let v: serde_json::Value = serde_json::from_slice(on[0].value.as_ref().unwrap()).unwrap();
+    assert_eq!(v["op"], "d");
+    assert!(v["after"].is_null());
+    let off = Encoder::new(EnvelopeOptions { schemas_enable: false, tombstones_on_delete: false })
+        .encode(&customers(Op::Delete));
+    assert_eq!(off.len(), 1);
+}
+
+#[test]
+fn keyless_and_truncate_events_have_a_null_key_and_no_tombstone() {
+    let mut e = customers(Op::Delete);
+    e.key = None;
+    let recs = Encoder::new(EnvelopeOptions::default()).encode(&e);
+    assert_eq!(recs.len(), 1, "no tombstone without a key");
+    assert_eq!(recs[0].key, None);
+}
+
+#[test]
+fn connect_values_render_as_the_json_converter_does() {
+    use logtap_core::envelope::{schema_json, value_json};
+    let dec = Schema::bytes().named("org.apache.kafka.connect.data.Decimal").version(1).param("scale", "2");
+    assert_eq!(
+        schema_json(&dec).to_string(),
+        r#"{"type":"bytes","optional":false,"name":"org.apache.kafka.connect.data.Decimal","version":1,"parameters":{"scale":"2"}}"#
+    );
+    // 123.45 at scale 2 is unscaled 12345 = 0x3039.
+    assert_eq!(value_json(&Value::Bytes(vec![0x30, 0x39])).to_string(), r#""MDk=""#);
+    assert_eq!(value_json(&Value::Float64(f64::NAN)).to_string(), r#""NaN""#);
+    assert_eq!(value_json(&Value::Float64(f64::NEG_INFINITY)).to_string(), r#""-Infinity""#);
+    assert_eq!(value_json(&Value::Float64(1.5)).to_string(), "1.5");
+    assert_eq!(value_json(&Value::Float32(0.1)).to_string(), "0.1");
+    assert_eq!(value_json(&Value::Float32(f32::INFINITY)).to_string(), r#""Infinity""#);
+    let arr = Schema::array(Schema::string().optional()).optional();
+    assert_eq!(
+        schema_json(&arr).to_string(),
+        r#"{"type":"array","items":{"type":"string","optional":true},"optional":true}"#
+    );
+    assert_eq!(
+        value_json(&Value::Array(vec![Value::String("a".into()), Value::Null])).to_string(),
+        r#"["a",null]"#
+    );
+    let map = Schema::map(Schema::string(), Schema::int32());
+    assert_eq!(
+        schema_json(&map).to_string(),
+        r#"{"type":"map","keys":{"type":"string","optional":false},"values":{"type":"int32","optional":false},"optional":false}"#
+    );
+    assert_eq!(
+        value_json(&Value::Map(vec![(Value::String("k".into()), Value::Int32(1))])).to_string(),
+        r#"{"k":1}"#
+    );
+    assert_eq!(
+        value_json(&Value::Map(vec![(Value::Int32(7), Value::Int32(1))])).to_string(),
+        "[[7,1]]"
+    );
+}
