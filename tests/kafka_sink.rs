@@ -1,0 +1,154 @@
+//! The Kafka sink against the real broker from `scripts/services`: records
+//! come back with their key, value, headers and the partition Kafka's Java
+//! client would pick; acks drive the committed position; a refused record
+//! stops it.
+
+mod common;
+
+use common::{bootstrap, consume_all, java_tool, unique};
+use logtap_core::{Limits, SharedTracker, Sink, SinkRecord, SourcePosition};
+use logtap_kafka::{KafkaConfig, KafkaSink};
+use std::collections::HashMap;
+use std::time::Duration;
+
+fn config(partitions: i32) -> KafkaConfig {
+    let mut c = KafkaConfig::new(bootstrap());
+    c.linger_ms = 1;
+    c.topics.partitions = partitions;
+    c.validate().expect("valid config");
+    c
+}
+
+fn seq(n: u64) -> SourcePosition {
+    SourcePosition::Sequence { seq: n }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_round_trip_in_key_order_with_headers_under_a_small_in_flight_bound() {
+    let topic = unique("sink-roundtrip-");
+    let tracker = SharedTracker::new(Limits { max_records: 32, max_bytes: 1 << 20 }, None);
+    let mut sink = KafkaSink::new(&config(6), tracker.clone()).expect("sink");
+    let mut max_in_flight = 0;
+    for i in 0..600u64 {
+        let key = format!(r#"{{"id":{}}}"#, i % 41);
+        sink.send(SinkRecord {
+            topic: topic.clone(),
+            key: Some(key.into_bytes()),
+            value: Some(format!(r#"{{"n":{i}}}"#).into_bytes()),
+            headers: vec![("logtap.test".into(), i.to_string().into_bytes())],
+        })
+        .await
+        .expect("send");
+        tracker.checkpoint(seq(i + 1));
+        max_in_flight = max_in_flight.max(tracker.in_flight().0);
+    }
+    sink.flush(Duration::from_secs(60)).await.expect("flush");
+    assert_eq!(tracker.committed(), Some(seq(600)));
+    assert!(tracker.is_idle());
+    assert!(max_in_flight <= 32, "in flight reached {max_in_flight}, limit 32");
+
+    let got = consume_all(&topic, 600, Duration::from_secs(60));
+    assert_eq!(got.len(), 600, "records read back");
+    let mut partition_of: HashMap<String, i32> = HashMap::new();
+    let mut last_n: HashMap<String, i64> = HashMap::new();
+    for g in &got {
+        let key = g.key_str();
+        let n = g.value_json()["n"].as_i64().expect("n");
+        assert_eq!(g.headers, vec![("logtap.test".to_string(), n.to_string().into_bytes())]);
+        assert_eq!(key, format!(r#"{{"id":{}}}"#, n % 41));
+        let p = *partition_of.entry(key.clone()).or_insert(g.partition);
+        assert_eq!(p, g.partition, "key {key} in two partitions");
+        let prev = last_n.insert(key.clone(), n).unwrap_or(-1);
+        assert!(n > prev, "key {key}: record {n} after {prev} (order broken)");
+    }
+    let used: std::collections::HashSet<_> = partition_of.values().collect();
+    assert!(used.len() > 1, "41 keys over 6 partitions all landed in one");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partitions_match_kafkas_java_client() {
+    let ours = unique("murmur-ours-");
+    let theirs = unique("murmur-java-");
+    let tracker = SharedTracker::new(Limits { max_records: 1000, max_bytes: 1 << 24 }, None);
+    let mut sink = KafkaSink::new(&config(7), tracker.clone()).expect("sink");
+    let mut keys: Vec<String> = (0..150).map(|i| format!(r#"{{"id":{i}}}"#)).collect();
+    keys.extend((0..50).map(|i| format!(r#"{{"tenant":"t{}","order_id":"ü-{i}"}}"#, i % 3)));
+    keys.push(r#"{"id":-2147483648}"#.into());
+    for k in &keys {
+        sink.send(SinkRecord {
+            topic: ours.clone(),
+            key: Some(k.clone().into_bytes()),
+            value: Some(b"{}".to_vec()),
+            headers: vec![],
+        })
+        .await
+        .expect("send");
+    }
+    sink.flush(Duration::from_secs(60)).await.expect("flush");
+    // The reference topic, same partition count, filled by Kafka's own
+    // console producer (the Java client's default partitioner).
+    let mut tm = logtap_kafka::TopicManager::new(&config(7)).expect("admin");
+    assert_eq!(tm.ensure(&theirs).await.expect("create"), 7);
+    let input: String = keys.iter().map(|k| format!("{k}\t-\n")).collect();
+    java_tool(
+        "org.apache.kafka.tools.ConsoleProducer",
+        &[
+            "--bootstrap-server",
+            &bootstrap(),
+            "--topic",
+            &theirs,
+            "--property",
+            "parse.key=true",
+            "--property",
+            "key.separator=\t",
+        ],
+        Some(&input),
+    );
+    let a = consume_all(&ours, keys.len(), Duration::from_secs(60));
+    let b = consume_all(&theirs, keys.len(), Duration::from_secs(60));
+    assert_eq!(a.len(), keys.len());
+    assert_eq!(b.len(), keys.len(), "records from the Java console producer");
+    let pa: HashMap<String, i32> = a.iter().map(|g| (g.key_str(), g.partition)).collect();
+    let pb: HashMap<String, i32> = b.iter().map(|g| (g.key_str(), g.partition)).collect();
+    for k in &keys {
+        assert_eq!(pa.get(k), pb.get(k), "key {k}: logtap vs Java client partition");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_record_stops_the_position_and_names_the_topic() {
+    let topic = unique("sink-refused-");
+    let tracker = SharedTracker::new(Limits { max_records: 100, max_bytes: 1 << 24 }, None);
+    let mut cfg = config(1);
+    cfg.message_max_bytes = 10_000;
+    let mut sink = KafkaSink::new(&cfg, tracker.clone()).expect("sink");
+    for i in 0..3u64 {
+        sink.send(SinkRecord {
+            topic: topic.clone(),
+            key: Some(b"k".to_vec()),
+            value: Some(b"small".to_vec()),
+            headers: vec![],
+        })
+        .await
+        .expect("send");
+        tracker.checkpoint(seq(i + 1));
+    }
+    let err = sink
+        .send(SinkRecord {
+            topic: topic.clone(),
+            key: Some(b"k".to_vec()),
+            value: Some(vec![b'x'; 50_000]),
+            headers: vec![],
+        })
+        .await
+        .expect_err("oversize record must be refused");
+    assert!(err.message.contains(&topic), "error should name the topic: {}", err.message);
+    tracker.checkpoint(seq(4));
+    let _ = sink.flush(Duration::from_secs(30)).await;
+    assert_eq!(tracker.committed(), Some(seq(3)), "position must stop before the refused record");
+    assert!(tracker.failure().is_some());
+    let next = sink
+        .send(SinkRecord { topic, key: None, value: Some(b"after".to_vec()), headers: vec![] })
+        .await;
+    assert!(next.is_err(), "nothing is sent after a failure");
+}
