@@ -63,9 +63,12 @@ impl Encoder {
     pub fn encode(&self, event: &ChangeEvent) -> Vec<EncodedRecord> {
         let key = self.encode_key(event);
         let value = self.encode_value(event);
-        let mut out = vec![EncodedRecord { key: key.clone(), value: Some(value), headers: vec![] }];
+        let headers = event.headers.clone();
+        let mut out =
+            vec![EncodedRecord { key: key.clone(), value: Some(value), headers: headers.clone() }];
+        // The tombstone carries the delete's headers, as Debezium's does.
         if event.op == Op::Delete && self.options.tombstones_on_delete && key.is_some() {
-            out.push(EncodedRecord { key, value: None, headers: vec![] });
+            out.push(EncodedRecord { key, value: None, headers });
         }
         out
     }

@@ -81,6 +81,9 @@ pub struct ChangeEvent {
     /// (Debezium's top-level `ts_ms`/`ts_us`/`ts_ns`).
     pub processed_at_us: i64,
     pub transaction: Option<TransactionBlock>,
+    /// Kafka headers for every record of this event (Debezium's
+    /// `__debezium.oldkey`/`__debezium.newkey` on primary-key changes).
+    pub headers: Vec<(String, Vec<u8>)>,
     /// Where the event is in the source log (for errors and logs). Resume
     /// points are separate: see `AckTracker` checkpoints.
     pub position: SourcePosition,

@@ -100,6 +100,7 @@ fn customers(op: Op) -> ChangeEvent {
         source,
         processed_at_us: 1559033904863456,
         transaction: None,
+        headers: vec![],
         position: SourcePosition::Postgres { lsn: Lsn(24023128) },
     }
 }

@@ -49,6 +49,16 @@ impl TopicManager {
         Ok(TopicManager { admin: Arc::new(admin), config: config.topics.clone(), known: HashMap::new() })
     }
 
+    /// Number of brokers and topics the cluster reports: proves it is reachable.
+    pub async fn cluster_summary(&self) -> Result<(usize, usize), PipelineError> {
+        let admin = Arc::clone(&self.admin);
+        let md = tokio::task::spawn_blocking(move || admin.inner().fetch_metadata(None, METADATA_TIMEOUT))
+            .await
+            .map_err(|e| PipelineError::fatal(format!("metadata task failed: {e}")))?
+            .map_err(|e| PipelineError::retryable(format!("cannot read Kafka metadata: {e}")))?;
+        Ok((md.brokers().len(), md.topics().len()))
+    }
+
     /// Partition count of `topic` per the broker, or `None` if it does not exist.
     pub async fn partitions(&self, topic: &str) -> Result<Option<i32>, PipelineError> {
         let admin = Arc::clone(&self.admin);
