@@ -9,6 +9,7 @@
 //! variable or a file named there, and are never logged (`Debug` hides them).
 
 use logtap_kafka::{KafkaConfig, Routing};
+use logtap_postgres::PostgresConfig;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -23,9 +24,9 @@ pub struct Config {
     /// The built-in demo source: synthetic changes to `inventory.customers`.
     #[serde(default)]
     pub demo: Option<DemoConfig>,
-    /// PostgreSQL source (not in this build yet; kept so the error is clear).
+    /// The PostgreSQL source.
     #[serde(default)]
-    pub postgres: Option<toml::Value>,
+    pub postgres: Option<PostgresConfig>,
     /// MySQL/MariaDB source (not in this build yet; kept so the error is clear).
     #[serde(default)]
     pub mysql: Option<toml::Value>,
@@ -255,6 +256,15 @@ impl Config {
     }
 
     fn resolve_secrets(&mut self) -> Result<(), (String, String)> {
+        if let Some(p) = &mut self.postgres {
+            p.password = read_secret(
+                "postgres.password_env",
+                p.password_env.as_deref(),
+                "postgres.password_file",
+                p.password_file.as_deref(),
+            )?
+            .map(logtap_core::Secret::new);
+        }
         if let Some(k) = &mut self.kafka {
             k.sasl_password = read_secret(
                 "kafka.sasl_password_env",
@@ -278,20 +288,19 @@ impl Config {
                 "must be non-empty and use only letters, digits, `.`, `_` and `-` (it starts every topic name)",
             );
         }
-        if self.postgres.is_some() {
-            return bad(
-                "postgres",
-                "the PostgreSQL source is not in this build yet (see the README's Status section); use [demo] to try the pipeline",
-            );
-        }
         if self.mysql.is_some() {
             return bad(
                 "mysql",
                 "the MySQL/MariaDB source is not in this build yet (see the README's Status section); use [demo] to try the pipeline",
             );
         }
-        if self.demo.is_none() {
-            return bad("demo", "no source configured: add a [demo] section");
+        match (self.postgres.is_some(), self.demo.is_some()) {
+            (false, false) => return bad("postgres", "no source configured: add a [postgres] (or [demo]) section"),
+            (true, true) => return bad("demo", "configure one source: [postgres] or [demo], not both"),
+            _ => {}
+        }
+        if let Some(p) = &self.postgres {
+            p.validate()?;
         }
         if self.record.routing == Routing::Single
             && self.record.single_topic.as_deref().is_some_and(str::is_empty)
@@ -458,7 +467,20 @@ path = "/tmp/x"
 
     #[test]
     fn sources_not_built_yet_are_refused_clearly() {
-        let e = load(&MINIMAL.replace("[demo]", "[postgres]\nhost = \"x\""), &[]).unwrap_err();
-        assert!(e.to_string().contains("postgres: the PostgreSQL source is not in this build"), "{e}");
+        let e = load(&MINIMAL.replace("[demo]", "[mysql]\nhost = \"x\""), &[]).unwrap_err();
+        assert!(e.to_string().contains("mysql: the MySQL/MariaDB source is not in this build"), "{e}");
+    }
+
+    #[test]
+    fn postgres_settings_are_validated_by_name() {
+        let pg = "[postgres]\nhost = \"127.0.0.1\"\nuser = \"cdc\"\ndatabase = \"app\"\n";
+        let c = load(&MINIMAL.replace("[demo]", pg), &[]).unwrap();
+        assert_eq!(c.postgres.as_ref().unwrap().slot_name, "logtap");
+        let e = load(&MINIMAL.replace("[demo]", &format!("{pg}slot_name = \"Bad-Name\"")), &[]).unwrap_err();
+        assert!(e.to_string().contains("postgres.slot_name"), "{e}");
+        let e = load(&MINIMAL.replace("[demo]", &format!("{pg}decimal_handling_mode = \"exact\"")), &[]).unwrap_err();
+        assert!(e.to_string().contains("postgres.decimal_handling_mode"), "{e}");
+        let e = load(&MINIMAL.replace("[demo]", "[demo]\n[postgres]\nhost = \"h\"\nuser = \"u\"\ndatabase = \"d\""), &[]).unwrap_err();
+        assert!(e.to_string().contains("one source"), "{e}");
     }
 }

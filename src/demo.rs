@@ -163,6 +163,7 @@ impl DemoSource {
             source,
             processed_at_us: now_us,
             transaction: None,
+            headers: vec![],
             position: SourcePosition::Sequence { seq: n },
         })
     }

@@ -15,7 +15,9 @@ use config::{Config, LogFormat, SinkKind};
 use logtap_core::{
     Encoder, EnvelopeOptions, ErrorClass, Limits, OffsetStore, PipelineError, SharedTracker,
 };
+use logtap_core::Source;
 use logtap_kafka::{KafkaSink, Router};
+use logtap_postgres::PostgresSource;
 use logtap_offsets::SledOffsetStore;
 use pipeline::{PipelineParts, Stopped};
 use std::io::IsTerminal;
@@ -177,8 +179,6 @@ async fn run_once(
         Limits { max_records: cfg.sink.max_in_flight_records, max_bytes: cfg.sink.max_in_flight_bytes },
         position.clone(),
     );
-    let demo_cfg = cfg.demo.clone().ok_or_else(|| PipelineError::fatal("no source configured"))?;
-    let mut source = demo::DemoSource::new(demo_cfg, &cfg.topic_prefix, position.as_ref())?;
     let parts = PipelineParts {
         name: &cfg.topic_prefix,
         encoder: Encoder::new(EnvelopeOptions {
@@ -192,15 +192,32 @@ async fn run_once(
         drain_timeout: Duration::from_secs(cfg.sink.drain_timeout_s),
         shutdown,
     };
+    if let Some(pg) = &cfg.postgres {
+        let mut source = PostgresSource::start(pg.clone(), &cfg.topic_prefix, position.as_ref()).await?;
+        with_sink(cfg, &mut source, tracker, parts).await
+    } else {
+        let demo_cfg = cfg.demo.clone().ok_or_else(|| PipelineError::fatal("no source configured"))?;
+        let mut source = demo::DemoSource::new(demo_cfg, &cfg.topic_prefix, position.as_ref())?;
+        with_sink(cfg, &mut source, tracker, parts).await
+    }
+}
+
+/// Runs the pipeline from `source` into the configured sink.
+async fn with_sink<S: Source>(
+    cfg: &Config,
+    source: &mut S,
+    tracker: SharedTracker,
+    parts: PipelineParts<'_>,
+) -> Result<Stopped, PipelineError> {
     match cfg.sink.kind {
         SinkKind::Stdout => {
             let mut sink = stdout_sink::StdoutSink::new(tracker);
-            pipeline::run(&mut source, &mut sink, parts).await
+            pipeline::run(source, &mut sink, parts).await
         }
         SinkKind::Kafka => {
             let kcfg = cfg.kafka.as_ref().ok_or_else(|| PipelineError::fatal("no [kafka] section"))?;
             let mut sink = KafkaSink::new(kcfg, tracker)?;
-            pipeline::run(&mut source, &mut sink, parts).await
+            pipeline::run(source, &mut sink, parts).await
         }
     }
 }
@@ -209,25 +226,41 @@ async fn check(path: &Path) -> Result<()> {
     let cfg = Config::load(path)?;
     println!("config {}: ok", path.display());
     println!("  topic_prefix: {}", cfg.topic_prefix);
-    println!("  source: demo (inventory.customers)");
     println!("  offsets: {}", cfg.offsets.path.display());
+    let mut failed = false;
+    if let Some(pg) = &cfg.postgres {
+        println!("source: PostgreSQL {}:{} database {}", pg.host, pg.port, pg.database);
+        for f in logtap_postgres::check::run(pg).await? {
+            let tag = match f.level {
+                logtap_postgres::check::Level::Ok => "ok  ",
+                logtap_postgres::check::Level::Warn => "WARN",
+                logtap_postgres::check::Level::Fail => "FAIL",
+            };
+            failed |= f.level == logtap_postgres::check::Level::Fail;
+            println!("  {tag} {}", f.what);
+            if let Some(fix) = f.fix {
+                println!("       fix: {fix}");
+            }
+        }
+    } else {
+        println!("source: demo (inventory.customers)");
+    }
     match (&cfg.sink.kind, &cfg.kafka) {
         (SinkKind::Kafka, Some(k)) => {
             println!("  sink: kafka at {}", k.bootstrap_servers);
             let topics = logtap_kafka::TopicManager::new(k)?;
-            let probe = format!("{}.inventory.customers", cfg.topic_prefix);
-            match topics.partitions(&probe).await {
-                Ok(Some(n)) => println!("kafka: reachable; topic {probe} has {n} partitions"),
-                Ok(None) if k.topics.create => {
-                    println!("kafka: reachable; topic {probe} will be created on first use")
-                }
-                Ok(None) => bail!(
-                    "kafka: topic {probe} does not exist and kafka.topics.create is false: create it, or set kafka.topics.create = true"
+            match topics.cluster_summary().await {
+                Ok((brokers, n)) => println!(
+                    "kafka: reachable; {brokers} broker(s), {n} topic(s); missing topics {}",
+                    if k.topics.create { "are created on first use" } else { "must be created beforehand (kafka.topics.create = false)" }
                 ),
                 Err(e) => bail!("kafka: {e}: check kafka.bootstrap_servers and that the broker is up"),
             }
         }
         _ => println!("  sink: stdout"),
+    }
+    if failed {
+        bail!("the source is not ready: apply the fixes above");
     }
     Ok(())
 }

@@ -66,15 +66,25 @@ pub fn consume_all(topic: &str, expected: usize, timeout: Duration) -> Vec<Got> 
         .set("enable.partition.eof", "false")
         .create()
         .expect("consumer");
-    let md = consumer.fetch_metadata(Some(topic), Duration::from_secs(10)).expect("metadata");
-    let partitions = md.topics()[0].partitions().len() as i32;
-    assert!(partitions > 0, "topic {topic} has no partitions");
+    // The topic appears when logtap produces its first record.
+    let start = Instant::now();
+    let mut partitions = 0;
+    while start.elapsed() < timeout {
+        let md = consumer.fetch_metadata(Some(topic), Duration::from_secs(10)).expect("metadata");
+        partitions = md.topics().first().map_or(0, |t| t.partitions().len() as i32);
+        if partitions > 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    if partitions == 0 {
+        return Vec::new();
+    }
     let mut tpl = TopicPartitionList::new();
     for p in 0..partitions {
         tpl.add_partition_offset(topic, p, Offset::Beginning).expect("tpl");
     }
     consumer.assign(&tpl).expect("assign");
-    let start = Instant::now();
     let mut out = Vec::new();
     while out.len() < expected && start.elapsed() < timeout {
         if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
@@ -125,4 +135,148 @@ pub fn java_tool(class: &str, args: &[&str], stdin: Option<&str>) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A `logtap run` child process on a config file written for it.
+pub struct Logtap {
+    pub child: std::process::Child,
+    pub config: std::path::PathBuf,
+    pub log: std::path::PathBuf,
+}
+
+impl Logtap {
+    /// Writes `config` into `dir` and starts `logtap run` on it, logging to a file.
+    pub fn start(dir: &std::path::Path, config: &str) -> Logtap {
+        let path = dir.join("logtap.toml");
+        std::fs::write(&path, config).expect("write config");
+        Self::start_on(dir, &path)
+    }
+
+    pub fn start_on(dir: &std::path::Path, path: &std::path::Path) -> Logtap {
+        use std::process::{Command, Stdio};
+        let log = dir.join(format!("logtap-{}.log", unique("")));
+        let file = std::fs::File::create(&log).expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_logtap"))
+            .args(["run", "--config"])
+            .arg(path)
+            .env("RUST_LOG", "info,logtap_postgres=debug")
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(file))
+            .spawn()
+            .expect("spawn logtap");
+        Logtap { child, config: path.to_path_buf(), log }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGTERM, then wait; panics with the log if it does not exit 0.
+    pub fn stop(mut self) -> String {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let status = self.child.wait().expect("wait");
+        let log = self.log_text();
+        assert!(status.success(), "logtap exited with {status}:\n{log}");
+        log
+    }
+
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Runs `logtap <sub> --config <this config>` and returns stdout+stderr.
+    pub fn cli(&self, sub: &str) -> (bool, String) {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_logtap"))
+            .args([sub, "--config"])
+            .arg(&self.config)
+            .output()
+            .expect("logtap cli");
+        (
+            out.status.success(),
+            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+        )
+    }
+}
+
+impl Drop for Logtap {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A superuser connection to the harness's PostgreSQL.
+pub async fn pg_superuser() -> tokio_postgres::Client {
+    let url = env("LOGTAP_PG_SUPERUSER_URL");
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.expect("connect to PostgreSQL");
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    client
+}
+
+/// The `[postgres]`, `[kafka]` and `[offsets]` sections for a test, with a
+/// unique slot and publication.
+pub fn pg_config(prefix: &str, offsets: &std::path::Path, tables: &[&str], extra_pg: &str) -> String {
+    let list = tables.iter().map(|t| format!("\"{t}\"")).collect::<Vec<_>>().join(", ");
+    format!(
+        r#"topic_prefix = "{prefix}"
+[postgres]
+host = "{host}"
+port = {port}
+user = "{user}"
+password_env = "LOGTAP_PG_PASSWORD"
+database = "{db}"
+slot_name = "{slot}"
+publication_name = "{slot}"
+table_include_list = [{list}]
+status_interval_ms = 1000
+{extra_pg}
+[sink]
+commit_interval_ms = 100
+[kafka]
+bootstrap_servers = "{kafka}"
+linger_ms = 2
+[kafka.topics]
+partitions = 3
+[offsets]
+path = "{offsets}"
+"#,
+        host = env("LOGTAP_PG_HOST"),
+        port = env("LOGTAP_PG_PORT"),
+        user = env("LOGTAP_PG_USER"),
+        db = env("LOGTAP_PG_DB"),
+        slot = prefix.to_lowercase().replace('-', "_"),
+        kafka = bootstrap(),
+        offsets = offsets.display(),
+    )
+}
+
+/// Polls `f` until it returns true or `timeout` passes.
+pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    false
+}
+
+/// Reads `topic` from the beginning until no record arrives for `idle`
+/// (after at least `min` records), or `max` passes.
+pub fn consume_until_idle(topic: &str, min: usize, idle: Duration, max: Duration) -> Vec<Got> {
+    let start = Instant::now();
+    let mut got = consume_all(topic, min, max);
+    loop {
+        let more = consume_all(topic, got.len() + 1, idle);
+        if more.len() <= got.len() || start.elapsed() > max {
+            return if more.len() > got.len() { more } else { got };
+        }
+        got = more;
+    }
 }

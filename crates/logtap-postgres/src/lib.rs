@@ -1,6 +1,18 @@
-//! The PostgreSQL source: walsender connection, slot and publication
-//! management, type conversion to Debezium values, snapshots and watermarks.
+//! logtap's PostgreSQL source: the walsender connection, slot and
+//! publication management, conversion of pgoutput rows into Debezium's
+//! values, and `logtap check` for PostgreSQL.
 //!
-//! Owns: every byte exchanged with PostgreSQL. Does not own: Kafka, offsets.
-//!
-//! Not written yet: see the README's "Status" section.
+//! Owns: every byte exchanged with PostgreSQL (decoding of the pgoutput
+//! protocol itself is `logtap-pgoutput`'s). Does not own: Kafka, offsets,
+//! deciding which position is safe to confirm (it confirms what the pipeline
+//! reports as committed).
+
+pub mod catalog;
+pub mod check;
+pub mod config;
+pub mod source;
+pub mod types;
+pub mod walsender;
+
+pub use config::PostgresConfig;
+pub use source::PostgresSource;

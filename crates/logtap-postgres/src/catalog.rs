@@ -1,0 +1,280 @@
+//! Catalog queries on an ordinary (non-replication) connection: what
+//! pgoutput's Relation messages do not say (nullability, the primary key,
+//! user-defined types), plus slot and publication management.
+//!
+//! Relation messages give column names, types and the replica-identity
+//! columns, but Debezium's records need the *primary key* as the Kafka key and
+//! the column's nullability as the schema's `optional`; those come from
+//! `pg_attribute` and `pg_index` when a Relation message arrives.
+
+use crate::config::PostgresConfig;
+use logtap_core::{Lsn, PipelineError};
+use tokio_postgres::{Client, NoTls};
+
+fn sql_err(what: &str, e: tokio_postgres::Error) -> PipelineError {
+    let retry = e.is_closed()
+        || e.as_db_error().is_none() && e.to_string().contains("connection");
+    let msg = match e.as_db_error() {
+        Some(db) => format!(
+            "{what}: {} ({}){}",
+            db.message(),
+            db.code().code(),
+            db.hint().map(|h| format!(" HINT: {h}")).unwrap_or_default()
+        ),
+        None => format!("{what}: {e}"),
+    };
+    if retry {
+        PipelineError::retryable(msg)
+    } else {
+        PipelineError::fatal(msg)
+    }
+}
+
+/// Opens a catalog connection; its driver task runs in the background.
+pub async fn connect(cfg: &PostgresConfig) -> Result<Client, PipelineError> {
+    let mut c = tokio_postgres::Config::new();
+    c.host(&cfg.host)
+        .port(cfg.port)
+        .user(&cfg.user)
+        .dbname(&cfg.database)
+        .application_name("logtap")
+        .connect_timeout(std::time::Duration::from_secs(10));
+    if let Some(p) = &cfg.password {
+        c.password(p.expose());
+    }
+    let (client, conn) = c.connect(NoTls).await.map_err(|e| {
+        let mut err = sql_err(&format!("cannot connect to PostgreSQL at {}:{}", cfg.host, cfg.port), e);
+        if err.message.contains("password") || err.message.contains("28P01") || err.message.contains("28000") {
+            err.class = logtap_core::ErrorClass::Fatal;
+        } else {
+            err.class = logtap_core::ErrorClass::Retryable;
+        }
+        err
+    })?;
+    tokio::spawn(async move {
+        if let Err(e) = conn.await {
+            tracing::debug!(error = %e, "catalog connection ended");
+        }
+    });
+    Ok(client)
+}
+
+/// One column as the catalog describes it now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogColumn {
+    pub name: String,
+    pub not_null: bool,
+}
+
+/// Nullability of each live column and the primary key columns in key order.
+pub async fn table_shape(
+    client: &Client,
+    relid: u32,
+) -> Result<(Vec<CatalogColumn>, Vec<String>), PipelineError> {
+    let rows = client
+        .query(
+            "SELECT attname::text, attnotnull FROM pg_attribute \
+             WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+            &[&relid],
+        )
+        .await
+        .map_err(|e| sql_err(&format!("reading columns of relation {relid}"), e))?;
+    let cols = rows.iter().map(|r| CatalogColumn { name: r.get(0), not_null: r.get(1) }).collect();
+    let pk = client
+        .query(
+            "SELECT a.attname::text FROM pg_index i \
+             JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord) ON true \
+             JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum \
+             WHERE i.indrelid = $1 AND i.indisprimary ORDER BY k.ord",
+            &[&relid],
+        )
+        .await
+        .map_err(|e| sql_err(&format!("reading the primary key of relation {relid}"), e))?;
+    Ok((cols, pk.iter().map(|r| r.get(0)).collect()))
+}
+
+/// A type as `pg_type` describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogType {
+    pub oid: u32,
+    pub name: String,
+    /// `b` base, `c` composite, `d` domain, `e` enum, `p` pseudo, `r` range, `m` multirange.
+    pub typtype: char,
+    /// Element type of an array type (0 otherwise).
+    pub element: u32,
+    /// Base type of a domain.
+    pub base: u32,
+    pub base_typmod: i32,
+    /// Labels of an enum in sort order.
+    pub labels: Vec<String>,
+}
+
+/// Looks up a type by oid.
+pub async fn type_info(client: &Client, oid: u32) -> Result<Option<CatalogType>, PipelineError> {
+    let row = client
+        .query_opt(
+            "SELECT t.typname::text, t.typtype::text, t.typelem, t.typbasetype, t.typtypmod, t.typcategory::text \
+             FROM pg_type t WHERE t.oid = $1",
+            &[&oid],
+        )
+        .await
+        .map_err(|e| sql_err(&format!("reading type {oid}"), e))?;
+    let Some(row) = row else { return Ok(None) };
+    let typtype: String = row.get(1);
+    let category: String = row.get(5);
+    let typtype = typtype.chars().next().unwrap_or('b');
+    let element: u32 = if category == "A" { row.get(2) } else { 0 };
+    let mut labels = Vec::new();
+    if typtype == 'e' {
+        let rows = client
+            .query("SELECT enumlabel::text FROM pg_enum WHERE enumtypid = $1 ORDER BY enumsortorder", &[&oid])
+            .await
+            .map_err(|e| sql_err(&format!("reading labels of enum type {oid}"), e))?;
+        labels = rows.iter().map(|r| r.get(0)).collect();
+    }
+    Ok(Some(CatalogType {
+        oid,
+        name: row.get(0),
+        typtype,
+        element,
+        base: row.get(3),
+        base_typmod: row.get(4),
+        labels,
+    }))
+}
+
+/// A replication slot as `pg_replication_slots` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotInfo {
+    pub plugin: Option<String>,
+    pub database: Option<String>,
+    pub active_pid: Option<i32>,
+    pub confirmed_flush_lsn: Option<Lsn>,
+    pub restart_lsn: Option<Lsn>,
+    /// `wal_status` (PG 13+): `reserved`, `extended`, `unreserved` or `lost`.
+    pub wal_status: Option<String>,
+}
+
+fn lsn_of(s: Option<String>) -> Option<Lsn> {
+    s.and_then(|s| s.parse().ok())
+}
+
+pub async fn slot_info(client: &Client, slot: &str) -> Result<Option<SlotInfo>, PipelineError> {
+    let row = client
+        .query_opt(
+            "SELECT plugin::text, database::text, active_pid, confirmed_flush_lsn::text, restart_lsn::text, wal_status \
+             FROM pg_replication_slots WHERE slot_name = $1",
+            &[&slot],
+        )
+        .await
+        .map_err(|e| sql_err(&format!("reading replication slot `{slot}`"), e))?;
+    Ok(row.map(|r| SlotInfo {
+        plugin: r.get(0),
+        database: r.get(1),
+        active_pid: r.get(2),
+        confirmed_flush_lsn: lsn_of(r.get(3)),
+        restart_lsn: lsn_of(r.get(4)),
+        wal_status: r.get(5),
+    }))
+}
+
+/// Bytes of WAL the slot holds back: current WAL position minus restart_lsn.
+pub async fn slot_lag_bytes(client: &Client, slot: &str) -> Result<Option<i64>, PipelineError> {
+    let row = client
+        .query_opt(
+            "SELECT (pg_current_wal_lsn() - confirmed_flush_lsn)::bigint FROM pg_replication_slots WHERE slot_name = $1",
+            &[&slot],
+        )
+        .await
+        .map_err(|e| sql_err(&format!("reading the lag of slot `{slot}`"), e))?;
+    Ok(row.and_then(|r| r.get(0)))
+}
+
+fn quote_ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+fn qualified(t: &str) -> String {
+    match t.split_once('.') {
+        Some((s, n)) => format!("{}.{}", quote_ident(s), quote_ident(n)),
+        None => quote_ident(t),
+    }
+}
+
+/// Tables the publication publishes now, as `schema.table`.
+pub async fn publication_tables(client: &Client, publication: &str) -> Result<Option<Vec<String>>, PipelineError> {
+    let exists = client
+        .query_opt("SELECT 1 FROM pg_publication WHERE pubname = $1", &[&publication])
+        .await
+        .map_err(|e| sql_err(&format!("reading publication `{publication}`"), e))?;
+    if exists.is_none() {
+        return Ok(None);
+    }
+    let rows = client
+        .query(
+            "SELECT schemaname::text || '.' || tablename::text FROM pg_publication_tables WHERE pubname = $1 ORDER BY 1",
+            &[&publication],
+        )
+        .await
+        .map_err(|e| sql_err(&format!("reading tables of publication `{publication}`"), e))?;
+    Ok(Some(rows.iter().map(|r| r.get(0)).collect()))
+}
+
+/// Creates or adjusts the publication per `publication_autocreate_mode`.
+pub async fn ensure_publication(client: &Client, cfg: &PostgresConfig) -> Result<(), PipelineError> {
+    let name = &cfg.publication_name;
+    let current = publication_tables(client, name).await?;
+    let wanted: Vec<String> = cfg.table_include_list.iter().filter(|t| !cfg.table_exclude_list.contains(t)).cloned().collect();
+    match (cfg.publication_autocreate_mode.as_str(), current) {
+        ("disabled", None) => Err(PipelineError::fatal(format!(
+            "publication `{name}` does not exist and postgres.publication_autocreate_mode is `disabled`: \
+             run CREATE PUBLICATION {} FOR TABLE ...; or set publication_autocreate_mode = \"filtered\"",
+            quote_ident(name)
+        ))),
+        ("disabled", Some(_)) => Ok(()),
+        ("all_tables", None) => {
+            let sql = format!("CREATE PUBLICATION {} FOR ALL TABLES", quote_ident(name));
+            client.batch_execute(&sql).await.map_err(|e| sql_err(&format!("{sql} (needs a superuser)"), e))?;
+            tracing::info!(publication = %name, "created publication for all tables");
+            Ok(())
+        }
+        ("all_tables", Some(_)) => Ok(()),
+        (_, current) => {
+            if wanted.is_empty() {
+                return Err(PipelineError::fatal(
+                    "postgres.table_include_list is empty: with publication_autocreate_mode = \"filtered\" list the tables to capture, or use \"all_tables\"",
+                ));
+            }
+            let list = wanted.iter().map(|t| qualified(t)).collect::<Vec<_>>().join(", ");
+            match current {
+                None => {
+                    let sql = format!("CREATE PUBLICATION {} FOR TABLE {list}", quote_ident(name));
+                    client.batch_execute(&sql).await.map_err(|e| sql_err(&sql, e))?;
+                    tracing::info!(publication = %name, tables = %list, "created publication");
+                }
+                Some(mut have) => {
+                    let mut want = wanted.clone();
+                    want.sort();
+                    have.sort();
+                    if have != want {
+                        let sql = format!("ALTER PUBLICATION {} SET TABLE {list}", quote_ident(name));
+                        client.batch_execute(&sql).await.map_err(|e| sql_err(&sql, e))?;
+                        tracing::info!(publication = %name, tables = %list, "changed publication tables");
+                    }
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_are_quoted() {
+        assert_eq!(qualified("public.Orders"), "\"public\".\"Orders\"");
+        assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
+    }
+}

@@ -1,0 +1,190 @@
+//! `logtap check` for PostgreSQL: every prerequisite of logical decoding,
+//! each failure with the SQL or setting that fixes it.
+
+use crate::catalog;
+use crate::config::PostgresConfig;
+use logtap_core::PipelineError;
+use tokio_postgres::Client;
+
+/// How a check came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Ok,
+    Warn,
+    Fail,
+}
+
+/// One finding: what was checked, what was found, and how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub level: Level,
+    pub what: String,
+    pub fix: Option<String>,
+}
+
+fn ok(what: impl Into<String>) -> Finding {
+    Finding { level: Level::Ok, what: what.into(), fix: None }
+}
+fn warn(what: impl Into<String>, fix: impl Into<String>) -> Finding {
+    Finding { level: Level::Warn, what: what.into(), fix: Some(fix.into()) }
+}
+fn fail(what: impl Into<String>, fix: impl Into<String>) -> Finding {
+    Finding { level: Level::Fail, what: what.into(), fix: Some(fix.into()) }
+}
+
+async fn setting(client: &Client, name: &str) -> Result<String, PipelineError> {
+    let row = client
+        .query_one("SELECT current_setting($1)", &[&name])
+        .await
+        .map_err(|e| PipelineError::fatal(format!("reading setting {name}: {e}")))?;
+    Ok(row.get(0))
+}
+
+async fn count(client: &Client, sql: &str) -> Result<i64, PipelineError> {
+    let row = client.query_one(sql, &[]).await.map_err(|e| PipelineError::fatal(format!("{sql}: {e}")))?;
+    Ok(row.get(0))
+}
+
+/// Runs every check against the server in `cfg`.
+pub async fn run(cfg: &PostgresConfig) -> Result<Vec<Finding>, PipelineError> {
+    let client = catalog::connect(cfg).await?;
+    let mut out = Vec::new();
+    let version: String = setting(&client, "server_version").await?;
+    out.push(ok(format!("connected to PostgreSQL {version} at {}:{} as {}", cfg.host, cfg.port, cfg.user)));
+
+    let wal_level = setting(&client, "wal_level").await?;
+    out.push(if wal_level == "logical" {
+        ok("wal_level = logical")
+    } else {
+        fail(
+            format!("wal_level = {wal_level}, logical decoding needs logical"),
+            "ALTER SYSTEM SET wal_level = logical; then restart PostgreSQL",
+        )
+    });
+
+    let max_slots: i64 = setting(&client, "max_replication_slots").await?.parse().unwrap_or(0);
+    let used_slots = count(&client, "SELECT count(*) FROM pg_replication_slots").await?;
+    let slot = catalog::slot_info(&client, &cfg.slot_name).await?;
+    out.push(if slot.is_some() || used_slots < max_slots {
+        ok(format!("replication slots: {used_slots} of {max_slots} used"))
+    } else {
+        fail(
+            format!("all {max_slots} replication slots are in use and slot `{}` does not exist", cfg.slot_name),
+            "ALTER SYSTEM SET max_replication_slots = <more>; then restart, or drop an unused slot with pg_drop_replication_slot",
+        )
+    });
+    let max_senders: i64 = setting(&client, "max_wal_senders").await?.parse().unwrap_or(0);
+    let senders = count(&client, "SELECT count(*) FROM pg_stat_replication").await?;
+    out.push(if senders < max_senders {
+        ok(format!("WAL senders: {senders} of {max_senders} in use"))
+    } else {
+        fail(
+            format!("all {max_senders} WAL senders are in use"),
+            "ALTER SYSTEM SET max_wal_senders = <more>; then restart PostgreSQL",
+        )
+    });
+
+    let row = client
+        .query_one("SELECT rolreplication, rolsuper FROM pg_roles WHERE rolname = current_user", &[])
+        .await
+        .map_err(|e| PipelineError::fatal(format!("reading role attributes: {e}")))?;
+    let (repl, sup): (bool, bool) = (row.get(0), row.get(1));
+    out.push(if repl || sup {
+        ok(format!("role {} has REPLICATION", cfg.user))
+    } else {
+        fail(format!("role {} lacks the REPLICATION attribute", cfg.user), format!("ALTER ROLE \"{}\" REPLICATION;", cfg.user))
+    });
+
+    let tables = match catalog::publication_tables(&client, &cfg.publication_name).await? {
+        Some(t) => {
+            out.push(ok(format!("publication `{}` publishes {} table(s)", cfg.publication_name, t.len())));
+            if cfg.publication_autocreate_mode == "filtered" {
+                for want in &cfg.table_include_list {
+                    if !t.contains(want) {
+                        out.push(warn(
+                            format!("publication `{}` does not publish {want}", cfg.publication_name),
+                            "logtap run adds it (publication_autocreate_mode = filtered)",
+                        ));
+                    }
+                }
+            }
+            t.into_iter().filter(|n| cfg.captures(n.split('.').next().unwrap_or(""), n.split('.').nth(1).unwrap_or(""))).collect()
+        }
+        None if cfg.publication_autocreate_mode == "disabled" => {
+            out.push(fail(
+                format!("publication `{}` does not exist", cfg.publication_name),
+                format!("CREATE PUBLICATION \"{}\" FOR TABLE <tables>;", cfg.publication_name),
+            ));
+            Vec::new()
+        }
+        None => {
+            out.push(ok(format!("publication `{}` will be created by logtap run", cfg.publication_name)));
+            cfg.table_include_list.clone()
+        }
+    };
+
+    for t in &tables {
+        let (schema, name) = t.split_once('.').unwrap_or(("public", t));
+        let row = client
+            .query_opt(
+                "SELECT c.relreplident::text, has_table_privilege(c.oid, 'SELECT'), \
+                 EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) \
+                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2",
+                &[&schema, &name],
+            )
+            .await
+            .map_err(|e| PipelineError::fatal(format!("reading table {t}: {e}")))?;
+        let Some(row) = row else {
+            out.push(fail(format!("table {t} does not exist"), "fix postgres.table_include_list"));
+            continue;
+        };
+        let (ident, select, has_pk): (String, bool, bool) = (row.get(0), row.get(1), row.get(2));
+        if !select {
+            out.push(fail(format!("no SELECT privilege on {t}"), format!("GRANT SELECT ON \"{schema}\".\"{name}\" TO \"{}\";", cfg.user)));
+        }
+        let qualified = format!("\"{schema}\".\"{name}\"");
+        match (ident.as_str(), has_pk) {
+            ("n", _) => out.push(warn(
+                format!("{t} has REPLICA IDENTITY NOTHING: UPDATE and DELETE on it fail while it is published"),
+                format!("ALTER TABLE {qualified} REPLICA IDENTITY DEFAULT; (with a primary key) or FULL"),
+            )),
+            ("d", false) => out.push(warn(
+                format!("{t} has no primary key: records get a null key, and UPDATE/DELETE fail while it is published"),
+                format!("add a primary key, or ALTER TABLE {qualified} REPLICA IDENTITY FULL;"),
+            )),
+            ("f", _) => out.push(ok(format!("{t}: REPLICA IDENTITY FULL (full before images)"))),
+            _ => out.push(ok(format!("{t}: replica identity {}", if ident == "i" { "INDEX" } else { "DEFAULT" }))),
+        }
+    }
+
+    match slot {
+        None => out.push(ok(format!("slot `{}` does not exist yet; logtap run creates it", cfg.slot_name))),
+        Some(s) => {
+            if s.plugin.as_deref() != Some("pgoutput") {
+                out.push(fail(
+                    format!("slot `{}` uses plugin {:?}", cfg.slot_name, s.plugin),
+                    format!("SELECT pg_drop_replication_slot('{}'); or choose another postgres.slot_name", cfg.slot_name),
+                ));
+            }
+            if let Some(pid) = s.active_pid {
+                out.push(warn(
+                    format!("slot `{}` is active in server process {pid}", cfg.slot_name),
+                    format!("stop the other client, or SELECT pg_terminate_backend({pid});"),
+                ));
+            }
+            if s.wal_status.as_deref() == Some("lost") {
+                out.push(fail(
+                    format!("slot `{}` has lost required WAL", cfg.slot_name),
+                    format!("SELECT pg_drop_replication_slot('{}'); then logtap reset and a new snapshot", cfg.slot_name),
+                ));
+            }
+            let lag = catalog::slot_lag_bytes(&client, &cfg.slot_name).await?.unwrap_or(0);
+            out.push(ok(format!(
+                "slot `{}` exists, confirmed {}, lag {lag} bytes of WAL",
+                cfg.slot_name,
+                s.confirmed_flush_lsn.map(|l| l.to_string()).unwrap_or_else(|| "-".into())
+            )));
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,190 @@
+//! PostgreSQL source settings (`[postgres]` in logtap.toml). Names follow
+//! Debezium's PostgreSQL connector where one exists (`slot.name` becomes
+//! `slot_name`, and so on).
+
+use logtap_core::Secret;
+use serde::Deserialize;
+
+/// Connection, slot, publication, tables and value conversion.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PostgresConfig {
+    /// Host name or address of the server (a primary, or a PG 16+ standby).
+    pub host: String,
+    /// TCP port.
+    #[serde(default = "default_port")]
+    pub port: u16,
+    /// Role with the REPLICATION attribute and SELECT on the captured tables.
+    pub user: String,
+    /// Resolved by the binary from `password_env` or `password_file`.
+    #[serde(skip)]
+    pub password: Option<Secret>,
+    /// Environment variable holding the password.
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// File holding the password (trailing newline ignored).
+    #[serde(default)]
+    pub password_file: Option<String>,
+    /// Database to capture.
+    pub database: String,
+    /// `disable` only, for now: TLS to PostgreSQL is not built yet.
+    #[serde(default = "default_sslmode")]
+    pub sslmode: String,
+    /// Logical replication slot (created with the pgoutput plugin if missing).
+    #[serde(default = "default_slot_name")]
+    pub slot_name: String,
+    /// Publication (created if missing, see `publication_autocreate_mode`).
+    #[serde(default = "default_publication_name")]
+    pub publication_name: String,
+    /// `filtered` (create/alter the publication to exactly the included
+    /// tables), `all_tables` (`FOR ALL TABLES`, needs superuser) or
+    /// `disabled` (the publication must exist).
+    #[serde(default = "default_publication_mode")]
+    pub publication_autocreate_mode: String,
+    /// Tables to capture, as `schema.table`. Empty means every table of the
+    /// publication (with `filtered`, every table in non-system schemas).
+    #[serde(default)]
+    pub table_include_list: Vec<String>,
+    /// Tables never to capture, as `schema.table`.
+    #[serde(default)]
+    pub table_exclude_list: Vec<String>,
+    /// Emit `op = "t"` records for TRUNCATE. Debezium skips truncates by
+    /// default (`skipped.operations = t`); logtap emits them unless this is false.
+    #[serde(default = "default_true")]
+    pub emit_truncate: bool,
+    /// `precise` (Connect Decimal), `double` or `string`.
+    #[serde(default = "default_decimal_mode")]
+    pub decimal_handling_mode: String,
+    /// `adaptive`, `adaptive_time_microseconds` or `connect`.
+    #[serde(default = "default_time_mode")]
+    pub time_precision_mode: String,
+    /// `bytes`, `base64`, `base64-url-safe` or `hex`.
+    #[serde(default = "default_binary_mode")]
+    pub binary_handling_mode: String,
+    /// `numeric` (MicroDuration) or `string` (ISO-8601).
+    #[serde(default = "default_interval_mode")]
+    pub interval_handling_mode: String,
+    /// How often to send a standby status update, in milliseconds. Keep it
+    /// well under the server's `wal_sender_timeout` (60 s by default).
+    #[serde(default = "default_status_interval_ms")]
+    pub status_interval_ms: u64,
+}
+
+fn default_port() -> u16 {
+    5432
+}
+fn default_sslmode() -> String {
+    "disable".into()
+}
+fn default_slot_name() -> String {
+    "logtap".into()
+}
+fn default_publication_name() -> String {
+    "logtap".into()
+}
+fn default_publication_mode() -> String {
+    "filtered".into()
+}
+fn default_true() -> bool {
+    true
+}
+fn default_decimal_mode() -> String {
+    "precise".into()
+}
+fn default_time_mode() -> String {
+    "adaptive".into()
+}
+fn default_binary_mode() -> String {
+    "bytes".into()
+}
+fn default_interval_mode() -> String {
+    "numeric".into()
+}
+fn default_status_interval_ms() -> u64 {
+    10_000
+}
+
+fn one_of(field: &str, value: &str, allowed: &[&str]) -> Result<(), (String, String)> {
+    if allowed.contains(&value) {
+        Ok(())
+    } else {
+        Err((field.to_string(), format!("`{value}` is not one of {}", allowed.join(", "))))
+    }
+}
+
+fn is_identifier(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+impl PostgresConfig {
+    /// Checks every field; errors name it as `postgres.<field>`.
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        if self.host.is_empty() {
+            return Err(("postgres.host".into(), "must not be empty".into()));
+        }
+        if self.user.is_empty() {
+            return Err(("postgres.user".into(), "must not be empty".into()));
+        }
+        if self.database.is_empty() {
+            return Err(("postgres.database".into(), "must not be empty".into()));
+        }
+        if self.sslmode != "disable" {
+            return Err((
+                "postgres.sslmode".into(),
+                format!("`{}`: only `disable` is supported so far (TLS to PostgreSQL is not built yet)", self.sslmode),
+            ));
+        }
+        if !is_identifier(&self.slot_name) {
+            return Err((
+                "postgres.slot_name".into(),
+                "must be 1-63 lower-case letters, digits or underscores (PostgreSQL's rule for slot names)".into(),
+            ));
+        }
+        if !is_identifier(&self.publication_name) {
+            return Err((
+                "postgres.publication_name".into(),
+                "must be 1-63 lower-case letters, digits or underscores".into(),
+            ));
+        }
+        one_of(
+            "postgres.publication_autocreate_mode",
+            &self.publication_autocreate_mode,
+            &["filtered", "all_tables", "disabled"],
+        )?;
+        for (field, list) in [
+            ("postgres.table_include_list", &self.table_include_list),
+            ("postgres.table_exclude_list", &self.table_exclude_list),
+        ] {
+            for t in list {
+                if t.split('.').count() != 2 || t.split('.').any(str::is_empty) {
+                    return Err((field.into(), format!("`{t}` is not schema.table")));
+                }
+            }
+        }
+        one_of("postgres.decimal_handling_mode", &self.decimal_handling_mode, &["precise", "double", "string"])?;
+        one_of(
+            "postgres.time_precision_mode",
+            &self.time_precision_mode,
+            &["adaptive", "adaptive_time_microseconds", "connect"],
+        )?;
+        one_of(
+            "postgres.binary_handling_mode",
+            &self.binary_handling_mode,
+            &["bytes", "base64", "base64-url-safe", "hex"],
+        )?;
+        one_of("postgres.interval_handling_mode", &self.interval_handling_mode, &["numeric", "string"])?;
+        if !(100..=3_600_000).contains(&self.status_interval_ms) {
+            return Err(("postgres.status_interval_ms".into(), "must be between 100 and 3600000".into()));
+        }
+        Ok(())
+    }
+
+    /// Whether `schema.table` is captured by the include/exclude lists.
+    pub fn captures(&self, schema: &str, table: &str) -> bool {
+        let name = format!("{schema}.{table}");
+        (self.table_include_list.is_empty() || self.table_include_list.contains(&name))
+            && !self.table_exclude_list.contains(&name)
+    }
+}

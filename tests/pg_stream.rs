@@ -1,0 +1,333 @@
+//! The PostgreSQL source end to end: real PostgreSQL, real Kafka, the
+//! `logtap` binary. Each test uses its own tables, slot, publication and topic
+//! prefix, so they run in parallel.
+
+mod common;
+
+use common::{consume_all, consume_until_idle, pg_config, pg_superuser, unique, wait_until, Got, Logtap};
+use serde_json::{json, Value as Json};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Duration;
+
+fn topic(prefix: &str, table: &str) -> String {
+    format!("{prefix}.public.{table}")
+}
+
+fn wait_streaming(l: &Logtap) {
+    assert!(
+        wait_until(Duration::from_secs(30), || l.log_text().contains("streaming")),
+        "logtap did not start streaming:\n{}",
+        l.log_text()
+    );
+}
+
+fn lsn(g: &Got) -> i64 {
+    g.value_json()["source"]["lsn"].as_i64().expect("source.lsn")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interleaved_transactions_arrive_once_per_key_in_commit_order() {
+    let p = unique("pgi");
+    let (a, b, c) = (format!("{p}_a"), format!("{p}_b"), format!("{p}_c"));
+    let pg = pg_superuser().await;
+    pg.batch_execute(&format!(
+        "CREATE TABLE {a} (id int PRIMARY KEY, v text NOT NULL);
+         CREATE TABLE {b} (id int PRIMARY KEY, note text, big text);
+         ALTER TABLE {b} ALTER COLUMN big SET STORAGE EXTERNAL;
+         CREATE TABLE {c} (k1 int, k2 text, n int, PRIMARY KEY (k1, k2));
+         ALTER TABLE {c} REPLICA IDENTITY FULL;
+         ALTER TABLE {a} OWNER TO cdc; ALTER TABLE {b} OWNER TO cdc; ALTER TABLE {c} OWNER TO cdc;"
+    ))
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let tables = [format!("public.{a}"), format!("public.{b}"), format!("public.{c}")];
+    let tables: Vec<&str> = tables.iter().map(String::as_str).collect();
+    let l = Logtap::start(dir.path(), &pg_config(&p, &dir.path().join("off"), &tables, ""));
+    wait_streaming(&l);
+
+    let pg2 = pg_superuser().await;
+    let big: String = (0..6000).map(|i| char::from(b'a' + (i * 7 % 26) as u8)).collect();
+    pg.batch_execute(&format!("BEGIN; INSERT INTO {a} VALUES (1, 'x');")).await.unwrap();
+    pg2.batch_execute(&format!(
+        "BEGIN; INSERT INTO {b} VALUES (1, 'n', '{big}'); INSERT INTO {c} VALUES (1, 'k', 1); COMMIT;"
+    ))
+    .await
+    .unwrap();
+    pg.batch_execute(&format!("UPDATE {a} SET v = 'y' WHERE id = 1; INSERT INTO {a} VALUES (2, 'z'); COMMIT;"))
+        .await
+        .unwrap();
+    pg2.batch_execute(&format!("UPDATE {b} SET note = 'n2' WHERE id = 1;")).await.unwrap();
+    pg2.batch_execute(&format!("UPDATE {a} SET id = 3 WHERE id = 2;")).await.unwrap();
+    pg.batch_execute(&format!("UPDATE {c} SET n = 2 WHERE k1 = 1;")).await.unwrap();
+    pg.batch_execute(&format!("DELETE FROM {a} WHERE id = 1;")).await.unwrap();
+    pg2.batch_execute(&format!("TRUNCATE {c};")).await.unwrap();
+
+    let ra = consume_all(&topic(&p, &a), 8, Duration::from_secs(30));
+    assert_eq!(ra.len(), 8, "records of table a; logtap log:\n{}", l.log_text());
+    let rb = consume_all(&topic(&p, &b), 2, Duration::from_secs(10));
+    let rc = consume_all(&topic(&p, &c), 3, Duration::from_secs(10));
+    // Nothing more arrives: exactly once.
+    std::thread::sleep(Duration::from_secs(2));
+    let log = l.stop();
+    assert_eq!(consume_all(&topic(&p, &a), 9, Duration::from_secs(3)).len(), 8, "{log}");
+    assert_eq!(ra.len(), 8);
+    assert_eq!(rb.len(), 2);
+    assert_eq!(rc.len(), 3);
+
+    // Per key, in commit order.
+    let by_key = |rs: &[Got]| {
+        let mut m: BTreeMap<String, Vec<Got>> = BTreeMap::new();
+        for g in rs {
+            m.entry(g.key_str()).or_default().push(g.clone());
+        }
+        m
+    };
+    let ka = by_key(&ra);
+    let ops = |v: &[Got]| v.iter().map(|g| g.value_json()["op"].as_str().unwrap_or("tombstone").to_string()).collect::<Vec<_>>();
+    assert_eq!(ops(&ka[r#"{"id":1}"#]), ["c", "u", "d", "tombstone"]);
+    assert_eq!(ops(&ka[r#"{"id":2}"#]), ["c", "d", "tombstone"]);
+    assert_eq!(ops(&ka[r#"{"id":3}"#]), ["c"]);
+    let k1 = &ka[r#"{"id":1}"#];
+    assert_eq!(k1[0].value_json()["after"], json!({"id": 1, "v": "x"}));
+    assert_eq!(k1[1].value_json()["before"], Json::Null, "DEFAULT identity: no before image");
+    assert_eq!(k1[1].value_json()["after"], json!({"id": 1, "v": "y"}));
+    assert_eq!(k1[2].value_json()["before"]["id"], 1);
+    assert!(lsn(&k1[0]) < lsn(&k1[1]) && lsn(&k1[1]) < lsn(&k1[2]));
+    // The first transaction committed after the second: its records carry a later commit.
+    assert_eq!(k1[0].value_json()["source"]["txId"], k1[1].value_json()["source"]["txId"]);
+    // Key change: delete of the old key with __debezium.newkey, create with __debezium.oldkey.
+    let k2 = &ka[r#"{"id":2}"#];
+    assert_eq!(k2[1].headers, vec![("__debezium.newkey".to_string(), br#"{"id":3}"#.to_vec())]);
+    assert_eq!(k2[2].headers, k2[1].headers, "the tombstone carries the delete's headers");
+    let k3 = &ka[r#"{"id":3}"#];
+    assert_eq!(k3[0].headers, vec![("__debezium.oldkey".to_string(), br#"{"id":2}"#.to_vec())]);
+    assert_eq!(k3[0].value_json()["after"], json!({"id": 3, "v": "z"}));
+
+    // TOAST: the unchanged large value is Debezium's placeholder.
+    let b1 = rb.iter().map(Got::value_json).collect::<Vec<_>>();
+    assert_eq!(b1[0]["after"]["big"], big.as_str());
+    assert_eq!(b1[1]["after"]["note"], "n2");
+    assert_eq!(b1[1]["after"]["big"], "__debezium_unavailable_value");
+
+    // REPLICA IDENTITY FULL: full before image; composite key; truncate.
+    let cvals = rc.iter().map(Got::value_json).collect::<Vec<_>>();
+    let upd = cvals.iter().find(|v| v["op"] == "u").expect("update on c");
+    assert_eq!(upd["before"], json!({"k1": 1, "k2": "k", "n": 1}));
+    assert_eq!(upd["after"], json!({"k1": 1, "k2": "k", "n": 2}));
+    let key = rc.iter().find(|g| g.value_json()["op"] == "u").unwrap().key_str();
+    assert_eq!(key, r#"{"k1":1,"k2":"k"}"#);
+    let t = rc.iter().find(|g| g.value_json()["op"] == "t").expect("truncate record");
+    assert_eq!(t.key, None);
+    assert_eq!(t.value_json()["source"]["table"], c.as_str());
+    assert_eq!(t.value_json()["source"]["connector"], "postgresql");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_publication_does_not_pin_wal() {
+    let p = unique("pgidle");
+    let (quiet, busy) = (format!("{p}_quiet"), format!("{p}_busy"));
+    let pg = pg_superuser().await;
+    pg.batch_execute(&format!(
+        "CREATE TABLE {quiet} (id int PRIMARY KEY); CREATE TABLE {busy} (id int PRIMARY KEY, pad text);
+         ALTER TABLE {quiet} OWNER TO cdc;"
+    ))
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let q = format!("public.{quiet}");
+    let l = Logtap::start(dir.path(), &pg_config(&p, &dir.path().join("off"), &[&q], ""));
+    wait_streaming(&l);
+    pg.batch_execute(&format!(
+        "INSERT INTO {busy} SELECT g, repeat('x', 1000) FROM generate_series(1, 20000) g;"
+    ))
+    .await
+    .unwrap();
+    let target: String = pg.query_one("SELECT pg_current_wal_lsn()::text", &[]).await.unwrap().get(0);
+    let slot = p.to_lowercase();
+    let mut confirmed = String::new();
+    let mut caught_up = false;
+    for _ in 0..60 {
+        let row = pg
+            .query_one(
+                "SELECT confirmed_flush_lsn::text, confirmed_flush_lsn >= $1::text::pg_lsn FROM pg_replication_slots WHERE slot_name = $2",
+                &[&target, &slot],
+            )
+            .await
+            .unwrap();
+        confirmed = row.get(0);
+        if row.get::<_, bool>(1) {
+            caught_up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let log = l.stop();
+    assert!(caught_up, "slot confirmed only {confirmed}, WAL was at {target} (20 MB of unpublished writes pinned):\n{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_are_reported_clearly_and_a_lost_connection_resumes() {
+    let p = unique("pgfault");
+    let t = format!("{p}_t");
+    let pg = pg_superuser().await;
+    pg.batch_execute(&format!("CREATE TABLE {t} (id int PRIMARY KEY); ALTER TABLE {t} OWNER TO cdc;"))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let qt = format!("public.{t}");
+    let cfg = pg_config(&p, &dir.path().join("off"), &[&qt], "");
+    let l = Logtap::start(dir.path(), &cfg);
+    wait_streaming(&l);
+    pg.batch_execute(&format!("INSERT INTO {t} SELECT generate_series(1, 100);")).await.unwrap();
+
+    // A second logtap on the same slot is refused with the reason.
+    let dir2 = tempfile::tempdir().unwrap();
+    let other = Logtap::start(dir2.path(), &pg_config(&p, &dir2.path().join("off"), &[&qt], ""));
+    assert!(
+        wait_until(Duration::from_secs(20), || other.log_text().contains("is in use by server process")),
+        "second instance should report the active slot:\n{}",
+        other.log_text()
+    );
+    other.kill9();
+
+    // Losing the replication connection: logtap reconnects and resumes.
+    let slot = p.to_lowercase();
+    pg.execute(
+        "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = $1 AND active_pid IS NOT NULL",
+        &[&slot],
+    )
+    .await
+    .unwrap();
+    pg.batch_execute(&format!("INSERT INTO {t} SELECT generate_series(101, 200);")).await.unwrap();
+    let got = consume_all(&topic(&p, &t), 200, Duration::from_secs(60));
+    let ids: HashSet<i64> = got.iter().map(|g| g.value_json()["after"]["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids.len(), 200, "rows after a lost connection:\n{}", l.log_text());
+    assert!(l.log_text().contains("retrying"), "the lost connection should be logged:\n{}", l.log_text());
+    l.stop();
+
+    // The slot is dropped behind logtap's back: a clear, fatal error.
+    pg.execute("SELECT pg_drop_replication_slot($1)", &[&slot]).await.unwrap();
+    let l = Logtap::start(dir.path(), &cfg);
+    let status = {
+        let mut l = l;
+        let s = l.child.wait().unwrap();
+        (s, l.log_text())
+    };
+    assert!(!status.0.success(), "must not start when its slot is gone");
+    assert!(status.1.contains("does not exist, but logtap has a stored position"), "{}", status.1);
+}
+
+/// Replays records into a key → row map, as a consumer that ignores changes
+/// older than what it has already applied would.
+fn replay(records: &[Got]) -> (BTreeMap<i64, Json>, usize) {
+    let mut rows: BTreeMap<i64, (i64, Option<Json>)> = BTreeMap::new();
+    let mut backwards = 0;
+    let mut seen: HashSet<(i64, String, i64)> = HashSet::new();
+    let mut last_new: HashMap<i64, i64> = HashMap::new();
+    for g in records {
+        let v = g.value_json();
+        if v.is_null() {
+            continue;
+        }
+        let op = v["op"].as_str().unwrap().to_string();
+        let id = v["after"]["id"].as_i64().or(v["before"]["id"].as_i64()).expect("id");
+        let l = v["source"]["lsn"].as_i64().unwrap();
+        if seen.insert((id, op.clone(), l)) {
+            // A first delivery must not be older than an earlier first delivery.
+            if let Some(prev) = last_new.insert(id, l) {
+                if l < prev {
+                    backwards += 1;
+                }
+            }
+        }
+        let row = if op == "d" { None } else { Some(v["after"].clone()) };
+        let e = rows.entry(id).or_insert((l, row.clone()));
+        if l >= e.0 {
+            *e = (l, row);
+        }
+    }
+    (rows.into_iter().filter_map(|(k, (_, r))| r.map(|r| (k, r))).collect(), backwards)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill9_during_a_100k_change_workload_loses_nothing() {
+    let p = unique("pgkill");
+    let t = format!("{p}_t");
+    let pg = pg_superuser().await;
+    pg.batch_execute(&format!("CREATE TABLE {t} (id int PRIMARY KEY, n int NOT NULL, pad text); ALTER TABLE {t} OWNER TO cdc;"))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let qt = format!("public.{t}");
+    let cfg = pg_config(&p, &dir.path().join("off"), &[&qt], "");
+    let first = Logtap::start(dir.path(), &cfg);
+    wait_streaming(&first);
+
+    // The workload: 1000 transactions of 100 changes (60 inserts, 30 updates, 10 deletes).
+    let table = t.clone();
+    let workload = tokio::spawn(async move {
+        let pg = pg_superuser().await;
+        let mut changes = 0u64;
+        for i in 0..1000i32 {
+            let base = i * 60;
+            let sql = format!(
+                "BEGIN;
+                 INSERT INTO {table} SELECT g, 0, 'p' || g FROM generate_series({s}, {e}) g;
+                 UPDATE {table} SET n = n + 1 WHERE id IN (SELECT id FROM {table} WHERE id % 2 = 0 AND id >= {lo} ORDER BY id LIMIT 30);
+                 DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE id % 2 = 1 ORDER BY id LIMIT 10);
+                 COMMIT;",
+                s = base + 1,
+                e = base + 60,
+                lo = (base - 120).max(0),
+            );
+            pg.batch_execute(&sql).await.unwrap();
+            changes += 100;
+            if i % 100 == 0 {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        changes
+    });
+
+    let mut current = Some(first);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    let mut kills = 0;
+    for round in 0..6u32 {
+        tokio::time::sleep(Duration::from_millis(700 + u64::from((nanos >> (round * 4)) % 1300))).await;
+        if let Some(l) = current.take() {
+            l.kill9();
+            kills += 1;
+        }
+        current = Some(Logtap::start(dir.path(), &cfg));
+    }
+    let changes = workload.await.unwrap();
+    assert_eq!(changes, 100_000);
+    let expected: BTreeMap<i64, Json> = pg
+        .query(&format!("SELECT id, n, pad FROM {t} ORDER BY id"), &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let id: i32 = r.get(0);
+            let n: i32 = r.get(1);
+            let pad: String = r.get(2);
+            (i64::from(id), json!({"id": id, "n": n, "pad": pad}))
+        })
+        .collect();
+    let topic = topic(&p, &t);
+    let mut last = (BTreeMap::new(), 0);
+    let mut records = 0;
+    let done = wait_until(Duration::from_secs(240), || {
+        let got = consume_until_idle(&topic, 1, Duration::from_secs(3), Duration::from_secs(120));
+        records = got.len();
+        last = replay(&got);
+        last.0 == expected
+    });
+    let l = current.take().unwrap();
+    let log = l.stop();
+    eprintln!("{kills} kills; {records} records for {changes} changes; {} rows at the end", expected.len());
+    assert!(kills >= 5);
+    assert!(done, "replayed topic != table ({} vs {} rows):\n{log}", last.0.len(), expected.len());
+    assert_eq!(last.1, 0, "some key's first deliveries went backwards in LSN");
+}
