@@ -417,7 +417,11 @@ impl WalSender {
 /// `15.18 (Debian 15.18-0+deb12u1)` → 150018; `9.6.1` → 90601.
 fn parse_server_version(v: &str) -> Option<u32> {
     let head = v.split_whitespace().next()?;
-    let mut parts = head.split('.').map(|p| p.trim_matches(|c: char| !c.is_ascii_digit()).parse::<u32>());
+    // Leading digits of each part: `18beta1` is major 18.
+    let mut parts = head.split('.').map(|p| {
+        let digits: String = p.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse::<u32>()
+    });
     let major = parts.next()?.ok()?;
     let minor = parts.next().and_then(Result::ok).unwrap_or(0);
     if major >= 10 {
