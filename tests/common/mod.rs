@@ -59,6 +59,10 @@ impl Got {
 /// `expected` records arrived or `timeout` passed; returns what arrived,
 /// ordered by partition then offset.
 pub fn consume_all(topic: &str, expected: usize, timeout: Duration) -> Vec<Got> {
+    consume(topic, expected, None, timeout)
+}
+
+fn consume(topic: &str, expected: usize, idle: Option<(usize, Duration)>, timeout: Duration) -> Vec<Got> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap())
         .set("group.id", unique("logtap-test-"))
@@ -86,8 +90,15 @@ pub fn consume_all(topic: &str, expected: usize, timeout: Duration) -> Vec<Got> 
     }
     consumer.assign(&tpl).expect("assign");
     let mut out = Vec::new();
+    let mut last = Instant::now();
     while out.len() < expected && start.elapsed() < timeout {
+        if let Some((min, quiet)) = idle {
+            if out.len() >= min && last.elapsed() > quiet {
+                break;
+            }
+        }
         if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
+            last = Instant::now();
             let headers = m
                 .headers()
                 .map(|h| {
@@ -270,13 +281,5 @@ pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
 /// Reads `topic` from the beginning until no record arrives for `idle`
 /// (after at least `min` records), or `max` passes.
 pub fn consume_until_idle(topic: &str, min: usize, idle: Duration, max: Duration) -> Vec<Got> {
-    let start = Instant::now();
-    let mut got = consume_all(topic, min, max);
-    loop {
-        let more = consume_all(topic, got.len() + 1, idle);
-        if more.len() <= got.len() || start.elapsed() > max {
-            return if more.len() > got.len() { more } else { got };
-        }
-        got = more;
-    }
+    consume(topic, usize::MAX, Some((min, idle)), max)
 }

@@ -194,14 +194,28 @@ impl TypeOptions {
     /// The options of a `[postgres]` section; `(field, message)` on a value
     /// that is not one of Debezium's.
     pub fn from_config(cfg: &crate::config::PostgresConfig) -> Result<Self, (String, String)> {
-        fn pick<T>(field: &str, value: &str, parse: fn(&str) -> Option<T>) -> Result<T, (String, String)> {
-            parse(value).ok_or_else(|| (format!("postgres.{field}"), format!("`{value}` is not a known mode")))
+        fn pick<T>(
+            field: &str,
+            value: &str,
+            parse: fn(&str) -> Option<T>,
+        ) -> Result<T, (String, String)> {
+            parse(value).ok_or_else(|| {
+                (format!("postgres.{field}"), format!("`{value}` is not a known mode"))
+            })
         }
         Ok(TypeOptions {
             decimal: pick("decimal_handling_mode", &cfg.decimal_handling_mode, DecimalMode::parse)?,
-            time_precision: pick("time_precision_mode", &cfg.time_precision_mode, TimePrecisionMode::parse)?,
+            time_precision: pick(
+                "time_precision_mode",
+                &cfg.time_precision_mode,
+                TimePrecisionMode::parse,
+            )?,
             binary: pick("binary_handling_mode", &cfg.binary_handling_mode, BinaryMode::parse)?,
-            interval: pick("interval_handling_mode", &cfg.interval_handling_mode, IntervalMode::parse)?,
+            interval: pick(
+                "interval_handling_mode",
+                &cfg.interval_handling_mode,
+                IntervalMode::parse,
+            )?,
             ..TypeOptions::default()
         })
     }
@@ -345,13 +359,26 @@ impl TypeRegistry {
             conv,
             fallback: r.fallback,
             toast: r.toast,
-            type_name: self.types.get(&oid).map(|t| t.name.clone()).unwrap_or_else(|| format!("oid {oid}")),
+            type_name: self
+                .types
+                .get(&oid)
+                .map(|t| t.name.clone())
+                .unwrap_or_else(|| format!("oid {oid}")),
         })
     }
 
-    fn resolve(&self, oid: u32, typmod: i32, opts: &TypeOptions, depth: u32) -> Result<Resolved, TypeError> {
+    fn resolve(
+        &self,
+        oid: u32,
+        typmod: i32,
+        opts: &TypeOptions,
+        depth: u32,
+    ) -> Result<Resolved, TypeError> {
         if depth > MAX_DEPTH {
-            return Err(TypeError::Resolution { oid, reason: "domain or array chain too deep (cyclic?)".into() });
+            return Err(TypeError::Resolution {
+                oid,
+                reason: "domain or array chain too deep (cyclic?)".into(),
+            });
         }
         let Some(t) = self.types.get(&oid) else { return Ok(Resolved::fallback()) };
         match &t.kind {
@@ -362,20 +389,33 @@ impl TypeRegistry {
                 self.resolve(*base_oid, typmod, opts, depth + 1)
             }
             TypeKind::Enum { labels } => Ok(Resolved::new(
-                Schema::string().named("io.debezium.data.Enum").version(1).param("allowed", labels.join(",")),
+                Schema::string()
+                    .named("io.debezium.data.Enum")
+                    .version(1)
+                    .param("allowed", labels.join(",")),
                 Conv::Text,
                 Toast::Text,
             )),
-            TypeKind::Array { element_oid } => self.resolve_array(*element_oid, typmod, opts, depth),
+            TypeKind::Array { element_oid } => {
+                self.resolve_array(*element_oid, typmod, opts, depth)
+            }
             TypeKind::Composite => Ok(Resolved::fallback()),
             TypeKind::Builtin => Ok(builtin(oid, typmod, opts)),
             TypeKind::Other => Ok(extension(&t.name, opts)),
         }
     }
 
-    fn resolve_array(&self, element_oid: u32, typmod: i32, opts: &TypeOptions, depth: u32) -> Result<Resolved, TypeError> {
+    fn resolve_array(
+        &self,
+        element_oid: u32,
+        typmod: i32,
+        opts: &TypeOptions,
+        depth: u32,
+    ) -> Result<Resolved, TypeError> {
         let Some(element) = self.types.get(&element_oid) else { return Ok(Resolved::fallback()) };
-        if matches!(element.kind, TypeKind::Builtin) && oids::array_unsupported_by_debezium(element_oid) {
+        if matches!(element.kind, TypeKind::Builtin)
+            && oids::array_unsupported_by_debezium(element_oid)
+        {
             return Ok(Resolved::fallback());
         }
         let inner = self.resolve(element_oid, typmod, opts, depth + 1)?;
@@ -396,7 +436,9 @@ impl TypeRegistry {
         items.optional = optional_elements;
         let root = self.root_oid(element_oid);
         let toast = match root {
-            oids::TEXT | oids::VARCHAR | oids::BPCHAR | oids::JSON | oids::JSONB => Toast::TextArray,
+            oids::TEXT | oids::VARCHAR | oids::BPCHAR | oids::JSON | oids::JSONB => {
+                Toast::TextArray
+            }
             oids::BYTEA => Toast::BinaryArray,
             oids::INT4 | oids::DATE => Toast::IntArray,
             oids::INT8 => Toast::BigIntArray,
@@ -467,7 +509,8 @@ fn debezium(schema: Schema, name: &str) -> Schema {
 }
 
 fn decimal_schema(scale: i64, precision: Option<i64>) -> Schema {
-    let s = debezium(Schema::bytes(), "org.apache.kafka.connect.data.Decimal").param("scale", scale.to_string());
+    let s = debezium(Schema::bytes(), "org.apache.kafka.connect.data.Decimal")
+        .param("scale", scale.to_string());
     match precision {
         Some(p) => s.param("connect.decimal.precision", p.to_string()),
         None => s,
@@ -540,7 +583,9 @@ fn builtin(oid: u32, typmod: i32, opts: &TypeOptions) -> Resolved {
         }
         DATE => {
             let schema = match opts.time_precision {
-                TimePrecisionMode::Connect => debezium(Schema::int32(), "org.apache.kafka.connect.data.Date"),
+                TimePrecisionMode::Connect => {
+                    debezium(Schema::int32(), "org.apache.kafka.connect.data.Date")
+                }
                 _ => debezium(Schema::int32(), "io.debezium.time.Date"),
             };
             Resolved::new(schema, Conv::Date, Toast::None)
@@ -548,13 +593,21 @@ fn builtin(oid: u32, typmod: i32, opts: &TypeOptions) -> Resolved {
         TIME => {
             let p = time_precision(typmod);
             let (schema, micros) = match opts.time_precision {
-                TimePrecisionMode::Connect => (debezium(Schema::int32(), "org.apache.kafka.connect.data.Time"), false),
-                TimePrecisionMode::Adaptive if p <= 3 => (debezium(Schema::int32(), "io.debezium.time.Time"), false),
+                TimePrecisionMode::Connect => {
+                    (debezium(Schema::int32(), "org.apache.kafka.connect.data.Time"), false)
+                }
+                TimePrecisionMode::Adaptive if p <= 3 => {
+                    (debezium(Schema::int32(), "io.debezium.time.Time"), false)
+                }
                 _ => (debezium(Schema::int64(), "io.debezium.time.MicroTime"), true),
             };
             Resolved::new(schema, Conv::Time { micros }, Toast::None)
         }
-        TIMETZ => Resolved::new(debezium(Schema::string(), "io.debezium.time.ZonedTime"), Conv::TimeTz, Toast::Text),
+        TIMETZ => Resolved::new(
+            debezium(Schema::string(), "io.debezium.time.ZonedTime"),
+            Conv::TimeTz,
+            Toast::Text,
+        ),
         TIMESTAMP => {
             let p = time_precision(typmod);
             let (schema, micros) = match opts.time_precision {
@@ -589,7 +642,8 @@ fn builtin(oid: u32, typmod: i32, opts: &TypeOptions) -> Resolved {
             let length = if oid == VARBIT && typmod == -1 { i32::MAX } else { typmod };
             if length > 1 {
                 Resolved::new(
-                    debezium(Schema::bytes(), "io.debezium.data.Bits").param("length", length.to_string()),
+                    debezium(Schema::bytes(), "io.debezium.data.Bits")
+                        .param("length", length.to_string()),
                     Conv::Bits,
                     Toast::None,
                 )
@@ -630,11 +684,17 @@ fn numeric_type(typmod: i32, opts: &TypeOptions) -> Resolved {
 fn extension(name: &str, opts: &TypeOptions) -> Resolved {
     match name {
         "citext" | "isbn" => Resolved::new(Schema::string(), Conv::Text, Toast::Text),
-        "ltree" => Resolved::new(debezium(Schema::string(), "io.debezium.data.Ltree"), Conv::Text, Toast::Text),
+        "ltree" => Resolved::new(
+            debezium(Schema::string(), "io.debezium.data.Ltree"),
+            Conv::Text,
+            Toast::Text,
+        ),
         "hstore" => match opts.hstore {
-            HStoreMode::Json => {
-                Resolved::new(debezium(Schema::string(), "io.debezium.data.Json"), Conv::HStoreJson, Toast::HStoreJson)
-            }
+            HStoreMode::Json => Resolved::new(
+                debezium(Schema::string(), "io.debezium.data.Json"),
+                Conv::HStoreJson,
+                Toast::HStoreJson,
+            ),
             HStoreMode::Map => Resolved::new(
                 Schema::map(Schema::string(), Schema::string().optional()),
                 Conv::HStoreMap,
@@ -683,17 +743,30 @@ enum Conv {
     Text,
     /// `scale`: the column's (rescale to it); `variable`: the
     /// `VariableScaleDecimal` struct schema in precise mode without a scale.
-    Numeric { mode: DecimalMode, scale: Option<i64>, variable: Option<Arc<Schema>> },
-    Money { mode: DecimalMode, digits: i64 },
+    Numeric {
+        mode: DecimalMode,
+        scale: Option<i64>,
+        variable: Option<Arc<Schema>>,
+    },
+    Money {
+        mode: DecimalMode,
+        digits: i64,
+    },
     Bytea(BinaryMode),
     /// Epoch days.
     Date,
     /// Micros (`int64`) or millis (`int32`) of the day.
-    Time { micros: bool },
+    Time {
+        micros: bool,
+    },
     TimeTz,
     /// Epoch micros or millis.
-    Timestamp { micros: bool },
-    TimestampTz { fraction: i32 },
+    Timestamp {
+        micros: bool,
+    },
+    TimestampTz {
+        fraction: i32,
+    },
     Interval(IntervalMode),
     Bit,
     Bits,
@@ -773,12 +846,15 @@ impl ColumnConversion {
     /// Converts a non-null value in pgoutput's text format.
     pub fn convert_text(&self, text: &str) -> Result<Value, TypeError> {
         convert(&self.conv, text).map_err(|f| match f {
-            Fail::Invalid(reason) => {
-                TypeError::InvalidText { type_name: self.type_name.clone(), text: truncate(text), reason }
-            }
-            Fail::Unrepresentable => {
-                TypeError::Unrepresentable { type_name: self.type_name.clone(), text: truncate(text) }
-            }
+            Fail::Invalid(reason) => TypeError::InvalidText {
+                type_name: self.type_name.clone(),
+                text: truncate(text),
+                reason,
+            },
+            Fail::Unrepresentable => TypeError::Unrepresentable {
+                type_name: self.type_name.clone(),
+                text: truncate(text),
+            },
         })
     }
 
@@ -795,16 +871,25 @@ impl ColumnConversion {
             Toast::Text => string(),
             Toast::Binary => Value::Bytes(bytes.to_vec()),
             Toast::TextArray => Value::Array(vec![string()]),
-            Toast::BinaryArray => Value::Array(vec![match self.schema.items.as_deref().map(|s| s.kind) {
-                Some(logtap_core::ConnectType::Bytes) => Value::Bytes(bytes.to_vec()),
-                _ => string(),
-            }]),
-            Toast::IntArray => Value::Array(bytes.iter().map(|&b| Value::Int32(i32::from(b as i8))).collect()),
-            Toast::BigIntArray => Value::Array(bytes.iter().map(|&b| Value::Int64(i64::from(b as i8))).collect()),
-            Toast::UuidArray => Value::Array(vec![Value::String(encode::name_uuid_from_bytes(bytes))]),
-            Toast::HStoreJson => {
-                Value::String(hstore::to_json(&[(placeholder.to_string(), Some(placeholder.to_string()))]))
+            Toast::BinaryArray => {
+                Value::Array(vec![match self.schema.items.as_deref().map(|s| s.kind) {
+                    Some(logtap_core::ConnectType::Bytes) => Value::Bytes(bytes.to_vec()),
+                    _ => string(),
+                }])
             }
+            Toast::IntArray => {
+                Value::Array(bytes.iter().map(|&b| Value::Int32(i32::from(b as i8))).collect())
+            }
+            Toast::BigIntArray => {
+                Value::Array(bytes.iter().map(|&b| Value::Int64(i64::from(b as i8))).collect())
+            }
+            Toast::UuidArray => {
+                Value::Array(vec![Value::String(encode::name_uuid_from_bytes(bytes))])
+            }
+            Toast::HStoreJson => Value::String(hstore::to_json(&[(
+                placeholder.to_string(),
+                Some(placeholder.to_string()),
+            )])),
             Toast::HStoreMap => Value::Map(vec![(string(), string())]),
             Toast::None => return None,
         })
@@ -820,7 +905,9 @@ fn convert(conv: &Conv, text: &str) -> Result<Value, Fail> {
         Conv::Float32 => Value::Float32(parse_float(text)?),
         Conv::Float64 => Value::Float64(parse_float(text)?),
         Conv::Text => Value::String(text.to_string()),
-        Conv::Numeric { mode, scale, variable } => convert_numeric(text, *mode, *scale, variable.as_ref())?,
+        Conv::Numeric { mode, scale, variable } => {
+            convert_numeric(text, *mode, *scale, variable.as_ref())?
+        }
         Conv::Money { mode, digits } => convert_money(text, *mode, *digits)?,
         Conv::Bytea(mode) => {
             let bytes = encode::decode_bytea(text)?;
@@ -855,7 +942,10 @@ fn convert(conv: &Conv, text: &str) -> Result<Value, Fail> {
             let v = if *micros { us } else { us.div_euclid(1000) };
             // Only timestamps after 294247 AD overflow microseconds
             // (Debezium's arithmetic wraps there; logtap refuses).
-            Value::Int64(i64::try_from(v).map_err(|_| "beyond the range of epoch microseconds in an int64")?)
+            Value::Int64(
+                i64::try_from(v)
+                    .map_err(|_| "beyond the range of epoch microseconds in an int64")?,
+            )
         }
         Conv::TimestampTz { fraction } => Value::String(match temporal::parse_timestamptz(text)? {
             Temporal::Finite(us) => temporal::zoned_timestamp(us, *fraction),
@@ -886,19 +976,27 @@ fn convert(conv: &Conv, text: &str) -> Result<Value, Fail> {
                 values: vec![Value::Float64(x), Value::Float64(y), Value::Bytes(wkb), Value::Null],
             })
         }
-        Conv::HStoreJson => Value::String(hstore::to_json(&hstore::java_order(hstore::parse(text)?))),
+        Conv::HStoreJson => {
+            Value::String(hstore::to_json(&hstore::java_order(hstore::parse(text)?)))
+        }
         Conv::HStoreMap => Value::Map(
             hstore::java_order(hstore::parse(text)?)
                 .into_iter()
                 .map(|(k, v)| (Value::String(k), v.map_or(Value::Null, Value::String)))
                 .collect(),
         ),
-        Conv::DoubleVector => {
-            Value::Array(vector_elements(text)?.into_iter().map(|s| parse_float(s).map(Value::Float64)).collect::<Result<_, _>>()?)
-        }
-        Conv::FloatVector => {
-            Value::Array(vector_elements(text)?.into_iter().map(|s| parse_float(s).map(Value::Float32)).collect::<Result<_, _>>()?)
-        }
+        Conv::DoubleVector => Value::Array(
+            vector_elements(text)?
+                .into_iter()
+                .map(|s| parse_float(s).map(Value::Float64))
+                .collect::<Result<_, _>>()?,
+        ),
+        Conv::FloatVector => Value::Array(
+            vector_elements(text)?
+                .into_iter()
+                .map(|s| parse_float(s).map(Value::Float32))
+                .collect::<Result<_, _>>()?,
+        ),
         Conv::SparseVector(schema) => convert_sparse_vector(text, schema)?,
         Conv::Array(element, delimiter) => {
             let items = array::parse(text, *delimiter)?;
@@ -932,7 +1030,9 @@ fn parse_bool(text: &str) -> Result<bool, Fail> {
 }
 
 fn parse_int<T: std::str::FromStr>(text: &str) -> Result<T, Fail> {
-    if text.is_empty() || !text.bytes().enumerate().all(|(i, b)| b.is_ascii_digit() || (i == 0 && b == b'-')) {
+    if text.is_empty()
+        || !text.bytes().enumerate().all(|(i, b)| b.is_ascii_digit() || (i == 0 && b == b'-'))
+    {
         return Err("not an integer".into());
     }
     text.parse().map_err(|_| "integer out of range".into())
@@ -942,7 +1042,9 @@ fn parse_int<T: std::str::FromStr>(text: &str) -> Result<T, Fail> {
 /// `Infinity`, `-Infinity`, `1e+20` included).
 fn parse_float<T: std::str::FromStr>(text: &str) -> Result<T, Fail> {
     let ok = !text.is_empty()
-        && (text.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E'))
+        && (text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E'))
             || matches!(text, "NaN" | "Infinity" | "-Infinity"));
     if !ok {
         return Err("not a floating-point number".into());
@@ -1061,11 +1163,8 @@ fn bits_to_bytes(text: &str) -> Result<Vec<u8>, Fail> {
 
 /// `(x,y)`, as pgjdbc's `PGpoint` reads it.
 fn parse_point(text: &str) -> Result<(f64, f64), Fail> {
-    let inner = text
-        .trim()
-        .strip_prefix('(')
-        .and_then(|t| t.strip_suffix(')'))
-        .ok_or("expected (x,y)")?;
+    let inner =
+        text.trim().strip_prefix('(').and_then(|t| t.strip_suffix(')')).ok_or("expected (x,y)")?;
     let (x, y) = inner.split_once(',').ok_or("expected (x,y)")?;
     Ok((parse_float(x.trim())?, parse_float(y.trim())?))
 }
@@ -1110,5 +1209,8 @@ fn convert_sparse_vector(text: &str, schema: &Arc<Schema>) -> Result<Value, Fail
             (Value::Int16(key), Value::Float64(value))
         })
         .collect();
-    Ok(Value::Struct(Struct { schema: schema.clone(), values: vec![Value::Int16(dims), Value::Map(map)] }))
+    Ok(Value::Struct(Struct {
+        schema: schema.clone(),
+        values: vec![Value::Int16(dims), Value::Map(map)],
+    }))
 }

@@ -5,6 +5,8 @@
 //! from Debezium's code and its own tests (`AbstractRecordsProducerTest`),
 //! and numbers were checked with the same Java expressions on JDK 17.
 
+#![allow(clippy::unwrap_used)]
+
 use std::sync::Arc;
 
 use logtap_core::envelope::{schema_json, value_json};
@@ -26,7 +28,9 @@ fn registry() -> TypeRegistry {
             kind: TypeKind::Array { element_oid: oid },
         });
     }
-    for (oid, name) in [(16500, "vector"), (16510, "halfvec"), (16520, "sparsevec"), (16530, "geometry")] {
+    for (oid, name) in
+        [(16500, "vector"), (16510, "halfvec"), (16520, "sparsevec"), (16530, "geometry")]
+    {
         r.register(PgType { oid, name: name.into(), kind: TypeKind::Other });
     }
     r.register(PgType {
@@ -34,7 +38,11 @@ fn registry() -> TypeRegistry {
         name: "mood".into(),
         kind: TypeKind::Enum { labels: vec!["sad".into(), "ok".into(), "happy".into()] },
     });
-    r.register(PgType { oid: 17001, name: "_mood".into(), kind: TypeKind::Array { element_oid: 17000 } });
+    r.register(PgType {
+        oid: 17001,
+        name: "_mood".into(),
+        kind: TypeKind::Array { element_oid: 17000 },
+    });
     r
 }
 
@@ -116,7 +124,8 @@ fn primitive_schemas() {
         assert_eq!(schema_json(c.schema()), json!({"type": kind, "optional": true}), "oid {oid}");
         assert!(!c.is_fallback());
     }
-    let required = registry().column_schema(oids::INT4, -1, false, &TypeOptions::default()).unwrap();
+    let required =
+        registry().column_schema(oids::INT4, -1, false, &TypeOptions::default()).unwrap();
     assert_eq!(schema_json(required.schema()), json!({"type": "int32", "optional": false}));
 }
 
@@ -156,8 +165,14 @@ fn logical_schemas() {
     let connect = opts(|o| o.time_precision = TimePrecisionMode::Connect);
     assert_eq!(named(oids::DATE, -1, &connect), t("int32", "org.apache.kafka.connect.data.Date"));
     assert_eq!(named(oids::TIME, -1, &connect), t("int32", "org.apache.kafka.connect.data.Time"));
-    assert_eq!(named(oids::TIMESTAMP, -1, &connect), t("int64", "org.apache.kafka.connect.data.Timestamp"));
-    assert_eq!(named(oids::TIMESTAMPTZ, -1, &connect), t("string", "io.debezium.time.ZonedTimestamp"));
+    assert_eq!(
+        named(oids::TIMESTAMP, -1, &connect),
+        t("int64", "org.apache.kafka.connect.data.Timestamp")
+    );
+    assert_eq!(
+        named(oids::TIMESTAMPTZ, -1, &connect),
+        t("string", "io.debezium.time.ZonedTimestamp")
+    );
     assert_eq!(named(oids::TIMETZ, -1, &connect), t("string", "io.debezium.time.ZonedTime"));
 
     let istr = opts(|o| o.interval = IntervalMode::String);
@@ -205,9 +220,18 @@ fn schema_json_of_logical_types() {
             "parameters": {"length": "3"}
         })
     );
-    assert_eq!(schema_json(col(oids::VARBIT, -1).schema())["parameters"], json!({"length": "2147483647"}));
-    assert_eq!(schema_json(col(oids::BIT, 1).schema()), json!({"type": "boolean", "optional": true}));
-    assert_eq!(schema_json(col(oids::VARBIT, 1).schema()), json!({"type": "boolean", "optional": true}));
+    assert_eq!(
+        schema_json(col(oids::VARBIT, -1).schema())["parameters"],
+        json!({"length": "2147483647"})
+    );
+    assert_eq!(
+        schema_json(col(oids::BIT, 1).schema()),
+        json!({"type": "boolean", "optional": true})
+    );
+    assert_eq!(
+        schema_json(col(oids::VARBIT, 1).schema()),
+        json!({"type": "boolean", "optional": true})
+    );
     assert_eq!(
         schema_json(col(oids::POINT, -1).schema()),
         json!({
@@ -274,11 +298,23 @@ fn numeric_schemas_per_mode() {
     let dbl = opts(|o| o.decimal = DecimalMode::Double);
     let st = opts(|o| o.decimal = DecimalMode::String);
     for typmod in [-1, numeric(5, 2)] {
-        assert_eq!(schema_json(col_with(oids::NUMERIC, typmod, &dbl).schema()), json!({"type": "double", "optional": true}));
-        assert_eq!(schema_json(col_with(oids::NUMERIC, typmod, &st).schema()), json!({"type": "string", "optional": true}));
+        assert_eq!(
+            schema_json(col_with(oids::NUMERIC, typmod, &dbl).schema()),
+            json!({"type": "double", "optional": true})
+        );
+        assert_eq!(
+            schema_json(col_with(oids::NUMERIC, typmod, &st).schema()),
+            json!({"type": "string", "optional": true})
+        );
     }
-    assert_eq!(schema_json(col_with(oids::MONEY, -1, &dbl).schema()), json!({"type": "double", "optional": true}));
-    assert_eq!(schema_json(col_with(oids::MONEY, -1, &st).schema()), json!({"type": "string", "optional": true}));
+    assert_eq!(
+        schema_json(col_with(oids::MONEY, -1, &dbl).schema()),
+        json!({"type": "double", "optional": true})
+    );
+    assert_eq!(
+        schema_json(col_with(oids::MONEY, -1, &st).schema()),
+        json!({"type": "string", "optional": true})
+    );
     // numeric(4) has scale 0 but a precision: a Decimal, not variable scale.
     assert_eq!(
         schema_json(col(oids::NUMERIC, numeric(4, 0)).schema())["parameters"],
@@ -306,7 +342,10 @@ fn booleans_integers_floats() {
     assert_eq!(conv(oids::FLOAT4, -1, "-Infinity"), Value::Float32(f32::NEG_INFINITY));
     assert!(matches!(conv(oids::FLOAT4, -1, "NaN"), Value::Float32(f) if f.is_nan()));
     assert_eq!(conv(oids::FLOAT8, -1, "4.44"), Value::Float64(4.44));
-    assert_eq!(conv(oids::FLOAT8, -1, "1.2345678901234568e+17"), Value::Float64(1.234_567_890_123_456_8e17));
+    assert_eq!(
+        conv(oids::FLOAT8, -1, "1.2345678901234568e+17"),
+        Value::Float64(1.234_567_890_123_456_8e17)
+    );
     assert_eq!(conv(oids::FLOAT8, -1, "1e-300"), Value::Float64(1e-300));
     assert_eq!(conv(oids::FLOAT8, -1, "Infinity"), Value::Float64(f64::INFINITY));
     assert_eq!(conv(oids::FLOAT8, -1, "-0"), Value::Float64(-0.0));
@@ -326,11 +365,16 @@ fn precise_decimals() {
     assert_eq!(conv(oids::NUMERIC, numeric(5, 2), "-1.005"), bytes(&[0x9b]));
     assert_eq!(conv(oids::NUMERIC, numeric(4, 0), "22"), bytes(&[22]));
     assert_eq!(conv(oids::NUMERIC, numeric(5, -2), "12300"), bytes(&[123]));
-    let Value::Bytes(b) = conv(oids::NUMERIC, numeric(1000, 0), &"9".repeat(1000)) else { panic!() };
+    let Value::Bytes(b) = conv(oids::NUMERIC, numeric(1000, 0), &"9".repeat(1000)) else {
+        panic!()
+    };
     // 10^1000 - 1 needs 3322 bits: 416 bytes, the top one not negative.
     assert_eq!(b.len(), 416);
     assert!(b[0] > 0 && b[0] < 0x80);
-    let Value::Bytes(b) = conv(oids::NUMERIC, numeric(1000, 0), &format!("-{}", "9".repeat(1000))) else { panic!() };
+    let Value::Bytes(b) = conv(oids::NUMERIC, numeric(1000, 0), &format!("-{}", "9".repeat(1000)))
+    else {
+        panic!()
+    };
     assert_eq!(b.len(), 416);
     assert!(b[0] >= 0x80);
 }
@@ -390,11 +434,20 @@ fn money() {
     assert_eq!(conv(oids::MONEY, -1, "$1,234.50"), bytes(&[0x01, 0xe2, 0x3a]));
     assert_eq!(conv(oids::MONEY, -1, "-$0.01"), bytes(&[0xff]));
     assert_eq!(conv(oids::MONEY, -1, "($1,234.11)"), conv(oids::MONEY, -1, "-$1,234.11"));
-    assert_eq!(conv(oids::MONEY, -1, "$92,233,720,368,547,758.07"), bytes(&[0x7f, 255, 255, 255, 255, 255, 255, 255]));
-    assert_eq!(conv(oids::MONEY, -1, "-$92,233,720,368,547,758.08"), bytes(&[0x80, 0, 0, 0, 0, 0, 0, 0]));
+    assert_eq!(
+        conv(oids::MONEY, -1, "$92,233,720,368,547,758.07"),
+        bytes(&[0x7f, 255, 255, 255, 255, 255, 255, 255])
+    );
+    assert_eq!(
+        conv(oids::MONEY, -1, "-$92,233,720,368,547,758.08"),
+        bytes(&[0x80, 0, 0, 0, 0, 0, 0, 0])
+    );
     let three = opts(|o| o.money_fraction_digits = 3);
     assert_eq!(conv_with(oids::MONEY, -1, &three, "$1,234.50"), bytes(&[0x12, 0xd6, 0x44]));
-    assert_eq!(schema_json(col_with(oids::MONEY, -1, &three).schema())["parameters"], json!({"scale": "3"}));
+    assert_eq!(
+        schema_json(col_with(oids::MONEY, -1, &three).schema())["parameters"],
+        json!({"scale": "3"})
+    );
     let st = opts(|o| o.decimal = DecimalMode::String);
     assert_eq!(conv_with(oids::MONEY, -1, &st, "-$1,234.50"), s("-1234.50"));
     let dbl = opts(|o| o.decimal = DecimalMode::Double);
@@ -407,19 +460,31 @@ fn money() {
 fn strings_pass_through() {
     assert_eq!(conv(oids::BPCHAR, 9, "ab   "), s("ab   "));
     assert_eq!(conv(oids::VARCHAR, 6, "žš"), s("žš"));
-    assert_eq!(conv(oids::TEXT, -1, "line1\nline2\t\"q\" 日本 🙂"), s("line1\nline2\t\"q\" 日本 🙂"));
+    assert_eq!(
+        conv(oids::TEXT, -1, "line1\nline2\t\"q\" 日本 🙂"),
+        s("line1\nline2\t\"q\" 日本 🙂")
+    );
     assert_eq!(conv(oids::TEXT, -1, ""), s(""));
     assert_eq!(conv(oids::CHAR, -1, "x"), s("x"));
     assert_eq!(conv(oids::NAME, -1, "pg_class"), s("pg_class"));
-    assert_eq!(conv(oids::UUID, -1, "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"), s("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"));
+    assert_eq!(
+        conv(oids::UUID, -1, "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"),
+        s("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11")
+    );
     assert_eq!(conv(oids::JSONB, -1, r#"{"a": [1, 2], "b": 1}"#), s(r#"{"a": [1, 2], "b": 1}"#));
     assert_eq!(conv(oids::JSON, -1, r#"{"b":1,  "a":[1,2]}"#), s(r#"{"b":1,  "a":[1,2]}"#));
-    assert_eq!(conv(oids::XML, -1, "<foo>bar</foo><foo>bar</foo>"), s("<foo>bar</foo><foo>bar</foo>"));
+    assert_eq!(
+        conv(oids::XML, -1, "<foo>bar</foo><foo>bar</foo>"),
+        s("<foo>bar</foo><foo>bar</foo>")
+    );
     assert_eq!(conv(oids::INET, -1, "192.168.2.0/12"), s("192.168.2.0/12"));
     assert_eq!(conv(oids::CIDR, -1, "192.168.100.128/25"), s("192.168.100.128/25"));
     assert_eq!(conv(oids::MACADDR, -1, "08:00:2b:01:02:03"), s("08:00:2b:01:02:03"));
     assert_eq!(conv(oids::MACADDR8, -1, "08:00:2b:01:02:03:04:05"), s("08:00:2b:01:02:03:04:05"));
-    assert_eq!(conv(oids::TSTZRANGE, -1, r#"["2017-06-05 11:29:12.549426+00",)"#), s(r#"["2017-06-05 11:29:12.549426+00",)"#));
+    assert_eq!(
+        conv(oids::TSTZRANGE, -1, r#"["2017-06-05 11:29:12.549426+00",)"#),
+        s(r#"["2017-06-05 11:29:12.549426+00",)"#)
+    );
     assert_eq!(conv(oids::DATERANGE, -1, "[2019-03-31,infinity)"), s("[2019-03-31,infinity)"));
     assert_eq!(conv(oids::TSVECTOR, -1, "'a' 'cat' 'fat'"), s("'a' 'cat' 'fat'"));
     assert_eq!(conv(17000, -1, "happy"), s("happy"));
@@ -432,7 +497,8 @@ fn strings_pass_through() {
 fn bytea_per_binary_mode() {
     assert_eq!(conv(oids::BYTEA, -1, "\\x010203"), bytes(&[1, 2, 3]));
     assert_eq!(conv(oids::BYTEA, -1, "\\x"), bytes(&[]));
-    let with = |b: BinaryMode, text: &str| conv_with(oids::BYTEA, -1, &opts(|o| o.binary = b), text);
+    let with =
+        |b: BinaryMode, text: &str| conv_with(oids::BYTEA, -1, &opts(|o| o.binary = b), text);
     assert_eq!(with(BinaryMode::Base64, "\\x010203"), s("AQID"));
     assert_eq!(with(BinaryMode::Base64, "\\x27666174"), s("J2ZhdA=="));
     assert_eq!(with(BinaryMode::Base64UrlSafe, "\\xfbff"), s("-_8="));
@@ -483,19 +549,43 @@ fn times_with_zone() {
 
 #[test]
 fn timestamps() {
-    assert_eq!(conv(oids::TIMESTAMP, -1, "2016-11-04 13:51:30.123456"), Value::Int64(1_478_267_490_123_456));
-    assert_eq!(conv(oids::TIMESTAMP, 6, "1936-10-25 22:10:12.608"), Value::Int64(-1_047_174_587_392_000));
-    assert_eq!(conv(oids::TIMESTAMP, 3, "1936-10-25 22:10:12.608"), Value::Int64(-1_047_174_587_392));
-    assert_eq!(conv(oids::TIMESTAMP, 3, "2016-11-04 13:51:30.124"), Value::Int64(1_478_267_490_124));
+    assert_eq!(
+        conv(oids::TIMESTAMP, -1, "2016-11-04 13:51:30.123456"),
+        Value::Int64(1_478_267_490_123_456)
+    );
+    assert_eq!(
+        conv(oids::TIMESTAMP, 6, "1936-10-25 22:10:12.608"),
+        Value::Int64(-1_047_174_587_392_000)
+    );
+    assert_eq!(
+        conv(oids::TIMESTAMP, 3, "1936-10-25 22:10:12.608"),
+        Value::Int64(-1_047_174_587_392)
+    );
+    assert_eq!(
+        conv(oids::TIMESTAMP, 3, "2016-11-04 13:51:30.124"),
+        Value::Int64(1_478_267_490_124)
+    );
     assert_eq!(conv(oids::TIMESTAMP, -1, "1969-12-31 23:59:59.999999"), Value::Int64(-1));
     assert_eq!(conv(oids::TIMESTAMP, 0, "1969-12-31 23:59:59"), Value::Int64(-1000));
-    assert_eq!(conv(oids::TIMESTAMP, -1, "4713-01-01 00:00:00 BC"), Value::Int64(-210_863_520_000_000_000));
-    assert_eq!(conv(oids::TIMESTAMP, -1, "4713-12-31 23:59:59.999999 BC"), Value::Int64(-210_831_897_600_000_001));
-    assert_eq!(conv(oids::TIMESTAMP, -1, "294247-01-01 23:59:59.999999"), Value::Int64(9_223_371_331_199_999_999));
+    assert_eq!(
+        conv(oids::TIMESTAMP, -1, "4713-01-01 00:00:00 BC"),
+        Value::Int64(-210_863_520_000_000_000)
+    );
+    assert_eq!(
+        conv(oids::TIMESTAMP, -1, "4713-12-31 23:59:59.999999 BC"),
+        Value::Int64(-210_831_897_600_000_001)
+    );
+    assert_eq!(
+        conv(oids::TIMESTAMP, -1, "294247-01-01 23:59:59.999999"),
+        Value::Int64(9_223_371_331_199_999_999)
+    );
     // Beyond 294247 AD microseconds overflow an int64 (Debezium wraps), but
     // milliseconds do not.
     assert!(col(oids::TIMESTAMP, -1).convert_text("294276-12-31 23:59:59.999999").is_err());
-    assert_eq!(conv(oids::TIMESTAMP, 3, "294276-12-31 23:59:59.999"), Value::Int64(9_224_318_015_999_999));
+    assert_eq!(
+        conv(oids::TIMESTAMP, 3, "294276-12-31 23:59:59.999"),
+        Value::Int64(9_224_318_015_999_999)
+    );
     // Debezium's infinities: pgjdbc's DATE_POSITIVE_INFINITY as microseconds.
     assert_eq!(conv(oids::TIMESTAMP, -1, "infinity"), Value::Int64(9_223_372_036_825_200_000));
     assert_eq!(conv(oids::TIMESTAMP, -1, "-infinity"), Value::Int64(-9_223_372_036_832_400_000));
@@ -509,15 +599,39 @@ fn timestamps() {
 
 #[test]
 fn timestamps_with_zone() {
-    assert_eq!(conv(oids::TIMESTAMPTZ, -1, "2016-11-04 11:51:30.123456+00"), s("2016-11-04T11:51:30.123456Z"));
-    assert_eq!(conv(oids::TIMESTAMPTZ, -1, "2016-11-04 13:51:30.123456+02"), s("2016-11-04T11:51:30.123456Z"));
-    assert_eq!(conv(oids::TIMESTAMPTZ, -1, "2024-01-02 03:04:05+05:30"), s("2024-01-01T21:34:05.000000Z"));
-    assert_eq!(conv(oids::TIMESTAMPTZ, -1, "2020-04-01 11:51:02+00"), s("2020-04-01T11:51:02.000000Z"));
+    assert_eq!(
+        conv(oids::TIMESTAMPTZ, -1, "2016-11-04 11:51:30.123456+00"),
+        s("2016-11-04T11:51:30.123456Z")
+    );
+    assert_eq!(
+        conv(oids::TIMESTAMPTZ, -1, "2016-11-04 13:51:30.123456+02"),
+        s("2016-11-04T11:51:30.123456Z")
+    );
+    assert_eq!(
+        conv(oids::TIMESTAMPTZ, -1, "2024-01-02 03:04:05+05:30"),
+        s("2024-01-01T21:34:05.000000Z")
+    );
+    assert_eq!(
+        conv(oids::TIMESTAMPTZ, -1, "2020-04-01 11:51:02+00"),
+        s("2020-04-01T11:51:02.000000Z")
+    );
     assert_eq!(conv(oids::TIMESTAMPTZ, 0, "2016-11-04 13:51:30+00"), s("2016-11-04T13:51:30Z"));
-    assert_eq!(conv(oids::TIMESTAMPTZ, 3, "2016-11-04 13:51:30.12+00"), s("2016-11-04T13:51:30.120Z"));
-    assert_eq!(conv(oids::TIMESTAMPTZ, -1, "1883-11-18 12:00:00-04:56:02"), s("1883-11-18T16:56:02.000000Z"));
-    assert_eq!(conv(oids::TIMESTAMPTZ, -1, "21016-11-04 06:51:30.123456+00"), s("+21016-11-04T06:51:30.123456Z"));
-    assert_eq!(conv(oids::TIMESTAMPTZ, -1, "4714-11-24 00:00:00+00 BC"), s("-4713-11-24T00:00:00.000000Z"));
+    assert_eq!(
+        conv(oids::TIMESTAMPTZ, 3, "2016-11-04 13:51:30.12+00"),
+        s("2016-11-04T13:51:30.120Z")
+    );
+    assert_eq!(
+        conv(oids::TIMESTAMPTZ, -1, "1883-11-18 12:00:00-04:56:02"),
+        s("1883-11-18T16:56:02.000000Z")
+    );
+    assert_eq!(
+        conv(oids::TIMESTAMPTZ, -1, "21016-11-04 06:51:30.123456+00"),
+        s("+21016-11-04T06:51:30.123456Z")
+    );
+    assert_eq!(
+        conv(oids::TIMESTAMPTZ, -1, "4714-11-24 00:00:00+00 BC"),
+        s("-4713-11-24T00:00:00.000000Z")
+    );
     assert_eq!(
         conv(oids::TIMESTAMPTZ, -1, "294276-12-31 23:59:59.999999+00"),
         s("+294276-12-31T23:59:59.999999Z")
@@ -529,8 +643,14 @@ fn timestamps_with_zone() {
 #[test]
 fn intervals() {
     // Debezium: MicroDuration.durationMicros(1, 2, 3, 4, 5, 6.78, 365.25 / 12).
-    assert_eq!(conv(oids::INTERVAL, -1, "1 year 2 mons 3 days 04:05:06.78"), Value::Int64(37_091_106_780_000));
-    assert_eq!(conv(oids::INTERVAL, -1, "-1 years -2 mons +3 days -04:05:06"), Value::Int64(-36_572_706_000_000));
+    assert_eq!(
+        conv(oids::INTERVAL, -1, "1 year 2 mons 3 days 04:05:06.78"),
+        Value::Int64(37_091_106_780_000)
+    );
+    assert_eq!(
+        conv(oids::INTERVAL, -1, "-1 years -2 mons +3 days -04:05:06"),
+        Value::Int64(-36_572_706_000_000)
+    );
     assert_eq!(conv(oids::INTERVAL, -1, "-3 days -00:00:01"), Value::Int64(-259_201_000_000));
     assert_eq!(conv(oids::INTERVAL, -1, "1 mon -1 days"), Value::Int64(2_543_400_000_000));
     assert_eq!(conv(oids::INTERVAL, -1, "-00:00:01.5"), Value::Int64(-1_500_000));
@@ -539,7 +659,10 @@ fn intervals() {
     // Hours beyond an int: pgjdbc fails on these too.
     assert!(col(oids::INTERVAL, -1).convert_text("2562047788:00:54.775807").is_err());
     let st = opts(|o| o.interval = IntervalMode::String);
-    assert_eq!(conv_with(oids::INTERVAL, -1, &st, "1 year 2 mons 3 days 04:05:06.78"), s("P1Y2M3DT4H5M6.78S"));
+    assert_eq!(
+        conv_with(oids::INTERVAL, -1, &st, "1 year 2 mons 3 days 04:05:06.78"),
+        s("P1Y2M3DT4H5M6.78S")
+    );
     assert_eq!(conv_with(oids::INTERVAL, -1, &st, "-3 days -00:00:01"), s("P0Y0M-3DT0H0M-1S"));
     assert_eq!(conv_with(oids::INTERVAL, -1, &st, "27:00:00"), s("P0Y0M0DT27H0M0S"));
     assert_eq!(conv_with(oids::INTERVAL, -1, &st, "00:00:00"), s("P0Y0M0DT0H0M0S"));
@@ -559,7 +682,10 @@ fn bits() {
     v.push(0x80);
     assert_eq!(conv(oids::VARBIT, 64, &format!("1{}", "0".repeat(63))), bytes(&v));
     assert_eq!(conv(oids::VARBIT, -1, "101"), bytes(&[5]));
-    assert_eq!(conv(oids::VARBIT, -1, "111011010001000110000001000000001"), bytes(&[1, 2, 35, 0xda, 1]));
+    assert_eq!(
+        conv(oids::VARBIT, -1, "111011010001000110000001000000001"),
+        bytes(&[1, 2, 35, 0xda, 1])
+    );
     assert!(col(oids::BIT, 3).convert_text("102").is_err());
 }
 
@@ -570,8 +696,14 @@ fn points() {
     let mut wkb = vec![1, 1, 0, 0, 0];
     wkb.extend_from_slice(&1.0_f64.to_le_bytes());
     wkb.extend_from_slice(&1.0_f64.to_le_bytes());
-    assert_eq!(st.values, vec![Value::Float64(1.0), Value::Float64(1.0), Value::Bytes(wkb), Value::Null]);
-    assert_eq!(value_json(&v), json!({"x": 1.0, "y": 1.0, "wkb": "AQEAAAAAAAAAAADwPwAAAAAAAPA/", "srid": null}));
+    assert_eq!(
+        st.values,
+        vec![Value::Float64(1.0), Value::Float64(1.0), Value::Bytes(wkb), Value::Null]
+    );
+    assert_eq!(
+        value_json(&v),
+        json!({"x": 1.0, "y": 1.0, "wkb": "AQEAAAAAAAAAAADwPwAAAAAAAPA/", "srid": null})
+    );
     let v = conv(oids::POINT, -1, "(-1.5e+100,2.25)");
     assert_eq!(strct(&v).values[..2], [Value::Float64(-1.5e100), Value::Float64(2.25)]);
     assert!(col(oids::POINT, -1).convert_text("(1;2)").is_err());
@@ -597,8 +729,14 @@ fn hstore_json_and_map() {
 
 #[test]
 fn vectors() {
-    assert_eq!(conv(16500, -1, "[1,2.5,-3]"), Value::Array(vec![Value::Float64(1.0), Value::Float64(2.5), Value::Float64(-3.0)]));
-    assert_eq!(conv(16510, -1, "[1.5,2]"), Value::Array(vec![Value::Float32(1.5), Value::Float32(2.0)]));
+    assert_eq!(
+        conv(16500, -1, "[1,2.5,-3]"),
+        Value::Array(vec![Value::Float64(1.0), Value::Float64(2.5), Value::Float64(-3.0)])
+    );
+    assert_eq!(
+        conv(16510, -1, "[1.5,2]"),
+        Value::Array(vec![Value::Float32(1.5), Value::Float32(2.0)])
+    );
     let v = conv(16520, -1, "{5:1.5,1:2,17:3}/20");
     let st = strct(&v);
     assert_eq!(st.values[0], Value::Int16(20));
@@ -615,12 +753,27 @@ fn vectors() {
 
 #[test]
 fn arrays() {
-    assert_eq!(conv(1007, -1, "{1,2,NULL}"), Value::Array(vec![Value::Int32(1), Value::Int32(2), Value::Null]));
+    assert_eq!(
+        conv(1007, -1, "{1,2,NULL}"),
+        Value::Array(vec![Value::Int32(1), Value::Int32(2), Value::Null])
+    );
     assert_eq!(conv(1007, -1, "{}"), Value::Array(vec![]));
-    assert_eq!(conv(1016, -1, "{1550166368505037572}"), Value::Array(vec![Value::Int64(1_550_166_368_505_037_572)]));
+    assert_eq!(
+        conv(1016, -1, "{1550166368505037572}"),
+        Value::Array(vec![Value::Int64(1_550_166_368_505_037_572)])
+    );
     assert_eq!(
         conv(1009, -1, r#"{"a b","","NULL",NULL,"q\"\\","{",é,"a,b}"}"#),
-        Value::Array(vec![s("a b"), s(""), s("NULL"), Value::Null, s("q\"\\"), s("{"), s("é"), s("a,b}")])
+        Value::Array(vec![
+            s("a b"),
+            s(""),
+            s("NULL"),
+            Value::Null,
+            s("q\"\\"),
+            s("{"),
+            s("é"),
+            s("a,b}")
+        ])
     );
     assert_eq!(conv(1014, 8, r#"{"ab  ",cdef}"#), Value::Array(vec![s("ab  "), s("cdef")]));
     assert_eq!(
@@ -638,21 +791,36 @@ fn arrays() {
     );
     assert_eq!(conv(1001, -1, r#"{"\\x0102"}"#), Value::Array(vec![bytes(&[1, 2])]));
     let b64 = opts(|o| o.binary = BinaryMode::Base64);
-    assert_eq!(conv_with(1001, -1, &b64, r#"{"\\x000102","\\x030405"}"#), Value::Array(vec![s("AAEC"), s("AwQF")]));
+    assert_eq!(
+        conv_with(1001, -1, &b64, r#"{"\\x000102","\\x030405"}"#),
+        Value::Array(vec![s("AAEC"), s("AwQF")])
+    );
     assert_eq!(
         conv(1185, -1, r#"{"2020-04-01 11:51:02+00","2020-04-01 12:51:03+00"}"#),
         Value::Array(vec![s("2020-04-01T11:51:02.000000Z"), s("2020-04-01T12:51:03.000000Z")])
     );
     assert_eq!(conv(1270, -1, "{13:51:30+02}"), Value::Array(vec![s("11:51:30Z")]));
-    assert_eq!(conv(1183, -1, "{00:01:02,01:02:03}"), Value::Array(vec![Value::Int64(62_000_000), Value::Int64(3_723_000_000)]));
-    assert_eq!(conv(1115, -1, r#"{"2020-04-01 00:01:02"}"#), Value::Array(vec![Value::Int64(1_585_699_262_000_000)]));
+    assert_eq!(
+        conv(1183, -1, "{00:01:02,01:02:03}"),
+        Value::Array(vec![Value::Int64(62_000_000), Value::Int64(3_723_000_000)])
+    );
+    assert_eq!(
+        conv(1115, -1, r#"{"2020-04-01 00:01:02"}"#),
+        Value::Array(vec![Value::Int64(1_585_699_262_000_000)])
+    );
     assert_eq!(
         conv(3807, -1, r#"{"{\"a\": \"b,c\"}",NULL}"#),
         Value::Array(vec![s(r#"{"a": "b,c"}"#), Value::Null])
     );
-    assert_eq!(conv(1000, -1, "{t,f}"), Value::Array(vec![Value::Boolean(true), Value::Boolean(false)]));
+    assert_eq!(
+        conv(1000, -1, "{t,f}"),
+        Value::Array(vec![Value::Boolean(true), Value::Boolean(false)])
+    );
     assert_eq!(conv(1561, 3, "{101,NULL}"), Value::Array(vec![bytes(&[5]), Value::Null]));
-    assert_eq!(conv(2951, -1, "{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}"), Value::Array(vec![s("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11")]));
+    assert_eq!(
+        conv(2951, -1, "{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}"),
+        Value::Array(vec![s("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11")])
+    );
     let Value::Array(floats) = conv(1021, -1, "{1.5,NaN}") else { panic!() };
     assert_eq!(floats[0], Value::Float32(1.5));
     assert!(matches!(floats[1], Value::Float32(f) if f.is_nan()));
@@ -676,38 +844,84 @@ fn array_schemas_of_other_types() {
     assert_eq!(items(1231, -1)["optional"], json!(true));
     assert_eq!(items(1183, 3)["name"], json!("io.debezium.time.Time"));
     assert_eq!(items(1185, -1)["name"], json!("io.debezium.time.ZonedTimestamp"));
-    assert_eq!(items(2951, -1), json!({"type": "string", "optional": true, "name": "io.debezium.data.Uuid", "version": 1}));
+    assert_eq!(
+        items(2951, -1),
+        json!({"type": "string", "optional": true, "name": "io.debezium.data.Uuid", "version": 1})
+    );
     assert_eq!(items(1561, 3)["name"], json!("io.debezium.data.Bits"));
     assert_eq!(items(16411, -1)["name"], json!("io.debezium.data.Ltree"));
     assert_eq!(items(16411, -1)["optional"], json!(true));
     assert_eq!(items(16421, -1), json!({"type": "string", "optional": true}));
     // Debezium's generic branch: required elements.
-    assert_eq!(items(3643, -1), json!({"type": "string", "optional": false, "name": "io.debezium.data.Tsvector", "version": 1}));
+    assert_eq!(
+        items(3643, -1),
+        json!({"type": "string", "optional": false, "name": "io.debezium.data.Tsvector", "version": 1})
+    );
     assert_eq!(items(16431, -1), json!({"type": "string", "optional": false}));
 }
 
 #[test]
 fn domains() {
     let mut r = registry();
-    r.register(PgType { oid: 18000, name: "price".into(), kind: TypeKind::Domain { base_oid: oids::NUMERIC, base_typmod: numeric(7, 3) } });
-    r.register(PgType { oid: 18001, name: "pos_price".into(), kind: TypeKind::Domain { base_oid: 18000, base_typmod: -1 } });
-    r.register(PgType { oid: 18002, name: "short_text".into(), kind: TypeKind::Domain { base_oid: oids::VARCHAR, base_typmod: 14 } });
-    r.register(PgType { oid: 18003, name: "_price".into(), kind: TypeKind::Array { element_oid: 18000 } });
-    r.register(PgType { oid: 18004, name: "loop_a".into(), kind: TypeKind::Domain { base_oid: 18005, base_typmod: -1 } });
-    r.register(PgType { oid: 18005, name: "loop_b".into(), kind: TypeKind::Domain { base_oid: 18004, base_typmod: -1 } });
-    r.register(PgType { oid: 18006, name: "ts3".into(), kind: TypeKind::Domain { base_oid: oids::TIMESTAMP, base_typmod: 3 } });
+    r.register(PgType {
+        oid: 18000,
+        name: "price".into(),
+        kind: TypeKind::Domain { base_oid: oids::NUMERIC, base_typmod: numeric(7, 3) },
+    });
+    r.register(PgType {
+        oid: 18001,
+        name: "pos_price".into(),
+        kind: TypeKind::Domain { base_oid: 18000, base_typmod: -1 },
+    });
+    r.register(PgType {
+        oid: 18002,
+        name: "short_text".into(),
+        kind: TypeKind::Domain { base_oid: oids::VARCHAR, base_typmod: 14 },
+    });
+    r.register(PgType {
+        oid: 18003,
+        name: "_price".into(),
+        kind: TypeKind::Array { element_oid: 18000 },
+    });
+    r.register(PgType {
+        oid: 18004,
+        name: "loop_a".into(),
+        kind: TypeKind::Domain { base_oid: 18005, base_typmod: -1 },
+    });
+    r.register(PgType {
+        oid: 18005,
+        name: "loop_b".into(),
+        kind: TypeKind::Domain { base_oid: 18004, base_typmod: -1 },
+    });
+    r.register(PgType {
+        oid: 18006,
+        name: "ts3".into(),
+        kind: TypeKind::Domain { base_oid: oids::TIMESTAMP, base_typmod: 3 },
+    });
     let o = TypeOptions::default();
     for oid in [18000, 18001] {
         let c = r.column_schema(oid, -1, true, &o).unwrap();
-        assert_eq!(schema_json(c.schema())["parameters"], json!({"scale": "3", "connect.decimal.precision": "7"}));
+        assert_eq!(
+            schema_json(c.schema())["parameters"],
+            json!({"scale": "3", "connect.decimal.precision": "7"})
+        );
         assert_eq!(c.convert_text("1.500").unwrap(), bytes(&[0x05, 0xdc]));
         assert!(!c.is_fallback());
     }
     assert_eq!(r.column_schema(18001, -1, true, &o).unwrap().type_name(), "pos_price");
-    assert_eq!(schema_json(r.column_schema(18002, -1, false, &o).unwrap().schema()), json!({"type": "string", "optional": false}));
+    assert_eq!(
+        schema_json(r.column_schema(18002, -1, false, &o).unwrap().schema()),
+        json!({"type": "string", "optional": false})
+    );
     let arr = r.column_schema(18003, -1, true, &o).unwrap();
-    assert_eq!(schema_json(arr.schema())["items"]["parameters"], json!({"scale": "3", "connect.decimal.precision": "7"}));
-    assert_eq!(arr.convert_text("{1.500,NULL}").unwrap(), Value::Array(vec![bytes(&[0x05, 0xdc]), Value::Null]));
+    assert_eq!(
+        schema_json(arr.schema())["items"]["parameters"],
+        json!({"scale": "3", "connect.decimal.precision": "7"})
+    );
+    assert_eq!(
+        arr.convert_text("{1.500,NULL}").unwrap(),
+        Value::Array(vec![bytes(&[0x05, 0xdc]), Value::Null])
+    );
     let ts = r.column_schema(18006, -1, true, &o).unwrap();
     assert_eq!(schema_json(ts.schema())["name"], json!("io.debezium.time.Timestamp"));
     assert!(matches!(r.column_schema(18004, -1, true, &o), Err(TypeError::Resolution { .. })));
@@ -738,7 +952,11 @@ fn fallbacks() {
     ] {
         let c = r2.column_schema(oid, -1, false, &o).unwrap();
         assert!(c.is_fallback(), "oid {oid}");
-        assert_eq!(schema_json(c.schema()), json!({"type": "string", "optional": false}), "oid {oid}");
+        assert_eq!(
+            schema_json(c.schema()),
+            json!({"type": "string", "optional": false}),
+            "oid {oid}"
+        );
         assert_eq!(c.convert_text(text).unwrap(), s(text));
     }
     assert_eq!(r.column_schema(99_999, -1, true, &o).unwrap().type_name(), "oid 99999");
@@ -802,8 +1020,14 @@ fn registry_basics() {
         labels: vec![],
     });
     let o = TypeOptions::default();
-    assert_eq!(schema_json(r.column_schema(20000, -1, true, &o).unwrap().schema())["parameters"], json!({"allowed": "red,green"}));
-    assert_eq!(r.column_schema(20001, -1, true, &o).unwrap().convert_text("{red}").unwrap(), Value::Array(vec![s("red")]));
+    assert_eq!(
+        schema_json(r.column_schema(20000, -1, true, &o).unwrap().schema())["parameters"],
+        json!({"allowed": "red,green"})
+    );
+    assert_eq!(
+        r.column_schema(20001, -1, true, &o).unwrap().convert_text("{red}").unwrap(),
+        Value::Array(vec![s("red")])
+    );
     assert!(!r.column_schema(20002, -1, true, &o).unwrap().is_fallback());
 }
 
@@ -850,7 +1074,8 @@ fn struct_values_encode_with_the_envelope() {
     let v = c.convert_text("(1,2)").unwrap();
     let schema: &Schema = &strct(&v).schema;
     assert_eq!(schema, c.schema());
-    let required = registry().column_schema(oids::POINT, -1, false, &TypeOptions::default()).unwrap();
+    let required =
+        registry().column_schema(oids::POINT, -1, false, &TypeOptions::default()).unwrap();
     let v = required.convert_text("(1,2)").unwrap();
     assert!(!strct(&v).schema.optional);
     let _unused: Option<Arc<Schema>> = None;

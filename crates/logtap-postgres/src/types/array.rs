@@ -177,6 +177,7 @@ impl Parser<'_> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -194,7 +195,10 @@ mod tests {
         );
         assert_eq!(parse("{ a , b\\ ,null}", b',').unwrap(), vec![t("a"), t("b "), Item::Null]);
         assert_eq!(parse("{žš,\"日本\"}", b',').unwrap(), vec![t("žš"), t("日本")]);
-        assert_eq!(parse("{(0,0),(1,1);(2,2),(3,3)}", b';').unwrap(), vec![t("(0,0),(1,1)"), t("(2,2),(3,3)")]);
+        assert_eq!(
+            parse("{(0,0),(1,1);(2,2),(3,3)}", b';').unwrap(),
+            vec![t("(0,0),(1,1)"), t("(2,2),(3,3)")]
+        );
     }
 
     #[test]
@@ -204,13 +208,17 @@ mod tests {
             vec![Item::Array(vec![t("1"), t("2")]), Item::Array(vec![t("3"), t("4")])]
         );
         assert_eq!(parse("[0:1]={5,6}", b',').unwrap(), vec![t("5"), t("6")]);
-        assert_eq!(parse("[1:1][0:1]={{5,6}}", b',').unwrap(), vec![Item::Array(vec![t("5"), t("6")])]);
+        assert_eq!(
+            parse("[1:1][0:1]={{5,6}}", b',').unwrap(),
+            vec![Item::Array(vec![t("5"), t("6")])]
+        );
     }
 
     #[test]
     fn malformed() {
         for bad in [
-            "", "1,2", "{1,2", "{1,,2}", "{\"a}", "{a\"b}", "{1}x", "[0:1]{1}", "{1,2}}", "{\\", "{,}",
+            "", "1,2", "{1,2", "{1,,2}", "{\"a}", "{a\"b}", "{1}x", "[0:1]{1}", "{1,2}}", "{\\",
+            "{,}",
         ] {
             assert!(parse(bad, b',').is_err(), "{bad:?}");
         }

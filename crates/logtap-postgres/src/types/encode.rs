@@ -104,10 +104,8 @@ fn md5(input: &[u8]) -> [u8; 16] {
     let (mut a0, mut b0, mut c0, mut d0) =
         (0x6745_2301_u32, 0xefcd_ab89_u32, 0x98ba_dcfe_u32, 0x1032_5476_u32);
     for block in msg.chunks(64) {
-        let m: Vec<u32> = block
-            .chunks(4)
-            .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
-            .collect();
+        let m: Vec<u32> =
+            block.chunks(4).map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]])).collect();
         let (mut a, mut b, mut c, mut d) = (a0, b0, c0, d0);
         for i in 0..64 {
             let (f, g) = match i / 16 {
@@ -144,6 +142,7 @@ pub fn name_uuid_from_bytes(bytes: &[u8]) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -172,9 +171,15 @@ mod tests {
     #[test]
     fn md5_and_uuid() {
         assert_eq!(hex(&md5(b"")), "d41d8cd98f00b204e9800998ecf8427e");
-        assert_eq!(hex(&md5(b"The quick brown fox jumps over the lazy dog")), "9e107d9d372bb6826bd81d3542a419d6");
+        assert_eq!(
+            hex(&md5(b"The quick brown fox jumps over the lazy dog")),
+            "9e107d9d372bb6826bd81d3542a419d6"
+        );
         assert_eq!(hex(&md5(&[b'a'; 64])), "014842d480b571495a4a0363793f7367");
         // java.util.UUID.nameUUIDFromBytes of Debezium's default placeholder.
-        assert_eq!(name_uuid_from_bytes(b"__debezium_unavailable_value"), "b68a35a7-17ad-35b3-af2a-ae46edb4545a");
+        assert_eq!(
+            name_uuid_from_bytes(b"__debezium_unavailable_value"),
+            "b68a35a7-17ad-35b3-af2a-ae46edb4545a"
+        );
     }
 }

@@ -96,7 +96,10 @@ pub fn java_string_hash(s: &str) -> i32 {
 ///
 /// Ignores tree bins (a bucket of 8 or more colliding keys in a table of
 /// 64+ buckets), which only change the order inside such a bucket.
-pub fn java_hash_map_order(hashes: &[i32], keys_equal: impl Fn(usize, usize) -> bool) -> Vec<usize> {
+pub fn java_hash_map_order(
+    hashes: &[i32],
+    keys_equal: impl Fn(usize, usize) -> bool,
+) -> Vec<usize> {
     // Distinct keys in first-insertion order.
     let mut distinct: Vec<usize> = Vec::with_capacity(hashes.len());
     for i in 0..hashes.len() {
@@ -171,6 +174,7 @@ pub fn to_json(pairs: &[(String, Option<String>)]) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -24,6 +24,9 @@ pub struct PgInterval {
 impl PgInterval {
     /// `PGInterval.setValue(String)` for the postgres styles.
     pub fn parse(text: &str) -> Result<PgInterval, String> {
+        if text.starts_with('P') {
+            return Self::parse_iso_8601(text);
+        }
         let verbose = text.starts_with('@');
         let lowered = text.replace(['+', '@'], " ").to_lowercase();
         let mut years = 0;
@@ -37,6 +40,9 @@ impl PgInterval {
         for (i, token) in lowered.split_whitespace().enumerate() {
             seen_any = true;
             if i % 2 == 0 {
+                if verbose && token == "ago" {
+                    continue;
+                }
                 let Some(end_hours) = token.find(':') else {
                     value = Some(token);
                     continue;
@@ -58,17 +64,17 @@ impl PgInterval {
                 }
                 value = None;
             } else if token.starts_with("year") {
-                years = parse_int(value)?;
+                years = parse_int(value.take())?;
             } else if token.starts_with("mon") {
-                months = parse_int(value)?;
+                months = parse_int(value.take())?;
             } else if token.starts_with("day") {
-                days = parse_int(value)?;
+                days = parse_int(value.take())?;
             } else if token.starts_with("hour") {
-                hours = parse_int(value)?;
+                hours = parse_int(value.take())?;
             } else if token.starts_with("min") {
-                minutes = parse_int(value)?;
+                minutes = parse_int(value.take())?;
             } else if token.starts_with("sec") {
-                seconds = value.map(parse_double).transpose()?.unwrap_or(0.0);
+                seconds = value.take().map(parse_double).transpose()?.unwrap_or(0.0);
             } else if token == "ago" && verbose {
             } else {
                 return Err(format!("unknown interval unit {token:?}"));
@@ -76,6 +82,11 @@ impl PgInterval {
         }
         if !seen_any {
             return Err("empty interval".into());
+        }
+        // A number without a unit: not an output PostgreSQL produces in the
+        // postgres styles (except verbose "@ 0"); sql_standard is one.
+        if value.is_some_and(|v| !(verbose && v == "0")) {
+            return Err("a number without a unit (is IntervalStyle sql_standard?)".into());
         }
         if verbose && lowered.trim_end().ends_with("ago") {
             years = -years;
@@ -90,6 +101,43 @@ impl PgInterval {
         Ok(iv)
     }
 
+    /// `IntervalStyle = iso_8601` output (`P1Y2M3DT4H5M6.78S`,
+    /// `P-1Y-2M3DT-4H-5M-6S`, `PT0S`), as pgjdbc's ISO branch reads it.
+    fn parse_iso_8601(text: &str) -> Result<PgInterval, String> {
+        let body = &text[1..];
+        let (date, time) = match body.split_once('T') {
+            Some((d, t)) => (d, Some(t)),
+            None => (body, None),
+        };
+        let mut iv = PgInterval::default();
+        let mut seconds = 0.0;
+        for (part, is_time) in [(date, false), (time.unwrap_or(""), true)] {
+            let mut rest = part;
+            while !rest.is_empty() {
+                let end = rest
+                    .find(|c: char| c.is_ascii_alphabetic())
+                    .ok_or_else(|| format!("number without a unit in {text:?}"))?;
+                let (number, unit) = (&rest[..end], &rest[end..=end]);
+                rest = &rest[end + 1..];
+                match (is_time, unit) {
+                    (false, "Y") => iv.years = parse_int(Some(number))?,
+                    (false, "M") => iv.months = parse_int(Some(number))?,
+                    (false, "W") => iv.days = parse_int(Some(number))?.saturating_mul(7),
+                    (false, "D") => iv.days = parse_int(Some(number))?,
+                    (true, "H") => iv.hours = parse_int(Some(number))?,
+                    (true, "M") => iv.minutes = parse_int(Some(number))?,
+                    (true, "S") => seconds = parse_double(number)?,
+                    _ => return Err(format!("unknown unit {unit:?}")),
+                }
+            }
+        }
+        if body.is_empty() || time == Some("") {
+            return Err("empty ISO-8601 interval".into());
+        }
+        iv.set_seconds(seconds)?;
+        Ok(iv)
+    }
+
     /// `PGInterval.setSeconds(double)`: rounded to microseconds with
     /// `Math.round`, split into whole seconds and microseconds.
     fn set_seconds(&mut self, seconds: f64) -> Result<(), String> {
@@ -98,7 +146,8 @@ impl PgInterval {
         }
         let total_micros = java_math_round(seconds * 1_000_000.0);
         let whole = total_micros / 1_000_000;
-        self.whole_seconds = i32::try_from(whole).map_err(|_| "seconds out of range".to_string())?;
+        self.whole_seconds =
+            i32::try_from(whole).map_err(|_| "seconds out of range".to_string())?;
         self.micro_seconds = (total_micros % 1_000_000) as i32;
         Ok(())
     }
@@ -188,6 +237,7 @@ fn plain_seconds(d: f64) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -211,7 +261,10 @@ mod tests {
             }
         );
         let v = iv("-1 years -2 mons +3 days -04:05:06");
-        assert_eq!((v.years, v.months, v.days, v.hours, v.minutes, v.whole_seconds), (-1, -2, 3, -4, -5, -6));
+        assert_eq!(
+            (v.years, v.months, v.days, v.hours, v.minutes, v.whole_seconds),
+            (-1, -2, 3, -4, -5, -6)
+        );
         let v = iv("-1 days +00:00:00.5");
         assert_eq!((v.days, v.whole_seconds, v.micro_seconds), (-1, 0, 500_000));
         let v = iv("-00:00:00.000001");
@@ -219,7 +272,16 @@ mod tests {
         assert_eq!(iv("00:00:00"), PgInterval::default());
         assert_eq!(iv("27:00:00").hours, 27);
         assert_eq!(iv("@ 1 year 2 mons ago").years, -1);
-        for bad in ["", "1 fortnight", "x days", "1 day 0a:00:00", "99999999999 days"] {
+        assert_eq!(iv("@ 0"), PgInterval::default());
+        // IntervalStyle = iso_8601.
+        assert_eq!(iv("P1Y2M3DT4H5M6.78S"), iv("1 year 2 mons 3 days 04:05:06.78"));
+        assert_eq!(iv("P-1Y-2M3DT-4H-5M-6S"), iv("-1 years -2 mons +3 days -04:05:06"));
+        assert_eq!(iv("PT0S"), PgInterval::default());
+        assert_eq!(iv("PT-0.5S").micro_seconds, -500_000);
+        for bad in [
+            "", "1 fortnight", "x days", "1 day 0a:00:00", "99999999999 days", "1-2", "1 2:03:04",
+            "P", "P1", "P1X", "PT", "P1YT1Y",
+        ] {
             assert!(PgInterval::parse(bad).is_err(), "{bad}");
         }
     }

@@ -287,6 +287,7 @@ pub fn twos_complement(magnitude: &[u8], negative: bool) -> Vec<u8> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -365,7 +366,14 @@ mod tests {
 
     #[test]
     fn plain_strings() {
-        for (i, o) in [("0.001", "0.001"), ("-0.001", "-0.001"), ("-0.00", "0.00"), ("12", "12"), ("1e-3", "0.001"), ("1.5E2", "150")] {
+        for (i, o) in [
+            ("0.001", "0.001"),
+            ("-0.001", "-0.001"),
+            ("-0.00", "0.00"),
+            ("12", "12"),
+            ("1e-3", "0.001"),
+            ("1.5E2", "150"),
+        ] {
             assert_eq!(BigDec::parse(i).unwrap().to_plain_string(), o, "{i}");
         }
         assert!(BigDec::parse("").is_err());

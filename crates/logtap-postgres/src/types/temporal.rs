@@ -372,6 +372,7 @@ pub fn zoned_timestamp(utc_micros: i128, fraction: i32) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -391,12 +392,29 @@ mod tests {
     fn dates() {
         assert_eq!(parse_date("2016-11-04").unwrap(), Temporal::Finite(17109));
         // 44 BC is astronomical year -43.
-        assert_eq!(parse_date("0044-03-15 BC").unwrap(), Temporal::Finite(days_from_civil(-43, 3, 15)));
-        assert_eq!(parse_date("0001-01-01 BC").unwrap(), Temporal::Finite(days_from_civil(0, 1, 1)));
+        assert_eq!(
+            parse_date("0044-03-15 BC").unwrap(),
+            Temporal::Finite(days_from_civil(-43, 3, 15))
+        );
+        assert_eq!(
+            parse_date("0001-01-01 BC").unwrap(),
+            Temporal::Finite(days_from_civil(0, 1, 1))
+        );
         assert_eq!(parse_date("infinity").unwrap(), Temporal::PosInf);
         assert_eq!(parse_date("-infinity").unwrap(), Temporal::NegInf);
-        assert_eq!(parse_date("21016-11-04").unwrap(), Temporal::Finite(days_from_civil(21016, 11, 4)));
-        for bad in ["2016-02-30", "2016-13-01", "16-01-01", "2016-01-01 XX", "", "2016/01/01", "0000-01-01"] {
+        assert_eq!(
+            parse_date("21016-11-04").unwrap(),
+            Temporal::Finite(days_from_civil(21016, 11, 4))
+        );
+        for bad in [
+            "2016-02-30",
+            "2016-13-01",
+            "16-01-01",
+            "2016-01-01 XX",
+            "",
+            "2016/01/01",
+            "0000-01-01",
+        ] {
             assert!(parse_date(bad).is_err(), "{bad}");
         }
     }
@@ -440,13 +458,25 @@ mod tests {
             Temporal::Finite(v) => v,
             _ => unreachable!(),
         };
-        assert_eq!(zoned_timestamp(t("2016-11-04 13:51:30.123456+02"), 6), "2016-11-04T11:51:30.123456Z");
+        assert_eq!(
+            zoned_timestamp(t("2016-11-04 13:51:30.123456+02"), 6),
+            "2016-11-04T11:51:30.123456Z"
+        );
         assert_eq!(zoned_timestamp(t("2020-04-01 11:51:02+00"), 6), "2020-04-01T11:51:02.000000Z");
         assert_eq!(zoned_timestamp(t("2019-07-09 02:28:57+00"), 0), "2019-07-09T02:28:57Z");
         assert_eq!(zoned_timestamp(t("2019-07-09 02:28:57.1+00"), 1), "2019-07-09T02:28:57.1Z");
-        assert_eq!(zoned_timestamp(t("21016-11-04 13:51:30.123456+07"), 6), "+21016-11-04T06:51:30.123456Z");
-        assert_eq!(zoned_timestamp(t("4714-12-31 23:59:59.999999+00 BC"), 6), "-4713-12-31T23:59:59.999999Z");
-        assert_eq!(zoned_timestamp(t("0001-01-01 00:00:00+00 BC"), 6), "0000-01-01T00:00:00.000000Z");
+        assert_eq!(
+            zoned_timestamp(t("21016-11-04 13:51:30.123456+07"), 6),
+            "+21016-11-04T06:51:30.123456Z"
+        );
+        assert_eq!(
+            zoned_timestamp(t("4714-12-31 23:59:59.999999+00 BC"), 6),
+            "-4713-12-31T23:59:59.999999Z"
+        );
+        assert_eq!(
+            zoned_timestamp(t("0001-01-01 00:00:00+00 BC"), 6),
+            "0000-01-01T00:00:00.000000Z"
+        );
         assert_eq!(zoned_timestamp(0, 0), "1970-01-01T00:00:00Z");
         assert_eq!(
             zoned_timestamp(t("294276-12-31 23:59:59.999999+00"), 6),
