@@ -9,7 +9,6 @@
 //! `JsonConverter` would. Keeping the database-specific knowledge out of this
 //! module is what lets one encoder serve both PostgreSQL and MySQL.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// A Kafka Connect primitive or container type.
@@ -58,9 +57,10 @@ pub struct Schema {
     /// Logical type or record name, e.g. `io.debezium.time.Date`.
     pub name: Option<String>,
     pub version: Option<i32>,
-    /// Logical type parameters, e.g. `scale` of a `Decimal`. Ordered so the
-    /// JSON output is stable.
-    pub parameters: BTreeMap<String, String>,
+    /// Logical type parameters, e.g. `scale` of a `Decimal`, in the order
+    /// they were added: Kafka Connect keeps insertion order, so Debezium's
+    /// JSON has `scale` before `connect.decimal.precision`.
+    pub parameters: Vec<(String, String)>,
     pub default: Option<Value>,
     /// Fields of a struct, in order.
     pub fields: Vec<Field>,
@@ -91,7 +91,7 @@ impl Schema {
             optional: false,
             name: None,
             version: None,
-            parameters: BTreeMap::new(),
+            parameters: Vec::new(),
             default: None,
             fields: Vec::new(),
             items: None,
@@ -153,9 +153,19 @@ impl Schema {
         self.version = Some(version);
         self
     }
+    /// Adds a parameter, replacing one of the same name in place.
     pub fn param(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.parameters.insert(key.into(), value.into());
+        let (key, value) = (key.into(), value.into());
+        match self.parameters.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = value,
+            None => self.parameters.push((key, value)),
+        }
         self
+    }
+
+    /// The value of parameter `key`.
+    pub fn parameter(&self, key: &str) -> Option<&str> {
+        self.parameters.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
     pub fn with_default(mut self, value: Value) -> Self {
         self.default = Some(value);

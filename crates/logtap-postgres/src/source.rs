@@ -509,7 +509,11 @@ impl PostgresSource {
         for (col, v) in state.columns.iter().zip(&tuple.0) {
             values.push(match v {
                 TupleValue::Null => Value::Null,
-                TupleValue::UnchangedToast => unavailable(col.conv.schema()),
+                // Debezium's placeholder in the column's type; null where
+                // no placeholder fits the type (numeric, bits).
+                TupleValue::UnchangedToast => {
+                    col.conv.unavailable_value(UNAVAILABLE_VALUE).unwrap_or(Value::Null)
+                }
                 TupleValue::Text(bytes) => {
                     let text = std::str::from_utf8(bytes).map_err(|_| {
                         PipelineError::fatal(format!("at LSN {}: table {} column {}: value is not UTF-8", Lsn(lsn), state.id, col.name))
@@ -578,20 +582,6 @@ impl PostgresSource {
             headers,
             position: SourcePosition::Postgres { lsn: Lsn(lsn) },
         }
-    }
-}
-
-/// Debezium's placeholder in the column's type: the string, its bytes, or a
-/// one-element array of it; other types cannot be TOASTed.
-fn unavailable(schema: &Schema) -> Value {
-    use logtap_core::ConnectType as T;
-    match schema.kind {
-        T::Bytes => Value::Bytes(UNAVAILABLE_VALUE.as_bytes().to_vec()),
-        T::Array => match schema.items.as_deref().map(|s| s.kind) {
-            Some(T::Bytes) => Value::Array(vec![Value::Bytes(UNAVAILABLE_VALUE.as_bytes().to_vec())]),
-            _ => Value::Array(vec![Value::String(UNAVAILABLE_VALUE.into())]),
-        },
-        _ => Value::String(UNAVAILABLE_VALUE.into()),
     }
 }
 
