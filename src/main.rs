@@ -92,7 +92,11 @@ async fn dispatch(cli: Cli) -> Result<()> {
         Command::Check { config } => check(&config).await,
         Command::Status { config } => {
             let cfg = Config::load(&config)?;
-            status(&cfg)
+            status(&cfg)?;
+            if let Some(pg) = &cfg.postgres {
+                pg_slot_status(pg).await?;
+            }
+            Ok(())
         }
         Command::Reset { config, yes } => {
             let cfg = Config::load(&config)?;
@@ -266,8 +270,16 @@ async fn check(path: &Path) -> Result<()> {
 }
 
 fn status(cfg: &Config) -> Result<()> {
-    let offsets = open_offsets(cfg)?;
-    let all = offsets.list()?;
+    // sled admits one process: while `logtap run` holds the store, read the
+    // JSON mirror it keeps beside it.
+    let all = match open_offsets(cfg) {
+        Ok(offsets) => offsets.list()?,
+        Err(e) if e.to_string().contains("lock") => {
+            println!("(logtap is running on {}; positions from its mirror file)", cfg.offsets.path.display());
+            logtap_offsets::read_mirror(&cfg.offsets.path)?
+        }
+        Err(e) => return Err(e),
+    };
     if all.is_empty() {
         println!("no stored positions in {}", cfg.offsets.path.display());
     }
@@ -276,6 +288,32 @@ fn status(cfg: &Config) -> Result<()> {
         println!("{name}{marker}: {} (stored at {} ms since epoch)", off.position, off.updated_at_ms);
         if let Some(s) = off.snapshot {
             println!("  snapshot pending: {:?}, last key {:?}", s.pending_tables, s.last_key);
+        }
+    }
+    Ok(())
+}
+
+/// The slot's state as the server sees it: how much WAL logtap pins.
+async fn pg_slot_status(pg: &logtap_postgres::PostgresConfig) -> Result<()> {
+    let client = match logtap_postgres::catalog::connect(pg).await {
+        Ok(c) => c,
+        Err(e) => {
+            println!("slot {}: cannot reach PostgreSQL: {e}", pg.slot_name);
+            return Ok(());
+        }
+    };
+    match logtap_postgres::catalog::slot_info(&client, &pg.slot_name).await? {
+        None => println!("slot {}: does not exist", pg.slot_name),
+        Some(s) => {
+            let lag = logtap_postgres::catalog::slot_lag_bytes(&client, &pg.slot_name).await?;
+            println!(
+                "slot {}: {}, confirmed {}, lag {} bytes, wal_status {}",
+                pg.slot_name,
+                s.active_pid.map_or("inactive".to_string(), |p| format!("active (server pid {p})")),
+                s.confirmed_flush_lsn.map_or("-".to_string(), |l| l.to_string()),
+                lag.unwrap_or(0),
+                s.wal_status.as_deref().unwrap_or("-"),
+            );
         }
     }
     Ok(())

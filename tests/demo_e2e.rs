@@ -21,7 +21,7 @@ struct Run<'a> {
 impl Run<'_> {
     fn command(&self, sub: &str) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_logtap"));
-        c.args([sub, "--config", "config/demo.toml"])
+        c.args([sub, "--config", "config/synthetic.toml"])
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .env("LOGTAP__TOPIC_PREFIX", self.prefix)
             .env("LOGTAP__KAFKA__BOOTSTRAP_SERVERS", bootstrap())

@@ -47,6 +47,25 @@ impl SledOffsetStore {
         }
     }
 
+    /// Rewrites the read-only mirror (see [`read_mirror`]). Best effort: the
+    /// sled database is the truth, the mirror only informs `logtap status`.
+    fn write_mirror(&self) {
+        let Ok(all) = self.list() else { return };
+        let map: serde_json::Map<String, serde_json::Value> = all
+            .into_iter()
+            .filter_map(|(k, v)| serde_json::to_value(v).ok().map(|v| (k, v)))
+            .collect();
+        let path = mirror_path(&self.path);
+        let tmp = path.with_extension("json.tmp");
+        let ok = serde_json::to_vec_pretty(&map)
+            .ok()
+            .and_then(|bytes| std::fs::write(&tmp, bytes).ok())
+            .and_then(|()| std::fs::rename(&tmp, &path).ok());
+        if ok.is_none() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+    }
+
     fn decode(&self, source: &str, bytes: &[u8]) -> Result<StoredOffset, OffsetError> {
         serde_json::from_slice(bytes).map_err(|e| self.err("cannot decode the stored offset", source, e))
     }
@@ -69,6 +88,7 @@ impl OffsetStore for SledOffsetStore {
         // reported to the source (PostgreSQL would otherwise recycle WAL that a
         // crash before the flush would still need).
         self.db.flush().map_err(|e| self.err("cannot flush to disk", source, e))?;
+        self.write_mirror();
         Ok(())
     }
 
@@ -76,6 +96,7 @@ impl OffsetStore for SledOffsetStore {
         let key = format!("{KEY_PREFIX}{source}");
         let old = self.db.remove(key.as_bytes()).map_err(|e| self.err("cannot remove", source, e))?;
         self.db.flush().map_err(|e| self.err("cannot flush to disk", source, e))?;
+        self.write_mirror();
         Ok(old.is_some())
     }
 
@@ -89,6 +110,28 @@ impl OffsetStore for SledOffsetStore {
         }
         Ok(out)
     }
+}
+
+/// The mirror file of the store at `path`: `<path>/positions.json`.
+pub fn mirror_path(path: &Path) -> PathBuf {
+    path.join("positions.json")
+}
+
+/// Reads the JSON mirror a running logtap keeps beside its sled database.
+/// sled allows one process at a time, so `logtap status` reads this while
+/// `logtap run` holds the database. It lags the store by at most one write.
+pub fn read_mirror(path: &Path) -> Result<Vec<(String, StoredOffset)>, OffsetError> {
+    let file = mirror_path(path);
+    let err = |what: &'static str, detail: String| OffsetError {
+        store: file.display().to_string(),
+        what,
+        source_name: "*".into(),
+        detail,
+    };
+    let bytes = std::fs::read(&file).map_err(|e| err("cannot read the mirror", e.to_string()))?;
+    let map: std::collections::BTreeMap<String, StoredOffset> =
+        serde_json::from_slice(&bytes).map_err(|e| err("cannot decode the mirror", e.to_string()))?;
+    Ok(map.into_iter().collect())
 }
 
 /// Offsets in memory, for tests and `--dry-run` style runs.
@@ -167,6 +210,8 @@ mod tests {
         }
         let s = SledOffsetStore::open(dir.path()).unwrap();
         assert_eq!(s.load("pg").unwrap(), Some(offset(30)));
+        // While it is open (locked), the mirror tells the same.
+        assert_eq!(read_mirror(dir.path()).unwrap(), s.list().unwrap());
     }
 
     #[test]
