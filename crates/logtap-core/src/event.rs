@@ -139,3 +139,35 @@ mod tests {
         assert_eq!(odd.value, "my_app.public._lives.Value");
     }
 }
+
+/// The `snapshot` field's allowed values, in Debezium 3.x's order.
+pub const SNAPSHOT_ALLOWED: &str =
+    "true,first,first_in_data_collection,last_in_data_collection,last,false,incremental";
+
+/// A connector's `source` block schema: the fields every Debezium connector's
+/// source block starts with (`version`, `connector`, `name`, `ts_ms`,
+/// `snapshot`, `db`, `sequence`, `ts_us`, `ts_ns`), then `extra`.
+pub fn source_schema(name: &str, extra: Vec<crate::schema::Field>) -> Schema {
+    use crate::schema::{Field, Value};
+    let mut fields = vec![
+        Field::new("version", Schema::string()),
+        Field::new("connector", Schema::string()),
+        Field::new("name", Schema::string()),
+        Field::new("ts_ms", Schema::int64()),
+        Field::new(
+            "snapshot",
+            Schema::string()
+                .optional()
+                .named("io.debezium.data.Enum")
+                .version(1)
+                .param("allowed", SNAPSHOT_ALLOWED)
+                .with_default(Value::String("false".into())),
+        ),
+        Field::new("db", Schema::string()),
+        Field::new("sequence", Schema::string().optional()),
+        Field::new("ts_us", Schema::int64().optional()),
+        Field::new("ts_ns", Schema::int64().optional()),
+    ];
+    fields.extend(extra);
+    Schema::structure(name, fields).version(1)
+}

@@ -22,36 +22,16 @@ fn customers(op: Op) -> ChangeEvent {
             Field::new("email", Schema::string()),
         ],
     ));
-    let source_schema = Arc::new(
-        Schema::structure(
-            "io.debezium.connector.postgresql.Source",
-            vec![
-                Field::new("version", Schema::string()),
-                Field::new("connector", Schema::string()),
-                Field::new("name", Schema::string()),
-                Field::new("ts_ms", Schema::int64()),
-                Field::new(
-                    "snapshot",
-                    Schema::string()
-                        .optional()
-                        .named("io.debezium.data.Enum")
-                        .version(1)
-                        .param("allowed", "true,first,first_in_data_collection,last_in_data_collection,last,false,incremental")
-                        .with_default(Value::String("false".into())),
-                ),
-                Field::new("db", Schema::string()),
-                Field::new("sequence", Schema::string().optional()),
-                Field::new("ts_us", Schema::int64().optional()),
-                Field::new("ts_ns", Schema::int64().optional()),
-                Field::new("schema", Schema::string()),
-                Field::new("table", Schema::string()),
-                Field::new("txId", Schema::int64().optional()),
-                Field::new("lsn", Schema::int64().optional()),
-                Field::new("xmin", Schema::int64().optional()),
-            ],
-        )
-        .version(1),
-    );
+    let source_schema = Arc::new(logtap_core::event::source_schema(
+        "io.debezium.connector.postgresql.Source",
+        vec![
+            Field::new("schema", Schema::string()),
+            Field::new("table", Schema::string()),
+            Field::new("txId", Schema::int64().optional()),
+            Field::new("lsn", Schema::int64().optional()),
+            Field::new("xmin", Schema::int64().optional()),
+        ],
+    ));
     let row = |email: &str| {
         Struct::new(
             value_schema.clone(),
