@@ -11,7 +11,8 @@
 use crate::event::{ChangeEvent, Op};
 use crate::schema::{ConnectType, Field, Schema, Struct, Value};
 use base64::Engine;
-use serde_json::{Map, Number, Value as Json};
+use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
+use serde_json::{Map, Value as Json};
 
 /// How events are turned into bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,45 +77,149 @@ impl Encoder {
     /// The Kafka key, or `None` for a null key.
     pub fn encode_key(&self, event: &ChangeEvent) -> Option<Vec<u8>> {
         let key = event.key.as_ref()?;
-        Some(self.wrap(&key.schema, struct_json(key)))
+        Some(self.wrap(|| schema_json(&key.schema), &StructPayload(key)))
     }
 
     /// The envelope value of a change event.
     pub fn encode_value(&self, event: &ChangeEvent) -> Vec<u8> {
-        let mut payload = Map::new();
-        payload.insert("before".into(), event.before.as_ref().map_or(Json::Null, struct_json));
-        payload.insert("after".into(), event.after.as_ref().map_or(Json::Null, struct_json));
-        payload.insert("source".into(), struct_json(&event.source));
-        payload.insert(
-            "transaction".into(),
-            event.transaction.as_ref().map_or(Json::Null, |t| {
-                let mut m = Map::new();
-                m.insert("id".into(), Json::String(t.id.clone()));
-                m.insert("total_order".into(), Json::from(t.total_order));
-                m.insert("data_collection_order".into(), Json::from(t.data_collection_order));
-                Json::Object(m)
-            }),
-        );
-        payload.insert("op".into(), Json::String(event.op.code().into()));
-        let us = event.processed_at_us;
-        payload.insert("ts_ms".into(), Json::from(us.div_euclid(1000)));
-        payload.insert("ts_us".into(), Json::from(us));
-        payload.insert("ts_ns".into(), Json::from(us.saturating_mul(1000)));
-        let schema = envelope_schema(event);
-        self.wrap(&schema, Json::Object(payload))
+        // The schema is built only when it is written: it is the costly part.
+        self.wrap(|| schema_json(&envelope_schema(event)), &EnvelopePayload(event))
     }
 
-    fn wrap(&self, schema: &Schema, payload: Json) -> Vec<u8> {
-        let doc = if self.options.schemas_enable {
-            let mut m = Map::new();
-            m.insert("schema".into(), schema_json(schema));
-            m.insert("payload".into(), payload);
-            Json::Object(m)
+    fn wrap<P: Serialize>(&self, schema: impl FnOnce() -> Json, payload: &P) -> Vec<u8> {
+        // Serializing these types into a Vec cannot fail: every map key is a
+        // string and there is no IO.
+        if self.options.schemas_enable {
+            serde_json::to_vec(&WithSchema { schema: schema(), payload }).unwrap_or_default()
         } else {
-            payload
-        };
-        // Serializing a `serde_json::Value` into a Vec cannot fail.
-        serde_json::to_vec(&doc).unwrap_or_default()
+            serde_json::to_vec(payload).unwrap_or_default()
+        }
+    }
+}
+
+/// `{"schema": ..., "payload": ...}`, in that order.
+struct WithSchema<'a, P> {
+    schema: Json,
+    payload: &'a P,
+}
+
+impl<P: Serialize> Serialize for WithSchema<'_, P> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(2))?;
+        m.serialize_entry("schema", &self.schema)?;
+        m.serialize_entry("payload", self.payload)?;
+        m.end()
+    }
+}
+
+/// The envelope payload, written straight from the event (no intermediate
+/// JSON tree: this is the hot path).
+struct EnvelopePayload<'a>(&'a ChangeEvent);
+
+impl Serialize for EnvelopePayload<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let e = self.0;
+        let us = e.processed_at_us;
+        let mut m = s.serialize_map(Some(8))?;
+        m.serialize_entry("before", &e.before.as_ref().map(StructPayload))?;
+        m.serialize_entry("after", &e.after.as_ref().map(StructPayload))?;
+        m.serialize_entry("source", &StructPayload(&e.source))?;
+        m.serialize_entry("transaction", &e.transaction.as_ref().map(TransactionPayload))?;
+        m.serialize_entry("op", e.op.code())?;
+        m.serialize_entry("ts_ms", &us.div_euclid(1000))?;
+        m.serialize_entry("ts_us", &us)?;
+        m.serialize_entry("ts_ns", &us.saturating_mul(1000))?;
+        m.end()
+    }
+}
+
+struct TransactionPayload<'a>(&'a crate::event::TransactionBlock);
+
+impl Serialize for TransactionPayload<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(3))?;
+        m.serialize_entry("id", &self.0.id)?;
+        m.serialize_entry("total_order", &self.0.total_order)?;
+        m.serialize_entry("data_collection_order", &self.0.data_collection_order)?;
+        m.end()
+    }
+}
+
+/// A struct's payload: an object of its fields in schema order.
+struct StructPayload<'a>(&'a Struct);
+
+impl Serialize for StructPayload<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let st = self.0;
+        let mut m = s.serialize_map(Some(st.values.len()))?;
+        for (field, value) in st.schema.fields.iter().zip(&st.values) {
+            m.serialize_entry(&field.name, &ValuePayload(value))?;
+        }
+        m.end()
+    }
+}
+
+/// A Connect value as the JSON converter writes it: bytes in base64,
+/// non-finite floats as the strings `NaN`/`Infinity`/`-Infinity` (Jackson
+/// quotes them; JSON has no token for them), floats in their shortest form
+/// (0.1f32 is `0.1`, as Java's `Float.toString`), maps with string keys as
+/// objects and others as `[key, value]` pairs.
+struct ValuePayload<'a>(&'a Value);
+
+fn non_finite(f: f64) -> &'static str {
+    if f.is_nan() {
+        "NaN"
+    } else if f > 0.0 {
+        "Infinity"
+    } else {
+        "-Infinity"
+    }
+}
+
+impl Serialize for ValuePayload<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Value::Null => s.serialize_unit(),
+            Value::Boolean(b) => s.serialize_bool(*b),
+            Value::Int8(i) => s.serialize_i8(*i),
+            Value::Int16(i) => s.serialize_i16(*i),
+            Value::Int32(i) => s.serialize_i32(*i),
+            Value::Int64(i) => s.serialize_i64(*i),
+            // Through the shortest decimal form, so the bytes and the JSON
+            // tree (which widens f32 to f64) both read 0.1, not 0.10000000149.
+            Value::Float32(f) if f.is_finite() => {
+                s.serialize_f64(f.to_string().parse::<f64>().unwrap_or(f64::from(*f)))
+            }
+            Value::Float32(f) => s.serialize_str(non_finite(f64::from(*f))),
+            Value::Float64(f) if f.is_finite() => s.serialize_f64(*f),
+            Value::Float64(f) => s.serialize_str(non_finite(*f)),
+            Value::String(v) => s.serialize_str(v),
+            Value::Bytes(b) => s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(b)),
+            Value::Array(items) => {
+                let mut seq = s.serialize_seq(Some(items.len()))?;
+                for i in items {
+                    seq.serialize_element(&ValuePayload(i))?;
+                }
+                seq.end()
+            }
+            Value::Map(entries) if entries.iter().all(|(k, _)| matches!(k, Value::String(_))) => {
+                let mut m = s.serialize_map(Some(entries.len()))?;
+                for (k, v) in entries {
+                    if let Value::String(k) = k {
+                        m.serialize_entry(k, &ValuePayload(v))?;
+                    }
+                }
+                m.end()
+            }
+            Value::Map(entries) => {
+                let mut seq = s.serialize_seq(Some(entries.len()))?;
+                for (k, v) in entries {
+                    seq.serialize_element(&(ValuePayload(k), ValuePayload(v)))?;
+                }
+                seq.end()
+            }
+            Value::Struct(st) => StructPayload(st).serialize(s),
+        }
     }
 }
 
@@ -208,61 +313,13 @@ pub fn schema_json(schema: &Schema) -> Json {
     Json::Object(m)
 }
 
-/// A struct's payload: an object of its fields in schema order.
+/// A struct's payload as a JSON tree (for headers and tests; the encoder
+/// writes bytes directly).
 pub fn struct_json(s: &Struct) -> Json {
-    let mut m = Map::new();
-    for (field, value) in s.schema.fields.iter().zip(&s.values) {
-        m.insert(field.name.clone(), value_json(value));
-    }
-    Json::Object(m)
+    serde_json::to_value(StructPayload(s)).unwrap_or(Json::Null)
 }
 
-/// A Connect value as JSON: bytes in base64, non-finite floats as the strings
-/// `NaN`/`Infinity`/`-Infinity` (JSON has no token for them), maps with
-/// string keys as objects and others as `[key, value]` pairs, as the JSON
-/// converter does.
+/// A Connect value as a JSON tree, rendered as the JSON converter does.
 pub fn value_json(v: &Value) -> Json {
-    match v {
-        Value::Null => Json::Null,
-        Value::Boolean(b) => Json::Bool(*b),
-        Value::Int8(i) => Json::from(*i),
-        Value::Int16(i) => Json::from(*i),
-        Value::Int32(i) => Json::from(*i),
-        Value::Int64(i) => Json::from(*i),
-        // Through its shortest decimal form, so 0.1f32 prints as 0.1 (as Java's
-        // Float.toString does) and not as the f64 0.10000000149011612.
-        Value::Float32(f) => float_json(f.to_string().parse::<f64>().unwrap_or(f64::from(*f))),
-        Value::Float64(f) => float_json(*f),
-        Value::String(s) => Json::String(s.clone()),
-        Value::Bytes(b) => Json::String(base64::engine::general_purpose::STANDARD.encode(b)),
-        Value::Array(items) => Json::Array(items.iter().map(value_json).collect()),
-        Value::Map(entries) => {
-            if entries.iter().all(|(k, _)| matches!(k, Value::String(_))) {
-                let mut m = Map::new();
-                for (k, v) in entries {
-                    if let Value::String(k) = k {
-                        m.insert(k.clone(), value_json(v));
-                    }
-                }
-                Json::Object(m)
-            } else {
-                Json::Array(
-                    entries
-                        .iter()
-                        .map(|(k, v)| Json::Array(vec![value_json(k), value_json(v)]))
-                        .collect(),
-                )
-            }
-        }
-        Value::Struct(s) => struct_json(s),
-    }
-}
-
-fn float_json(f: f64) -> Json {
-    match Number::from_f64(f) {
-        Some(n) => Json::Number(n),
-        None if f.is_nan() => Json::String("NaN".into()),
-        None if f > 0.0 => Json::String("Infinity".into()),
-        None => Json::String("-Infinity".into()),
-    }
+    serde_json::to_value(ValuePayload(v)).unwrap_or(Json::Null)
 }
