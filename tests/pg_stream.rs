@@ -331,3 +331,44 @@ async fn kill9_during_a_100k_change_workload_loses_nothing() {
     assert!(done, "replayed topic != table ({} vs {} rows):\n{log}", last.0.len(), expected.len());
     assert_eq!(last.1, 0, "some key's first deliveries went backwards in LSN");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_reports_each_prerequisite_with_its_fix() {
+    let p = unique("pgcheck");
+    let (keyed, keyless) = (format!("{p}_keyed"), format!("{p}_keyless"));
+    let pg = pg_superuser().await;
+    pg.batch_execute(&format!(
+        "CREATE TABLE {keyed} (id int PRIMARY KEY); CREATE TABLE {keyless} (v int);
+         ALTER TABLE {keyed} OWNER TO cdc; ALTER TABLE {keyless} OWNER TO cdc;"
+    ))
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (format!("public.{keyed}"), format!("public.{keyless}"));
+    let path = dir.path().join("logtap.toml");
+    std::fs::write(&path, pg_config(&p, &dir.path().join("off"), &[&a, &b, "public.no_such_table"], "")).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_logtap"))
+        .args(["check", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success(), "a missing table must fail the check:\n{text}");
+    assert!(text.contains("ok   wal_level = logical"), "{text}");
+    assert!(text.contains("ok   role cdc has REPLICATION"), "{text}");
+    assert!(text.contains(&format!("WARN {b} has no primary key")), "{text}");
+    assert!(text.contains("REPLICA IDENTITY FULL"), "the fix for a keyless table:\n{text}");
+    assert!(text.contains("FAIL table public.no_such_table does not exist"), "{text}");
+    assert!(text.contains("kafka: reachable"), "{text}");
+
+    // A malformed config names the field.
+    std::fs::write(&path, pg_config(&p, &dir.path().join("off"), &[&a], "decimal_handling_mode = \"exact\"")).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_logtap"))
+        .args(["check", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("postgres.decimal_handling_mode") && err.contains("exact"), "{err}");
+}
