@@ -92,6 +92,7 @@ pub async fn run<S: Source, K: Sink>(
     // replay on restart and is always safe.
     let drained = sink.flush(parts.drain_timeout).await;
     let stored = commit(source, &parts, &mut last_stored).await;
+    source.close().await;
     let outcome = outcome?;
     drained?;
     stored?;

@@ -69,8 +69,28 @@ async fn interleaved_transactions_arrive_once_per_key_in_commit_order() {
     let rc = consume_all(&topic(&p, &c), 3, Duration::from_secs(10));
     // Nothing more arrives: exactly once.
     std::thread::sleep(Duration::from_secs(2));
+    let config = l.config.clone();
     let log = l.stop();
     assert_eq!(consume_all(&topic(&p, &a), 9, Duration::from_secs(3)).len(), 8, "{log}");
+    // On SIGTERM the final stored position was also confirmed to the server.
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_logtap"))
+        .args(["status", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let status = String::from_utf8_lossy(&status.stdout).into_owned();
+    let stored = status
+        .split("lsn ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no stored lsn in status: {status}"))
+        .to_string();
+    let confirmed: String = pg
+        .query_one("SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1", &[&p.to_lowercase()])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(confirmed, stored, "slot confirmed vs stored position after SIGTERM:\n{status}");
     assert_eq!(ra.len(), 8);
     assert_eq!(rb.len(), 2);
     assert_eq!(rc.len(), 3);

@@ -60,6 +60,12 @@ pub trait Source: Send {
         &mut self,
         position: &SourcePosition,
     ) -> impl Future<Output = Result<(), PipelineError>> + Send;
+
+    /// The pipeline is stopping after storing its final position: tell the
+    /// server (PostgreSQL: a last status update) and close connections.
+    fn close(&mut self) -> impl Future<Output = ()> + Send {
+        async {}
+    }
 }
 
 /// A routed record ready for a sink.
