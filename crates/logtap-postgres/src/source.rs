@@ -94,6 +94,8 @@ pub struct PostgresSource {
     sql: Client,
     rx: mpsc::Receiver<Frame>,
     flushed: Arc<AtomicU64>,
+    /// Asks the socket task to send a final status update and stop.
+    stop: Arc<tokio::sync::Notify>,
     socket_task: tokio::task::JoinHandle<()>,
     decoder: Decoder,
     types: TypeRegistry,
@@ -262,12 +264,14 @@ impl PostgresSource {
         })?;
         tracing::info!(slot = %slot, start = %start, proto_version = proto, "streaming");
         let flushed = Arc::new(AtomicU64::new(start.0));
+        let stop = Arc::new(tokio::sync::Notify::new());
         let (tx, rx) = mpsc::channel(1024);
         let socket_task = tokio::spawn(socket_loop(
             reader,
             writer,
             tx,
             flushed.clone(),
+            stop.clone(),
             Duration::from_millis(cfg.status_interval_ms),
         ));
         let opts = TypeOptions::from_config(&cfg).map_err(|(f, m)| PipelineError::fatal(format!("{f}: {m}")))?;
@@ -276,6 +280,7 @@ impl PostgresSource {
             sql,
             rx,
             flushed,
+            stop,
             socket_task,
             decoder: Decoder::new(proto).map_err(|e| PipelineError::fatal(e.to_string()))?,
             types: TypeRegistry::new(),
@@ -601,6 +606,13 @@ impl Source for PostgresSource {
         }
         Ok(())
     }
+
+    /// Sends a last status update with the final stored position, so the
+    /// slot does not pin WAL up to the previous update while logtap is down.
+    async fn close(&mut self) {
+        self.stop.notify_one();
+        let _ = tokio::time::timeout(Duration::from_secs(2), &mut self.socket_task).await;
+    }
 }
 
 /// Owns the socket: forwards frames, sends status updates on time.
@@ -609,6 +621,7 @@ async fn socket_loop(
     mut writer: Writer,
     tx: mpsc::Sender<Frame>,
     flushed: Arc<AtomicU64>,
+    stop: Arc<tokio::sync::Notify>,
     interval: Duration,
 ) {
     let mut ticker = tokio::time::interval(interval);
@@ -631,6 +644,10 @@ async fn socket_loop(
                         let _ = tx.send(Frame::Error(e)).await;
                         return;
                     }
+                }
+                _ = stop.notified() => {
+                    let _ = send_status(&mut writer, &flushed, false).await;
+                    return;
                 }
             }
             continue;
@@ -667,6 +684,10 @@ async fn socket_loop(
                 }
             }
             _ = tx.closed() => return,
+            _ = stop.notified() => {
+                let _ = send_status(&mut writer, &flushed, false).await;
+                return;
+            }
         }
     }
 }
