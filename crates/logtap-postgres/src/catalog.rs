@@ -31,25 +31,105 @@ fn sql_err(what: &str, e: tokio_postgres::Error) -> PipelineError {
 }
 
 /// Opens a catalog connection; its driver task runs in the background.
+///
+/// TLS as `postgres.sslmode` says, with the walsender's OpenSSL setup
+/// (`walsender::tls_connector`), so both connections trust and verify the
+/// same things. tokio-postgres knows only disable/prefer/require:
+/// `verify-ca` and `verify-full` are `require` to it, and the connector
+/// does the verifying (chain always, host name for `verify-full`).
 pub async fn connect(cfg: &PostgresConfig) -> Result<Client, PipelineError> {
+    use crate::config::SslMode;
+    use tokio_postgres::config::SslMode as PgSslMode;
+    type Driver = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<(), tokio_postgres::Error>> + Send>,
+    >;
+
+    let at = format!("{}:{}", cfg.host, cfg.port);
+    let mode = cfg
+        .ssl_mode()
+        .map_err(|(field, msg)| PipelineError::fatal(format!("{field}: {msg}")))?;
     let mut c = tokio_postgres::Config::new();
     c.host(&cfg.host)
         .port(cfg.port)
         .user(&cfg.user)
         .dbname(&cfg.database)
         .application_name("logtap")
-        .connect_timeout(std::time::Duration::from_secs(10));
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .ssl_mode(match mode {
+            SslMode::Disable => PgSslMode::Disable,
+            SslMode::Prefer => PgSslMode::Prefer,
+            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => PgSslMode::Require,
+        });
     if let Some(p) = &cfg.password {
         c.password(p.expose());
     }
-    let (client, conn) = c.connect(NoTls).await.map_err(|e| {
-        let mut err = sql_err(&format!("cannot connect to PostgreSQL at {}:{}", cfg.host, cfg.port), e);
-        if err.message.contains("password") || err.message.contains("28P01") || err.message.contains("28000") {
-            err.class = logtap_core::ErrorClass::Fatal;
-        } else {
-            err.class = logtap_core::ErrorClass::Retryable;
+    let connector =
+        crate::walsender::tls_connector(mode, cfg.sslrootcert.as_deref()).map_err(|m| {
+            PipelineError::fatal(format!("TLS to PostgreSQL at {at} (sslmode={mode}): {m}"))
+        })?;
+    let connected = match connector {
+        None => c.connect(NoTls).await.map(|(client, conn)| (client, Box::pin(conn) as Driver)),
+        Some(connector) => {
+            let mut tls = postgres_openssl::MakeTlsConnector::new(connector);
+            let check_host = crate::walsender::verifies_host(mode);
+            tls.set_callback(move |session, _host| {
+                session.set_verify_hostname(check_host);
+                Ok(())
+            });
+            c.connect(tls).await.map(|(client, conn)| (client, Box::pin(conn) as Driver))
         }
-        err
+    };
+    let (client, conn) = connected.map_err(|e| {
+        let what = format!("cannot connect to PostgreSQL at {at} (sslmode={mode})");
+        if e.as_db_error().is_some() {
+            // The server said no: authentication is for an operator, the
+            // rest (starting up, too many connections, ...) may pass.
+            let mut err = sql_err(&what, e);
+            err.class = if ["password", "28P01", "28000"].iter().any(|p| err.message.contains(p)) {
+                logtap_core::ErrorClass::Fatal
+            } else {
+                logtap_core::ErrorClass::Retryable
+            };
+            return err;
+        }
+        // tokio-postgres's Display is only the kind ("error performing TLS
+        // handshake"); the why is in the source chain, which repeats itself.
+        let mut text = e.to_string();
+        let mut io_cause = false;
+        let mut cause = std::error::Error::source(&e);
+        while let Some(c) = cause {
+            io_cause |= c.is::<std::io::Error>();
+            let t = c.to_string();
+            if !text.contains(&t) {
+                text = format!("{text}: {t}");
+            }
+            cause = c.source();
+        }
+        if text.contains("server does not support TLS") {
+            return PipelineError::fatal(format!(
+                "PostgreSQL server at {at} does not accept TLS (sslmode={mode}): it refused the \
+                 SSLRequest; turn on ssl in its postgresql.conf, or set postgres.sslmode = \
+                 \"prefer\" to allow plain text"
+            ));
+        }
+        // A network error anywhere in the chain (also mid-handshake) is
+        // worth a retry; an unverifiable certificate or a missing password
+        // is not.
+        let tls_failure = text.starts_with("error performing TLS handshake") && !io_cause;
+        if tls_failure && text.contains("certificate verify failed") {
+            // postgres-openssl appends the verification result last.
+            let reason = text.rsplit(": ").next().unwrap_or("certificate verify failed");
+            let rootcert = cfg.sslrootcert.as_deref();
+            let why = crate::walsender::verify_failure(mode, rootcert, &cfg.host, reason);
+            return PipelineError::fatal(format!(
+                "TLS to PostgreSQL at {at} (sslmode={mode}): {why}"
+            ));
+        }
+        if tls_failure || text.contains("password") {
+            PipelineError::fatal(format!("{what}: {text}"))
+        } else {
+            PipelineError::retryable(format!("{what}: {text}"))
+        }
     })?;
     tokio::spawn(async move {
         if let Err(e) = conn.await {

@@ -27,9 +27,20 @@ pub struct PostgresConfig {
     pub password_file: Option<String>,
     /// Database to capture.
     pub database: String,
-    /// `disable` only, for now: TLS to PostgreSQL is not built yet.
+    /// TLS to the server, with libpq's meanings (see [`SslMode`]):
+    /// `disable`, `prefer` (the default, as in libpq), `require`,
+    /// `verify-ca` or `verify-full`. Applies to both connections, the
+    /// catalog one and the walsender.
     #[serde(default = "default_sslmode")]
     pub sslmode: String,
+    /// PEM file with the CA certificate(s) the server's certificate must
+    /// chain to, or `system` for the system's trust store. Required with
+    /// `verify-ca` and `verify-full`. As in libpq, giving it with `prefer`
+    /// or `require` also verifies the chain (not the host name); with
+    /// `disable` it is not used. Only this file is trusted: a server
+    /// certificate from a public CA does not pass unless that CA is in it.
+    #[serde(default)]
+    pub sslrootcert: Option<String>,
     /// Logical replication slot (created with the pgoutput plugin if missing).
     #[serde(default = "default_slot_name")]
     pub slot_name: String,
@@ -74,7 +85,7 @@ fn default_port() -> u16 {
     5432
 }
 fn default_sslmode() -> String {
-    "disable".into()
+    SslMode::Prefer.as_str().into()
 }
 fn default_slot_name() -> String {
     "logtap".into()
@@ -118,7 +129,89 @@ fn is_identifier(s: &str) -> bool {
         && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
+/// How the connections to PostgreSQL use TLS: libpq's `sslmode`, minus
+/// `allow` (plain first, TLS only if the server insists), which protects
+/// nothing `prefer` does not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SslMode {
+    /// Plain TCP; no SSLRequest is sent.
+    Disable,
+    /// TLS if the server accepts the SSLRequest, plain TCP if it answers
+    /// `N` (a server without `ssl = on`). Protects against eavesdropping on
+    /// a server with TLS, not against an active attacker, who can answer `N`.
+    /// A handshake that fails after an `S` is an error; libpq would try
+    /// again in plain text, which would hide a certificate that does not
+    /// verify against a given `sslrootcert`.
+    Prefer,
+    /// TLS or no connection. The certificate is not checked (unless a root
+    /// certificate is given, as in libpq), so this stops eavesdropping but
+    /// not an impostor.
+    Require,
+    /// TLS, and the server's certificate must chain to `sslrootcert`.
+    VerifyCa,
+    /// As `VerifyCa`, and the certificate must name the host connected to:
+    /// an IP address in an IP subjectAltName, a host name in a DNS one (or
+    /// in the CN if the certificate has no DNS names).
+    VerifyFull,
+}
+
+impl SslMode {
+    /// The accepted spellings, in order of strictness.
+    pub const NAMES: [&'static str; 5] =
+        ["disable", "prefer", "require", "verify-ca", "verify-full"];
+
+    /// Parses libpq's spelling (`verify-ca`, not `verify_ca`).
+    pub fn parse(s: &str) -> Option<SslMode> {
+        Some(match s {
+            "disable" => SslMode::Disable,
+            "prefer" => SslMode::Prefer,
+            "require" => SslMode::Require,
+            "verify-ca" => SslMode::VerifyCa,
+            "verify-full" => SslMode::VerifyFull,
+            _ => return None,
+        })
+    }
+
+    /// libpq's spelling, as in the config file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SslMode::Disable => "disable",
+            SslMode::Prefer => "prefer",
+            SslMode::Require => "require",
+            SslMode::VerifyCa => "verify-ca",
+            SslMode::VerifyFull => "verify-full",
+        }
+    }
+
+    /// Whether the connection fails rather than continue in plain text.
+    pub fn requires_tls(self) -> bool {
+        matches!(self, SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull)
+    }
+
+    /// Whether the certificate chain is always verified (with `prefer` and
+    /// `require` only when a root certificate is given).
+    pub fn verifies_chain(self) -> bool {
+        matches!(self, SslMode::VerifyCa | SslMode::VerifyFull)
+    }
+}
+
+impl std::fmt::Display for SslMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl PostgresConfig {
+    /// `sslmode` parsed; the error names the field like `validate()` does.
+    pub fn ssl_mode(&self) -> Result<SslMode, (String, String)> {
+        SslMode::parse(&self.sslmode).ok_or_else(|| {
+            (
+                "postgres.sslmode".to_string(),
+                format!("`{}` is not one of {}", self.sslmode, SslMode::NAMES.join(", ")),
+            )
+        })
+    }
+
     /// Checks every field; errors name it as `postgres.<field>`.
     pub fn validate(&self) -> Result<(), (String, String)> {
         if self.host.is_empty() {
@@ -130,11 +223,25 @@ impl PostgresConfig {
         if self.database.is_empty() {
             return Err(("postgres.database".into(), "must not be empty".into()));
         }
-        if self.sslmode != "disable" {
-            return Err((
-                "postgres.sslmode".into(),
-                format!("`{}`: only `disable` is supported so far (TLS to PostgreSQL is not built yet)", self.sslmode),
-            ));
+        let sslmode = self.ssl_mode()?;
+        match self.sslrootcert.as_deref() {
+            Some("") => {
+                return Err((
+                    "postgres.sslrootcert".into(),
+                    "must not be empty (leave it out instead)".into(),
+                ));
+            }
+            None if sslmode.verifies_chain() => {
+                return Err((
+                    "postgres.sslrootcert".into(),
+                    format!(
+                        "required with sslmode = \"{sslmode}\": the PEM file with the CA \
+                         certificate(s) that signed the server's certificate, or \"system\" \
+                         for the system's trust store"
+                    ),
+                ));
+            }
+            _ => {}
         }
         if !is_identifier(&self.slot_name) {
             return Err((

@@ -182,6 +182,10 @@ impl PostgresSource {
             database: cfg.database.clone(),
             application_name: format!("logtap-{}", cfg.slot_name),
             connect_timeout: Duration::from_secs(10),
+            sslmode: cfg
+                .ssl_mode()
+                .map_err(|(field, msg)| PipelineError::fatal(format!("{field}: {msg}")))?,
+            sslrootcert: cfg.sslrootcert.clone(),
         };
         let mut ws = WalSender::connect(&params).await.map_err(|e| wal_err("replication connection", e))?;
         let version = ws.server_version().unwrap_or(0);
@@ -330,6 +334,7 @@ impl PostgresSource {
                 self.tx = Some(Tx { xid: b.xid, commit_ts_us: pg_micros_to_unix(b.commit_time) });
             }
             Message::Commit(c) => {
+                tracing::trace!(commit_lsn = %Lsn(c.commit_lsn), end_lsn = %Lsn(c.end_lsn), "commit");
                 self.tx = None;
                 self.last_commit_lsn = Some(c.commit_lsn);
                 if c.end_lsn > self.last_checkpoint {
@@ -458,6 +463,7 @@ impl PostgresSource {
             tracing::warn!(table = %id, "REPLICA IDENTITY NOTHING: updates have no before image and deletes cannot be published");
         }
         let value_schema = Arc::new(Schema::structure(&names.value, fields));
+        tracing::debug!(table = %id, relation = rel.id, captured, columns = columns.len(), key = ?pk, "relation");
         self.tables.insert(rel.id, TableState { id, captured, columns, key_idx, key_schema, value_schema });
         Ok(())
     }

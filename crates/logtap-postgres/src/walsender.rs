@@ -6,19 +6,40 @@
 //! cleartext, md5, SCRAM-SHA-256). After `START_REPLICATION` the socket is
 //! split: the read half yields CopyData payloads, the write half sends standby
 //! status updates, so a status update never waits behind a slow reader.
+//!
+//! TLS follows libpq (see [`SslMode`]): an 8-byte SSLRequest, one byte back
+//! (`S` or `N`), then the TLS handshake on the same socket and the ordinary
+//! protocol inside it. Exactly one byte is read before the handshake, so
+//! plaintext the server (or someone in between) sends after the `S` cannot
+//! be mistaken for protected data (CVE-2021-23222). The OpenSSL context is
+//! built by [`tls_connector`], which the catalog connection uses too, so both
+//! connections verify the server the same way. With TLS, SCRAM binds to the
+//! channel (SCRAM-SHA-256-PLUS, `tls-server-end-point`) when the server
+//! offers it, as libpq's default `channel_binding=prefer` does.
 
+use crate::config::SslMode;
 use bytes::{Buf, BytesMut};
 use logtap_core::Secret;
+use openssl::hash::MessageDigest;
+use openssl::nid::Nid;
+use openssl::ssl::{ErrorCode, Ssl, SslConnector, SslMethod, SslRef, SslVerifyMode, SslVersion};
+use openssl::x509::store::X509StoreBuilder;
+use openssl::x509::{X509VerifyResult, X509};
 use postgres_protocol::authentication::md5_hash;
-use postgres_protocol::authentication::sasl::{ChannelBinding, ScramSha256, SCRAM_SHA_256};
+use postgres_protocol::authentication::sasl::{
+    ChannelBinding, ScramSha256, SCRAM_SHA_256, SCRAM_SHA_256_PLUS,
+};
 use postgres_protocol::message::backend::{ErrorResponseBody, Message};
 use postgres_protocol::message::frontend;
+use std::pin::Pin;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::time::Instant;
+use tokio_openssl::SslStream;
 
-/// Where and as whom to connect.
+/// Where and as whom to connect: the one description of a walsender
+/// connection (the source builds it from `PostgresConfig`).
 #[derive(Debug, Clone)]
 pub struct ConnectParams {
     pub host: String,
@@ -27,7 +48,14 @@ pub struct ConnectParams {
     pub password: Option<Secret>,
     pub database: String,
     pub application_name: String,
+    /// Bounds the TCP connect and the TLS negotiation together.
     pub connect_timeout: Duration,
+    /// Whether to ask for TLS and what to verify; libpq's meanings.
+    pub sslmode: SslMode,
+    /// PEM file of trusted CA certificates, or `system` (see
+    /// `PostgresConfig::sslrootcert`). Given with `prefer`/`require`, the
+    /// chain is verified as with `verify-ca`, like libpq does.
+    pub sslrootcert: Option<String>,
 }
 
 /// A failure on the walsender connection.
@@ -35,6 +63,18 @@ pub struct ConnectParams {
 pub enum WalSenderError {
     #[error("cannot connect to PostgreSQL at {addr}: {source}")]
     Connect { addr: String, source: std::io::Error },
+    /// The server answered the SSLRequest with `N` (it runs with
+    /// `ssl = off`) and the sslmode does not allow plain text.
+    #[error(
+        "PostgreSQL server at {addr} does not accept TLS (sslmode={sslmode}): it refused the \
+         SSLRequest; turn on ssl in its postgresql.conf, or set postgres.sslmode = \"prefer\" \
+         to allow plain text"
+    )]
+    TlsRefused { addr: String, sslmode: SslMode },
+    /// TLS could not be set up: unreadable CA file, failed handshake, a
+    /// certificate that does not verify. Needs an operator, never retried.
+    #[error("TLS to PostgreSQL at {addr} (sslmode={sslmode}): {message}")]
+    Tls { addr: String, sslmode: SslMode, message: String },
     #[error("PostgreSQL connection to {addr}: {source}")]
     Io { addr: String, source: std::io::Error },
     #[error("PostgreSQL closed the replication connection to {addr}")]
@@ -107,12 +147,26 @@ fn server_error(body: &ErrorResponseBody) -> WalSenderError {
     WalSenderError::Server { severity, code, message, detail, hint }
 }
 
+/// Either half of a plain TCP socket or of a TLS stream; boxed because the
+/// two are different types and one virtual call per 64 KiB read or per
+/// message written costs nothing next to the syscall.
+type ReadHalf = Box<dyn AsyncRead + Send + Sync + Unpin>;
+type WriteHalf = Box<dyn AsyncWrite + Send + Sync + Unpin>;
+
 /// The reading side of a connection: buffered backend messages.
-#[derive(Debug)]
 pub struct Reader {
-    half: OwnedReadHalf,
+    half: ReadHalf,
     buf: BytesMut,
     addr: String,
+}
+
+impl std::fmt::Debug for Reader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reader")
+            .field("addr", &self.addr)
+            .field("buffered", &self.buf.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// What [`Reader::next`] found.
@@ -156,7 +210,11 @@ impl Reader {
         loop {
             match self.next().await? {
                 Incoming::Msg(Message::CopyData(body)) => return Ok(Some(body.into_bytes())),
-                Incoming::Msg(Message::CopyDone) => return Ok(None),
+                // A server shutting down ends the copy (CopyDone, or straight
+                // to CommandComplete): the stream is over, not corrupt.
+                Incoming::Msg(Message::CopyDone | Message::CommandComplete(_) | Message::ReadyForQuery(_)) => {
+                    return Ok(None)
+                }
                 Incoming::Msg(Message::ErrorResponse(body)) => return Err(server_error(&body)),
                 Incoming::Msg(Message::NoticeResponse(body)) => log_notice(&body),
                 Incoming::Msg(Message::ParameterStatus(_)) => {}
@@ -200,10 +258,15 @@ fn message_name(m: &Message) -> &'static str {
 }
 
 /// The writing side of a connection.
-#[derive(Debug)]
 pub struct Writer {
-    half: OwnedWriteHalf,
+    half: WriteHalf,
     addr: String,
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writer").field("addr", &self.addr).finish_non_exhaustive()
+    }
 }
 
 impl Writer {
@@ -231,16 +294,29 @@ pub struct WalSender {
     writer: Writer,
     /// `server_version_num`-style number from the startup parameters.
     server_version: Option<u32>,
+    /// The negotiated protocol (`TLSv1.3`), or `None` on plain TCP.
+    tls_version: Option<&'static str>,
+    /// `tls-server-end-point` data for SCRAM-SHA-256-PLUS: the hash of the
+    /// server's certificate. `None` on plain TCP, or if the certificate's
+    /// signature algorithm names no usable hash (e.g. Ed25519).
+    channel_binding: Option<Vec<u8>>,
 }
 
 /// Rows of a simple query, every column as text (`None` for NULL).
 pub type TextRows = Vec<Vec<Option<String>>>;
 
 impl WalSender {
-    /// Connects with `replication=database` and authenticates.
+    /// Connects with `replication=database`, negotiates TLS as
+    /// `params.sslmode` says, and authenticates.
     pub async fn connect(params: &ConnectParams) -> Result<Self, WalSenderError> {
         let addr = format!("{}:{}", params.host, params.port);
-        let stream = tokio::time::timeout(params.connect_timeout, TcpStream::connect(&addr))
+        // Before any connect: an unreadable CA file is a configuration error,
+        // not worth a network round trip (nor a retry).
+        let connector = tls_connector(params.sslmode, params.sslrootcert.as_deref()).map_err(
+            |message| WalSenderError::Tls { addr: addr.clone(), sslmode: params.sslmode, message },
+        )?;
+        let deadline = Instant::now() + params.connect_timeout;
+        let stream = tokio::time::timeout_at(deadline, TcpStream::connect(&addr))
             .await
             .map_err(|_| WalSenderError::Connect {
                 addr: addr.clone(),
@@ -248,11 +324,51 @@ impl WalSender {
             })?
             .map_err(|source| WalSenderError::Connect { addr: addr.clone(), source })?;
         stream.set_nodelay(true).ok();
-        let (r, w) = stream.into_split();
+        let negotiated = match connector {
+            None => Negotiated::Plain(stream),
+            Some(connector) => {
+                tokio::time::timeout_at(deadline, negotiate_tls(stream, &connector, params, &addr))
+                    .await
+                    .map_err(|_| WalSenderError::Connect {
+                        addr: addr.clone(),
+                        source: std::io::Error::new(
+                            std::io::ErrorKind::TimedOut,
+                            format!("TLS negotiation timed out (sslmode={})", params.sslmode),
+                        ),
+                    })??
+            }
+        };
+        let (reader, writer): (ReadHalf, WriteHalf);
+        let (tls_version, channel_binding) = match negotiated {
+            Negotiated::Tls(tls) => {
+                let version = tls.ssl().version_str();
+                let binding = tls_server_end_point(tls.ssl());
+                tracing::debug!(
+                    %addr,
+                    version,
+                    cipher = tls.ssl().current_cipher().map(|c| c.name()).unwrap_or("?"),
+                    "replication connection uses TLS"
+                );
+                let (r, w) = tokio::io::split(tls);
+                (reader, writer) = (Box::new(r), Box::new(w));
+                (Some(version), binding)
+            }
+            Negotiated::Plain(stream) => {
+                let (r, w) = stream.into_split();
+                (reader, writer) = (Box::new(r), Box::new(w));
+                (None, None)
+            }
+        };
         let mut conn = WalSender {
-            reader: Reader { half: r, buf: BytesMut::with_capacity(64 * 1024), addr: addr.clone() },
-            writer: Writer { half: w, addr },
+            reader: Reader {
+                half: reader,
+                buf: BytesMut::with_capacity(64 * 1024),
+                addr: addr.clone(),
+            },
+            writer: Writer { half: writer, addr },
             server_version: None,
+            tls_version,
+            channel_binding,
         };
         let mut buf = BytesMut::new();
         frontend::startup_message(
@@ -304,16 +420,34 @@ impl WalSender {
                     self.writer.write(&buf).await?;
                 }
                 Message::AuthenticationSasl(body) => {
-                    let mut has_scram = false;
+                    let (mut has_scram, mut has_plus) = (false, false);
                     let mut mechs = body.mechanisms();
                     while let Ok(Some(m)) = fallible_iterator::FallibleIterator::next(&mut mechs) {
                         has_scram |= m == SCRAM_SHA_256;
+                        has_plus |= m == SCRAM_SHA_256_PLUS;
                     }
-                    if !has_scram {
-                        return Err(auth_err("the server offers no SASL mechanism logtap supports (SCRAM-SHA-256)".into()));
-                    }
-                    let s = ScramSha256::new(&password()?, ChannelBinding::unsupported());
-                    frontend::sasl_initial_response(SCRAM_SHA_256, s.message(), &mut buf)
+                    // RFC 5802's gs2 flag: `p` binds to the TLS channel; `y`
+                    // says we could have but the server did not offer it (a
+                    // server that did would see a downgrade and refuse);
+                    // `n` that we cannot (plain TCP).
+                    let (mechanism, binding) = match (&self.channel_binding, has_plus) {
+                        (Some(cb), true) => {
+                            (SCRAM_SHA_256_PLUS, ChannelBinding::tls_server_end_point(cb.clone()))
+                        }
+                        (Some(_), false) if has_scram => {
+                            (SCRAM_SHA_256, ChannelBinding::unrequested())
+                        }
+                        (None, _) if has_scram => (SCRAM_SHA_256, ChannelBinding::unsupported()),
+                        _ => {
+                            return Err(auth_err(
+                                "the server offers no SASL mechanism logtap supports \
+                                 (SCRAM-SHA-256, SCRAM-SHA-256-PLUS)"
+                                    .into(),
+                            ))
+                        }
+                    };
+                    let s = ScramSha256::new(&password()?, binding);
+                    frontend::sasl_initial_response(mechanism, s.message(), &mut buf)
                         .map_err(|e| auth_err(e.to_string()))?;
                     self.writer.write(&buf).await?;
                     scram = Some(s);
@@ -351,6 +485,12 @@ impl WalSender {
     /// The server's version as `server_version_num` (e.g. 150018), if known.
     pub fn server_version(&self) -> Option<u32> {
         self.server_version
+    }
+
+    /// The TLS protocol in use (`TLSv1.3`), or `None` on plain TCP (sslmode
+    /// `disable`, or `prefer` against a server without TLS).
+    pub fn tls_version(&self) -> Option<&'static str> {
+        self.tls_version
     }
 
     /// Runs one replication command or query; returns its rows as text.
@@ -412,6 +552,199 @@ impl WalSender {
             }
         }
     }
+}
+
+/// A socket after TLS negotiation.
+enum Negotiated {
+    Tls(SslStream<TcpStream>),
+    /// `prefer`, and the server answered `N`: plain text on the same socket.
+    Plain(TcpStream),
+}
+
+/// SSLRequest, then the handshake; an `N` is an error unless the sslmode is
+/// `prefer`.
+async fn negotiate_tls(
+    mut stream: TcpStream,
+    connector: &SslConnector,
+    params: &ConnectParams,
+    addr: &str,
+) -> Result<Negotiated, WalSenderError> {
+    let io_err = |source: std::io::Error| WalSenderError::Io { addr: addr.to_string(), source };
+    let tls_err = |message: String| WalSenderError::Tls {
+        addr: addr.to_string(),
+        sslmode: params.sslmode,
+        message,
+    };
+    let mut buf = BytesMut::new();
+    frontend::ssl_request(&mut buf);
+    stream.write_all(&buf).await.map_err(io_err)?;
+    // Exactly one byte: anything after it belongs to the TLS handshake.
+    let mut answer = [0u8; 1];
+    match stream.read_exact(&mut answer).await {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            return Err(WalSenderError::Closed { addr: addr.to_string() })
+        }
+        Err(e) => return Err(io_err(e)),
+    }
+    match answer[0] {
+        b'S' => {}
+        b'N' if params.sslmode.requires_tls() => {
+            return Err(WalSenderError::TlsRefused {
+                addr: addr.to_string(),
+                sslmode: params.sslmode,
+            })
+        }
+        b'N' => {
+            tracing::debug!(%addr, "server refused TLS, continuing in plain text (sslmode=prefer)");
+            return Ok(Negotiated::Plain(stream));
+        }
+        // Not PostgreSQL, or one older than 7.0. An `E` (error message)
+        // here comes from an unauthenticated party; libpq does not show it.
+        other => {
+            return Err(WalSenderError::Protocol {
+                context: "in answer to the SSLRequest",
+                what: format!("byte 0x{other:02x} instead of S or N"),
+            })
+        }
+    }
+    let ssl = tls_ssl(connector, params.sslmode, &params.host)
+        .map_err(|e| tls_err(format!("OpenSSL setup: {e}")))?;
+    let mut tls =
+        SslStream::new(ssl, stream).map_err(|e| tls_err(format!("OpenSSL setup: {e}")))?;
+    if let Err(e) = Pin::new(&mut tls).connect().await {
+        return Err(handshake_error(&e, tls.ssl().verify_result(), params, addr));
+    }
+    Ok(Negotiated::Tls(tls))
+}
+
+/// A failed handshake as an error worth reading: the verification result
+/// when the certificate was the problem (OpenSSL's own message then only
+/// says "certificate verify failed"), the transport error when the network
+/// was, OpenSSL's error stack otherwise.
+fn handshake_error(
+    e: &openssl::ssl::Error,
+    verify: X509VerifyResult,
+    params: &ConnectParams,
+    addr: &str,
+) -> WalSenderError {
+    if let Some(io) = e.io_error() {
+        return WalSenderError::Io {
+            addr: addr.to_string(),
+            source: std::io::Error::new(io.kind(), format!("during the TLS handshake: {io}")),
+        };
+    }
+    if e.code() == ErrorCode::SYSCALL && e.ssl_error().is_none() {
+        // EOF in the middle of the handshake: the server went away.
+        return WalSenderError::Closed { addr: addr.to_string() };
+    }
+    let message = if verify != X509VerifyResult::OK {
+        let rootcert = params.sslrootcert.as_deref();
+        verify_failure(params.sslmode, rootcert, &params.host, verify.error_string())
+    } else {
+        format!("TLS handshake failed: {e}")
+    };
+    WalSenderError::Tls { addr: addr.to_string(), sslmode: params.sslmode, message }
+}
+
+/// What to say when the server's certificate does not verify, the same for
+/// both connections: what was checked, against which trust, and OpenSSL's
+/// reason (`unable to get local issuer certificate`, `IP address mismatch`).
+pub(crate) fn verify_failure(
+    mode: SslMode,
+    rootcert: Option<&str>,
+    host: &str,
+    reason: &str,
+) -> String {
+    let against = match rootcert {
+        Some("system") => "the system's trust store".to_string(),
+        Some(path) => format!("postgres.sslrootcert `{path}`"),
+        None => "no root certificate".to_string(),
+    };
+    let what = if verifies_host(mode) { "chain and host name" } else { "chain" };
+    format!(
+        "the server's certificate does not verify ({what} checked against {against}, \
+         host `{host}`): {reason}"
+    )
+}
+
+/// The OpenSSL client context for `mode` (`None` for `disable`): which CAs
+/// are trusted and whether the chain is verified. The host name is checked
+/// per connection, see [`verifies_host`]. Used by both connections, so the
+/// catalog connection and the walsender always agree on what is trusted.
+///
+/// Only `rootcert` is trusted, not the system store as well (unless it is
+/// `system`): a private CA for the database must not be widened to every
+/// public CA. libpq behaves the same way.
+pub(crate) fn tls_connector(
+    mode: SslMode,
+    rootcert: Option<&str>,
+) -> Result<Option<SslConnector>, String> {
+    if mode == SslMode::Disable {
+        return Ok(None);
+    }
+    let setup = |e: openssl::error::ErrorStack| format!("OpenSSL setup: {e}");
+    // Loads the system's default verify paths, kept for `system`.
+    let mut b = SslConnector::builder(SslMethod::tls_client()).map_err(setup)?;
+    // libpq's default ssl_min_protocol_version.
+    b.set_min_proto_version(Some(SslVersion::TLS1_2)).map_err(setup)?;
+    match rootcert {
+        None | Some("system") => {}
+        Some(path) => {
+            let pem = std::fs::read(path)
+                .map_err(|e| format!("cannot read postgres.sslrootcert `{path}`: {e}"))?;
+            let certs = X509::stack_from_pem(&pem).map_err(|e| {
+                format!("postgres.sslrootcert `{path}` is not a PEM certificate file: {e}")
+            })?;
+            if certs.is_empty() {
+                return Err(format!(
+                    "postgres.sslrootcert `{path}` holds no PEM certificate \
+                     (-----BEGIN CERTIFICATE-----)"
+                ));
+            }
+            let mut store = X509StoreBuilder::new().map_err(setup)?;
+            for cert in certs {
+                store.add_cert(cert).map_err(|e| format!("postgres.sslrootcert `{path}`: {e}"))?;
+            }
+            b.set_cert_store(store.build());
+        }
+    }
+    // `require`/`prefer` without a root certificate encrypt but accept any
+    // certificate; with one they verify the chain, as libpq does.
+    let verify = mode.verifies_chain() || rootcert.is_some();
+    b.set_verify(if verify { SslVerifyMode::PEER } else { SslVerifyMode::NONE });
+    Ok(Some(b.build()))
+}
+
+/// Whether `mode` checks that the certificate names the host connected to:
+/// only `verify-full`. Set on each session's `ConnectConfiguration`.
+pub(crate) fn verifies_host(mode: SslMode) -> bool {
+    mode == SslMode::VerifyFull
+}
+
+/// One TLS session to `host`: SNI for host names (not for addresses, as
+/// libpq), and the host name or IP address check for `verify-full`.
+fn tls_ssl(
+    connector: &SslConnector,
+    mode: SslMode,
+    host: &str,
+) -> Result<Ssl, openssl::error::ErrorStack> {
+    let mut c = connector.configure()?;
+    c.set_verify_hostname(verifies_host(mode));
+    c.into_ssl(host)
+}
+
+/// RFC 5929's `tls-server-end-point`: the hash of the server's certificate,
+/// with the certificate's own signature hash (SHA-256 for MD5 and SHA-1),
+/// as PostgreSQL computes it for SCRAM-SHA-256-PLUS.
+fn tls_server_end_point(ssl: &SslRef) -> Option<Vec<u8>> {
+    let cert = ssl.peer_certificate()?;
+    let algorithms = cert.signature_algorithm().object().nid().signature_algorithms()?;
+    let md = match algorithms.digest {
+        Nid::MD5 | Nid::SHA1 => MessageDigest::sha256(),
+        nid => MessageDigest::from_nid(nid)?,
+    };
+    cert.digest(md).ok().map(|d| d.to_vec())
 }
 
 /// `15.18 (Debian 15.18-0+deb12u1)` → 150018; `9.6.1` → 90601.
