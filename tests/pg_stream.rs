@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{consume_all, consume_until_idle, pg_config, pg_superuser, unique, wait_until, Got, Logtap};
+use common::{consume_all, consume_until_idle, drop_slot, pg_config, pg_superuser, unique, wait_until, Got, Logtap};
 use serde_json::{json, Value as Json};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
@@ -141,6 +141,7 @@ async fn interleaved_transactions_arrive_once_per_key_in_commit_order() {
     assert_eq!(t.key, None);
     assert_eq!(t.value_json()["source"]["table"], c.as_str());
     assert_eq!(t.value_json()["source"]["connector"], "postgresql");
+    drop_slot(&pg, &p.to_lowercase()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -183,6 +184,7 @@ async fn an_idle_publication_does_not_pin_wal() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let log = l.stop();
+    drop_slot(&pg, &slot).await;
     assert!(caught_up, "slot confirmed only {confirmed}, WAL was at {target} (20 MB of unpublished writes pinned):\n{log}");
 }
 
@@ -346,6 +348,7 @@ async fn kill9_during_a_100k_change_workload_loses_nothing() {
     });
     let l = current.take().unwrap();
     let log = l.stop();
+    drop_slot(&pg, &p.to_lowercase()).await;
     eprintln!("{kills} kills; {records} records for {changes} changes; {} rows at the end", expected.len());
     assert!(kills >= 5);
     assert!(done, "replayed topic != table ({} vs {} rows):\n{log}", last.0.len(), expected.len());

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{consume_all, pg_config, pg_superuser, unique, wait_until, Logtap};
+use common::{consume_all, drop_slot, pg_config, pg_superuser, unique, wait_until, Logtap};
 use serde_json::{json, Value as Json};
 use std::time::Duration;
 
@@ -50,6 +50,7 @@ async fn every_type_arrives_as_debezium_json() {
     let topic = format!("{p}.public.{t}");
     let got = consume_all(&topic, 2, Duration::from_secs(30));
     let log = l.stop();
+    drop_slot(&pg, &p.to_lowercase()).await;
     assert_eq!(got.len(), 2, "{log}");
     let v = got.iter().find(|g| g.key_str().contains("\"id\":1")).expect("row 1").value_json();
     let after = &v["payload"]["after"];

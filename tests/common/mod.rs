@@ -283,3 +283,27 @@ pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
 pub fn consume_until_idle(topic: &str, min: usize, idle: Duration, max: Duration) -> Vec<Got> {
     consume(topic, usize::MAX, Some((min, idle)), max)
 }
+
+/// Drops a test's replication slot once logtap has let go of it, so repeated
+/// runs against one server do not exhaust `max_replication_slots`.
+pub async fn drop_slot(pg: &tokio_postgres::Client, slot: &str) {
+    for _ in 0..50 {
+        let dropped = pg
+            .query(
+                "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active",
+                &[&slot],
+            )
+            .await
+            .map(|rows| !rows.is_empty())
+            .unwrap_or(false);
+        let exists = pg
+            .query_opt("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", &[&slot])
+            .await
+            .map(|r| r.is_some())
+            .unwrap_or(false);
+        if dropped || !exists {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
