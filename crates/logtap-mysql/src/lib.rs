@@ -3,4 +3,10 @@
 //!
 //! Owns: every byte exchanged with MySQL or MariaDB. Does not own: Kafka, offsets.
 //!
-//! Not written yet: see the README's "Status" section.
+//! Status: the sans-IO pieces (MariaDB's own binlog events and GTID sets,
+//! conversion of row values into Debezium's values) are being built first;
+//! the binlog connection and the source itself are not written yet, and the
+//! binary refuses a `[mysql]` section.
+
+pub mod mariadb;
+pub mod types;
