@@ -382,6 +382,7 @@ fn parse_env_value(value: &str) -> toml::Value {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

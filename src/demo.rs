@@ -180,6 +180,7 @@ impl Source for DemoSource {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

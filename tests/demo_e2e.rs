@@ -2,6 +2,7 @@
 //! a run, a resume, a SIGTERM drain, and kill -9 at random moments. The demo
 //! source's changes are numbered (`source.seq`), so loss, duplication and
 //! order are visible in what Kafka holds.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -2,6 +2,7 @@
 //! come back with their key, value, headers and the partition Kafka's Java
 //! client would pick; acks drive the committed position; a refused record
 //! stops it.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -2,6 +2,7 @@
 //! resumes from its stored position, and nothing is lost. A test binary of
 //! its own, so the restart does not disturb other tests (cargo runs test
 //! binaries one at a time).
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

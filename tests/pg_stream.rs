@@ -1,6 +1,7 @@
 //! The PostgreSQL source end to end: real PostgreSQL, real Kafka, the
 //! `logtap` binary. Each test uses its own tables, slot, publication and topic
 //! prefix, so they run in parallel.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -8,6 +8,7 @@
 //! server cannot produce come from stand-ins on 127.0.0.2: a proxy to the
 //! real server (a certificate that does not name the host connected to) and
 //! a server that refuses TLS.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

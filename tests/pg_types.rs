@@ -1,5 +1,6 @@
 //! Every PostgreSQL type logtap maps, through the real server and Kafka, as
 //! Debezium's PostgreSQL connector writes it with its default modes.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

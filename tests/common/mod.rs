@@ -2,6 +2,7 @@
 //! later PostgreSQL and MariaDB) that `scripts/services up` starts; the
 //! connection settings come from `eval "$(scripts/services env)"`, which
 //! `scripts/test` does. Without them the tests fail, saying so.
+#![allow(clippy::unwrap_used)]
 
 #![allow(dead_code)]
 

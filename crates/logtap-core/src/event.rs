@@ -125,21 +125,6 @@ fn avro_safe(part: &str) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn record_names_follow_debezium() {
-        let n = RecordNames::new("dbserver1", &TableId::new("inventory", "customers"));
-        assert_eq!(n.key, "dbserver1.inventory.customers.Key");
-        assert_eq!(n.value, "dbserver1.inventory.customers.Value");
-        assert_eq!(n.envelope, "dbserver1.inventory.customers.Envelope");
-        let odd = RecordNames::new("my-app", &TableId::new("public", "9lives"));
-        assert_eq!(odd.value, "my_app.public._lives.Value");
-    }
-}
-
 /// The `snapshot` field's allowed values, in Debezium 3.x's order.
 pub const SNAPSHOT_ALLOWED: &str =
     "true,first,first_in_data_collection,last_in_data_collection,last,false,incremental";
@@ -170,4 +155,20 @@ pub fn source_schema(name: &str, extra: Vec<crate::schema::Field>) -> Schema {
     ];
     fields.extend(extra);
     Schema::structure(name, fields).version(1)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_names_follow_debezium() {
+        let n = RecordNames::new("dbserver1", &TableId::new("inventory", "customers"));
+        assert_eq!(n.key, "dbserver1.inventory.customers.Key");
+        assert_eq!(n.value, "dbserver1.inventory.customers.Value");
+        assert_eq!(n.envelope, "dbserver1.inventory.customers.Envelope");
+        let odd = RecordNames::new("my-app", &TableId::new("public", "9lives"));
+        assert_eq!(odd.value, "my_app.public._lives.Value");
+    }
 }

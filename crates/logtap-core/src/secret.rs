@@ -29,6 +29,7 @@ impl fmt::Display for Secret {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     #[test]
     fn secrets_do_not_print() {

@@ -2,6 +2,7 @@
 //! Debezium's records: the `customers` example of Debezium's PostgreSQL
 //! documentation, with the field order, optionality and names of Debezium 3.x
 //! (envelope version 2, `ts_us`/`ts_ns`, transaction block after source).
+#![allow(clippy::unwrap_used)]
 
 use logtap_core::{
     ChangeEvent, Encoder, EnvelopeOptions, Field, Lsn, Op, RecordNames, Schema, SourcePosition,

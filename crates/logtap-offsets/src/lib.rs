@@ -167,6 +167,7 @@ impl OffsetStore for MemoryOffsetStore {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use logtap_core::{Lsn, SnapshotProgress, SourcePosition};

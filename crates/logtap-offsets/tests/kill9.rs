@@ -4,6 +4,7 @@
 //! position (the store may hold one newer, written but not yet printed).
 //!
 //! The child is this same test binary, re-run with `LOGTAP_KILL9_CHILD` set.
+#![allow(clippy::unwrap_used)]
 
 use logtap_core::{Lsn, OffsetStore, SourcePosition, StoredOffset};
 use logtap_offsets::SledOffsetStore;

@@ -3,6 +3,7 @@
 //! field by field; every proper prefix of every message must fail cleanly.
 //!
 //! OIDs, xids, LSNs and timestamps below are those of the capture run.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

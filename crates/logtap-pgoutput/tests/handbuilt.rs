@@ -1,6 +1,7 @@
 //! Hand-built byte vectors from the documented layouts: the messages no
 //! PostgreSQL 15 capture can contain (protocol v4 Stream Abort), and every
 //! error path, with the exact error texts operators will read.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

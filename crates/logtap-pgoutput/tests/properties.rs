@@ -1,6 +1,7 @@
 //! Property tests: no input makes the decoders panic, a failed decode
 //! leaves the decoder as it was, and every message survives an
 //! encode/decode round trip through an independent test-side encoder.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

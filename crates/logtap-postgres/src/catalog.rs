@@ -349,6 +349,7 @@ pub async fn ensure_publication(client: &Client, cfg: &PostgresConfig) -> Result
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
