@@ -226,9 +226,9 @@ impl Config {
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Config, ConfigError> {
         let p = path.display().to_string();
-        let mut table: toml::Table = text
-            .parse()
-            .map_err(|e: toml::de::Error| ConfigError::Parse { path: p.clone(), message: e.to_string() })?;
+        let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+            ConfigError::Parse { path: p.clone(), message: e.to_string() }
+        })?;
         let mut overrides: Vec<(String, String)> =
             env.into_iter().filter(|(k, _)| k.starts_with(ENV_PREFIX)).collect();
         overrides.sort();
@@ -239,9 +239,10 @@ impl Config {
                 message,
             })?;
         }
-        let mut config: Config = toml::Value::Table(table)
-            .try_into()
-            .map_err(|e: toml::de::Error| ConfigError::Parse { path: p.clone(), message: e.to_string() })?;
+        let mut config: Config =
+            toml::Value::Table(table).try_into().map_err(|e: toml::de::Error| {
+                ConfigError::Parse { path: p.clone(), message: e.to_string() }
+            })?;
         config.resolve_secrets().map_err(|(field, message)| ConfigError::Invalid {
             path: p.clone(),
             field,
@@ -295,8 +296,15 @@ impl Config {
             );
         }
         match (self.postgres.is_some(), self.demo.is_some()) {
-            (false, false) => return bad("postgres", "no source configured: add a [postgres] (or [demo]) section"),
-            (true, true) => return bad("demo", "configure one source: [postgres] or [demo], not both"),
+            (false, false) => {
+                return bad(
+                    "postgres",
+                    "no source configured: add a [postgres] (or [demo]) section",
+                )
+            }
+            (true, true) => {
+                return bad("demo", "configure one source: [postgres] or [demo], not both")
+            }
             _ => {}
         }
         if let Some(p) = &self.postgres {
@@ -361,7 +369,8 @@ fn apply_override(table: &mut toml::Table, var: &str, value: &str) -> Result<(),
     let (last, parents) = path.split_last().ok_or("no key")?;
     let mut cur = table;
     for part in parents {
-        let entry = cur.entry(part.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let entry =
+            cur.entry(part.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
         cur = entry.as_table_mut().ok_or_else(|| format!("`{part}` is not a section"))?;
     }
     cur.insert(last.clone(), parse_env_value(value));
@@ -373,7 +382,9 @@ fn parse_env_value(value: &str) -> toml::Value {
     let doc = format!("v = {value}");
     match doc.parse::<toml::Table>() {
         Ok(mut t) => match t.remove("v") {
-            Some(v @ (toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_)))
+            Some(
+                v @ (toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_)),
+            )
             | Some(v @ toml::Value::Array(_)) => v,
             _ => toml::Value::String(value.to_string()),
         },
@@ -469,7 +480,10 @@ path = "/tmp/x"
     #[test]
     fn sources_not_built_yet_are_refused_clearly() {
         let e = load(&MINIMAL.replace("[demo]", "[mysql]\nhost = \"x\""), &[]).unwrap_err();
-        assert!(e.to_string().contains("mysql: the MySQL/MariaDB source is not in this build"), "{e}");
+        assert!(
+            e.to_string().contains("mysql: the MySQL/MariaDB source is not in this build"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -477,11 +491,23 @@ path = "/tmp/x"
         let pg = "[postgres]\nhost = \"127.0.0.1\"\nuser = \"cdc\"\ndatabase = \"app\"\n";
         let c = load(&MINIMAL.replace("[demo]", pg), &[]).unwrap();
         assert_eq!(c.postgres.as_ref().unwrap().slot_name, "logtap");
-        let e = load(&MINIMAL.replace("[demo]", &format!("{pg}slot_name = \"Bad-Name\"")), &[]).unwrap_err();
+        let e = load(&MINIMAL.replace("[demo]", &format!("{pg}slot_name = \"Bad-Name\"")), &[])
+            .unwrap_err();
         assert!(e.to_string().contains("postgres.slot_name"), "{e}");
-        let e = load(&MINIMAL.replace("[demo]", &format!("{pg}decimal_handling_mode = \"exact\"")), &[]).unwrap_err();
+        let e = load(
+            &MINIMAL.replace("[demo]", &format!("{pg}decimal_handling_mode = \"exact\"")),
+            &[],
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("postgres.decimal_handling_mode"), "{e}");
-        let e = load(&MINIMAL.replace("[demo]", "[demo]\n[postgres]\nhost = \"h\"\nuser = \"u\"\ndatabase = \"d\""), &[]).unwrap_err();
+        let e = load(
+            &MINIMAL.replace(
+                "[demo]",
+                "[demo]\n[postgres]\nhost = \"h\"\nuser = \"u\"\ndatabase = \"d\"",
+            ),
+            &[],
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("one source"), "{e}");
     }
 }

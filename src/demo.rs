@@ -48,7 +48,8 @@ impl DemoSource {
         };
         let table = TableId::new("inventory", "customers");
         let names = RecordNames::new(prefix, &table);
-        let key_schema = Arc::new(Schema::structure(&names.key, vec![Field::new("id", Schema::int32())]));
+        let key_schema =
+            Arc::new(Schema::structure(&names.key, vec![Field::new("id", Schema::int32())]));
         let value_schema = Arc::new(Schema::structure(
             &names.value,
             vec![
@@ -80,7 +81,8 @@ impl DemoSource {
 
     fn customer(&self, id: i32, email_version: u32) -> Result<Struct, PipelineError> {
         let first = ["Sally", "George", "Edward", "Anne", "Ravi", "Mei"][(id as usize) % 6];
-        let last = ["Thomas", "Bailey", "Walker", "Kretchmar", "Iyer", "Chen"][(id as usize / 6) % 6];
+        let last =
+            ["Thomas", "Bailey", "Walker", "Kretchmar", "Iyer", "Chen"][(id as usize / 6) % 6];
         let email = if email_version == 0 {
             format!("{}.{}@example.com", first.to_lowercase(), id)
         } else {

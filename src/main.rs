@@ -12,13 +12,13 @@ mod stdout_sink;
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use config::{Config, LogFormat, SinkKind};
+use logtap_core::Source;
 use logtap_core::{
     Encoder, EnvelopeOptions, ErrorClass, Limits, OffsetStore, PipelineError, SharedTracker,
 };
-use logtap_core::Source;
 use logtap_kafka::{KafkaSink, Router};
-use logtap_postgres::PostgresSource;
 use logtap_offsets::SledOffsetStore;
+use logtap_postgres::PostgresSource;
 use pipeline::{PipelineParts, Stopped};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -173,14 +173,20 @@ async fn run_once(
     offsets: &SledOffsetStore,
     shutdown: watch::Receiver<bool>,
 ) -> Result<Stopped, PipelineError> {
-    let stored = offsets.load(&cfg.topic_prefix).map_err(|e| PipelineError::fatal(e.to_string()))?;
+    let stored =
+        offsets.load(&cfg.topic_prefix).map_err(|e| PipelineError::fatal(e.to_string()))?;
     let position = stored.map(|s| s.position);
     match &position {
         Some(p) => tracing::info!(source = %cfg.topic_prefix, position = %p, "resuming"),
-        None => tracing::info!(source = %cfg.topic_prefix, "no stored position: starting from the beginning"),
+        None => {
+            tracing::info!(source = %cfg.topic_prefix, "no stored position: starting from the beginning")
+        }
     }
     let tracker = SharedTracker::new(
-        Limits { max_records: cfg.sink.max_in_flight_records, max_bytes: cfg.sink.max_in_flight_bytes },
+        Limits {
+            max_records: cfg.sink.max_in_flight_records,
+            max_bytes: cfg.sink.max_in_flight_bytes,
+        },
         position.clone(),
     );
     let parts = PipelineParts {
@@ -197,10 +203,12 @@ async fn run_once(
         shutdown,
     };
     if let Some(pg) = &cfg.postgres {
-        let mut source = PostgresSource::start(pg.clone(), &cfg.topic_prefix, position.as_ref()).await?;
+        let mut source =
+            PostgresSource::start(pg.clone(), &cfg.topic_prefix, position.as_ref()).await?;
         with_sink(cfg, &mut source, tracker, parts).await
     } else {
-        let demo_cfg = cfg.demo.clone().ok_or_else(|| PipelineError::fatal("no source configured"))?;
+        let demo_cfg =
+            cfg.demo.clone().ok_or_else(|| PipelineError::fatal("no source configured"))?;
         let mut source = demo::DemoSource::new(demo_cfg, &cfg.topic_prefix, position.as_ref())?;
         with_sink(cfg, &mut source, tracker, parts).await
     }
@@ -219,7 +227,8 @@ async fn with_sink<S: Source>(
             pipeline::run(source, &mut sink, parts).await
         }
         SinkKind::Kafka => {
-            let kcfg = cfg.kafka.as_ref().ok_or_else(|| PipelineError::fatal("no [kafka] section"))?;
+            let kcfg =
+                cfg.kafka.as_ref().ok_or_else(|| PipelineError::fatal("no [kafka] section"))?;
             let mut sink = KafkaSink::new(kcfg, tracker)?;
             pipeline::run(source, &mut sink, parts).await
         }
@@ -256,9 +265,15 @@ async fn check(path: &Path) -> Result<()> {
             match topics.cluster_summary().await {
                 Ok((brokers, n)) => println!(
                     "kafka: reachable; {brokers} broker(s), {n} topic(s); missing topics {}",
-                    if k.topics.create { "are created on first use" } else { "must be created beforehand (kafka.topics.create = false)" }
+                    if k.topics.create {
+                        "are created on first use"
+                    } else {
+                        "must be created beforehand (kafka.topics.create = false)"
+                    }
                 ),
-                Err(e) => bail!("kafka: {e}: check kafka.bootstrap_servers and that the broker is up"),
+                Err(e) => {
+                    bail!("kafka: {e}: check kafka.bootstrap_servers and that the broker is up")
+                }
             }
         }
         _ => println!("  sink: stdout"),
@@ -275,7 +290,10 @@ fn status(cfg: &Config) -> Result<()> {
     let all = match open_offsets(cfg) {
         Ok(offsets) => offsets.list()?,
         Err(e) if e.to_string().contains("lock") => {
-            println!("(logtap is running on {}; positions from its mirror file)", cfg.offsets.path.display());
+            println!(
+                "(logtap is running on {}; positions from its mirror file)",
+                cfg.offsets.path.display()
+            );
             logtap_offsets::read_mirror(&cfg.offsets.path)?
         }
         Err(e) => return Err(e),
@@ -285,7 +303,10 @@ fn status(cfg: &Config) -> Result<()> {
     }
     for (name, off) in all {
         let marker = if name == cfg.topic_prefix { " (this config)" } else { "" };
-        println!("{name}{marker}: {} (stored at {} ms since epoch)", off.position, off.updated_at_ms);
+        println!(
+            "{name}{marker}: {} (stored at {} ms since epoch)",
+            off.position, off.updated_at_ms
+        );
         if let Some(s) = off.snapshot {
             println!("  snapshot pending: {:?}, last key {:?}", s.pending_tables, s.last_key);
         }

@@ -39,7 +39,11 @@ impl Run<'_> {
     }
     fn run_to_end(&self) {
         let out = self.command("run").output().expect("logtap run");
-        assert!(out.status.success(), "logtap run failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "logtap run failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     fn stored_seq(&self) -> u64 {
         let out = self.command("status").output().expect("logtap status");
@@ -105,13 +109,21 @@ fn sigterm_drains_and_stores_the_final_position() {
     let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "exit after SIGTERM: {:?} {}", out.status, String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "exit after SIGTERM: {:?} {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stored = run.stored_seq();
     assert!(stored > 10, "only {stored} changes in 2.5 s");
     let got = consume_all(&topic(&prefix), usize::MAX, Duration::from_secs(8));
     let seqs: HashSet<u64> = got.iter().filter_map(seq_of).collect();
     for s in 0..stored {
-        assert!(seqs.contains(&s), "change {s} is before the stored position {stored} but not in Kafka");
+        assert!(
+            seqs.contains(&s),
+            "change {s} is before the stored position {stored} but not in Kafka"
+        );
     }
     // At most the one change whose checkpoint the stop cut off is past it.
     assert!(seqs.iter().all(|&s| s <= stored), "a change past {stored} + 1 in Kafka");
@@ -123,7 +135,8 @@ fn kill9_at_random_moments_loses_nothing_and_replays_in_order() {
     let dir = tempfile::tempdir().unwrap();
     let total = 4000;
     let run = Run { prefix: &prefix, offsets: dir.path(), changes: total, interval_ms: 0 };
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
     let mut kills = 0;
     for round in 0..6u32 {
         let mut child = run.spawn();
@@ -143,7 +156,10 @@ fn kill9_at_random_moments_loses_nothing_and_replays_in_order() {
     // Nothing lost: every change is in Kafka.
     let seen: HashSet<u64> = got.iter().filter_map(seq_of).collect();
     let changes = got.iter().filter_map(seq_of).count();
-    eprintln!("{kills} kills: {changes} change records in Kafka for {total} changes ({} replayed)", changes as u64 - seen.len() as u64);
+    eprintln!(
+        "{kills} kills: {changes} change records in Kafka for {total} changes ({} replayed)",
+        changes as u64 - seen.len() as u64
+    );
     assert_eq!(seen.len() as u64, total, "distinct changes in Kafka");
     // Replays are in order: per partition, dropping repeats of earlier
     // changes leaves a strictly increasing sequence.
@@ -152,7 +168,11 @@ fn kill9_at_random_moments_loses_nothing_and_replays_in_order() {
         let Some(s) = seq_of(g) else { continue };
         let (seen, last) = per_partition.entry(g.partition).or_default();
         if seen.insert(s) {
-            assert!(last.is_none_or(|l| s > l), "partition {}: change {s} first seen after {last:?}", g.partition);
+            assert!(
+                last.is_none_or(|l| s > l),
+                "partition {}: change {s} first seen after {last:?}",
+                g.partition
+            );
             *last = Some(s);
         }
     }

@@ -16,13 +16,19 @@ async fn a_server_restart_is_retried_and_nothing_is_lost() {
     let p = unique("pgrestart");
     let t = format!("{p}_t");
     let pg = pg_superuser().await;
-    pg.batch_execute(&format!("CREATE TABLE {t} (id int PRIMARY KEY); ALTER TABLE {t} OWNER TO cdc;"))
-        .await
-        .unwrap();
+    pg.batch_execute(&format!(
+        "CREATE TABLE {t} (id int PRIMARY KEY); ALTER TABLE {t} OWNER TO cdc;"
+    ))
+    .await
+    .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let qt = format!("public.{t}");
     let l = Logtap::start(dir.path(), &pg_config(&p, &dir.path().join("off"), &[&qt], ""));
-    assert!(wait_until(Duration::from_secs(30), || l.log_text().contains("streaming")), "{}", l.log_text());
+    assert!(
+        wait_until(Duration::from_secs(30), || l.log_text().contains("streaming")),
+        "{}",
+        l.log_text()
+    );
     pg.batch_execute(&format!("INSERT INTO {t} SELECT generate_series(1, 100);")).await.unwrap();
     let topic = format!("{p}.public.{t}");
     assert_eq!(consume_all(&topic, 100, Duration::from_secs(30)).len(), 100);
@@ -34,7 +40,9 @@ async fn a_server_restart_is_retried_and_nothing_is_lost() {
     // waiting for their end would wait for the server to stop.
     let log = format!("{}/pg/postgres.log", env("LOGTAP_SERVICES_DIR"));
     let status = Command::new("runuser")
-        .args(["-u", "postgres", "--", &pg_ctl, "-D", &data, "-m", "fast", "-w", "-l", &log, "restart"])
+        .args([
+            "-u", "postgres", "--", &pg_ctl, "-D", &data, "-m", "fast", "-w", "-l", &log, "restart",
+        ])
         .current_dir("/")
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
@@ -46,7 +54,8 @@ async fn a_server_restart_is_retried_and_nothing_is_lost() {
     let pg = pg_superuser().await;
     pg.batch_execute(&format!("INSERT INTO {t} SELECT generate_series(101, 200);")).await.unwrap();
     let got = consume_all(&topic, 200, Duration::from_secs(90));
-    let ids: HashSet<i64> = got.iter().map(|g| g.value_json()["after"]["id"].as_i64().unwrap()).collect();
+    let ids: HashSet<i64> =
+        got.iter().map(|g| g.value_json()["after"]["id"].as_i64().unwrap()).collect();
     let log = l.stop();
     drop_slot(&pg, &p.to_lowercase()).await;
     assert_eq!(ids.len(), 200, "rows after the restart:\n{log}");

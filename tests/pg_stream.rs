@@ -5,7 +5,10 @@
 
 mod common;
 
-use common::{consume_all, consume_until_idle, drop_slot, pg_config, pg_superuser, unique, wait_until, Got, Logtap};
+use common::{
+    consume_all, consume_until_idle, drop_slot, pg_config, pg_superuser, unique, wait_until, Got,
+    Logtap,
+};
 use serde_json::{json, Value as Json};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
@@ -55,9 +58,11 @@ async fn interleaved_transactions_arrive_once_per_key_in_commit_order() {
     ))
     .await
     .unwrap();
-    pg.batch_execute(&format!("UPDATE {a} SET v = 'y' WHERE id = 1; INSERT INTO {a} VALUES (2, 'z'); COMMIT;"))
-        .await
-        .unwrap();
+    pg.batch_execute(&format!(
+        "UPDATE {a} SET v = 'y' WHERE id = 1; INSERT INTO {a} VALUES (2, 'z'); COMMIT;"
+    ))
+    .await
+    .unwrap();
     pg2.batch_execute(&format!("UPDATE {b} SET note = 'n2' WHERE id = 1;")).await.unwrap();
     pg2.batch_execute(&format!("UPDATE {a} SET id = 3 WHERE id = 2;")).await.unwrap();
     pg.batch_execute(&format!("UPDATE {c} SET n = 2 WHERE k1 = 1;")).await.unwrap();
@@ -87,7 +92,10 @@ async fn interleaved_transactions_arrive_once_per_key_in_commit_order() {
         .unwrap_or_else(|| panic!("no stored lsn in status: {status}"))
         .to_string();
     let confirmed: String = pg
-        .query_one("SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1", &[&p.to_lowercase()])
+        .query_one(
+            "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1",
+            &[&p.to_lowercase()],
+        )
         .await
         .unwrap()
         .get(0);
@@ -105,7 +113,11 @@ async fn interleaved_transactions_arrive_once_per_key_in_commit_order() {
         m
     };
     let ka = by_key(&ra);
-    let ops = |v: &[Got]| v.iter().map(|g| g.value_json()["op"].as_str().unwrap_or("tombstone").to_string()).collect::<Vec<_>>();
+    let ops = |v: &[Got]| {
+        v.iter()
+            .map(|g| g.value_json()["op"].as_str().unwrap_or("tombstone").to_string())
+            .collect::<Vec<_>>()
+    };
     assert_eq!(ops(&ka[r#"{"id":1}"#]), ["c", "u", "d", "tombstone"]);
     assert_eq!(ops(&ka[r#"{"id":2}"#]), ["c", "d", "tombstone"]);
     assert_eq!(ops(&ka[r#"{"id":3}"#]), ["c"]);
@@ -165,7 +177,8 @@ async fn an_idle_publication_does_not_pin_wal() {
     ))
     .await
     .unwrap();
-    let target: String = pg.query_one("SELECT pg_current_wal_lsn()::text", &[]).await.unwrap().get(0);
+    let target: String =
+        pg.query_one("SELECT pg_current_wal_lsn()::text", &[]).await.unwrap().get(0);
     let slot = p.to_lowercase();
     let mut confirmed = String::new();
     let mut caught_up = false;
@@ -194,9 +207,11 @@ async fn faults_are_reported_clearly_and_a_lost_connection_resumes() {
     let p = unique("pgfault");
     let t = format!("{p}_t");
     let pg = pg_superuser().await;
-    pg.batch_execute(&format!("CREATE TABLE {t} (id int PRIMARY KEY); ALTER TABLE {t} OWNER TO cdc;"))
-        .await
-        .unwrap();
+    pg.batch_execute(&format!(
+        "CREATE TABLE {t} (id int PRIMARY KEY); ALTER TABLE {t} OWNER TO cdc;"
+    ))
+    .await
+    .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let qt = format!("public.{t}");
     let cfg = pg_config(&p, &dir.path().join("off"), &[&qt], "");
@@ -208,7 +223,9 @@ async fn faults_are_reported_clearly_and_a_lost_connection_resumes() {
     let dir2 = tempfile::tempdir().unwrap();
     let other = Logtap::start(dir2.path(), &pg_config(&p, &dir2.path().join("off"), &[&qt], ""));
     assert!(
-        wait_until(Duration::from_secs(20), || other.log_text().contains("is in use by server process")),
+        wait_until(Duration::from_secs(20), || other
+            .log_text()
+            .contains("is in use by server process")),
         "second instance should report the active slot:\n{}",
         other.log_text()
     );
@@ -224,9 +241,14 @@ async fn faults_are_reported_clearly_and_a_lost_connection_resumes() {
     .unwrap();
     pg.batch_execute(&format!("INSERT INTO {t} SELECT generate_series(101, 200);")).await.unwrap();
     let got = consume_all(&topic(&p, &t), 200, Duration::from_secs(60));
-    let ids: HashSet<i64> = got.iter().map(|g| g.value_json()["after"]["id"].as_i64().unwrap()).collect();
+    let ids: HashSet<i64> =
+        got.iter().map(|g| g.value_json()["after"]["id"].as_i64().unwrap()).collect();
     assert_eq!(ids.len(), 200, "rows after a lost connection:\n{}", l.log_text());
-    assert!(l.log_text().contains("retrying"), "the lost connection should be logged:\n{}", l.log_text());
+    assert!(
+        l.log_text().contains("retrying"),
+        "the lost connection should be logged:\n{}",
+        l.log_text()
+    );
     l.stop();
 
     // The slot is dropped behind logtap's back: a clear, fatal error.
@@ -314,10 +336,12 @@ async fn kill9_during_a_100k_change_workload_loses_nothing() {
     });
 
     let mut current = Some(first);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
     let mut kills = 0;
     for round in 0..6u32 {
-        tokio::time::sleep(Duration::from_millis(700 + u64::from((nanos >> (round * 4)) % 1300))).await;
+        tokio::time::sleep(Duration::from_millis(700 + u64::from((nanos >> (round * 4)) % 1300)))
+            .await;
         if let Some(l) = current.take() {
             l.kill9();
             kills += 1;
@@ -350,7 +374,10 @@ async fn kill9_during_a_100k_change_workload_loses_nothing() {
     let l = current.take().unwrap();
     let log = l.stop();
     drop_slot(&pg, &p.to_lowercase()).await;
-    eprintln!("{kills} kills; {records} records for {changes} changes; {} rows at the end", expected.len());
+    eprintln!(
+        "{kills} kills; {records} records for {changes} changes; {} rows at the end",
+        expected.len()
+    );
     assert!(kills >= 5);
     assert!(done, "replayed topic != table ({} vs {} rows):\n{log}", last.0.len(), expected.len());
     assert_eq!(last.1, 0, "some key's first deliveries went backwards in LSN");
@@ -370,13 +397,18 @@ async fn check_reports_each_prerequisite_with_its_fix() {
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = (format!("public.{keyed}"), format!("public.{keyless}"));
     let path = dir.path().join("logtap.toml");
-    std::fs::write(&path, pg_config(&p, &dir.path().join("off"), &[&a, &b, "public.no_such_table"], "")).unwrap();
+    std::fs::write(
+        &path,
+        pg_config(&p, &dir.path().join("off"), &[&a, &b, "public.no_such_table"], ""),
+    )
+    .unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_logtap"))
         .args(["check", "--config"])
         .arg(&path)
         .output()
         .unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text =
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(!out.status.success(), "a missing table must fail the check:\n{text}");
     assert!(text.contains("ok   wal_level = logical"), "{text}");
     assert!(text.contains("ok   role cdc has REPLICATION"), "{text}");
@@ -386,7 +418,11 @@ async fn check_reports_each_prerequisite_with_its_fix() {
     assert!(text.contains("kafka: reachable"), "{text}");
 
     // A malformed config names the field.
-    std::fs::write(&path, pg_config(&p, &dir.path().join("off"), &[&a], "decimal_handling_mode = \"exact\"")).unwrap();
+    std::fs::write(
+        &path,
+        pg_config(&p, &dir.path().join("off"), &[&a], "decimal_handling_mode = \"exact\""),
+    )
+    .unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_logtap"))
         .args(["check", "--config"])
         .arg(&path)

@@ -33,9 +33,16 @@ async fn every_type_arrives_as_debezium_json() {
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let qt = format!("public.{t}");
-    let cfg = format!("{}\n[record]\nschemas_enable = true\n", pg_config(&p, &dir.path().join("off"), &[&qt], ""));
+    let cfg = format!(
+        "{}\n[record]\nschemas_enable = true\n",
+        pg_config(&p, &dir.path().join("off"), &[&qt], "")
+    );
     let l = Logtap::start(dir.path(), &cfg);
-    assert!(wait_until(Duration::from_secs(30), || l.log_text().contains("streaming")), "{}", l.log_text());
+    assert!(
+        wait_until(Duration::from_secs(30), || l.log_text().contains("streaming")),
+        "{}",
+        l.log_text()
+    );
     pg.batch_execute(&format!(
         "SET TIME ZONE 'UTC';
          INSERT INTO {t} VALUES (1, 7, 42, 9007199254740993, 12345.67, 3.14159, 1.5, 2.25, true,
@@ -81,11 +88,20 @@ async fn every_type_arrives_as_debezium_json() {
 
     // Schemas, as Debezium names them.
     let fields = v["schema"]["fields"][1]["fields"].as_array().expect("after fields").clone();
-    let field = |name: &str| fields.iter().find(|f| f["field"] == name).cloned().unwrap_or_else(|| panic!("no field {name}"));
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|f| f["field"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no field {name}"))
+    };
     assert_eq!(field("c_int")["optional"], false);
     assert_eq!(field("c_smallint")["optional"], true);
     assert_eq!(field("c_numeric")["name"], "org.apache.kafka.connect.data.Decimal");
-    assert_eq!(field("c_numeric")["parameters"], json!({"scale": "2", "connect.decimal.precision": "7"}));
+    assert_eq!(
+        field("c_numeric")["parameters"],
+        json!({"scale": "2", "connect.decimal.precision": "7"})
+    );
     assert_eq!(field("c_numeric_free")["name"], "io.debezium.data.VariableScaleDecimal");
     assert_eq!(field("c_date")["name"], "io.debezium.time.Date");
     assert_eq!(field("c_time")["name"], "io.debezium.time.MicroTime");

@@ -3,7 +3,6 @@
 //! connection settings come from `eval "$(scripts/services env)"`, which
 //! `scripts/test` does. Without them the tests fail, saying so.
 #![allow(clippy::unwrap_used)]
-
 #![allow(dead_code)]
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -63,7 +62,12 @@ pub fn consume_all(topic: &str, expected: usize, timeout: Duration) -> Vec<Got> 
     consume(topic, expected, None, timeout)
 }
 
-fn consume(topic: &str, expected: usize, idle: Option<(usize, Duration)>, timeout: Duration) -> Vec<Got> {
+fn consume(
+    topic: &str,
+    expected: usize,
+    idle: Option<(usize, Duration)>,
+    timeout: Duration,
+) -> Vec<Got> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap())
         .set("group.id", unique("logtap-test-"))
@@ -104,7 +108,9 @@ fn consume(topic: &str, expected: usize, idle: Option<(usize, Duration)>, timeou
                 .headers()
                 .map(|h| {
                     h.iter()
-                        .map(|x| (x.key.to_string(), x.value.map(<[u8]>::to_vec).unwrap_or_default()))
+                        .map(|x| {
+                            (x.key.to_string(), x.value.map(<[u8]>::to_vec).unwrap_or_default())
+                        })
                         .collect()
                 })
                 .unwrap_or_default();
@@ -208,7 +214,11 @@ impl Logtap {
             .expect("logtap cli");
         (
             out.status.success(),
-            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
         )
     }
 }
@@ -223,7 +233,8 @@ impl Drop for Logtap {
 /// A superuser connection to the harness's PostgreSQL.
 pub async fn pg_superuser() -> tokio_postgres::Client {
     let url = env("LOGTAP_PG_SUPERUSER_URL");
-    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.expect("connect to PostgreSQL");
+    let (client, conn) =
+        tokio_postgres::connect(&url, tokio_postgres::NoTls).await.expect("connect to PostgreSQL");
     tokio::spawn(async move {
         let _ = conn.await;
     });
@@ -232,7 +243,12 @@ pub async fn pg_superuser() -> tokio_postgres::Client {
 
 /// The `[postgres]`, `[kafka]` and `[offsets]` sections for a test, with a
 /// unique slot and publication.
-pub fn pg_config(prefix: &str, offsets: &std::path::Path, tables: &[&str], extra_pg: &str) -> String {
+pub fn pg_config(
+    prefix: &str,
+    offsets: &std::path::Path,
+    tables: &[&str],
+    extra_pg: &str,
+) -> String {
     let list = tables.iter().map(|t| format!("\"{t}\"")).collect::<Vec<_>>().join(", ");
     format!(
         r#"topic_prefix = "{prefix}"

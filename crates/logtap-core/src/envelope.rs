@@ -194,7 +194,9 @@ impl Serialize for ValuePayload<'_> {
             Value::Float64(f) if f.is_finite() => s.serialize_f64(*f),
             Value::Float64(f) => s.serialize_str(non_finite(*f)),
             Value::String(v) => s.serialize_str(v),
-            Value::Bytes(b) => s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(b)),
+            Value::Bytes(b) => {
+                s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(b))
+            }
             Value::Array(items) => {
                 let mut seq = s.serialize_seq(Some(items.len()))?;
                 for i in items {

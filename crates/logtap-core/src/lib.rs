@@ -19,10 +19,10 @@ pub use ack::{AckTracker, DeliveryFailure, Limits, Seq};
 pub use envelope::{EncodedRecord, Encoder, EnvelopeOptions};
 pub use event::{ChangeEvent, Op, RecordNames, RowKey, TableId, TransactionBlock};
 pub use position::{Lsn, SourcePosition};
-pub use secret::Secret;
 pub use schema::{ConnectType, Field, Schema, Struct, Value};
+pub use secret::Secret;
 pub use shared::SharedTracker;
 pub use traits::{
-    ErrorClass, OffsetError, OffsetStore, PipelineError, SinkRecord, Sink, SnapshotProgress, Source,
-    SourceItem, StoredOffset,
+    ErrorClass, OffsetError, OffsetStore, PipelineError, Sink, SinkRecord, SnapshotProgress,
+    Source, SourceItem, StoredOffset,
 };

@@ -90,10 +90,16 @@ impl SinkRecord {
 /// before it is handed over, and acknowledged there when delivered.
 pub trait Sink: Send {
     /// Queues a record, waiting while the in-flight limits are reached.
-    fn send(&mut self, record: SinkRecord) -> impl Future<Output = Result<(), PipelineError>> + Send;
+    fn send(
+        &mut self,
+        record: SinkRecord,
+    ) -> impl Future<Output = Result<(), PipelineError>> + Send;
 
     /// Waits until every queued record is delivered or failed, at most `timeout`.
-    fn flush(&mut self, timeout: Duration) -> impl Future<Output = Result<(), PipelineError>> + Send;
+    fn flush(
+        &mut self,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<(), PipelineError>> + Send;
 }
 
 /// Progress of a snapshot, stored with the position so an interrupted

@@ -13,7 +13,8 @@ use std::sync::Arc;
 fn customers(op: Op) -> ChangeEvent {
     let table = TableId::new("public", "customers");
     let names = RecordNames::new("dbserver1", &table);
-    let key_schema = Arc::new(Schema::structure(&names.key, vec![Field::new("id", Schema::int32())]));
+    let key_schema =
+        Arc::new(Schema::structure(&names.key, vec![Field::new("id", Schema::int32())]));
     let value_schema = Arc::new(Schema::structure(
         &names.value,
         vec![
@@ -183,7 +184,10 @@ fn keyless_and_truncate_events_have_a_null_key_and_no_tombstone() {
 #[test]
 fn connect_values_render_as_the_json_converter_does() {
     use logtap_core::envelope::{schema_json, value_json};
-    let dec = Schema::bytes().named("org.apache.kafka.connect.data.Decimal").version(1).param("scale", "2");
+    let dec = Schema::bytes()
+        .named("org.apache.kafka.connect.data.Decimal")
+        .version(1)
+        .param("scale", "2");
     assert_eq!(
         schema_json(&dec).to_string(),
         r#"{"type":"bytes","optional":false,"name":"org.apache.kafka.connect.data.Decimal","version":1,"parameters":{"scale":"2"}}"#

@@ -356,7 +356,9 @@ mod tests {
     #[test]
     fn guarantees_are_always_set() {
         let s = KafkaConfig::new("a:1").producer_settings(100, 1 << 20);
-        for (k, v) in [("enable.idempotence", "true"), ("acks", "all"), ("partitioner", "murmur2_random")] {
+        for (k, v) in
+            [("enable.idempotence", "true"), ("acks", "all"), ("partitioner", "murmur2_random")]
+        {
             assert!(s.contains(&(k.to_string(), v.to_string())), "{k}");
         }
     }

@@ -33,9 +33,7 @@ impl Router {
         match self.routing {
             Routing::PerTable => format!("{}.{}.{}", self.prefix, table.namespace, table.table),
             Routing::PerNamespace => format!("{}.{}", self.prefix, table.namespace),
-            Routing::Single => {
-                self.single_topic.clone().unwrap_or_else(|| self.prefix.clone())
-            }
+            Routing::Single => self.single_topic.clone().unwrap_or_else(|| self.prefix.clone()),
         }
     }
 
@@ -56,6 +54,9 @@ mod tests {
         assert_eq!(Router::new("app", Routing::PerTable, None).topic(&t), "app.public.orders");
         assert_eq!(Router::new("app", Routing::PerNamespace, None).topic(&t), "app.public");
         assert_eq!(Router::new("app", Routing::Single, Some("all".into())).topic(&t), "all");
-        assert_eq!(Router::new("app", Routing::Single, None).heartbeat_topic(), "__debezium-heartbeat.app");
+        assert_eq!(
+            Router::new("app", Routing::Single, None).heartbeat_topic(),
+            "__debezium-heartbeat.app"
+        );
     }
 }

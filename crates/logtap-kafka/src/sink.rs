@@ -91,9 +91,8 @@ impl KafkaSink {
         for (k, v) in config.producer_settings(limits.max_records, limits.max_bytes) {
             cc.set(k, v);
         }
-        let producer: ThreadedProducer<AckContext> = cc
-            .create_with_context(AckContext { tracker: tracker.clone() })
-            .map_err(|e| {
+        let producer: ThreadedProducer<AckContext> =
+            cc.create_with_context(AckContext { tracker: tracker.clone() }).map_err(|e| {
                 PipelineError::fatal(format!("cannot create the Kafka producer: {e}")).with_cause(e)
             })?;
         let topics = TopicManager::new(config)?;
@@ -134,13 +133,18 @@ impl Sink for KafkaSink {
                 }
                 Err((e, _)) => {
                     let err = classify(&e);
-                    let _ = self.tracker.ack(seq, Err(format!(
-                        "record for topic `{}` refused: {e}",
-                        record.topic
-                    )));
-                    return Err(PipelineError { message: format!(
-                        "{} (topic `{}`, {} bytes)", err.message, record.topic, record.payload_len()
-                    ), ..err });
+                    let _ = self
+                        .tracker
+                        .ack(seq, Err(format!("record for topic `{}` refused: {e}", record.topic)));
+                    return Err(PipelineError {
+                        message: format!(
+                            "{} (topic `{}`, {} bytes)",
+                            err.message,
+                            record.topic,
+                            record.payload_len()
+                        ),
+                        ..err
+                    });
                 }
             }
         }

@@ -46,16 +46,22 @@ impl TopicManager {
         let admin: AdminClient<DefaultClientContext> = cc.create().map_err(|e| {
             PipelineError::fatal(format!("cannot create the Kafka admin client: {e}"))
         })?;
-        Ok(TopicManager { admin: Arc::new(admin), config: config.topics.clone(), known: HashMap::new() })
+        Ok(TopicManager {
+            admin: Arc::new(admin),
+            config: config.topics.clone(),
+            known: HashMap::new(),
+        })
     }
 
     /// Number of brokers and topics the cluster reports: proves it is reachable.
     pub async fn cluster_summary(&self) -> Result<(usize, usize), PipelineError> {
         let admin = Arc::clone(&self.admin);
-        let md = tokio::task::spawn_blocking(move || admin.inner().fetch_metadata(None, METADATA_TIMEOUT))
-            .await
-            .map_err(|e| PipelineError::fatal(format!("metadata task failed: {e}")))?
-            .map_err(|e| PipelineError::retryable(format!("cannot read Kafka metadata: {e}")))?;
+        let md = tokio::task::spawn_blocking(move || {
+            admin.inner().fetch_metadata(None, METADATA_TIMEOUT)
+        })
+        .await
+        .map_err(|e| PipelineError::fatal(format!("metadata task failed: {e}")))?
+        .map_err(|e| PipelineError::retryable(format!("cannot read Kafka metadata: {e}")))?;
         Ok((md.brokers().len(), md.topics().len()))
     }
 
@@ -107,7 +113,9 @@ impl TopicManager {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        Err(PipelineError::retryable(format!("topic `{topic}` was created but does not show in metadata")))
+        Err(PipelineError::retryable(format!(
+            "topic `{topic}` was created but does not show in metadata"
+        )))
     }
 
     async fn create(&self, topic: &str) -> Result<(), PipelineError> {
@@ -121,9 +129,10 @@ impl TopicManager {
             nt = nt.set(k, v);
         }
         let opts = AdminOptions::new().operation_timeout(Some(METADATA_TIMEOUT));
-        let results = self.admin.create_topics([&nt], &opts).await.map_err(|e| {
-            PipelineError::retryable(format!("cannot create topic `{topic}`: {e}"))
-        })?;
+        let results =
+            self.admin.create_topics([&nt], &opts).await.map_err(|e| {
+                PipelineError::retryable(format!("cannot create topic `{topic}`: {e}"))
+            })?;
         for r in results {
             match r {
                 Ok(_) => tracing::info!(
@@ -134,12 +143,10 @@ impl TopicManager {
                     "created topic"
                 ),
                 Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-                Err((_, code)) => {
-                    return Err(PipelineError::fatal(format!(
-                        "cannot create topic `{topic}` ({} partitions, replication factor {}): {code}",
-                        self.config.partitions, self.config.replication_factor
-                    )))
-                }
+                Err((_, code)) => return Err(PipelineError::fatal(format!(
+                    "cannot create topic `{topic}` ({} partitions, replication factor {}): {code}",
+                    self.config.partitions, self.config.replication_factor
+                ))),
             }
         }
         Ok(())

@@ -31,9 +31,7 @@ impl SledOffsetStore {
             store: path.display().to_string(),
             what: "cannot open",
             source_name: String::new(),
-            detail: format!(
-                "{e} (is another logtap process using this offsets directory?)"
-            ),
+            detail: format!("{e} (is another logtap process using this offsets directory?)"),
         })?;
         Ok(SledOffsetStore { db, path })
     }
@@ -67,7 +65,8 @@ impl SledOffsetStore {
     }
 
     fn decode(&self, source: &str, bytes: &[u8]) -> Result<StoredOffset, OffsetError> {
-        serde_json::from_slice(bytes).map_err(|e| self.err("cannot decode the stored offset", source, e))
+        serde_json::from_slice(bytes)
+            .map_err(|e| self.err("cannot decode the stored offset", source, e))
     }
 }
 
@@ -94,7 +93,8 @@ impl OffsetStore for SledOffsetStore {
 
     fn remove(&self, source: &str) -> Result<bool, OffsetError> {
         let key = format!("{KEY_PREFIX}{source}");
-        let old = self.db.remove(key.as_bytes()).map_err(|e| self.err("cannot remove", source, e))?;
+        let old =
+            self.db.remove(key.as_bytes()).map_err(|e| self.err("cannot remove", source, e))?;
         self.db.flush().map_err(|e| self.err("cannot flush to disk", source, e))?;
         self.write_mirror();
         Ok(old.is_some())
@@ -129,8 +129,8 @@ pub fn read_mirror(path: &Path) -> Result<Vec<(String, StoredOffset)>, OffsetErr
         detail,
     };
     let bytes = std::fs::read(&file).map_err(|e| err("cannot read the mirror", e.to_string()))?;
-    let map: std::collections::BTreeMap<String, StoredOffset> =
-        serde_json::from_slice(&bytes).map_err(|e| err("cannot decode the mirror", e.to_string()))?;
+    let map: std::collections::BTreeMap<String, StoredOffset> = serde_json::from_slice(&bytes)
+        .map_err(|e| err("cannot decode the mirror", e.to_string()))?;
     Ok(map.into_iter().collect())
 }
 

@@ -49,7 +49,8 @@ fn stored_offset_survives_kill9() {
     let dir = tempfile::tempdir().unwrap();
     let exe = std::env::current_exe().unwrap();
     // A cheap, seedless source of varied kill times.
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
     for round in 0..5u32 {
         let mut child = Command::new(&exe)
             .args(["--exact", "kill9_child_writer", "--nocapture", "--test-threads=1"])

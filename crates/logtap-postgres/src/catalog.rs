@@ -12,8 +12,7 @@ use logtap_core::{Lsn, PipelineError};
 use tokio_postgres::{Client, NoTls};
 
 fn sql_err(what: &str, e: tokio_postgres::Error) -> PipelineError {
-    let retry = e.is_closed()
-        || e.as_db_error().is_none() && e.to_string().contains("connection");
+    let retry = e.is_closed() || e.as_db_error().is_none() && e.to_string().contains("connection");
     let msg = match e.as_db_error() {
         Some(db) => format!(
             "{what}: {} ({}){}",
@@ -45,9 +44,8 @@ pub async fn connect(cfg: &PostgresConfig) -> Result<Client, PipelineError> {
     >;
 
     let at = format!("{}:{}", cfg.host, cfg.port);
-    let mode = cfg
-        .ssl_mode()
-        .map_err(|(field, msg)| PipelineError::fatal(format!("{field}: {msg}")))?;
+    let mode =
+        cfg.ssl_mode().map_err(|(field, msg)| PipelineError::fatal(format!("{field}: {msg}")))?;
     let mut c = tokio_postgres::Config::new();
     c.host(&cfg.host)
         .port(cfg.port)
@@ -207,7 +205,10 @@ pub async fn type_info(client: &Client, oid: u32) -> Result<Option<CatalogType>,
     let mut labels = Vec::new();
     if typtype == 'e' {
         let rows = client
-            .query("SELECT enumlabel::text FROM pg_enum WHERE enumtypid = $1 ORDER BY enumsortorder", &[&oid])
+            .query(
+                "SELECT enumlabel::text FROM pg_enum WHERE enumtypid = $1 ORDER BY enumsortorder",
+                &[&oid],
+            )
             .await
             .map_err(|e| sql_err(&format!("reading labels of enum type {oid}"), e))?;
         labels = rows.iter().map(|r| r.get(0)).collect();
@@ -282,7 +283,10 @@ fn qualified(t: &str) -> String {
 }
 
 /// Tables the publication publishes now, as `schema.table`.
-pub async fn publication_tables(client: &Client, publication: &str) -> Result<Option<Vec<String>>, PipelineError> {
+pub async fn publication_tables(
+    client: &Client,
+    publication: &str,
+) -> Result<Option<Vec<String>>, PipelineError> {
     let exists = client
         .query_opt("SELECT 1 FROM pg_publication WHERE pubname = $1", &[&publication])
         .await
@@ -301,10 +305,18 @@ pub async fn publication_tables(client: &Client, publication: &str) -> Result<Op
 }
 
 /// Creates or adjusts the publication per `publication_autocreate_mode`.
-pub async fn ensure_publication(client: &Client, cfg: &PostgresConfig) -> Result<(), PipelineError> {
+pub async fn ensure_publication(
+    client: &Client,
+    cfg: &PostgresConfig,
+) -> Result<(), PipelineError> {
     let name = &cfg.publication_name;
     let current = publication_tables(client, name).await?;
-    let wanted: Vec<String> = cfg.table_include_list.iter().filter(|t| !cfg.table_exclude_list.contains(t)).cloned().collect();
+    let wanted: Vec<String> = cfg
+        .table_include_list
+        .iter()
+        .filter(|t| !cfg.table_exclude_list.contains(t))
+        .cloned()
+        .collect();
     match (cfg.publication_autocreate_mode.as_str(), current) {
         ("disabled", None) => Err(PipelineError::fatal(format!(
             "publication `{name}` does not exist and postgres.publication_autocreate_mode is `disabled`: \

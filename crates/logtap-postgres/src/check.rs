@@ -41,7 +41,10 @@ async fn setting(client: &Client, name: &str) -> Result<String, PipelineError> {
 }
 
 async fn count(client: &Client, sql: &str) -> Result<i64, PipelineError> {
-    let row = client.query_one(sql, &[]).await.map_err(|e| PipelineError::fatal(format!("{sql}: {e}")))?;
+    let row = client
+        .query_one(sql, &[])
+        .await
+        .map_err(|e| PipelineError::fatal(format!("{sql}: {e}")))?;
     Ok(row.get(0))
 }
 
@@ -50,7 +53,10 @@ pub async fn run(cfg: &PostgresConfig) -> Result<Vec<Finding>, PipelineError> {
     let client = catalog::connect(cfg).await?;
     let mut out = Vec::new();
     let version: String = setting(&client, "server_version").await?;
-    out.push(ok(format!("connected to PostgreSQL {version} at {}:{} as {}", cfg.host, cfg.port, cfg.user)));
+    out.push(ok(format!(
+        "connected to PostgreSQL {version} at {}:{} as {}",
+        cfg.host, cfg.port, cfg.user
+    )));
 
     let wal_level = setting(&client, "wal_level").await?;
     out.push(if wal_level == "logical" {
@@ -85,30 +91,50 @@ pub async fn run(cfg: &PostgresConfig) -> Result<Vec<Finding>, PipelineError> {
     });
 
     let row = client
-        .query_one("SELECT rolreplication, rolsuper FROM pg_roles WHERE rolname = current_user", &[])
+        .query_one(
+            "SELECT rolreplication, rolsuper FROM pg_roles WHERE rolname = current_user",
+            &[],
+        )
         .await
         .map_err(|e| PipelineError::fatal(format!("reading role attributes: {e}")))?;
     let (repl, sup): (bool, bool) = (row.get(0), row.get(1));
     out.push(if repl || sup {
         ok(format!("role {} has REPLICATION", cfg.user))
     } else {
-        fail(format!("role {} lacks the REPLICATION attribute", cfg.user), format!("ALTER ROLE \"{}\" REPLICATION;", cfg.user))
+        fail(
+            format!("role {} lacks the REPLICATION attribute", cfg.user),
+            format!("ALTER ROLE \"{}\" REPLICATION;", cfg.user),
+        )
     });
 
     let tables = match catalog::publication_tables(&client, &cfg.publication_name).await? {
         Some(t) => {
-            out.push(ok(format!("publication `{}` publishes {} table(s)", cfg.publication_name, t.len())));
+            out.push(ok(format!(
+                "publication `{}` publishes {} table(s)",
+                cfg.publication_name,
+                t.len()
+            )));
             if cfg.publication_autocreate_mode == "filtered" {
                 for want in &cfg.table_include_list {
                     if !t.contains(want) {
                         out.push(warn(
-                            format!("publication `{}` does not publish {want}", cfg.publication_name),
+                            format!(
+                                "publication `{}` does not publish {want}",
+                                cfg.publication_name
+                            ),
                             "logtap run adds it (publication_autocreate_mode = filtered)",
                         ));
                     }
                 }
             }
-            t.into_iter().filter(|n| cfg.captures(n.split('.').next().unwrap_or(""), n.split('.').nth(1).unwrap_or(""))).collect()
+            t.into_iter()
+                .filter(|n| {
+                    cfg.captures(
+                        n.split('.').next().unwrap_or(""),
+                        n.split('.').nth(1).unwrap_or(""),
+                    )
+                })
+                .collect()
         }
         None if cfg.publication_autocreate_mode == "disabled" => {
             out.push(fail(
@@ -118,7 +144,10 @@ pub async fn run(cfg: &PostgresConfig) -> Result<Vec<Finding>, PipelineError> {
             Vec::new()
         }
         None => {
-            out.push(ok(format!("publication `{}` will be created by logtap run", cfg.publication_name)));
+            out.push(ok(format!(
+                "publication `{}` will be created by logtap run",
+                cfg.publication_name
+            )));
             cfg.table_include_list.clone()
         }
     };
@@ -140,7 +169,10 @@ pub async fn run(cfg: &PostgresConfig) -> Result<Vec<Finding>, PipelineError> {
         };
         let (ident, select, has_pk): (String, bool, bool) = (row.get(0), row.get(1), row.get(2));
         if !select {
-            out.push(fail(format!("no SELECT privilege on {t}"), format!("GRANT SELECT ON \"{schema}\".\"{name}\" TO \"{}\";", cfg.user)));
+            out.push(fail(
+                format!("no SELECT privilege on {t}"),
+                format!("GRANT SELECT ON \"{schema}\".\"{name}\" TO \"{}\";", cfg.user),
+            ));
         }
         let qualified = format!("\"{schema}\".\"{name}\"");
         match (ident.as_str(), has_pk) {
@@ -158,7 +190,10 @@ pub async fn run(cfg: &PostgresConfig) -> Result<Vec<Finding>, PipelineError> {
     }
 
     match slot {
-        None => out.push(ok(format!("slot `{}` does not exist yet; logtap run creates it", cfg.slot_name))),
+        None => out.push(ok(format!(
+            "slot `{}` does not exist yet; logtap run creates it",
+            cfg.slot_name
+        ))),
         Some(s) => {
             if s.plugin.as_deref() != Some("pgoutput") {
                 out.push(fail(

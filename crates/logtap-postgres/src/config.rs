@@ -270,7 +270,11 @@ impl PostgresConfig {
                 }
             }
         }
-        one_of("postgres.decimal_handling_mode", &self.decimal_handling_mode, &["precise", "double", "string"])?;
+        one_of(
+            "postgres.decimal_handling_mode",
+            &self.decimal_handling_mode,
+            &["precise", "double", "string"],
+        )?;
         one_of(
             "postgres.time_precision_mode",
             &self.time_precision_mode,
@@ -281,9 +285,16 @@ impl PostgresConfig {
             &self.binary_handling_mode,
             &["bytes", "base64", "base64-url-safe", "hex"],
         )?;
-        one_of("postgres.interval_handling_mode", &self.interval_handling_mode, &["numeric", "string"])?;
+        one_of(
+            "postgres.interval_handling_mode",
+            &self.interval_handling_mode,
+            &["numeric", "string"],
+        )?;
         if !(100..=3_600_000).contains(&self.status_interval_ms) {
-            return Err(("postgres.status_interval_ms".into(), "must be between 100 and 3600000".into()));
+            return Err((
+                "postgres.status_interval_ms".into(),
+                "must be between 100 and 3600000".into(),
+            ));
         }
         Ok(())
     }

@@ -187,10 +187,14 @@ impl PostgresSource {
                 .map_err(|(field, msg)| PipelineError::fatal(format!("{field}: {msg}")))?,
             sslrootcert: cfg.sslrootcert.clone(),
         };
-        let mut ws = WalSender::connect(&params).await.map_err(|e| wal_err("replication connection", e))?;
+        let mut ws =
+            WalSender::connect(&params).await.map_err(|e| wal_err("replication connection", e))?;
         let version = ws.server_version().unwrap_or(0);
         if version < 140000 {
-            tracing::warn!(server_version = version, "PostgreSQL before 14: logical decoding messages (watermarks) are unavailable");
+            tracing::warn!(
+                server_version = version,
+                "PostgreSQL before 14: logical decoding messages (watermarks) are unavailable"
+            );
         }
         let slot = &cfg.slot_name;
         match catalog::slot_info(&sql, slot).await? {
@@ -237,7 +241,10 @@ impl PostgresSource {
                     )));
                 }
                 let rows = ws
-                    .simple_query(&format!("CREATE_REPLICATION_SLOT {} LOGICAL pgoutput NOEXPORT_SNAPSHOT", quote_ident(slot)))
+                    .simple_query(&format!(
+                        "CREATE_REPLICATION_SLOT {} LOGICAL pgoutput NOEXPORT_SNAPSHOT",
+                        quote_ident(slot)
+                    ))
                     .await
                     .map_err(|e| wal_err(&format!("creating replication slot `{slot}`"), e))?;
                 let at = rows.first().and_then(|r| r.get(1)).cloned().flatten().unwrap_or_default();
@@ -258,7 +265,8 @@ impl PostgresSource {
         if version >= 140000 {
             options.push_str(", \"messages\" 'true'");
         }
-        let cmd = format!("START_REPLICATION SLOT {} LOGICAL {start} ({options})", quote_ident(slot));
+        let cmd =
+            format!("START_REPLICATION SLOT {} LOGICAL {start} ({options})", quote_ident(slot));
         let (reader, writer) = ws.start_replication(&cmd).await.map_err(|e| {
             let mut err = wal_err(&format!("starting replication on slot `{slot}`"), e);
             if err.message.contains("55006") || err.message.contains("is active") {
@@ -278,7 +286,8 @@ impl PostgresSource {
             stop.clone(),
             Duration::from_millis(cfg.status_interval_ms),
         ));
-        let opts = TypeOptions::from_config(&cfg).map_err(|(f, m)| PipelineError::fatal(format!("{f}: {m}")))?;
+        let opts = TypeOptions::from_config(&cfg)
+            .map_err(|(f, m)| PipelineError::fatal(format!("{f}: {m}")))?;
         Ok(PostgresSource {
             prefix: prefix.to_string(),
             sql,
@@ -315,7 +324,9 @@ impl PostgresSource {
             Frame::Keepalive { wal_end } => {
                 if self.tx.is_none() && *wal_end > self.last_checkpoint {
                     self.last_checkpoint = *wal_end;
-                    self.pending.push_back(SourceItem::Checkpoint(SourcePosition::Postgres { lsn: Lsn(*wal_end) }));
+                    self.pending.push_back(SourceItem::Checkpoint(SourcePosition::Postgres {
+                        lsn: Lsn(*wal_end),
+                    }));
                 }
                 Ok(())
             }
@@ -411,13 +422,17 @@ impl PostgresSource {
     /// The state of relation `id` if it is captured; an error if unknown.
     fn captured(&self, id: u32, lsn: u64) -> Result<Option<&TableState>, PipelineError> {
         let state = self.tables.get(&id).ok_or_else(|| {
-            PipelineError::fatal(format!("at LSN {}: change for relation {id} before its Relation message", Lsn(lsn)))
+            PipelineError::fatal(format!(
+                "at LSN {}: change for relation {id} before its Relation message",
+                Lsn(lsn)
+            ))
         })?;
         Ok(state.captured.then_some(state))
     }
 
     async fn relation(&mut self, rel: &Relation) -> Result<(), PipelineError> {
-        let namespace = if rel.namespace.is_empty() { "pg_catalog".to_string() } else { rel.namespace.clone() };
+        let namespace =
+            if rel.namespace.is_empty() { "pg_catalog".to_string() } else { rel.namespace.clone() };
         let id = TableId::new(&namespace, &rel.name);
         let captured = self.cfg.captures(&namespace, &rel.name);
         let (catalog_cols, pk) = catalog::table_shape(&self.sql, rel.id).await?;
@@ -432,18 +447,22 @@ impl PostgresSource {
         let mut columns = Vec::with_capacity(rel.columns.len());
         let mut fields = Vec::with_capacity(rel.columns.len());
         for col in &rel.columns {
-            let not_null = catalog_cols.iter().find(|c| c.name == col.name).is_some_and(|c| c.not_null);
+            let not_null =
+                catalog_cols.iter().find(|c| c.name == col.name).is_some_and(|c| c.not_null);
             let conv = self
                 .types
                 .column_schema(col.type_oid, col.type_modifier, !not_null, &self.opts)
-                .map_err(|e| PipelineError::fatal(format!("table {id} column {}: {e}", col.name)))?;
+                .map_err(|e| {
+                    PipelineError::fatal(format!("table {id} column {}: {e}", col.name))
+                })?;
             if conv.is_fallback() && self.warned.insert((rel.id, col.name.clone())) {
                 tracing::warn!(table = %id, column = %col.name, type_oid = col.type_oid, "no Debezium mapping for this type: sending its text form as a string");
             }
             fields.push(Field::new(&col.name, conv.schema().clone()));
             columns.push(ColumnState { name: col.name.clone(), conv });
         }
-        let key_idx: Vec<usize> = pk.iter().filter_map(|k| columns.iter().position(|c| &c.name == k)).collect();
+        let key_idx: Vec<usize> =
+            pk.iter().filter_map(|k| columns.iter().position(|c| &c.name == k)).collect();
         let key_schema = if key_idx.is_empty() || key_idx.len() != pk.len() {
             if captured && !pk.is_empty() {
                 tracing::warn!(table = %id, "primary key columns missing from the Relation message: sending a null key");
@@ -452,11 +471,14 @@ impl PostgresSource {
         } else {
             Some(Arc::new(Schema::structure(
                 &names.key,
-                key_idx.iter().map(|&i| {
-                    let mut s = columns[i].conv.schema().clone();
-                    s.optional = false;
-                    Field::new(&columns[i].name, s)
-                }).collect(),
+                key_idx
+                    .iter()
+                    .map(|&i| {
+                        let mut s = columns[i].conv.schema().clone();
+                        s.optional = false;
+                        Field::new(&columns[i].name, s)
+                    })
+                    .collect(),
             )))
         };
         if captured && rel.replica_identity == ReplicaIdentity::Nothing {
@@ -464,7 +486,10 @@ impl PostgresSource {
         }
         let value_schema = Arc::new(Schema::structure(&names.value, fields));
         tracing::debug!(table = %id, relation = rel.id, captured, columns = columns.len(), key = ?pk, "relation");
-        self.tables.insert(rel.id, TableState { id, captured, columns, key_idx, key_schema, value_schema });
+        self.tables.insert(
+            rel.id,
+            TableState { id, captured, columns, key_idx, key_schema, value_schema },
+        );
         Ok(())
     }
 
@@ -488,11 +513,19 @@ impl PostgresSource {
         Ok(())
     }
 
-    fn tuple(&self, state: &TableState, tuple: &TupleData, lsn: u64) -> Result<Struct, PipelineError> {
+    fn tuple(
+        &self,
+        state: &TableState,
+        tuple: &TupleData,
+        lsn: u64,
+    ) -> Result<Struct, PipelineError> {
         if tuple.0.len() != state.columns.len() {
             return Err(PipelineError::fatal(format!(
                 "at LSN {}: table {} row has {} columns, its Relation message {}",
-                Lsn(lsn), state.id, tuple.0.len(), state.columns.len()
+                Lsn(lsn),
+                state.id,
+                tuple.0.len(),
+                state.columns.len()
             )));
         }
         let mut values = Vec::with_capacity(tuple.0.len());
@@ -520,7 +553,8 @@ impl PostgresSource {
                 }
             });
         }
-        Struct::new(state.value_schema.clone(), values).map_err(|e| PipelineError::fatal(e.to_string()))
+        Struct::new(state.value_schema.clone(), values)
+            .map_err(|e| PipelineError::fatal(e.to_string()))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -698,7 +732,11 @@ async fn socket_loop(
     }
 }
 
-async fn send_status(writer: &mut Writer, flushed: &AtomicU64, reply: bool) -> Result<(), WalSenderError> {
+async fn send_status(
+    writer: &mut Writer,
+    flushed: &AtomicU64,
+    reply: bool,
+) -> Result<(), WalSenderError> {
     let lsn = flushed.load(Ordering::SeqCst);
     let msg = StandbyStatusUpdate {
         write_lsn: lsn,

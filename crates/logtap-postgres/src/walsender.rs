@@ -79,7 +79,11 @@ pub enum WalSenderError {
     Io { addr: String, source: std::io::Error },
     #[error("PostgreSQL closed the replication connection to {addr}")]
     Closed { addr: String },
-    #[error("PostgreSQL {severity} {code}: {message}{}{}", fmt_opt(" DETAIL: ", detail), fmt_opt(" HINT: ", hint))]
+    #[error(
+        "PostgreSQL {severity} {code}: {message}{}{}",
+        fmt_opt(" DETAIL: ", detail),
+        fmt_opt(" HINT: ", hint)
+    )]
     Server {
         severity: String,
         code: String,
@@ -116,7 +120,8 @@ impl WalSenderError {
             // 57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now,
             // 53300 too many connections, 08xxx connection exceptions.
             WalSenderError::Server { code, .. } => {
-                code.starts_with("08") || ["57P01", "57P02", "57P03", "53300"].contains(&code.as_str())
+                code.starts_with("08")
+                    || ["57P01", "57P02", "57P03", "53300"].contains(&code.as_str())
             }
             _ => false,
         }
@@ -182,14 +187,14 @@ impl Reader {
         loop {
             // CopyBothResponse ('W') is not known to postgres-protocol's parser.
             if self.buf.len() >= 5 && self.buf[0] == b'W' {
-                let len = u32::from_be_bytes([self.buf[1], self.buf[2], self.buf[3], self.buf[4]]) as usize;
+                let len = u32::from_be_bytes([self.buf[1], self.buf[2], self.buf[3], self.buf[4]])
+                    as usize;
                 if self.buf.len() > len {
                     self.buf.advance(len + 1);
                     return Ok(Incoming::CopyBothResponse);
                 }
-            } else if let Some(m) = Message::parse(&mut self.buf).map_err(|e| WalSenderError::Protocol {
-                context: "while reading",
-                what: e.to_string(),
+            } else if let Some(m) = Message::parse(&mut self.buf).map_err(|e| {
+                WalSenderError::Protocol { context: "while reading", what: e.to_string() }
             })? {
                 return Ok(Incoming::Msg(m));
             }
@@ -212,9 +217,9 @@ impl Reader {
                 Incoming::Msg(Message::CopyData(body)) => return Ok(Some(body.into_bytes())),
                 // A server shutting down ends the copy (CopyDone, or straight
                 // to CommandComplete): the stream is over, not corrupt.
-                Incoming::Msg(Message::CopyDone | Message::CommandComplete(_) | Message::ReadyForQuery(_)) => {
-                    return Ok(None)
-                }
+                Incoming::Msg(
+                    Message::CopyDone | Message::CommandComplete(_) | Message::ReadyForQuery(_),
+                ) => return Ok(None),
                 Incoming::Msg(Message::ErrorResponse(body)) => return Err(server_error(&body)),
                 Incoming::Msg(Message::NoticeResponse(body)) => log_notice(&body),
                 Incoming::Msg(Message::ParameterStatus(_)) => {}
@@ -281,7 +286,10 @@ impl Writer {
     pub async fn copy_data(&mut self, payload: &[u8]) -> Result<(), WalSenderError> {
         let mut buf = BytesMut::with_capacity(payload.len() + 5);
         frontend::CopyData::new(payload)
-            .map_err(|e| WalSenderError::Protocol { context: "encoding CopyData", what: e.to_string() })?
+            .map_err(|e| WalSenderError::Protocol {
+                context: "encoding CopyData",
+                what: e.to_string(),
+            })?
             .write(&mut buf);
         self.write(&buf).await
     }
@@ -312,9 +320,10 @@ impl WalSender {
         let addr = format!("{}:{}", params.host, params.port);
         // Before any connect: an unreadable CA file is a configuration error,
         // not worth a network round trip (nor a retry).
-        let connector = tls_connector(params.sslmode, params.sslrootcert.as_deref()).map_err(
-            |message| WalSenderError::Tls { addr: addr.clone(), sslmode: params.sslmode, message },
-        )?;
+        let connector =
+            tls_connector(params.sslmode, params.sslrootcert.as_deref()).map_err(|message| {
+                WalSenderError::Tls { addr: addr.clone(), sslmode: params.sslmode, message }
+            })?;
         let deadline = Instant::now() + params.connect_timeout;
         let stream = tokio::time::timeout_at(deadline, TcpStream::connect(&addr))
             .await
@@ -381,14 +390,18 @@ impl WalSender {
             ],
             &mut buf,
         )
-        .map_err(|e| WalSenderError::Protocol { context: "encoding startup", what: e.to_string() })?;
+        .map_err(|e| WalSenderError::Protocol {
+            context: "encoding startup",
+            what: e.to_string(),
+        })?;
         conn.writer.write(&buf).await?;
         conn.authenticate(params).await?;
         Ok(conn)
     }
 
     async fn authenticate(&mut self, params: &ConnectParams) -> Result<(), WalSenderError> {
-        let auth_err = |message: String| WalSenderError::Auth { user: params.user.clone(), message };
+        let auth_err =
+            |message: String| WalSenderError::Auth { user: params.user.clone(), message };
         let password = || {
             params.password.as_ref().map(|p| p.expose().as_bytes().to_vec()).ok_or_else(|| {
                 auth_err("the server asks for a password but none is configured (postgres.password_env or postgres.password_file)".into())
@@ -453,13 +466,18 @@ impl WalSender {
                     scram = Some(s);
                 }
                 Message::AuthenticationSaslContinue(body) => {
-                    let s = scram.as_mut().ok_or_else(|| auth_err("SASL continue without start".into()))?;
+                    let s = scram
+                        .as_mut()
+                        .ok_or_else(|| auth_err("SASL continue without start".into()))?;
                     s.update(body.data()).map_err(|e| auth_err(format!("SCRAM: {e}")))?;
-                    frontend::sasl_response(s.message(), &mut buf).map_err(|e| auth_err(e.to_string()))?;
+                    frontend::sasl_response(s.message(), &mut buf)
+                        .map_err(|e| auth_err(e.to_string()))?;
                     self.writer.write(&buf).await?;
                 }
                 Message::AuthenticationSaslFinal(body) => {
-                    let s = scram.as_mut().ok_or_else(|| auth_err("SASL final without start".into()))?;
+                    let s = scram
+                        .as_mut()
+                        .ok_or_else(|| auth_err("SASL final without start".into()))?;
                     s.finish(body.data()).map_err(|e| auth_err(format!("SCRAM: {e}")))?;
                 }
                 Message::ParameterStatus(body) => {
@@ -496,8 +514,10 @@ impl WalSender {
     /// Runs one replication command or query; returns its rows as text.
     pub async fn simple_query(&mut self, sql: &str) -> Result<TextRows, WalSenderError> {
         let mut buf = BytesMut::new();
-        frontend::query(sql, &mut buf)
-            .map_err(|e| WalSenderError::Protocol { context: "encoding query", what: e.to_string() })?;
+        frontend::query(sql, &mut buf).map_err(|e| WalSenderError::Protocol {
+            context: "encoding query",
+            what: e.to_string(),
+        })?;
         self.writer.write(&buf).await?;
         let mut rows = Vec::new();
         let mut error = None;
@@ -507,7 +527,9 @@ impl WalSender {
                     let mut values = Vec::new();
                     let buf = row.buffer();
                     let mut ranges = row.ranges();
-                    while let Ok(Some(range)) = fallible_iterator::FallibleIterator::next(&mut ranges) {
+                    while let Ok(Some(range)) =
+                        fallible_iterator::FallibleIterator::next(&mut ranges)
+                    {
                         values.push(range.map(|r| String::from_utf8_lossy(&buf[r]).into_owned()));
                     }
                     rows.push(values);
@@ -532,10 +554,15 @@ impl WalSender {
 
     /// Sends `START_REPLICATION ...` and waits for CopyBoth mode; returns the
     /// two halves for streaming.
-    pub async fn start_replication(mut self, sql: &str) -> Result<(Reader, Writer), WalSenderError> {
+    pub async fn start_replication(
+        mut self,
+        sql: &str,
+    ) -> Result<(Reader, Writer), WalSenderError> {
         let mut buf = BytesMut::new();
-        frontend::query(sql, &mut buf)
-            .map_err(|e| WalSenderError::Protocol { context: "encoding query", what: e.to_string() })?;
+        frontend::query(sql, &mut buf).map_err(|e| WalSenderError::Protocol {
+            context: "encoding query",
+            what: e.to_string(),
+        })?;
         self.writer.write(&buf).await?;
         loop {
             match self.reader.next().await? {

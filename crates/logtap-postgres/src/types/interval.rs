@@ -279,8 +279,18 @@ mod tests {
         assert_eq!(iv("PT0S"), PgInterval::default());
         assert_eq!(iv("PT-0.5S").micro_seconds, -500_000);
         for bad in [
-            "", "1 fortnight", "x days", "1 day 0a:00:00", "99999999999 days", "1-2", "1 2:03:04",
-            "P", "P1", "P1X", "PT", "P1YT1Y",
+            "",
+            "1 fortnight",
+            "x days",
+            "1 day 0a:00:00",
+            "99999999999 days",
+            "1-2",
+            "1 2:03:04",
+            "P",
+            "P1",
+            "P1X",
+            "PT",
+            "P1YT1Y",
         ] {
             assert!(PgInterval::parse(bad).is_err(), "{bad}");
         }
