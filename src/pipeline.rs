@@ -81,10 +81,9 @@ pub async fn run<S: Source, K: Sink>(
             }
         }
         if let Some(f) = parts.tracker.failure() {
-            break Err(PipelineError::retryable(format!(
-                "{}; stopping at the last acknowledged position",
-                f.error
-            )));
+            let mut e = PipelineError::from_delivery(&f, "");
+            e.message.push_str("; stopping at the last acknowledged position");
+            break Err(e);
         }
     };
     // Drain: wait for what is in flight, then store the final position. Even

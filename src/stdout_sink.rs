@@ -34,7 +34,7 @@ impl Sink for StdoutSink {
             .tracker
             .register(record.payload_len())
             .await
-            .map_err(|f| PipelineError::fatal(f.error))?;
+            .map_err(|f| PipelineError::from_delivery(&f, ""))?;
         let mut line = Map::new();
         line.insert("topic".into(), Value::String(record.topic.clone()));
         line.insert("key".into(), embed(&record.key));
@@ -52,7 +52,10 @@ impl Sink for StdoutSink {
             .map_err(std::io::Error::from)
             .and_then(|()| out.write_all(b"\n"))
             .and_then(|()| out.flush());
-        let result = written.as_ref().map(|_| ()).map_err(|e| format!("stdout: {e}"));
+        let result = written
+            .as_ref()
+            .map(|_| ())
+            .map_err(|e| logtap_core::DeliveryError { message: format!("stdout: {e}"), fatal: true });
         let _ = self.tracker.ack(seq, result);
         written.map_err(|e| PipelineError::fatal(format!("cannot write to standard output: {e}")))
     }

@@ -56,6 +56,29 @@ pub struct Full;
 pub struct DeliveryFailure {
     pub seq: Seq,
     pub error: String,
+    /// Retrying cannot help (record too large, not authorized): stop
+    /// instead of replaying the same failure forever.
+    pub fatal: bool,
+}
+
+/// Why a record was not delivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryError {
+    pub message: String,
+    pub fatal: bool,
+}
+
+impl From<String> for DeliveryError {
+    /// A transient failure (e.g. a delivery timeout while the broker is down).
+    fn from(message: String) -> Self {
+        DeliveryError { message, fatal: false }
+    }
+}
+
+impl From<&str> for DeliveryError {
+    fn from(message: &str) -> Self {
+        DeliveryError { message: message.to_string(), fatal: false }
+    }
 }
 
 /// An acknowledgement for a sequence number that is not in flight.
@@ -118,7 +141,7 @@ impl AckTracker {
     }
 
     /// Marks `seq` delivered (`Ok`) or failed (`Err` with the reason).
-    pub fn ack(&mut self, seq: Seq, result: Result<(), String>) -> Result<(), UnknownSeq> {
+    pub fn ack(&mut self, seq: Seq, result: Result<(), DeliveryError>) -> Result<(), UnknownSeq> {
         let idx = seq
             .checked_sub(self.first_seq)
             .and_then(|i| usize::try_from(i).ok())
@@ -131,10 +154,10 @@ impl AckTracker {
         self.unacked_bytes -= entry.bytes;
         match result {
             Ok(()) => entry.state = State::Acked,
-            Err(error) => {
+            Err(e) => {
                 entry.state = State::Failed;
                 if self.failure.is_none() {
-                    self.failure = Some(DeliveryFailure { seq, error });
+                    self.failure = Some(DeliveryFailure { seq, error: e.message, fatal: e.fatal });
                 }
             }
         }
@@ -247,6 +270,7 @@ mod tests {
         assert_eq!(t.committed(), Some(&pos(1)));
         assert_eq!(t.failure().map(|f| f.seq), Some(b));
         assert_eq!(t.failure().map(|f| f.error.as_str()), Some("broker down"));
+        assert_eq!(t.failure().map(|f| f.fatal), Some(false), "plain messages are transient");
     }
 
     #[test]
@@ -316,7 +340,7 @@ mod tests {
             }
             let mut acked = [false; 40];
             for &s in &order {
-                let r = if Some(s) == fail_at { Err("boom".to_string()) } else { Ok(()) };
+                let r = if Some(s) == fail_at { Err("boom".into()) } else { Ok(()) };
                 t.ack(s, r).unwrap();
                 acked[s as usize] = Some(s) != fail_at;
                 let prefix = acked.iter().take_while(|a| **a).count() as u64;

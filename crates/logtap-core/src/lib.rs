@@ -15,7 +15,7 @@ pub mod secret;
 pub mod shared;
 pub mod traits;
 
-pub use ack::{AckTracker, DeliveryFailure, Limits, Seq};
+pub use ack::{AckTracker, DeliveryError, DeliveryFailure, Limits, Seq};
 pub use envelope::{EncodedRecord, Encoder, EnvelopeOptions};
 pub use event::{ChangeEvent, Op, RecordNames, RowKey, TableId, TransactionBlock};
 pub use position::{Lsn, SourcePosition};

@@ -3,7 +3,7 @@
 //! Registering waits (without blocking a thread) while the tracker is full:
 //! that wait is the backpressure that stops the source from being read.
 
-use crate::ack::{AckTracker, DeliveryFailure, Limits, Seq, UnknownSeq};
+use crate::ack::{AckTracker, DeliveryError, DeliveryFailure, Limits, Seq, UnknownSeq};
 use crate::position::SourcePosition;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::Notify;
@@ -57,7 +57,7 @@ impl SharedTracker {
     }
 
     /// Acknowledges `seq` (see [`AckTracker::ack`]) and wakes waiters.
-    pub fn ack(&self, seq: Seq, result: Result<(), String>) -> Result<(), UnknownSeq> {
+    pub fn ack(&self, seq: Seq, result: Result<(), DeliveryError>) -> Result<(), UnknownSeq> {
         let r = self.lock().ack(seq, result);
         self.inner.changed.notify_waiters();
         r

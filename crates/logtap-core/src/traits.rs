@@ -33,6 +33,16 @@ impl PipelineError {
     pub fn retryable(message: impl Into<String>) -> Self {
         PipelineError { class: ErrorClass::Retryable, message: message.into(), cause: None }
     }
+    /// The error for a failed delivery, classified as the failure was.
+    pub fn from_delivery(f: &crate::ack::DeliveryFailure, context: &str) -> Self {
+        let message = format!("{context}{}", f.error);
+        if f.fatal {
+            PipelineError::fatal(message)
+        } else {
+            PipelineError::retryable(message)
+        }
+    }
+
     pub fn with_cause(mut self, cause: impl std::error::Error + Send + Sync + 'static) -> Self {
         self.cause = Some(Box::new(cause));
         self

@@ -154,6 +154,7 @@ const RESERVED: &[(&str, &str)] = &[
     ("acks", "logtap's durability guarantee (always all)"),
     ("request.required.acks", "logtap's durability guarantee (always all)"),
     ("partitioner", "Debezium-compatible partitioning (always murmur2_random)"),
+    ("allow.auto.create.topics", "kafka.topics.create (logtap creates topics itself)"),
     ("max.in.flight.requests.per.connection", "logtap's ordering guarantee"),
     ("max.in.flight", "logtap's ordering guarantee"),
     ("queue.buffering.max.messages", "logtap's in-flight limits ([sink] max_in_flight_records)"),
@@ -296,6 +297,9 @@ impl KafkaConfig {
                     .to_string(),
             ),
             ("security.protocol".into(), self.security_protocol.to_lowercase()),
+            // Topics are created by logtap with the configured partitions and
+            // policy, never by the broker's auto-creation with its defaults.
+            ("allow.auto.create.topics".into(), "false".into()),
         ];
         if let Some(m) = &self.sasl_mechanism {
             s.push(("sasl.mechanism".into(), m.clone()));

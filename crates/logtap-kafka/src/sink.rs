@@ -8,11 +8,13 @@
 
 use crate::config::KafkaConfig;
 use crate::topics::TopicManager;
-use logtap_core::{PipelineError, SharedTracker, Sink, SinkRecord};
+use logtap_core::{DeliveryError, ErrorClass, PipelineError, SharedTracker, Sink, SinkRecord};
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, Message, OwnedHeaders};
-use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::producer::{
+    BaseRecord, DeliveryResult, Producer, ProducerContext, PurgeConfig, ThreadedProducer,
+};
 use rdkafka::ClientContext;
 use std::time::Duration;
 
@@ -30,11 +32,14 @@ impl ProducerContext for AckContext {
     fn delivery(&self, result: &DeliveryResult<'_>, seq: usize) {
         let outcome = match result {
             Ok(_) => Ok(()),
-            Err((e, msg)) => Err(format!(
-                "delivery to topic `{}` partition {} failed: {e}",
-                msg.topic(),
-                msg.partition()
-            )),
+            Err((e, msg)) => Err(DeliveryError {
+                message: format!(
+                    "delivery to topic `{}` partition {} failed: {e}",
+                    msg.topic(),
+                    msg.partition()
+                ),
+                fatal: classify(e).class == ErrorClass::Fatal,
+            }),
         };
         if let Err(e) = self.tracker.ack(seq as u64, outcome) {
             // Cannot happen unless librdkafka reports a record twice; the
@@ -108,9 +113,11 @@ impl KafkaSink {
 impl Sink for KafkaSink {
     async fn send(&mut self, record: SinkRecord) -> Result<(), PipelineError> {
         self.topics.ensure(&record.topic).await?;
-        let seq = self.tracker.register(record.payload_len()).await.map_err(|f| {
-            PipelineError::fatal(format!("not sending more: an earlier {}", f.error))
-        })?;
+        let seq = self
+            .tracker
+            .register(record.payload_len())
+            .await
+            .map_err(|f| PipelineError::from_delivery(&f, "not sending more: an earlier "))?;
         let opaque = usize::try_from(seq).map_err(|_| PipelineError::fatal("sequence overflow"))?;
         let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
         for (k, v) in &record.headers {
@@ -133,9 +140,13 @@ impl Sink for KafkaSink {
                 }
                 Err((e, _)) => {
                     let err = classify(&e);
-                    let _ = self
-                        .tracker
-                        .ack(seq, Err(format!("record for topic `{}` refused: {e}", record.topic)));
+                    let _ = self.tracker.ack(
+                        seq,
+                        Err(DeliveryError {
+                            message: format!("record for topic `{}` refused: {e}", record.topic),
+                            fatal: err.class == ErrorClass::Fatal,
+                        }),
+                    );
                     return Err(PipelineError {
                         message: format!(
                             "{} (topic `{}`, {} bytes)",
@@ -151,12 +162,18 @@ impl Sink for KafkaSink {
     }
 
     async fn flush(&mut self, timeout: Duration) -> Result<(), PipelineError> {
+        if self.tracker.failure().is_some() {
+            // After a failed record, later ones must not reach Kafka ahead of
+            // its replay: drop what is still queued (it stays unacknowledged,
+            // so the stored position is unaffected).
+            self.producer.purge(PurgeConfig::default().queue());
+        }
         let producer = self.producer.clone();
         let flushed = tokio::task::spawn_blocking(move || producer.flush(timeout))
             .await
             .map_err(|e| PipelineError::fatal(format!("flush task failed: {e}")))?;
         if let Some(f) = self.tracker.failure() {
-            return Err(PipelineError::fatal(f.error));
+            return Err(PipelineError::from_delivery(&f, ""));
         }
         flushed.map_err(|e| {
             PipelineError::retryable(format!(
