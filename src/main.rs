@@ -139,6 +139,13 @@ fn shutdown_signal() -> Result<watch::Receiver<bool>> {
             _ = int.recv() => tracing::info!("SIGINT: draining in-flight records"),
         }
         let _ = tx.send(true);
+        // A second signal means "now": the drain is taking too long.
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        eprintln!("second signal: exiting without waiting for the drain (the stored position is safe; the unacknowledged window will be replayed)");
+        std::process::exit(130);
     });
     Ok(rx)
 }
@@ -146,9 +153,16 @@ fn shutdown_signal() -> Result<watch::Receiver<bool>> {
 async fn run(cfg: Config) -> Result<()> {
     let offsets = open_offsets(&cfg)?;
     let shutdown = shutdown_signal()?;
-    let mut backoff = Duration::from_millis(500);
+    const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+    let mut backoff = FIRST_BACKOFF;
     loop {
-        match run_once(&cfg, &offsets, shutdown.clone()).await {
+        let started = std::time::Instant::now();
+        let outcome = run_once(&cfg, &offsets, shutdown.clone()).await;
+        // A run that went well for a while earns a quick retry again.
+        if started.elapsed() > Duration::from_secs(60) {
+            backoff = FIRST_BACKOFF;
+        }
+        match outcome {
             Ok(Stopped::Shutdown) => {
                 tracing::info!("stopped; final position stored");
                 return Ok(());
@@ -159,7 +173,14 @@ async fn run(cfg: Config) -> Result<()> {
             }
             Err(e) if e.class == ErrorClass::Retryable && !*shutdown.borrow() => {
                 tracing::warn!(error = %e, retry_in = ?backoff, "retrying from the stored position");
-                tokio::time::sleep(backoff).await;
+                let mut stop = shutdown.clone();
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = stop.wait_for(|s| *s) => {
+                        tracing::info!("stopped while waiting to retry; the stored position is unchanged");
+                        return Ok(());
+                    }
+                }
                 backoff = (backoff * 2).min(Duration::from_secs(30));
             }
             Err(e) => return Err(anyhow::Error::new(e)),

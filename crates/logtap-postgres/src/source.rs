@@ -57,7 +57,12 @@ pub const UNAVAILABLE_VALUE: &str = "__debezium_unavailable_value";
 /// What the socket task forwards.
 #[derive(Debug)]
 enum Frame {
-    XLogData { wal_start: u64, data: Vec<u8> },
+    XLogData {
+        wal_start: u64,
+        data: Vec<u8>,
+        /// Read-ahead budget held by this frame until it is processed.
+        budget: Option<tokio::sync::OwnedSemaphorePermit>,
+    },
     Keepalive { wal_end: u64 },
     Error(WalSenderError),
     End,
@@ -110,6 +115,8 @@ pub struct PostgresSource {
     last_checkpoint: u64,
     source_schema: Arc<Schema>,
     warned: HashSet<(u32, String)>,
+    /// The catalog's answer for the Relation message being processed.
+    shape_cache: Option<(Relation, (Vec<catalog::CatalogColumn>, Vec<String>))>,
 }
 
 impl std::fmt::Debug for PostgresSource {
@@ -197,7 +204,9 @@ impl PostgresSource {
             );
         }
         let slot = &cfg.slot_name;
-        match catalog::slot_info(&sql, slot).await? {
+        // The server never sends anything before this point; keepalives
+        // below it (sent while it rewinds to restart_lsn) are not progress.
+        let slot_floor: Lsn = match catalog::slot_info(&sql, slot).await? {
             Some(info) => {
                 if info.plugin.as_deref() != Some("pgoutput") {
                     return Err(PipelineError::fatal(format!(
@@ -232,6 +241,7 @@ impl PostgresSource {
                 if stored_lsn.is_none() {
                     tracing::info!(slot = %slot, confirmed = ?info.confirmed_flush_lsn, "reusing existing slot without a stored position: streaming from its confirmed position");
                 }
+                info.confirmed_flush_lsn.unwrap_or(Lsn(0))
             }
             None => {
                 if let Some(stored) = stored_lsn {
@@ -249,8 +259,9 @@ impl PostgresSource {
                     .map_err(|e| wal_err(&format!("creating replication slot `{slot}`"), e))?;
                 let at = rows.first().and_then(|r| r.get(1)).cloned().flatten().unwrap_or_default();
                 tracing::info!(slot = %slot, consistent_point = %at, "created replication slot");
+                at.parse().unwrap_or(Lsn(0))
             }
-        }
+        };
         let proto = match version {
             v if v >= 160000 => 4,
             v if v >= 150000 => 3,
@@ -303,9 +314,10 @@ impl PostgresSource {
             pending: VecDeque::new(),
             tx: None,
             last_commit_lsn: None,
-            last_checkpoint: start.0,
+            last_checkpoint: start.0.max(slot_floor.0),
             source_schema: Arc::new(source_schema()),
             warned: HashSet::new(),
+            shape_cache: None,
             cfg,
         })
     }
@@ -330,7 +342,7 @@ impl PostgresSource {
                 }
                 Ok(())
             }
-            Frame::XLogData { wal_start, data } => {
+            Frame::XLogData { wal_start, data, .. } => {
                 let msg = self.decoder.decode(data).map_err(|e| {
                     PipelineError::fatal(format!("at LSN {}: {e}", Lsn(*wal_start)))
                 })?;
@@ -435,7 +447,16 @@ impl PostgresSource {
             if rel.namespace.is_empty() { "pg_catalog".to_string() } else { rel.namespace.clone() };
         let id = TableId::new(&namespace, &rel.name);
         let captured = self.cfg.captures(&namespace, &rel.name);
-        let (catalog_cols, pk) = catalog::table_shape(&self.sql, rel.id).await?;
+        // Cancellation-proof progress: a cancelled `next` re-runs this for the
+        // same message and reuses what the catalog already answered.
+        let (catalog_cols, pk) = match &self.shape_cache {
+            Some((r, shape)) if r == rel => shape.clone(),
+            _ => {
+                let shape = catalog::table_shape(&self.sql, rel.id).await?;
+                self.shape_cache = Some((rel.clone(), shape.clone()));
+                shape
+            }
+        };
         for col in &rel.columns {
             if self.types.get(col.type_oid).is_none() {
                 if let Some(t) = catalog::type_info(&self.sql, col.type_oid).await? {
@@ -461,11 +482,31 @@ impl PostgresSource {
             fields.push(Field::new(&col.name, conv.schema().clone()));
             columns.push(ColumnState { name: col.name.clone(), conv });
         }
-        let key_idx: Vec<usize> =
+        // The key. Under REPLICA IDENTITY DEFAULT the Relation message marks
+        // the primary key as it was when the change was written, which wins
+        // over today's catalog (the table may have been altered or dropped
+        // since); the catalog only gives the key's column order.
+        let catalog_key: Vec<usize> =
             pk.iter().filter_map(|k| columns.iter().position(|c| &c.name == k)).collect();
-        let key_schema = if key_idx.is_empty() || key_idx.len() != pk.len() {
-            if captured && !pk.is_empty() {
-                tracing::warn!(table = %id, "primary key columns missing from the Relation message: sending a null key");
+        let key_idx: Vec<usize> = if rel.replica_identity == ReplicaIdentity::Default {
+            let wal_key: Vec<usize> =
+                rel.columns.iter().enumerate().filter(|(_, c)| c.is_key).map(|(i, _)| i).collect();
+            let mut sorted = catalog_key.clone();
+            sorted.sort_unstable();
+            if sorted == wal_key {
+                catalog_key
+            } else {
+                if captured {
+                    tracing::warn!(table = %id, "the primary key in the catalog differs from the one in the WAL (altered since?): keying by the WAL's");
+                }
+                wal_key
+            }
+        } else {
+            catalog_key
+        };
+        let key_schema = if key_idx.is_empty() {
+            if captured {
+                tracing::warn!(table = %id, "no primary key: records get a null key");
             }
             None
         } else {
@@ -655,6 +696,9 @@ impl Source for PostgresSource {
     }
 }
 
+/// Bytes of WAL data read ahead of the pipeline, at most (invariant 4).
+const READ_AHEAD_BYTES: usize = 16 * 1024 * 1024;
+
 /// Owns the socket: forwards frames, sends status updates on time.
 async fn socket_loop(
     mut reader: Reader,
@@ -666,10 +710,43 @@ async fn socket_loop(
 ) {
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let budget = Arc::new(tokio::sync::Semaphore::new(READ_AHEAD_BYTES));
     let mut pending: Option<Frame> = None;
     let mut stop_after_send = false;
     loop {
-        if let Some(frame) = pending.take() {
+        if let Some(mut frame) = pending.take() {
+            // Read-ahead is bounded in bytes, not only in frames: a frame
+            // takes its size from the budget (a huge row takes all of it and
+            // travels alone) before it may enter the channel.
+            let need = match &frame {
+                Frame::XLogData { data, budget: None, .. } => {
+                    Some(data.len().clamp(1, READ_AHEAD_BYTES) as u32)
+                }
+                _ => None,
+            };
+            if let Some(n) = need {
+                tokio::select! {
+                    permit = budget.clone().acquire_many_owned(n) => match (permit, &mut frame) {
+                        (Ok(p), Frame::XLogData { budget: slot, .. }) => {
+                            *slot = Some(p);
+                            pending = Some(frame);
+                        }
+                        _ => return,
+                    },
+                    _ = ticker.tick() => {
+                        pending = Some(frame);
+                        if let Err(e) = send_status(&mut writer, &flushed, false).await {
+                            let _ = tx.send(Frame::Error(e)).await;
+                            return;
+                        }
+                    }
+                    _ = stop.notified() => {
+                        let _ = send_status(&mut writer, &flushed, false).await;
+                        return;
+                    }
+                }
+                continue;
+            }
             tokio::select! {
                 permit = tx.reserve() => match permit {
                     Ok(p) => {
@@ -696,7 +773,7 @@ async fn socket_loop(
             data = reader.copy_data() => {
                 pending = Some(match data {
                     Ok(Some(bytes)) => match decode_copy_data(&bytes) {
-                        Ok(CopyData::XLogData(x)) => Frame::XLogData { wal_start: x.wal_start, data: x.data.to_vec() },
+                        Ok(CopyData::XLogData(x)) => Frame::XLogData { wal_start: x.wal_start, data: x.data.to_vec(), budget: None },
                         Ok(CopyData::PrimaryKeepalive(k)) => {
                             let wal_end = k.wal_end;
                             if k.reply_requested {

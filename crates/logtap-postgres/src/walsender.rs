@@ -174,6 +174,9 @@ impl std::fmt::Debug for Reader {
     }
 }
 
+/// Largest backend message accepted: 1 GiB of data plus headroom.
+const MAX_MESSAGE_LEN: u32 = (1 << 30) + (1 << 20);
+
 /// What [`Reader::next`] found.
 enum Incoming {
     Msg(Message),
@@ -185,6 +188,20 @@ impl Reader {
     /// whole message is buffered.
     async fn next(&mut self) -> Result<Incoming, WalSenderError> {
         loop {
+            // A corrupt length must be an error, not a huge allocation: no
+            // backend message is larger than PostgreSQL's 1 GiB field limit.
+            if self.buf.len() >= 5 {
+                let len = u32::from_be_bytes([self.buf[1], self.buf[2], self.buf[3], self.buf[4]]);
+                if len > MAX_MESSAGE_LEN {
+                    return Err(WalSenderError::Protocol {
+                        context: "while reading",
+                        what: format!(
+                            "message type {:?} claims {len} bytes (more than {MAX_MESSAGE_LEN})",
+                            char::from(self.buf[0])
+                        ),
+                    });
+                }
+            }
             // CopyBothResponse ('W') is not known to postgres-protocol's parser.
             if self.buf.len() >= 5 && self.buf[0] == b'W' {
                 let len = u32::from_be_bytes([self.buf[1], self.buf[2], self.buf[3], self.buf[4]])
