@@ -116,7 +116,7 @@ fn init_logging(cfg: &Config) {
     }
 }
 
-fn open_offsets(cfg: &Config) -> Result<SledOffsetStore> {
+fn open_offsets(cfg: &Config, wait_for_lock: bool) -> Result<SledOffsetStore> {
     if let Some(parent) = cfg.offsets.path.parent() {
         if !parent.as_os_str().is_empty() {
             std::fs::create_dir_all(parent).with_context(|| {
@@ -124,7 +124,19 @@ fn open_offsets(cfg: &Config) -> Result<SledOffsetStore> {
             })?;
         }
     }
-    Ok(SledOffsetStore::open(&cfg.offsets.path)?)
+    // A `logtap status` (or `reset`) holds sled's lock for a moment; wait
+    // that out rather than fail. A lock held for seconds is another `run`.
+    let mut tries = 0;
+    loop {
+        match SledOffsetStore::open(&cfg.offsets.path) {
+            Ok(store) => return Ok(store),
+            Err(e) if wait_for_lock && e.to_string().contains("lock") && tries < 50 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 /// Watches SIGTERM and SIGINT; the receiver turns `true` on the first one.
@@ -151,7 +163,7 @@ fn shutdown_signal() -> Result<watch::Receiver<bool>> {
 }
 
 async fn run(cfg: Config) -> Result<()> {
-    let offsets = open_offsets(&cfg)?;
+    let offsets = open_offsets(&cfg, true)?;
     let shutdown = shutdown_signal()?;
     const FIRST_BACKOFF: Duration = Duration::from_millis(500);
     let mut backoff = FIRST_BACKOFF;
@@ -308,7 +320,7 @@ async fn check(path: &Path) -> Result<()> {
 fn status(cfg: &Config) -> Result<()> {
     // sled admits one process: while `logtap run` holds the store, read the
     // JSON mirror it keeps beside it.
-    let all = match open_offsets(cfg) {
+    let all = match open_offsets(cfg, false) {
         Ok(offsets) => offsets.list()?,
         Err(e) if e.to_string().contains("lock") => {
             println!(
@@ -362,7 +374,7 @@ async fn pg_slot_status(pg: &logtap_postgres::PostgresConfig) -> Result<()> {
 }
 
 fn reset(cfg: &Config, yes: bool) -> Result<()> {
-    let offsets = open_offsets(cfg)?;
+    let offsets = open_offsets(cfg, false)?;
     let Some(current) = offsets.load(&cfg.topic_prefix)? else {
         println!("nothing stored for `{}`", cfg.topic_prefix);
         return Ok(());

@@ -716,39 +716,24 @@ async fn socket_loop(
     loop {
         if let Some(mut frame) = pending.take() {
             // Read-ahead is bounded in bytes, not only in frames: a frame
-            // takes its size from the budget (a huge row takes all of it and
-            // travels alone) before it may enter the channel.
+            // first takes its size from the budget (a huge row takes all of
+            // it and travels alone), then a place in the channel. Status
+            // updates go on while it waits for either.
             let need = match &frame {
                 Frame::XLogData { data, budget: None, .. } => {
                     Some(data.len().clamp(1, READ_AHEAD_BYTES) as u32)
                 }
                 _ => None,
             };
-            if let Some(n) = need {
-                tokio::select! {
-                    permit = budget.clone().acquire_many_owned(n) => match (permit, &mut frame) {
-                        (Ok(p), Frame::XLogData { budget: slot, .. }) => {
-                            *slot = Some(p);
-                            pending = Some(frame);
-                        }
-                        _ => return,
-                    },
-                    _ = ticker.tick() => {
-                        pending = Some(frame);
-                        if let Err(e) = send_status(&mut writer, &flushed, false).await {
-                            let _ = tx.send(Frame::Error(e)).await;
-                            return;
-                        }
-                    }
-                    _ = stop.notified() => {
-                        let _ = send_status(&mut writer, &flushed, false).await;
-                        return;
-                    }
-                }
-                continue;
-            }
             tokio::select! {
-                permit = tx.reserve() => match permit {
+                permit = budget.clone().acquire_many_owned(need.unwrap_or(1)), if need.is_some() => {
+                    match (permit, &mut frame) {
+                        (Ok(p), Frame::XLogData { budget: slot, .. }) => *slot = Some(p),
+                        _ => return,
+                    }
+                    pending = Some(frame);
+                }
+                permit = tx.reserve(), if need.is_none() => match permit {
                     Ok(p) => {
                         p.send(frame);
                         if stop_after_send { return; }
