@@ -208,6 +208,7 @@ async fn run_once(
 ) -> Result<Stopped, PipelineError> {
     let stored =
         offsets.load(&cfg.topic_prefix).map_err(|e| PipelineError::fatal(e.to_string()))?;
+    let stored_id = stored.as_ref().and_then(|s| s.source_id.clone());
     let position = stored.map(|s| s.position);
     match &position {
         Some(p) => tracing::info!(source = %cfg.topic_prefix, position = %p, "resuming"),
@@ -237,7 +238,13 @@ async fn run_once(
     };
     if let Some(pg) = &cfg.postgres {
         let mut source =
-            PostgresSource::start(pg.clone(), &cfg.topic_prefix, position.as_ref()).await?;
+            PostgresSource::start(
+            pg.clone(),
+            &cfg.topic_prefix,
+            position.as_ref(),
+            stored_id.as_deref(),
+        )
+        .await?;
         with_sink(cfg, &mut source, tracker, parts).await
     } else {
         let demo_cfg =

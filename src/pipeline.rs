@@ -146,6 +146,7 @@ async fn commit<S: Source>(
     let previous = parts.offsets.load(parts.name).map_err(fatal_offsets)?;
     let offset = StoredOffset {
         position: position.clone(),
+        source_id: source.source_id(),
         snapshot: previous.and_then(|p| p.snapshot),
         updated_at_ms: now_micros() / 1000,
     };

@@ -432,3 +432,31 @@ async fn check_reports_each_prerequisite_with_its_fix() {
     assert!(!out.status.success());
     assert!(err.contains("postgres.decimal_handling_mode") && err.contains("exact"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stored_position_is_never_applied_to_another_slot() {
+    let p = unique("pgident");
+    let t = format!("{p}_t");
+    let pg = pg_superuser().await;
+    pg.batch_execute(&format!("CREATE TABLE {t} (id int PRIMARY KEY); ALTER TABLE {t} OWNER TO cdc;"))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let qt = format!("public.{t}");
+    let cfg = pg_config(&p, &dir.path().join("off"), &[&qt], "");
+    let l = Logtap::start(dir.path(), &cfg);
+    wait_streaming(&l);
+    pg.batch_execute(&format!("INSERT INTO {t} VALUES (1);")).await.unwrap();
+    assert_eq!(consume_all(&topic(&p, &t), 1, Duration::from_secs(30)).len(), 1);
+    l.stop();
+    // Same topic_prefix and offsets, another slot: refused, never resumed at the old LSN.
+    let slot = p.to_lowercase();
+    let other = cfg.replace(&format!("slot_name = \"{slot}\""), &format!("slot_name = \"{slot}_b\""));
+    assert_ne!(other, cfg);
+    let mut l = Logtap::start(dir.path(), &other);
+    let status = l.child.wait().unwrap();
+    let log = l.log_text();
+    assert!(!status.success(), "must refuse:\n{log}");
+    assert!(log.contains("the stored position belongs to") && log.contains(&format!("slot {slot}")), "{log}");
+    drop_slot(&pg, &slot).await;
+}

@@ -71,6 +71,12 @@ pub trait Source: Send {
         position: &SourcePosition,
     ) -> impl Future<Output = Result<(), PipelineError>> + Send;
 
+    /// What the stored position belongs to (stored with it and checked on
+    /// the next start), e.g. `postgres system 7305... slot logtap`.
+    fn source_id(&self) -> Option<String> {
+        None
+    }
+
     /// The pipeline is stopping after storing its final position: tell the
     /// server (PostgreSQL: a last status update) and close connections.
     fn close(&mut self) -> impl Future<Output = ()> + Send {
@@ -127,6 +133,11 @@ pub struct SnapshotProgress {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredOffset {
     pub position: SourcePosition,
+    /// Which server and slot (or binlog stream) the position belongs to, so a
+    /// position is never applied to another one (e.g. after `slot_name` was
+    /// changed but `topic_prefix` was not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot: Option<SnapshotProgress>,
     /// Wall clock of the write, milliseconds since the epoch.

@@ -175,6 +175,7 @@ mod tests {
     fn offset(lsn: u64) -> StoredOffset {
         StoredOffset {
             position: SourcePosition::Postgres { lsn: Lsn(lsn) },
+            source_id: None,
             snapshot: Some(SnapshotProgress {
                 pending_tables: vec!["public.orders".into()],
                 last_key: Some(serde_json::json!({"id": lsn})),

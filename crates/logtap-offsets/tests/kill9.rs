@@ -25,6 +25,7 @@ fn kill9_child_writer() {
     for lsn in start.. {
         let off = StoredOffset {
             position: SourcePosition::Postgres { lsn: Lsn(lsn) },
+            source_id: None,
             snapshot: None,
             updated_at_ms: 0,
         };

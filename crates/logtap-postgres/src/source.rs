@@ -115,6 +115,8 @@ pub struct PostgresSource {
     last_checkpoint: u64,
     source_schema: Arc<Schema>,
     warned: HashSet<(u32, String)>,
+    /// `postgres system <id> slot <name>`, stored with the position.
+    source_id: String,
     /// The catalog's answer for the Relation message being processed.
     shape_cache: Option<(Relation, (Vec<catalog::CatalogColumn>, Vec<String>))>,
 }
@@ -169,6 +171,7 @@ impl PostgresSource {
         cfg: PostgresConfig,
         prefix: &str,
         stored: Option<&SourcePosition>,
+        stored_id: Option<&str>,
     ) -> Result<Self, PipelineError> {
         let stored_lsn = match stored {
             None => None,
@@ -197,6 +200,23 @@ impl PostgresSource {
         let mut ws =
             WalSender::connect(&params).await.map_err(|e| wal_err("replication connection", e))?;
         let version = ws.server_version().unwrap_or(0);
+        let system = ws
+            .simple_query("IDENTIFY_SYSTEM")
+            .await
+            .map_err(|e| wal_err("IDENTIFY_SYSTEM", e))?
+            .first()
+            .and_then(|r| r.first().cloned().flatten())
+            .unwrap_or_default();
+        let source_id = format!("postgres system {system} slot {}", cfg.slot_name);
+        if let Some(stored_id) = stored_id {
+            if stored_id != source_id {
+                return Err(PipelineError::fatal(format!(
+                    "the stored position belongs to `{stored_id}`, but this configuration reads `{source_id}`: \
+                     applying it to another server or slot could skip changes. Use another topic_prefix or offsets.path \
+                     for the new source, or run `logtap reset` to start over"
+                )));
+            }
+        }
         if version < 140000 {
             tracing::warn!(
                 server_version = version,
@@ -318,6 +338,7 @@ impl PostgresSource {
             source_schema: Arc::new(source_schema()),
             warned: HashSet::new(),
             shape_cache: None,
+            source_id,
             cfg,
         })
     }
@@ -686,6 +707,10 @@ impl Source for PostgresSource {
             self.flushed.fetch_max(lsn.0, Ordering::SeqCst);
         }
         Ok(())
+    }
+
+    fn source_id(&self) -> Option<String> {
+        Some(self.source_id.clone())
     }
 
     /// Sends a last status update with the final stored position, so the
