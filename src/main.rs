@@ -237,8 +237,7 @@ async fn run_once(
         shutdown,
     };
     if let Some(pg) = &cfg.postgres {
-        let mut source =
-            PostgresSource::start(
+        let mut source = PostgresSource::start(
             pg.clone(),
             &cfg.topic_prefix,
             position.as_ref(),

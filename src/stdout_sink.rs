@@ -52,10 +52,10 @@ impl Sink for StdoutSink {
             .map_err(std::io::Error::from)
             .and_then(|()| out.write_all(b"\n"))
             .and_then(|()| out.flush());
-        let result = written
-            .as_ref()
-            .map(|_| ())
-            .map_err(|e| logtap_core::DeliveryError { message: format!("stdout: {e}"), fatal: true });
+        let result = written.as_ref().map(|_| ()).map_err(|e| logtap_core::DeliveryError {
+            message: format!("stdout: {e}"),
+            fatal: true,
+        });
         let _ = self.tracker.ack(seq, result);
         written.map_err(|e| PipelineError::fatal(format!("cannot write to standard output: {e}")))
     }

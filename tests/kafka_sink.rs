@@ -149,7 +149,11 @@ async fn a_refused_record_stops_the_position_and_names_the_topic() {
     tracker.checkpoint(seq(4));
     let _ = sink.flush(Duration::from_secs(30)).await;
     assert_eq!(tracker.committed(), Some(seq(3)), "position must stop before the refused record");
-    assert_eq!(tracker.failure().map(|f| f.fatal), Some(true), "an oversize record cannot succeed on retry");
+    assert_eq!(
+        tracker.failure().map(|f| f.fatal),
+        Some(true),
+        "an oversize record cannot succeed on retry"
+    );
     let next = sink
         .send(SinkRecord { topic, key: None, value: Some(b"after".to_vec()), headers: vec![] })
         .await;

@@ -438,9 +438,11 @@ async fn a_stored_position_is_never_applied_to_another_slot() {
     let p = unique("pgident");
     let t = format!("{p}_t");
     let pg = pg_superuser().await;
-    pg.batch_execute(&format!("CREATE TABLE {t} (id int PRIMARY KEY); ALTER TABLE {t} OWNER TO cdc;"))
-        .await
-        .unwrap();
+    pg.batch_execute(&format!(
+        "CREATE TABLE {t} (id int PRIMARY KEY); ALTER TABLE {t} OWNER TO cdc;"
+    ))
+    .await
+    .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let qt = format!("public.{t}");
     let cfg = pg_config(&p, &dir.path().join("off"), &[&qt], "");
@@ -451,12 +453,16 @@ async fn a_stored_position_is_never_applied_to_another_slot() {
     l.stop();
     // Same topic_prefix and offsets, another slot: refused, never resumed at the old LSN.
     let slot = p.to_lowercase();
-    let other = cfg.replace(&format!("slot_name = \"{slot}\""), &format!("slot_name = \"{slot}_b\""));
+    let other =
+        cfg.replace(&format!("slot_name = \"{slot}\""), &format!("slot_name = \"{slot}_b\""));
     assert_ne!(other, cfg);
     let mut l = Logtap::start(dir.path(), &other);
     let status = l.child.wait().unwrap();
     let log = l.log_text();
     assert!(!status.success(), "must refuse:\n{log}");
-    assert!(log.contains("the stored position belongs to") && log.contains(&format!("slot {slot}")), "{log}");
+    assert!(
+        log.contains("the stored position belongs to") && log.contains(&format!("slot {slot}")),
+        "{log}"
+    );
     drop_slot(&pg, &slot).await;
 }

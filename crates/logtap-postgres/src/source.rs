@@ -51,6 +51,9 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_postgres::Client;
 
+/// Columns (with nullability) and primary key columns, from the catalog.
+type TableShape = (Vec<catalog::CatalogColumn>, Vec<String>);
+
 /// Debezium's placeholder for an unchanged TOASTed value.
 pub const UNAVAILABLE_VALUE: &str = "__debezium_unavailable_value";
 
@@ -63,7 +66,9 @@ enum Frame {
         /// Read-ahead budget held by this frame until it is processed.
         budget: Option<tokio::sync::OwnedSemaphorePermit>,
     },
-    Keepalive { wal_end: u64 },
+    Keepalive {
+        wal_end: u64,
+    },
     Error(WalSenderError),
     End,
 }
@@ -118,7 +123,7 @@ pub struct PostgresSource {
     /// `postgres system <id> slot <name>`, stored with the position.
     source_id: String,
     /// The catalog's answer for the Relation message being processed.
-    shape_cache: Option<(Relation, (Vec<catalog::CatalogColumn>, Vec<String>))>,
+    shape_cache: Option<(Relation, TableShape)>,
 }
 
 impl std::fmt::Debug for PostgresSource {
