@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{bootstrap, consume_all, unique, Got};
+use common::{bootstrap, consume_all, consume_until_idle, unique, Got};
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -117,12 +117,19 @@ fn sigterm_drains_and_stores_the_final_position() {
     );
     let stored = run.stored_seq();
     assert!(stored > 10, "only {stored} changes in 2.5 s");
-    let got = consume_all(&topic(&prefix), usize::MAX, Duration::from_secs(8));
+    let got = consume_until_idle(
+        &topic(&prefix),
+        stored as usize,
+        Duration::from_secs(3),
+        Duration::from_secs(60),
+    );
     let seqs: HashSet<u64> = got.iter().filter_map(seq_of).collect();
     for s in 0..stored {
         assert!(
             seqs.contains(&s),
-            "change {s} is before the stored position {stored} but not in Kafka"
+            "change {s} is before the stored position {stored} but not in Kafka ({} records read, partitions {:?})",
+            got.len(),
+            got.iter().map(|g| g.partition).collect::<std::collections::BTreeSet<_>>()
         );
     }
     // At most the one change whose checkpoint the stop cut off is past it.
@@ -152,7 +159,12 @@ fn kill9_at_random_moments_loses_nothing_and_replays_in_order() {
     run.run_to_end();
     assert_eq!(run.stored_seq(), total);
 
-    let got = consume_all(&topic(&prefix), usize::MAX, Duration::from_secs(20));
+    let got = consume_until_idle(
+        &topic(&prefix),
+        total as usize,
+        Duration::from_secs(3),
+        Duration::from_secs(90),
+    );
     // Nothing lost: every change is in Kafka.
     let seen: HashSet<u64> = got.iter().filter_map(seq_of).collect();
     let changes = got.iter().filter_map(seq_of).count();
