@@ -146,10 +146,12 @@ impl TopicManager {
                     "created topic"
                 ),
                 Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-                Err((_, code)) => return Err(PipelineError::fatal(format!(
+                Err((_, code)) => {
+                    return Err(PipelineError::fatal(format!(
                     "cannot create topic `{topic}` ({} partitions, replication factor {}): {code}",
                     self.config.partitions, self.config.replication_factor
-                ))),
+                )))
+                }
             }
         }
         Ok(())
