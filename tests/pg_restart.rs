@@ -6,33 +6,19 @@
 
 mod common;
 
-use common::{consume_all, drop_slot, env, pg_config, pg_superuser, unique, wait_until, Logtap};
+use common::{consume_all, drop_slot, env, pg_superuser, PgFixture};
 use std::collections::HashSet;
 use std::process::Command;
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_restart_is_retried_and_nothing_is_lost() {
-    let p = unique("pgrestart");
-    let t = format!("{p}_t");
-    let pg = pg_superuser().await;
-    pg.batch_execute(&format!(
-        "CREATE TABLE {t} (id int PRIMARY KEY); ALTER TABLE {t} OWNER TO cdc;"
-    ))
-    .await
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let qt = format!("public.{t}");
-    let l = Logtap::start(dir.path(), &pg_config(&p, &dir.path().join("off"), &[&qt], ""));
-    assert!(
-        wait_until(Duration::from_secs(30), || l.log_text().contains("streaming")),
-        "{}",
-        l.log_text()
-    );
-    pg.batch_execute(&format!("INSERT INTO {t} SELECT generate_series(1, 100);")).await.unwrap();
-    let topic = format!("{p}.public.{t}");
+    let f = PgFixture::new("pgrestart", "id int PRIMARY KEY").await;
+    let t = &f.table;
+    let l = f.start();
+    f.pg.batch_execute(&format!("INSERT INTO {t} SELECT generate_series(1, 100);")).await.unwrap();
+    let topic = f.topic();
     assert_eq!(consume_all(&topic, 100, Duration::from_secs(30)).len(), 100);
-    drop(pg);
 
     let data = format!("{}/pg/data", env("LOGTAP_SERVICES_DIR"));
     let pg_ctl = format!("{}/pg_ctl", env("LOGTAP_PG_BIN"));
@@ -57,7 +43,7 @@ async fn a_server_restart_is_retried_and_nothing_is_lost() {
     let ids: HashSet<i64> =
         got.iter().map(|g| g.value_json()["after"]["id"].as_i64().unwrap()).collect();
     let log = l.stop();
-    drop_slot(&pg, &p.to_lowercase()).await;
+    drop_slot(&pg, &f.slot()).await;
     assert_eq!(ids.len(), 200, "rows after the restart:\n{log}");
     assert!(log.contains("retrying"), "the lost server should be logged:\n{log}");
 }

@@ -7,7 +7,7 @@ mod common;
 
 use common::{
     consume_all, consume_until_idle, drop_slot, pg_config, pg_superuser, unique, wait_until, Got,
-    Logtap,
+    Logtap, PgFixture,
 };
 use serde_json::{json, Value as Json};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -204,24 +204,15 @@ async fn an_idle_publication_does_not_pin_wal() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn faults_are_reported_clearly_and_a_lost_connection_resumes() {
-    let p = unique("pgfault");
-    let t = format!("{p}_t");
-    let pg = pg_superuser().await;
-    pg.batch_execute(&format!(
-        "CREATE TABLE {t} (id int PRIMARY KEY); ALTER TABLE {t} OWNER TO cdc;"
-    ))
-    .await
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
+    let f = PgFixture::new("pgfault", "id int PRIMARY KEY").await;
+    let (p, t, pg, dir, cfg) = (&f.prefix, &f.table, &f.pg, &f.dir, &f.config);
     let qt = format!("public.{t}");
-    let cfg = pg_config(&p, &dir.path().join("off"), &[&qt], "");
-    let l = Logtap::start(dir.path(), &cfg);
-    wait_streaming(&l);
+    let l = f.start();
     pg.batch_execute(&format!("INSERT INTO {t} SELECT generate_series(1, 100);")).await.unwrap();
 
     // A second logtap on the same slot is refused with the reason.
     let dir2 = tempfile::tempdir().unwrap();
-    let other = Logtap::start(dir2.path(), &pg_config(&p, &dir2.path().join("off"), &[&qt], ""));
+    let other = Logtap::start(dir2.path(), &pg_config(p, &dir2.path().join("off"), &[&qt], ""));
     assert!(
         wait_until(Duration::from_secs(20), || other
             .log_text()
@@ -240,7 +231,7 @@ async fn faults_are_reported_clearly_and_a_lost_connection_resumes() {
     .await
     .unwrap();
     pg.batch_execute(&format!("INSERT INTO {t} SELECT generate_series(101, 200);")).await.unwrap();
-    let got = consume_all(&topic(&p, &t), 200, Duration::from_secs(60));
+    let got = consume_all(&topic(p, t), 200, Duration::from_secs(60));
     let ids: HashSet<i64> =
         got.iter().map(|g| g.value_json()["after"]["id"].as_i64().unwrap()).collect();
     assert_eq!(ids.len(), 200, "rows after a lost connection:\n{}", l.log_text());
@@ -253,7 +244,7 @@ async fn faults_are_reported_clearly_and_a_lost_connection_resumes() {
 
     // The slot is dropped behind logtap's back: a clear, fatal error.
     pg.execute("SELECT pg_drop_replication_slot($1)", &[&slot]).await.unwrap();
-    let l = Logtap::start(dir.path(), &cfg);
+    let l = Logtap::start(dir.path(), cfg);
     let status = {
         let mut l = l;
         let s = l.child.wait().unwrap();
@@ -435,27 +426,17 @@ async fn check_reports_each_prerequisite_with_its_fix() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stored_position_is_never_applied_to_another_slot() {
-    let p = unique("pgident");
-    let t = format!("{p}_t");
-    let pg = pg_superuser().await;
-    pg.batch_execute(&format!(
-        "CREATE TABLE {t} (id int PRIMARY KEY); ALTER TABLE {t} OWNER TO cdc;"
-    ))
-    .await
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let qt = format!("public.{t}");
-    let cfg = pg_config(&p, &dir.path().join("off"), &[&qt], "");
-    let l = Logtap::start(dir.path(), &cfg);
-    wait_streaming(&l);
+    let f = PgFixture::new("pgident", "id int PRIMARY KEY").await;
+    let (p, t, pg, dir, cfg) = (&f.prefix, &f.table, &f.pg, &f.dir, &f.config);
+    let l = f.start();
     pg.batch_execute(&format!("INSERT INTO {t} VALUES (1);")).await.unwrap();
-    assert_eq!(consume_all(&topic(&p, &t), 1, Duration::from_secs(30)).len(), 1);
+    assert_eq!(consume_all(&topic(p, t), 1, Duration::from_secs(30)).len(), 1);
     l.stop();
     // Same topic_prefix and offsets, another slot: refused, never resumed at the old LSN.
     let slot = p.to_lowercase();
     let other =
         cfg.replace(&format!("slot_name = \"{slot}\""), &format!("slot_name = \"{slot}_b\""));
-    assert_ne!(other, cfg);
+    assert_ne!(&other, cfg);
     let mut l = Logtap::start(dir.path(), &other);
     let status = l.child.wait().unwrap();
     let log = l.log_text();
@@ -464,5 +445,5 @@ async fn a_stored_position_is_never_applied_to_another_slot() {
         log.contains("the stored position belongs to") && log.contains(&format!("slot {slot}")),
         "{log}"
     );
-    drop_slot(&pg, &slot).await;
+    drop_slot(pg, &slot).await;
 }

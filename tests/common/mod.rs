@@ -324,3 +324,52 @@ pub async fn drop_slot(pg: &tokio_postgres::Client, slot: &str) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// A one-table PostgreSQL test: table `<prefix>_t (<columns>)` owned by the
+/// capture role (so logtap may publish it), a scratch directory, and a
+/// config capturing the table with a slot and publication of its own.
+pub struct PgFixture {
+    pub prefix: String,
+    pub table: String,
+    pub pg: tokio_postgres::Client,
+    pub dir: tempfile::TempDir,
+    pub config: String,
+}
+
+impl PgFixture {
+    pub async fn new(kind: &str, columns: &str) -> PgFixture {
+        let prefix = unique(kind);
+        let table = format!("{prefix}_t");
+        let pg = pg_superuser().await;
+        pg.batch_execute(&format!(
+            "CREATE TABLE {table} ({columns}); ALTER TABLE {table} OWNER TO cdc;"
+        ))
+        .await
+        .expect("create the test table");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let qualified = format!("public.{table}");
+        let config = pg_config(&prefix, &dir.path().join("off"), &[&qualified], "");
+        PgFixture { prefix, table, pg, dir, config }
+    }
+
+    /// Starts logtap on the fixture's config and waits until it streams.
+    pub fn start(&self) -> Logtap {
+        let l = Logtap::start(self.dir.path(), &self.config);
+        assert!(
+            wait_until(Duration::from_secs(30), || l.log_text().contains("streaming")),
+            "logtap did not start streaming:\n{}",
+            l.log_text()
+        );
+        l
+    }
+
+    /// The topic of the fixture's table.
+    pub fn topic(&self) -> String {
+        format!("{}.public.{}", self.prefix, self.table)
+    }
+
+    /// The slot name `pg_config` derives from the prefix.
+    pub fn slot(&self) -> String {
+        self.prefix.to_lowercase().replace('-', "_")
+    }
+}
