@@ -11,7 +11,7 @@
 use crate::demo::now_micros;
 use logtap_core::{
     Encoder, OffsetStore, PipelineError, SharedTracker, Sink, SinkRecord, Source, SourceItem,
-    SourcePosition, StoredOffset,
+    StoredOffset,
 };
 use logtap_kafka::Router;
 use std::time::Duration;
@@ -46,8 +46,9 @@ pub async fn run<S: Source, K: Sink>(
     sink: &mut K,
     parts: PipelineParts<'_>,
 ) -> Result<Stopped, PipelineError> {
-    let mut last_stored: Option<SourcePosition> =
-        parts.offsets.load(parts.name).map_err(fatal_offsets)?.map(|o| o.position);
+    // What is stored now, read once: later writes keep its snapshot progress.
+    let mut last_stored: Option<StoredOffset> =
+        parts.offsets.load(parts.name).map_err(fatal_offsets)?;
     let mut ticker = tokio::time::interval(parts.commit_interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut shutdown = parts.shutdown.clone();
@@ -137,24 +138,23 @@ async fn handle<K: Sink>(
 async fn commit<S: Source>(
     source: &mut S,
     parts: &PipelineParts<'_>,
-    last_stored: &mut Option<SourcePosition>,
+    last_stored: &mut Option<StoredOffset>,
 ) -> Result<(), PipelineError> {
     let Some(position) = parts.tracker.committed() else { return Ok(()) };
-    if last_stored.as_ref() == Some(&position) {
+    if last_stored.as_ref().map(|o| &o.position) == Some(&position) {
         return Ok(());
     }
-    let previous = parts.offsets.load(parts.name).map_err(fatal_offsets)?;
     let offset = StoredOffset {
         position: position.clone(),
         source_id: source.source_id(),
-        snapshot: previous.and_then(|p| p.snapshot),
+        snapshot: last_stored.as_ref().and_then(|o| o.snapshot.clone()),
         updated_at_ms: now_micros() / 1000,
     };
     // The store fsyncs; keep that off the async workers' hot path.
     tokio::task::block_in_place(|| parts.offsets.store(parts.name, &offset))
         .map_err(fatal_offsets)?;
     tracing::debug!(%position, "stored position");
-    *last_stored = Some(position.clone());
+    *last_stored = Some(offset);
     source.committed(&position).await
 }
 

@@ -163,10 +163,6 @@ impl Schema {
         self
     }
 
-    /// The value of parameter `key`.
-    pub fn parameter(&self, key: &str) -> Option<&str> {
-        self.parameters.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
-    }
     pub fn with_default(mut self, value: Value) -> Self {
         self.default = Some(value);
         self
