@@ -60,6 +60,17 @@ fn topic(prefix: &str) -> String {
     format!("{prefix}.inventory.customers")
 }
 
+/// The three tests run one at a time. Under parallel load the SIGTERM test
+/// has (in about one run in four) found the first change(s) of its topic
+/// missing from what the consumer read, although the stored position was
+/// past them. Not yet explained (consumer artefact or a real loss); until it
+/// is, the tests do not share the machine, and the assertion stays as it is.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// `source.seq` of a change record, `None` for a tombstone.
 fn seq_of(g: &Got) -> Option<u64> {
     let v = g.value_json();
@@ -77,6 +88,7 @@ fn tombstones(changes: u64) -> u64 {
 
 #[test]
 fn run_then_resume_sends_each_change_once() {
+    let _serial = serial();
     let prefix = unique("e2e");
     let dir = tempfile::tempdir().unwrap();
     let mut run = Run { prefix: &prefix, offsets: dir.path(), changes: 12, interval_ms: 1 };
@@ -101,6 +113,7 @@ fn run_then_resume_sends_each_change_once() {
 
 #[test]
 fn sigterm_drains_and_stores_the_final_position() {
+    let _serial = serial();
     let prefix = unique("term");
     let dir = tempfile::tempdir().unwrap();
     let run = Run { prefix: &prefix, offsets: dir.path(), changes: 0, interval_ms: 2 };
@@ -138,6 +151,7 @@ fn sigterm_drains_and_stores_the_final_position() {
 
 #[test]
 fn kill9_at_random_moments_loses_nothing_and_replays_in_order() {
+    let _serial = serial();
     let prefix = unique("kill");
     let dir = tempfile::tempdir().unwrap();
     let total = 4000;

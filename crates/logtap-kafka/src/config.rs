@@ -297,9 +297,6 @@ impl KafkaConfig {
                     .to_string(),
             ),
             ("security.protocol".into(), self.security_protocol.to_lowercase()),
-            // Topics are created by logtap with the configured partitions and
-            // policy, never by the broker's auto-creation with its defaults.
-            ("allow.auto.create.topics".into(), "false".into()),
         ];
         if let Some(m) = &self.sasl_mechanism {
             s.push(("sasl.mechanism".into(), m.clone()));
