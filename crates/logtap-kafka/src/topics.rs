@@ -43,9 +43,6 @@ impl TopicManager {
                 cc.set(k, v);
             }
         }
-        // Metadata requests must never make the broker create a topic with
-        // its own defaults (librdkafka asks for that by default).
-        cc.set("allow.auto.create.topics", "false");
         let admin: AdminClient<DefaultClientContext> = cc.create().map_err(|e| {
             PipelineError::fatal(format!("cannot create the Kafka admin client: {e}"))
         })?;
