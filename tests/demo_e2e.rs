@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{bootstrap, consume_all, consume_until_idle, unique, Got};
+use common::{bootstrap, consume_all, consume_until_idle, unique, watermarks, Got};
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -100,7 +100,13 @@ fn run_then_resume_sends_each_change_once() {
     assert_eq!(run.stored_seq(), 20);
     let expected = (20 + tombstones(20)) as usize;
     let got = consume_all(&topic(&prefix), expected + 1, Duration::from_secs(15));
-    assert_eq!(got.len(), expected, "20 changes and 5 tombstones, nothing twice");
+    assert_eq!(
+        got.len(),
+        expected,
+        "20 changes and 5 tombstones, nothing twice; broker watermarks {:?}, read {:?}",
+        watermarks(&topic(&prefix)),
+        got.iter().map(|g| (g.partition, g.offset, seq_of(g))).collect::<Vec<_>>()
+    );
     let seqs: Vec<u64> = got.iter().filter_map(seq_of).collect();
     let mut sorted = seqs.clone();
     sorted.sort_unstable();
@@ -142,9 +148,14 @@ fn sigterm_drains_and_stores_the_final_position() {
     for s in 0..stored {
         assert!(
             seqs.contains(&s),
-            "change {s} is before the stored position {stored} but not in Kafka ({} records read, partitions {:?})",
+            "change {s} is before the stored position {stored} but not in Kafka ({} records read; broker watermarks {:?}; first read per partition {:?}); logtap said: {}",
             got.len(),
-            got.iter().map(|g| g.partition).collect::<std::collections::BTreeSet<_>>()
+            watermarks(&topic(&prefix)),
+            got.iter()
+                .filter(|g| g.offset < 3)
+                .map(|g| (g.partition, g.offset, seq_of(g)))
+                .collect::<Vec<_>>(),
+            String::from_utf8_lossy(&out.stderr)
         );
     }
     // At most the one change whose checkpoint the stop cut off is past it.

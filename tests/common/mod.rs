@@ -127,6 +127,29 @@ fn consume(
     out
 }
 
+/// Per partition of `topic`: (partition, low watermark, high watermark), as
+/// the broker reports them. Failure messages print it, so a read-back short
+/// of what logtap stored tells whether Kafka holds fewer records or the
+/// consumer read fewer.
+pub fn watermarks(topic: &str) -> Vec<(i32, i64, i64)> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap())
+        .set("group.id", unique("logtap-wm-"))
+        .create()
+        .expect("consumer");
+    let Ok(md) = consumer.fetch_metadata(Some(topic), Duration::from_secs(10)) else {
+        return Vec::new();
+    };
+    let partitions = md.topics().first().map_or(0, |t| t.partitions().len() as i32);
+    (0..partitions)
+        .map(|p| {
+            let (lo, hi) =
+                consumer.fetch_watermarks(topic, p, Duration::from_secs(10)).unwrap_or((-1, -1));
+            (p, lo, hi)
+        })
+        .collect()
+}
+
 /// Runs one of Kafka's own Java tools from the harness's jar directory.
 pub fn java_tool(class: &str, args: &[&str], stdin: Option<&str>) -> String {
     use std::io::Write;
