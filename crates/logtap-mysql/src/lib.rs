@@ -8,5 +8,8 @@
 //! the binlog connection and the source itself are not written yet, and the
 //! binary refuses a `[mysql]` section.
 
+pub mod config;
 pub mod mariadb;
 pub mod types;
+
+pub use config::MysqlConfig;

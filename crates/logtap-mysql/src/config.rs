@@ -1,0 +1,341 @@
+//! MySQL/MariaDB source settings (`[mysql]` in logtap.toml). Names follow
+//! Debezium's MySQL connector where one exists (`database.server.id`
+//! becomes `server_id`, `bigint.unsigned.handling.mode` becomes
+//! `bigint_unsigned_handling_mode`, and so on).
+
+use crate::types::{BigIntUnsignedMode, BinaryMode, DecimalMode, TimePrecisionMode, TypeOptions};
+use logtap_core::Secret;
+use serde::Deserialize;
+
+/// Connection, replica identity, tables and value conversion.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MysqlConfig {
+    /// Host name or address of the server (a primary, or a replica with
+    /// `log_slave_updates` / `log_replica_updates` on).
+    pub host: String,
+    /// TCP port.
+    #[serde(default = "default_port")]
+    pub port: u16,
+    /// User with REPLICATION SLAVE, REPLICATION CLIENT (BINLOG MONITOR on
+    /// MariaDB 10.5+) and SELECT on the captured tables.
+    pub user: String,
+    /// Resolved by the binary from `password_env` or `password_file`.
+    #[serde(skip)]
+    pub password: Option<Secret>,
+    /// Environment variable holding the password.
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// File holding the password (trailing newline ignored).
+    #[serde(default)]
+    pub password_file: Option<String>,
+    /// The server id logtap registers with, as a replica does. It must
+    /// differ from the server's own and from every other replica's and
+    /// binlog reader's, or the server disconnects one of them. Default: a
+    /// number derived from `topic_prefix` (in 5,400,000..5,500,000), so two
+    /// logtap instances with different prefixes do not clash.
+    #[serde(default)]
+    pub server_id: Option<u32>,
+    /// TLS: `disabled`, `preferred` (the default: TLS when the server
+    /// offers it, certificate not verified), `required` (TLS, certificate
+    /// not verified), `verify_ca` (chain checked against `ssl_ca`) or
+    /// `verify_identity` (chain and host name), as Debezium's
+    /// `database.ssl.mode`.
+    #[serde(default = "default_ssl_mode")]
+    pub ssl_mode: String,
+    /// PEM file with the CA certificate(s) for `verify_ca` / `verify_identity`.
+    #[serde(default)]
+    pub ssl_ca: Option<String>,
+    /// Resume by GTID when the server has GTIDs (MariaDB always; MySQL with
+    /// `gtid_mode = ON`); false uses binlog file and position only.
+    #[serde(default = "default_true")]
+    pub use_gtid: bool,
+    /// Databases to capture (exact names). Empty means every database
+    /// except the system ones (mysql, sys, information_schema,
+    /// performance_schema).
+    #[serde(default)]
+    pub database_include_list: Vec<String>,
+    /// Databases never to capture.
+    #[serde(default)]
+    pub database_exclude_list: Vec<String>,
+    /// Tables to capture, as `db.table` (exact names). Empty means every
+    /// table of the captured databases.
+    #[serde(default)]
+    pub table_include_list: Vec<String>,
+    /// Tables never to capture, as `db.table`.
+    #[serde(default)]
+    pub table_exclude_list: Vec<String>,
+    /// `precise` (Connect Decimal), `double` or `string`.
+    #[serde(default = "default_decimal_mode")]
+    pub decimal_handling_mode: String,
+    /// `long` (BIGINT UNSIGNED wraps above 2^63-1) or `precise` (Decimal).
+    #[serde(default = "default_bigint_mode")]
+    pub bigint_unsigned_handling_mode: String,
+    /// `adaptive_time_microseconds` (Debezium's MySQL default) or `connect`.
+    #[serde(default = "default_time_mode")]
+    pub time_precision_mode: String,
+    /// `bytes`, `base64`, `base64-url-safe` or `hex`.
+    #[serde(default = "default_binary_mode")]
+    pub binary_handling_mode: String,
+    /// `enable.time.adjuster`: two-digit years (0001-0099) become 1970-2069.
+    #[serde(default = "default_true")]
+    pub enable_time_adjuster: bool,
+    /// Columns of MariaDB JSON type (stored as LONGTEXT, so the binlog
+    /// cannot tell): `db.table.column` entries get Debezium's `Json`
+    /// schema name instead of a plain string.
+    #[serde(default)]
+    pub json_columns: Vec<String>,
+    /// Binlog heartbeat period asked of the server, in milliseconds; it
+    /// keeps an idle connection alive and shows a dead one. 0 disables.
+    #[serde(default = "default_heartbeat_ms")]
+    pub heartbeat_interval_ms: u64,
+    /// Give up connecting after this long, in milliseconds.
+    #[serde(default = "default_connect_timeout_ms")]
+    pub connect_timeout_ms: u64,
+}
+
+fn default_port() -> u16 {
+    3306
+}
+fn default_ssl_mode() -> String {
+    "preferred".into()
+}
+fn default_true() -> bool {
+    true
+}
+fn default_decimal_mode() -> String {
+    "precise".into()
+}
+fn default_bigint_mode() -> String {
+    "long".into()
+}
+fn default_time_mode() -> String {
+    "adaptive_time_microseconds".into()
+}
+fn default_binary_mode() -> String {
+    "bytes".into()
+}
+fn default_heartbeat_ms() -> u64 {
+    10_000
+}
+fn default_connect_timeout_ms() -> u64 {
+    30_000
+}
+
+/// Databases never captured, whatever the lists say.
+pub const SYSTEM_DATABASES: [&str; 4] =
+    ["mysql", "sys", "information_schema", "performance_schema"];
+
+/// TLS to the server, Debezium's `database.ssl.mode` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SslMode {
+    Disabled,
+    Preferred,
+    Required,
+    VerifyCa,
+    VerifyIdentity,
+}
+
+impl SslMode {
+    /// Parses a configured mode name.
+    pub fn parse(s: &str) -> Option<SslMode> {
+        Some(match s {
+            "disabled" => SslMode::Disabled,
+            "preferred" => SslMode::Preferred,
+            "required" => SslMode::Required,
+            "verify_ca" => SslMode::VerifyCa,
+            "verify_identity" => SslMode::VerifyIdentity,
+            _ => return None,
+        })
+    }
+}
+
+impl MysqlConfig {
+    /// The TLS mode (validated by [`MysqlConfig::validate`]).
+    pub fn ssl(&self) -> SslMode {
+        SslMode::parse(&self.ssl_mode).unwrap_or(SslMode::Preferred)
+    }
+
+    /// The server id to register with: the configured one, or one derived
+    /// from the topic prefix (FNV-1a, so it is stable across runs).
+    pub fn effective_server_id(&self, topic_prefix: &str) -> u32 {
+        if let Some(id) = self.server_id {
+            return id;
+        }
+        let mut h: u32 = 0x811c_9dc5;
+        for b in topic_prefix.bytes() {
+            h ^= u32::from(b);
+            h = h.wrapping_mul(0x0100_0193);
+        }
+        5_400_000 + h % 100_000
+    }
+
+    /// The value-conversion options these settings select.
+    pub fn type_options(&self) -> TypeOptions {
+        TypeOptions {
+            decimal: DecimalMode::parse(&self.decimal_handling_mode)
+                .unwrap_or(DecimalMode::Precise),
+            bigint_unsigned: BigIntUnsignedMode::parse(&self.bigint_unsigned_handling_mode)
+                .unwrap_or(BigIntUnsignedMode::Long),
+            time_precision: TimePrecisionMode::parse(&self.time_precision_mode)
+                .unwrap_or(TimePrecisionMode::AdaptiveTimeMicroseconds),
+            binary: BinaryMode::parse(&self.binary_handling_mode).unwrap_or(BinaryMode::Bytes),
+            time_adjuster: self.enable_time_adjuster,
+        }
+    }
+
+    /// Checks every setting; the error names the field (without the
+    /// `mysql.` prefix) and says what is wrong.
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        if self.host.is_empty() {
+            return Err(("host".into(), "must not be empty".into()));
+        }
+        if self.user.is_empty() {
+            return Err(("user".into(), "must not be empty".into()));
+        }
+        if self.server_id == Some(0) {
+            return Err(("server_id".into(), "0 is not a valid replica server id".into()));
+        }
+        let mode = SslMode::parse(&self.ssl_mode).ok_or_else(|| {
+            (
+                "ssl_mode".to_string(),
+                format!(
+                    "`{}` is not one of disabled, preferred, required, verify_ca, verify_identity",
+                    self.ssl_mode
+                ),
+            )
+        })?;
+        if matches!(mode, SslMode::VerifyCa | SslMode::VerifyIdentity) && self.ssl_ca.is_none() {
+            return Err(("ssl_ca".into(), format!("required with ssl_mode = {}", self.ssl_mode)));
+        }
+        let one_of = |field: &str, value: &str, ok: bool, allowed: &str| {
+            if ok {
+                Ok(())
+            } else {
+                Err((field.to_string(), format!("`{value}` is not one of {allowed}")))
+            }
+        };
+        one_of(
+            "decimal_handling_mode",
+            &self.decimal_handling_mode,
+            DecimalMode::parse(&self.decimal_handling_mode).is_some(),
+            "precise, double, string",
+        )?;
+        one_of(
+            "bigint_unsigned_handling_mode",
+            &self.bigint_unsigned_handling_mode,
+            BigIntUnsignedMode::parse(&self.bigint_unsigned_handling_mode).is_some(),
+            "long, precise",
+        )?;
+        one_of(
+            "time_precision_mode",
+            &self.time_precision_mode,
+            TimePrecisionMode::parse(&self.time_precision_mode).is_some(),
+            "adaptive_time_microseconds, connect",
+        )?;
+        one_of(
+            "binary_handling_mode",
+            &self.binary_handling_mode,
+            BinaryMode::parse(&self.binary_handling_mode).is_some(),
+            "bytes, base64, base64-url-safe, hex",
+        )?;
+        for (field, list) in [
+            ("table_include_list", &self.table_include_list),
+            ("table_exclude_list", &self.table_exclude_list),
+        ] {
+            if let Some(bad) = list.iter().find(|t| t.split('.').count() != 2) {
+                return Err((field.into(), format!("`{bad}` is not `database.table`")));
+            }
+        }
+        if let Some(bad) = self.json_columns.iter().find(|t| t.split('.').count() != 3) {
+            return Err(("json_columns".into(), format!("`{bad}` is not `database.table.column`")));
+        }
+        Ok(())
+    }
+
+    /// Whether changes to `db`.`table` are captured.
+    pub fn captures(&self, db: &str, table: &str) -> bool {
+        if SYSTEM_DATABASES.contains(&db) {
+            return false;
+        }
+        if !self.database_include_list.is_empty()
+            && !self.database_include_list.iter().any(|d| d == db)
+        {
+            return false;
+        }
+        if self.database_exclude_list.iter().any(|d| d == db) {
+            return false;
+        }
+        let full = format!("{db}.{table}");
+        if !self.table_include_list.is_empty() && !self.table_include_list.contains(&full) {
+            return false;
+        }
+        !self.table_exclude_list.contains(&full)
+    }
+
+    /// Whether `db.table.column` is declared a JSON column.
+    pub fn is_json_column(&self, db: &str, table: &str, column: &str) -> bool {
+        self.json_columns.iter().any(|c| {
+            let mut p = c.splitn(3, '.');
+            p.next() == Some(db) && p.next() == Some(table) && p.next() == Some(column)
+        })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn cfg(extra: &str) -> Result<MysqlConfig, toml::de::Error> {
+        toml::from_str(&format!("host = \"127.0.0.1\"\nuser = \"cdc\"\n{extra}"))
+    }
+
+    #[test]
+    fn defaults_are_debeziums() {
+        let c = cfg("").unwrap();
+        assert_eq!(c.port, 3306);
+        assert!(c.validate().is_ok());
+        assert_eq!(c.type_options(), TypeOptions::default());
+        assert_eq!(c.ssl(), SslMode::Preferred);
+        assert!(c.use_gtid);
+    }
+
+    #[test]
+    fn bad_values_name_their_field() {
+        for (extra, field) in [
+            ("ssl_mode = \"maybe\"", "ssl_mode"),
+            ("ssl_mode = \"verify_ca\"", "ssl_ca"),
+            ("decimal_handling_mode = \"exact\"", "decimal_handling_mode"),
+            ("time_precision_mode = \"adaptive\"", "time_precision_mode"),
+            ("table_include_list = [\"orders\"]", "table_include_list"),
+            ("server_id = 0", "server_id"),
+            ("json_columns = [\"a.b\"]", "json_columns"),
+        ] {
+            let e = cfg(extra).unwrap().validate().unwrap_err();
+            assert_eq!(e.0, field, "{extra}: {e:?}");
+        }
+        assert!(cfg("colour = 1").is_err(), "unknown keys are refused");
+    }
+
+    #[test]
+    fn include_and_exclude_lists() {
+        let c = cfg("database_include_list = [\"shop\"]\ntable_exclude_list = [\"shop.audit\"]")
+            .unwrap();
+        assert!(c.captures("shop", "orders"));
+        assert!(!c.captures("shop", "audit"));
+        assert!(!c.captures("crm", "orders"));
+        assert!(!cfg("").unwrap().captures("mysql", "user"));
+        assert!(cfg("").unwrap().captures("crm", "orders"));
+    }
+
+    #[test]
+    fn derived_server_id_is_stable_and_in_range() {
+        let c = cfg("").unwrap();
+        let a = c.effective_server_id("shop");
+        assert_eq!(a, c.effective_server_id("shop"));
+        assert_ne!(a, c.effective_server_id("crm"));
+        assert!((5_400_000..5_500_000).contains(&a));
+        assert_eq!(cfg("server_id = 77").unwrap().effective_server_id("shop"), 77);
+    }
+}
