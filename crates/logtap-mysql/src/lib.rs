@@ -9,6 +9,7 @@
 //! binary refuses a `[mysql]` section.
 
 pub mod config;
+pub mod conn;
 pub mod mariadb;
 pub mod types;
 
