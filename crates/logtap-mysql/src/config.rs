@@ -50,6 +50,16 @@ pub struct MysqlConfig {
     /// `gtid_mode = ON`); false uses binlog file and position only.
     #[serde(default = "default_true")]
     pub use_gtid: bool,
+    /// Where to start when no position is stored: a GTID position
+    /// (MariaDB `0-1-100,1-2-7`, MySQL `uuid:1-100`). Default: the server's
+    /// current end of binlog (nothing before it is read; snapshots come with
+    /// their own issue).
+    #[serde(default)]
+    pub initial_gtid: Option<String>,
+    /// Where to start when no position is stored, as `file:pos`
+    /// (`binlog.000003:4`); used when `initial_gtid` is not set.
+    #[serde(default)]
+    pub initial_binlog: Option<String>,
     /// Databases to capture (exact names). Empty means every database
     /// except the system ones (mysql, sys, information_schema,
     /// performance_schema).
@@ -247,10 +257,31 @@ impl MysqlConfig {
                 return Err((field.into(), format!("`{bad}` is not `database.table`")));
             }
         }
+        if self.initial_gtid.is_some() && self.initial_binlog.is_some() {
+            return Err((
+                "initial_binlog".into(),
+                "give initial_gtid or initial_binlog, not both".into(),
+            ));
+        }
+        if let Some(b) = &self.initial_binlog {
+            if self.initial_binlog_position().is_none() {
+                return Err((
+                    "initial_binlog".into(),
+                    format!("`{b}` is not `file:position` (e.g. binlog.000003:4)"),
+                ));
+            }
+        }
         if let Some(bad) = self.json_columns.iter().find(|t| t.split('.').count() != 3) {
             return Err(("json_columns".into(), format!("`{bad}` is not `database.table.column`")));
         }
         Ok(())
+    }
+
+    /// `initial_binlog` split into file and position.
+    pub fn initial_binlog_position(&self) -> Option<(String, u64)> {
+        let (file, pos) = self.initial_binlog.as_deref()?.rsplit_once(':')?;
+        let pos: u64 = pos.parse().ok()?;
+        (!file.is_empty() && pos >= 4).then(|| (file.to_string(), pos))
     }
 
     /// Whether changes to `db`.`table` are captured.
@@ -311,6 +342,7 @@ mod tests {
             ("table_include_list = [\"orders\"]", "table_include_list"),
             ("server_id = 0", "server_id"),
             ("json_columns = [\"a.b\"]", "json_columns"),
+            ("initial_binlog = \"binlog.000001\"", "initial_binlog"),
         ] {
             let e = cfg(extra).unwrap().validate().unwrap_err();
             assert_eq!(e.0, field, "{extra}: {e:?}");
