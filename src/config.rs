@@ -9,6 +9,7 @@
 //! variable or a file named there, and are never logged (`Debug` hides them).
 
 use logtap_kafka::{KafkaConfig, Routing};
+use logtap_mysql::MysqlConfig;
 use logtap_postgres::PostgresConfig;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -27,9 +28,9 @@ pub struct Config {
     /// The PostgreSQL source.
     #[serde(default)]
     pub postgres: Option<PostgresConfig>,
-    /// MySQL/MariaDB source (not in this build yet; kept so the error is clear).
+    /// The MySQL/MariaDB source.
     #[serde(default)]
-    pub mysql: Option<toml::Value>,
+    pub mysql: Option<MysqlConfig>,
     /// Record format.
     #[serde(default)]
     pub record: RecordConfig,
@@ -266,6 +267,15 @@ impl Config {
             )?
             .map(logtap_core::Secret::new);
         }
+        if let Some(m) = &mut self.mysql {
+            m.password = read_secret(
+                "mysql.password_env",
+                m.password_env.as_deref(),
+                "mysql.password_file",
+                m.password_file.as_deref(),
+            )?
+            .map(logtap_core::Secret::new);
+        }
         if let Some(k) = &mut self.kafka {
             k.sasl_password = read_secret(
                 "kafka.sasl_password_env",
@@ -289,26 +299,27 @@ impl Config {
                 "must be non-empty and use only letters, digits, `.`, `_` and `-` (it starts every topic name)",
             );
         }
-        if self.mysql.is_some() {
-            return bad(
-                "mysql",
-                "the MySQL/MariaDB source is not in this build yet (see the README's Status section); use [demo] to try the pipeline",
-            );
-        }
-        match (self.postgres.is_some(), self.demo.is_some()) {
-            (false, false) => {
+        let sources = [self.postgres.is_some(), self.mysql.is_some(), self.demo.is_some()];
+        match sources.iter().filter(|s| **s).count() {
+            0 => {
                 return bad(
                     "postgres",
-                    "no source configured: add a [postgres] (or [demo]) section",
+                    "no source configured: add a [postgres], [mysql] (or [demo]) section",
                 )
             }
-            (true, true) => {
-                return bad("demo", "configure one source: [postgres] or [demo], not both")
+            1 => {}
+            _ => {
+                return bad(
+                    if self.demo.is_some() { "demo" } else { "mysql" },
+                    "configure one source: [postgres], [mysql] or [demo], not several",
+                )
             }
-            _ => {}
         }
         if let Some(p) = &self.postgres {
             p.validate()?;
+        }
+        if let Some(m) = &self.mysql {
+            m.validate().map_err(|(f, e)| (format!("mysql.{f}"), e))?;
         }
         if self.record.routing == Routing::Single
             && self.record.single_topic.as_deref().is_some_and(str::is_empty)
@@ -478,12 +489,15 @@ path = "/tmp/x"
     }
 
     #[test]
-    fn sources_not_built_yet_are_refused_clearly() {
-        let e = load(&MINIMAL.replace("[demo]", "[mysql]\nhost = \"x\""), &[]).unwrap_err();
-        assert!(
-            e.to_string().contains("mysql: the MySQL/MariaDB source is not in this build"),
-            "{e}"
-        );
+    fn mysql_settings_are_validated_by_name() {
+        let my = "[mysql]\nhost = \"127.0.0.1\"\nuser = \"cdc\"\n";
+        let c = load(&MINIMAL.replace("[demo]", my), &[]).unwrap();
+        assert_eq!(c.mysql.as_ref().unwrap().port, 3306);
+        let e = load(&MINIMAL.replace("[demo]", &format!("{my}ssl_mode = \"sometimes\"")), &[])
+            .unwrap_err();
+        assert!(e.to_string().contains("mysql.ssl_mode"), "{e}");
+        let e = load(&MINIMAL.replace("[demo]", &format!("[demo]\n{my}")), &[]).unwrap_err();
+        assert!(e.to_string().contains("configure one source"), "{e}");
     }
 
     #[test]

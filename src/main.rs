@@ -245,6 +245,15 @@ async fn run_once(
         )
         .await?;
         with_sink(cfg, &mut source, tracker, parts).await
+    } else if let Some(my) = &cfg.mysql {
+        let mut source = logtap_mysql::MysqlSource::start(
+            my.clone(),
+            &cfg.topic_prefix,
+            position.as_ref(),
+            stored_id.as_deref(),
+        )
+        .await?;
+        with_sink(cfg, &mut source, tracker, parts).await
     } else {
         let demo_cfg =
             cfg.demo.clone().ok_or_else(|| PipelineError::fatal("no source configured"))?;

@@ -8,9 +8,12 @@
 //! the binlog connection and the source itself are not written yet, and the
 //! binary refuses a `[mysql]` section.
 
+pub mod check;
 pub mod config;
 pub mod conn;
 pub mod mariadb;
+pub mod source;
 pub mod types;
 
 pub use config::MysqlConfig;
+pub use source::MysqlSource;
