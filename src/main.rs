@@ -96,6 +96,9 @@ async fn dispatch(cli: Cli) -> Result<()> {
             if let Some(pg) = &cfg.postgres {
                 pg_slot_status(pg).await?;
             }
+            if let Some(my) = &cfg.mysql {
+                mysql_binlog_status(my).await;
+            }
             Ok(())
         }
         Command::Reset { config, yes } => {
@@ -386,6 +389,42 @@ async fn pg_slot_status(pg: &logtap_postgres::PostgresConfig) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The server's binlog end and the files it still has: how far behind the
+/// stored position is, and whether it is still readable.
+async fn mysql_binlog_status(my: &logtap_mysql::MysqlConfig) {
+    use logtap_mysql::conn;
+    let mut c = match conn::connect(my).await {
+        Ok(c) => c,
+        Err(e) => {
+            println!("binlog: cannot reach MySQL/MariaDB: {e}");
+            return;
+        }
+    };
+    match conn::binlog_end(my, &mut c).await {
+        Ok(Some((file, pos))) => println!("binlog: server at {file}:{pos}"),
+        Ok(None) => println!("binlog: binary logging is off on the server"),
+        Err(e) => println!("binlog: {e}"),
+    }
+    if let Ok(info) = conn::server_info(my, &mut c).await {
+        let var = match info.flavor {
+            conn::Flavor::Mariadb => "SELECT @@GLOBAL.gtid_binlog_pos",
+            conn::Flavor::Mysql => "SELECT @@GLOBAL.gtid_executed",
+        };
+        if let Ok(Some(g)) = conn::query_text(&mut c, var).await {
+            println!("binlog: server GTID position {}", g.replace('\n', ""));
+        }
+    }
+    match conn::binlog_files(my, &mut c).await {
+        Ok(files) => println!(
+            "binlog: server keeps {} file(s){}",
+            files.len(),
+            files.first().map(|f| format!(", oldest {f}")).unwrap_or_default()
+        ),
+        Err(e) => println!("binlog: {e}"),
+    }
+    let _ = c.disconnect().await;
 }
 
 fn reset(cfg: &Config, yes: bool) -> Result<()> {
