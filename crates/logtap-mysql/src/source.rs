@@ -127,9 +127,10 @@ struct Tx {
     /// ROWS events of this transaction seen so far.
     rows_events: u64,
     thread: Option<i64>,
-    /// A MariaDB standalone group (DDL and the like): it ends with its
-    /// one statement, there is no COMMIT.
-    standalone: bool,
+    /// Inside BEGIN..COMMIT (MariaDB: a GTID event that is not
+    /// standalone opens it): statements other than COMMIT/ROLLBACK do not
+    /// end it. A standalone group (DDL) ends with its one statement.
+    open: bool,
     /// A MariaDB XA PREPARE group: its rows may still be rolled back.
     prepared_xa: bool,
 }
@@ -500,21 +501,25 @@ impl MysqlSource {
                     .map_err(|e| self.bad(event_start, format!("QUERY event: {e}")))?;
                 let text = q.query();
                 let thread = i64::from(q.thread_id());
-                match text.trim() {
-                    "BEGIN" => match &mut self.tx {
-                        Some(tx) => tx.thread = Some(thread),
-                        None => {
-                            self.begin(None, event_start, false, false);
-                            if let Some(tx) = &mut self.tx {
-                                tx.thread = Some(thread);
-                            }
-                        }
-                    },
-                    "COMMIT" | "ROLLBACK" => self.commit(end_pos),
-                    _ => {
-                        // A statement (DDL): it is a group of its own.
-                        self.commit(end_pos);
+                let text = text.trim();
+                if text.eq_ignore_ascii_case("BEGIN") {
+                    if self.tx.is_none() {
+                        self.begin(None, event_start, false, false);
                     }
+                    if let Some(tx) = &mut self.tx {
+                        tx.thread = Some(thread);
+                        tx.open = true;
+                    }
+                } else if text.eq_ignore_ascii_case("COMMIT")
+                    || text.eq_ignore_ascii_case("ROLLBACK")
+                {
+                    self.commit(end_pos);
+                } else if self.tx.as_ref().is_some_and(|t| t.open) {
+                    // A statement inside an open transaction (SAVEPOINT,
+                    // ROLLBACK TO, a temporary table...): not its end.
+                } else {
+                    // A statement of its own (DDL): its group ends here.
+                    self.commit(end_pos);
                 }
             }
             EventType::XID_EVENT => self.commit(end_pos),
@@ -611,7 +616,8 @@ impl MysqlSource {
             skip_events: 0,
             skip_rows: 0,
         };
-        self.tx = Some(Tx { gtid, restart, rows_events: 0, thread: None, standalone, prepared_xa });
+        let open = matches!(gtid, Some(TxGtid::Mariadb(_))) && !standalone;
+        self.tx = Some(Tx { gtid, restart, rows_events: 0, thread: None, open, prepared_xa });
     }
 
     /// The end of a transaction (or of a statement outside one).
@@ -626,7 +632,6 @@ impl MysqlSource {
                 }
                 _ => {}
             }
-            let _ = tx.standalone;
         }
         self.payload_end = None;
         self.skip = None;
