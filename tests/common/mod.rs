@@ -396,3 +396,321 @@ impl PgFixture {
         self.prefix.to_lowercase().replace('-', "_")
     }
 }
+
+// ---- MariaDB / MySQL ---------------------------------------------------------
+
+use mysql_async::prelude::Queryable;
+
+/// A root connection to the harness's MariaDB (`LOGTAP_MYSQL_ROOT_URL`),
+/// with `db` as its default database, utf8mb4 and a UTC session time zone
+/// (so TIMESTAMP literals in tests are UTC).
+pub async fn my_root(db: Option<&str>) -> mysql_async::Conn {
+    let url = env("LOGTAP_MYSQL_ROOT_URL");
+    let opts = mysql_async::Opts::from_url(&url).expect("LOGTAP_MYSQL_ROOT_URL");
+    let opts = mysql_async::OptsBuilder::from_opts(opts).db_name(db.map(str::to_string));
+    let mut conn = mysql_async::Conn::new(opts).await.expect("connect to MariaDB as root");
+    conn.query_drop("SET NAMES utf8mb4").await.expect("SET NAMES");
+    conn.query_drop("SET time_zone = '+00:00'").await.expect("SET time_zone");
+    conn
+}
+
+/// A point in the server's binary log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BinlogPoint {
+    /// `@@gtid_binlog_pos` (MariaDB), e.g. `0-1-123`; empty before the first GTID.
+    pub gtid: String,
+    /// `SHOW MASTER STATUS`: the current file and its end.
+    pub file: String,
+    pub pos: u64,
+}
+
+/// Where the server's binary log ends now.
+pub async fn binlog_point(conn: &mut mysql_async::Conn) -> BinlogPoint {
+    let gtid: String = conn
+        .query_first("SELECT @@gtid_binlog_pos")
+        .await
+        .expect("SELECT @@gtid_binlog_pos")
+        .unwrap_or_default();
+    let row: mysql_async::Row = conn
+        .query_first("SHOW MASTER STATUS")
+        .await
+        .expect("SHOW MASTER STATUS")
+        .expect("binary logging is off on the test server");
+    let file: String = row.get(0).expect("File");
+    let pos: u64 = row.get(1).expect("Position");
+    BinlogPoint { gtid, file, pos }
+}
+
+/// The sequence number of the domain-0 GTID in a MariaDB GTID (or GTID
+/// position) such as `0-1-123`.
+pub fn gtid_seq(gtid: &str) -> u64 {
+    gtid.split(',')
+        .map(str::trim)
+        .find(|g| g.starts_with("0-"))
+        .and_then(|g| g.rsplit('-').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("not a MariaDB GTID of domain 0: {gtid:?}"))
+}
+
+/// The `@@last_gtid` of a session: the GTID of the transaction it committed last.
+pub async fn last_gtid(conn: &mut mysql_async::Conn) -> String {
+    conn.query_first("SELECT @@last_gtid").await.expect("@@last_gtid").unwrap_or_default()
+}
+
+/// A replica server id for a test, derived from its topic prefix (FNV-1a),
+/// away from the server's own (1) and from logtap's default range.
+pub fn my_server_id(prefix: &str) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in prefix.bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    6000 + h % 1_000_000
+}
+
+/// A logtap config for the MariaDB source: `[mysql]` capturing `dbs`,
+/// starting at `start` when nothing is stored, plus `[sink]`, `[kafka]`
+/// (3 partitions) and `[offsets]` as the PostgreSQL tests have them.
+/// `extra_mysql` lines go into `[mysql]`; append other sections to the result.
+pub fn my_config(
+    prefix: &str,
+    dbs: &[&str],
+    start: &BinlogPoint,
+    offsets: &std::path::Path,
+    extra_mysql: &str,
+) -> String {
+    let list = dbs.iter().map(|d| format!("\"{d}\"")).collect::<Vec<_>>().join(", ");
+    let from = if start.gtid.is_empty() {
+        format!("initial_binlog = \"{}:{}\"", start.file, start.pos)
+    } else {
+        format!("initial_gtid = \"{}\"", start.gtid)
+    };
+    format!(
+        r#"topic_prefix = "{prefix}"
+[mysql]
+host = "{host}"
+port = {port}
+user = "{user}"
+password_env = "LOGTAP_MYSQL_PASSWORD"
+server_id = {server_id}
+database_include_list = [{list}]
+{from}
+{extra_mysql}
+[sink]
+commit_interval_ms = 100
+[kafka]
+bootstrap_servers = "{kafka}"
+linger_ms = 2
+[kafka.topics]
+partitions = 3
+[offsets]
+path = "{offsets}"
+"#,
+        host = env("LOGTAP_MYSQL_HOST"),
+        port = env("LOGTAP_MYSQL_PORT"),
+        user = env("LOGTAP_MYSQL_USER"),
+        server_id = my_server_id(prefix),
+        kafka = bootstrap(),
+        offsets = offsets.display(),
+    )
+}
+
+/// A MariaDB test: its own database (named like its topic prefix), created
+/// with `ddl` run in it, and the binlog point right after, where logtap
+/// starts (`initial_gtid`), so no change of the test is missed however late
+/// logtap connects.
+pub struct MyFixture {
+    pub prefix: String,
+    pub db: String,
+    pub start: BinlogPoint,
+    pub dir: tempfile::TempDir,
+}
+
+impl MyFixture {
+    pub async fn new(kind: &str, ddl: &[&str]) -> MyFixture {
+        let prefix = unique(kind);
+        let db = prefix.clone();
+        let mut root = my_root(None).await;
+        root.query_drop(format!("CREATE DATABASE `{db}` CHARACTER SET utf8mb4"))
+            .await
+            .expect("CREATE DATABASE");
+        root.query_drop(format!("USE `{db}`")).await.expect("USE");
+        for sql in ddl {
+            root.query_drop(*sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+        }
+        let start = binlog_point(&mut root).await;
+        let _ = root.disconnect().await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        MyFixture { prefix, db, start, dir }
+    }
+
+    /// A root connection using the fixture's database.
+    pub async fn conn(&self) -> mysql_async::Conn {
+        my_root(Some(&self.db)).await
+    }
+
+    /// Runs `sql`, one statement after the other, on a new root connection.
+    pub async fn exec(&self, sql: &[&str]) {
+        let mut c = self.conn().await;
+        for s in sql {
+            c.query_drop(*s).await.unwrap_or_else(|e| panic!("{s}: {e}"));
+        }
+        let _ = c.disconnect().await;
+    }
+
+    /// The fixture's config (its prefix, database and start point).
+    pub fn config(&self, extra_mysql: &str) -> String {
+        my_config(&self.prefix, &[&self.db], &self.start, &self.dir.path().join("off"), extra_mysql)
+    }
+
+    /// Starts logtap on the fixture's config (plus `extra_mysql` lines in
+    /// `[mysql]` and `extra_sections` after the config).
+    pub fn start(&self, extra_mysql: &str, extra_sections: &str) -> Logtap {
+        Logtap::start(self.dir.path(), &format!("{}{extra_sections}", self.config(extra_mysql)))
+    }
+
+    /// Another logtap on the fixture's database, with topic prefix `prefix`
+    /// (so its own topics, server id and offsets), in a directory of its own.
+    pub fn start_as(&self, prefix: &str, extra_mysql: &str, extra_sections: &str) -> Logtap {
+        let dir = self.dir.path().join(prefix);
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let cfg = my_config(prefix, &[&self.db], &self.start, &dir.join("off"), extra_mysql);
+        Logtap::start(&dir, &format!("{cfg}{extra_sections}"))
+    }
+
+    /// The topic of one of the fixture's tables.
+    pub fn topic(&self, table: &str) -> String {
+        format!("{}.{}.{}", self.prefix, self.db, table)
+    }
+
+    /// Drops the database (at the end of a test that passed).
+    pub async fn drop_db(&self) {
+        let mut c = my_root(None).await;
+        let _ = c.query_drop(format!("DROP DATABASE IF EXISTS `{}`", self.db)).await;
+        let _ = c.disconnect().await;
+    }
+}
+
+/// Local ports of `pid`'s TCP connections to `remote_port` (from /proc).
+pub fn tcp_local_ports(pid: u32, remote_port: u16) -> Vec<u16> {
+    let mut inodes = std::collections::HashSet::new();
+    if let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) {
+        for fd in fds.flatten() {
+            if let Ok(target) = std::fs::read_link(fd.path()) {
+                let t = target.to_string_lossy().into_owned();
+                if let Some(inode) = t.strip_prefix("socket:[").and_then(|r| r.strip_suffix(']')) {
+                    inodes.insert(inode.to_string());
+                }
+            }
+        }
+    }
+    let port = |addr: &str| addr.rsplit(':').next().and_then(|p| u16::from_str_radix(p, 16).ok());
+    let mut out = Vec::new();
+    for table in ["tcp", "tcp6"] {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/net/{table}")).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            if f.len() > 9 && port(f[2]) == Some(remote_port) && inodes.contains(f[9]) {
+                out.extend(port(f[1]));
+            }
+        }
+    }
+    out
+}
+
+/// Ids of the server threads sending the binlog to process `pid`
+/// (`COMMAND = 'Binlog Dump'` in the process list, matched by client port).
+pub async fn my_dump_threads(conn: &mut mysql_async::Conn, pid: u32) -> Vec<u64> {
+    let server_port: u16 = env("LOGTAP_MYSQL_PORT").parse().expect("LOGTAP_MYSQL_PORT");
+    let ports = tcp_local_ports(pid, server_port);
+    let rows: Vec<(u64, String)> = conn
+        .query("SELECT ID, HOST FROM information_schema.PROCESSLIST WHERE COMMAND = 'Binlog Dump'")
+        .await
+        .expect("PROCESSLIST");
+    rows.into_iter()
+        .filter(|(_, host)| {
+            host.rsplit(':')
+                .next()
+                .and_then(|p| p.parse::<u16>().ok())
+                .is_some_and(|p| ports.contains(&p))
+        })
+        .map(|(id, _)| id)
+        .collect()
+}
+
+/// Where a MySQL source record sits in the binlog: (GTID sequence number,
+/// file, position, row). Transactions are ordered by their GTID; within one,
+/// by the rows event and the row in it.
+pub fn my_order(v: &serde_json::Value) -> (u64, String, u64, u64) {
+    let s = &v["source"];
+    let gtid = s["gtid"].as_str().unwrap_or_else(|| panic!("source.gtid missing: {v}"));
+    (
+        gtid_seq(gtid),
+        s["file"].as_str().unwrap_or_else(|| panic!("source.file missing: {v}")).to_string(),
+        s["pos"].as_u64().unwrap_or_else(|| panic!("source.pos missing: {v}")),
+        s["row"].as_u64().unwrap_or_else(|| panic!("source.row missing: {v}")),
+    )
+}
+
+/// Checks that each partition's records are the sequence of distinct
+/// records in order, where a restart may only replay a run that ends where
+/// the sequence had got to (at-least-once from a stored position): after a
+/// repeated record, the next ones repeat the records that followed it, until
+/// the replay has caught up; only then may a record never seen before come.
+/// A tombstone is identified by the record of its key before it. Returns
+/// the violations (empty when fine) and the number of replayed records.
+pub fn replay_violations(records: &[Got]) -> (Vec<String>, usize) {
+    use std::collections::HashMap;
+    let mut violations = Vec::new();
+    let mut replayed = 0;
+    let mut parts: HashMap<i32, (Vec<String>, HashMap<String, usize>, usize)> = HashMap::new();
+    let mut last_of_key: HashMap<(i32, String), String> = HashMap::new();
+    for g in records {
+        let key = (g.partition, g.key_str());
+        let id = match &g.value {
+            None => format!(
+                "tombstone after {}",
+                last_of_key.get(&key).cloned().unwrap_or_else(|| "nothing".into())
+            ),
+            Some(_) => {
+                let v = g.value_json();
+                let s = &v["source"];
+                format!(
+                    "{} {} {}:{} row {} op {} key {}",
+                    v["source"]["table"], s["gtid"], s["file"], s["pos"], s["row"], v["op"], key.1
+                )
+            }
+        };
+        last_of_key.insert(key, id.clone());
+        let (seq, index, cursor) = parts.entry(g.partition).or_default();
+        match index.get(&id) {
+            Some(&i) => {
+                // A replay: starts anywhere at or before the cursor, then follows the sequence.
+                replayed += 1;
+                if i > *cursor {
+                    violations.push(format!(
+                        "partition {} offset {}: {id} repeated ahead of the replay position",
+                        g.partition, g.offset
+                    ));
+                }
+                *cursor = i + 1;
+            }
+            None => {
+                if *cursor != seq.len() {
+                    violations.push(format!(
+                        "partition {} offset {}: new record {id} while replaying ({} of {} records replayed); the replay skipped {}",
+                        g.partition,
+                        g.offset,
+                        *cursor,
+                        seq.len(),
+                        seq[*cursor]
+                    ));
+                }
+                index.insert(id.clone(), seq.len());
+                seq.push(id);
+                *cursor = seq.len();
+            }
+        }
+    }
+    (violations, replayed)
+}

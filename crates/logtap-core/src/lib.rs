@@ -7,6 +7,7 @@
 //! clocks other than values passed in), any database or Kafka specifics.
 
 pub mod ack;
+pub mod check;
 pub mod envelope;
 pub mod event;
 pub mod position;

@@ -646,10 +646,15 @@ impl MysqlSource {
     }
 
     fn table_map(&mut self, ev: &Event, event_start: u64) -> Result<(), PipelineError> {
-        if self.tables.values().any(|t| t.fingerprint == ev.data()) {
-            // The same TABLE_MAP as before (the common case: one per ROWS
-            // event). Table ids are unique per shape within a binlog file.
-            return Ok(());
+        // The same TABLE_MAP as before (the common case: one precedes every
+        // ROWS event) needs no work; the table id is its first 6 bytes.
+        let data = ev.data();
+        if data.len() >= 6 {
+            let mut id = [0u8; 8];
+            id[..6].copy_from_slice(&data[..6]);
+            if self.tables.get(&u64::from_le_bytes(id)).is_some_and(|t| t.fingerprint == data) {
+                return Ok(());
+            }
         }
         let tme = ev
             .read_event::<TableMapEvent<'_>>()

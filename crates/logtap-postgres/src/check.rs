@@ -3,34 +3,11 @@
 
 use crate::catalog;
 use crate::config::PostgresConfig;
+use logtap_core::check::{fail, ok, warn};
 use logtap_core::PipelineError;
 use tokio_postgres::Client;
 
-/// How a check came out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Level {
-    Ok,
-    Warn,
-    Fail,
-}
-
-/// One finding: what was checked, what was found, and how to fix it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Finding {
-    pub level: Level,
-    pub what: String,
-    pub fix: Option<String>,
-}
-
-fn ok(what: impl Into<String>) -> Finding {
-    Finding { level: Level::Ok, what: what.into(), fix: None }
-}
-fn warn(what: impl Into<String>, fix: impl Into<String>) -> Finding {
-    Finding { level: Level::Warn, what: what.into(), fix: Some(fix.into()) }
-}
-fn fail(what: impl Into<String>, fix: impl Into<String>) -> Finding {
-    Finding { level: Level::Fail, what: what.into(), fix: Some(fix.into()) }
-}
+pub use logtap_core::check::{Finding, Level};
 
 async fn setting(client: &Client, name: &str) -> Result<String, PipelineError> {
     let row = client
