@@ -292,15 +292,30 @@ async fn check(path: &Path) -> Result<()> {
     println!("  topic_prefix: {}", cfg.topic_prefix);
     println!("  offsets: {}", cfg.offsets.path.display());
     let mut failed = false;
-    if let Some(pg) = &cfg.postgres {
+    let findings = if let Some(pg) = &cfg.postgres {
         println!("source: PostgreSQL {}:{} database {}", pg.host, pg.port, pg.database);
-        for f in logtap_postgres::check::run(pg).await? {
+        Some(logtap_postgres::check::run(pg).await?)
+    } else if let Some(my) = &cfg.mysql {
+        println!(
+            "source: MySQL/MariaDB {}:{} as {} (server_id {})",
+            my.host,
+            my.port,
+            my.user,
+            my.effective_server_id(&cfg.topic_prefix)
+        );
+        Some(logtap_mysql::check::run(my, &cfg.topic_prefix).await?)
+    } else {
+        None
+    };
+    if let Some(findings) = findings {
+        use logtap_core::check::Level;
+        for f in findings {
             let tag = match f.level {
-                logtap_postgres::check::Level::Ok => "ok  ",
-                logtap_postgres::check::Level::Warn => "WARN",
-                logtap_postgres::check::Level::Fail => "FAIL",
+                Level::Ok => "ok  ",
+                Level::Warn => "WARN",
+                Level::Fail => "FAIL",
             };
-            failed |= f.level == logtap_postgres::check::Level::Fail;
+            failed |= f.level == Level::Fail;
             println!("  {tag} {}", f.what);
             if let Some(fix) = f.fix {
                 println!("       fix: {fix}");
