@@ -1,0 +1,378 @@
+//! MariaDB column types through the real server, binlog and Kafka, as
+//! Debezium's MySQL/MariaDB connector writes them: default modes with
+//! `schemas.enable`, and the other decimal, BIGINT UNSIGNED, time and binary
+//! modes. Expected values are computed here from the inserted literals
+//! (days since the epoch, unscaled decimals, WKB), not copied from output.
+#![allow(clippy::unwrap_used)]
+#![recursion_limit = "256"]
+
+mod common;
+
+use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+use base64::Engine;
+use common::{consume_all, Got, MyFixture};
+use serde_json::{json, Value as Json};
+use std::time::Duration;
+
+/// Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's algorithm).
+fn days(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Milliseconds since the epoch of a UTC date and time of day.
+fn epoch_ms(y: i64, mo: i64, d: i64, h: i64, mi: i64, s: i64) -> i64 {
+    (days(y, mo, d) * 86_400 + h * 3600 + mi * 60 + s) * 1000
+}
+
+/// A Kafka Connect Decimal's bytes: the unscaled value as Java's
+/// `BigInteger.toByteArray()` (shortest two's complement, big-endian), base64.
+fn unscaled(v: i128) -> String {
+    let b = v.to_be_bytes();
+    let mut i = 0;
+    while i < 15 && ((b[i] == 0 && b[i + 1] & 0x80 == 0) || (b[i] == 0xff && b[i + 1] & 0x80 != 0))
+    {
+        i += 1;
+    }
+    STANDARD.encode(&b[i..])
+}
+
+fn b64(b: &[u8]) -> String {
+    STANDARD.encode(b)
+}
+
+/// Little-endian WKB of a point.
+fn wkb_point(x: f64, y: f64) -> Vec<u8> {
+    let mut w = vec![1u8];
+    w.extend(1u32.to_le_bytes());
+    w.extend(x.to_le_bytes());
+    w.extend(y.to_le_bytes());
+    w
+}
+
+fn wkb_linestring(points: &[(f64, f64)]) -> Vec<u8> {
+    let mut w = vec![1u8];
+    w.extend(2u32.to_le_bytes());
+    w.extend((points.len() as u32).to_le_bytes());
+    for (x, y) in points {
+        w.extend(x.to_le_bytes());
+        w.extend(y.to_le_bytes());
+    }
+    w
+}
+
+const DDL: [&str; 3] = [
+    "CREATE TABLE t (
+       id int NOT NULL, k varchar(10) NOT NULL,
+       c_tinyint tinyint, c_tinyint_u tinyint unsigned, c_smallint smallint,
+       c_smallint_u smallint unsigned, c_mediumint mediumint, c_mediumint_u mediumint unsigned,
+       c_int int NOT NULL, c_int_u int unsigned, c_bigint bigint, c_bigint_u bigint unsigned,
+       c_decimal decimal(10,2), c_decimal_neg decimal(10,2), c_float float, c_double double,
+       c_bit1 bit(1), c_bit10 bit(10),
+       c_char char(5), c_varchar varchar(20), c_text text, c_emoji varchar(20),
+       c_binary binary(4), c_varbinary varbinary(10), c_blob blob,
+       c_date date, c_datetime datetime, c_datetime3 datetime(3), c_datetime6 datetime(6),
+       c_timestamp timestamp NULL DEFAULT NULL, c_timestamp3 timestamp(3) NULL DEFAULT NULL,
+       c_timestamp6 timestamp(6) NULL DEFAULT NULL,
+       c_time time, c_time6 time(6), c_time_neg time, c_year year,
+       c_enum enum('sad','ok','happy'), c_set set('a','b','c'),
+       c_json json, c_json_plain json,
+       c_geometry geometry, c_point point, c_linestring linestring,
+       PRIMARY KEY (id, k))",
+    "CREATE TABLE tk (d decimal(6,2), dt datetime(3), b binary(2), e enum('x','y'), v int,
+       PRIMARY KEY (d, dt, b, e))",
+    "CREATE TABLE tm (id int PRIMARY KEY, c_decimal decimal(10,2), c_bigint_u bigint unsigned,
+       c_datetime6 datetime(6), c_datetime datetime, c_time time(3), c_date date,
+       c_binary binary(4), c_blob blob, c_timestamp timestamp(3) NULL DEFAULT NULL)",
+];
+
+const ROW1: &str = "INSERT INTO t VALUES (1, 'a',
+    -128, 255, -32768, 65535, -8388608, 16777215, -2147483648, 4294967295,
+    -9223372036854775808, 18446744073709551615,
+    12345.67, -0.50, 1.5, 2.25, b'1', b'1000000001',
+    'ab', 'héllo', 'text', 'emoji 😀👋',
+    X'0102', X'00ff00', X'deadbeef',
+    '2024-02-29', '2024-02-29 12:34:56', '2024-02-29 12:34:56.123', '2024-02-29 12:34:56.123456',
+    '2024-01-02 03:04:05', '2024-01-02 03:04:05.12', '2024-01-02 03:04:05.000001',
+    '12:34:56', '12:34:56.789123', '-838:59:59', 2024,
+    'ok', 'c,a', '{\"a\": [1, 2]}', '{\"b\": null}',
+    ST_GeomFromText('POINT(1 2)', 4326), ST_GeomFromText('POINT(3.5 -4.25)'),
+    ST_GeomFromText('LINESTRING(0 0,1 1)'))";
+
+const TM_ROW: &str = "INSERT INTO tm VALUES (1, 12345.67, 18446744073709551615,
+    '2024-02-29 12:34:56.123456', '2024-02-29 12:34:56', '12:34:56.789', '2024-02-29',
+    X'0102', X'fbff', '2024-01-02 03:04:05.12')";
+
+fn record<'a>(got: &'a [Got], key_part: &str) -> &'a Got {
+    got.iter()
+        .find(|g| g.key_str().contains(key_part) && g.value.is_some())
+        .unwrap_or_else(|| panic!("no record with key {key_part}: {got:?}"))
+}
+
+fn assert_columns(after: &Json, expected: &Json, what: &str) {
+    for (k, want) in expected.as_object().unwrap() {
+        assert_eq!(&after[k], want, "{what}: column {k}");
+    }
+    // And no column was left out of the expectation.
+    let got: Vec<&String> = after.as_object().unwrap().keys().collect();
+    let want: Vec<&String> = expected.as_object().unwrap().keys().collect();
+    assert_eq!(got, want, "{what}: columns, in table order");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_type_arrives_as_debezium_json() {
+    let f = MyFixture::new("mytypes", &DDL).await;
+    let db = f.db.clone();
+    let l = f
+        .start(&format!("json_columns = [\"{db}.t.c_json\"]"), "[record]\nschemas_enable = true\n");
+    f.exec(&[
+        ROW1,
+        "INSERT INTO t (id, k, c_int) VALUES (2, 'b', 0)",
+        "UPDATE t SET c_int = 43, c_varchar = 'changed' WHERE id = 1",
+        "DELETE FROM t WHERE id = 2",
+        "INSERT INTO tk VALUES (1.50, '2024-02-29 12:34:56.5', X'01', 'y', 1)",
+        TM_ROW,
+    ])
+    .await;
+    let got = consume_all(&f.topic("t"), 5, Duration::from_secs(60));
+    let tk = consume_all(&f.topic("tk"), 1, Duration::from_secs(30));
+    let tm = consume_all(&f.topic("tm"), 1, Duration::from_secs(30));
+    let log = l.stop();
+    assert_eq!(got.len(), 5, "c, c, u, d, tombstone:\n{log}");
+
+    let v = record(&got, "\"id\":1").value_json();
+    assert_eq!(v["payload"]["op"], "c");
+    let after = &v["payload"]["after"];
+    let dt = epoch_ms(2024, 2, 29, 12, 34, 56);
+    let expected = json!({
+        "id": 1, "k": "a",
+        "c_tinyint": -128, "c_tinyint_u": 255, "c_smallint": -32768, "c_smallint_u": 65535,
+        "c_mediumint": -8388608, "c_mediumint_u": 16777215, "c_int": -2147483648i64,
+        "c_int_u": 4294967295u64, "c_bigint": i64::MIN,
+        // bigint.unsigned.handling.mode = long: a Java long, wrapped.
+        "c_bigint_u": -1,
+        "c_decimal": unscaled(1_234_567), "c_decimal_neg": unscaled(-50),
+        "c_float": 1.5, "c_double": 2.25,
+        // BIT(10) b'1000000001' (513) as little-endian bytes.
+        "c_bit1": true, "c_bit10": b64(&513u16.to_le_bytes()),
+        "c_char": "ab", "c_varchar": "héllo", "c_text": "text", "c_emoji": "emoji 😀👋",
+        // BINARY(4) is padded with zeros to its length.
+        "c_binary": b64(&[1, 2, 0, 0]), "c_varbinary": b64(&[0, 0xff, 0]),
+        "c_blob": b64(&[0xde, 0xad, 0xbe, 0xef]),
+        "c_date": days(2024, 2, 29),
+        "c_datetime": dt, "c_datetime3": dt + 123, "c_datetime6": (dt + 123) * 1000 + 456,
+        "c_timestamp": "2024-01-02T03:04:05Z", "c_timestamp3": "2024-01-02T03:04:05.120Z",
+        "c_timestamp6": "2024-01-02T03:04:05.000001Z",
+        "c_time": (12 * 3600 + 34 * 60 + 56) * 1_000_000i64,
+        "c_time6": (12 * 3600 + 34 * 60 + 56) * 1_000_000i64 + 789_123,
+        "c_time_neg": -(838 * 3600 + 59 * 60 + 59) * 1_000_000i64,
+        "c_year": 2024, "c_enum": "ok", "c_set": "a,c",
+        "c_json": "{\"a\": [1, 2]}", "c_json_plain": "{\"b\": null}",
+        "c_geometry": {"wkb": b64(&wkb_point(1.0, 2.0)), "srid": 4326},
+        "c_point": {"x": 3.5, "y": -4.25, "wkb": b64(&wkb_point(3.5, -4.25)), "srid": null},
+        "c_linestring": {"wkb": b64(&wkb_linestring(&[(0.0, 0.0), (1.0, 1.0)])), "srid": null},
+    });
+    assert_columns(after, &expected, "row 1");
+
+    // Row 2: NULLs everywhere but the key and the NOT NULL column.
+    let v2 = record(&got, "\"id\":2").value_json();
+    for (k, _) in expected.as_object().unwrap() {
+        let want = match k.as_str() {
+            "id" => json!(2),
+            "k" => json!("b"),
+            "c_int" => json!(0),
+            _ => Json::Null,
+        };
+        assert_eq!(v2["payload"]["after"][k], want, "row 2: column {k}");
+    }
+
+    // The update: before and after images; the delete and its tombstone.
+    let u = got.iter().find(|g| g.value.is_some() && g.value_json()["payload"]["op"] == "u");
+    let u = u.expect("update record").value_json();
+    assert_columns(&u["payload"]["before"], &expected, "update before");
+    let mut changed = expected.clone();
+    changed["c_int"] = json!(43);
+    changed["c_varchar"] = json!("changed");
+    assert_columns(&u["payload"]["after"], &changed, "update after");
+    let d = got.iter().position(|g| g.value.is_some() && g.value_json()["payload"]["op"] == "d");
+    let d = d.expect("delete record");
+    assert_eq!(got[d].value_json()["payload"]["before"]["id"], 2);
+    assert_eq!(got.get(d + 1).map(|g| g.value.is_none()), Some(true), "tombstone after the delete");
+    assert_eq!(got[d + 1].key, got[d].key);
+
+    // Keys: the primary key columns, schema and payload.
+    let key: Json = serde_json::from_slice(got[0].key.as_ref().unwrap()).unwrap();
+    assert_eq!(key["schema"]["name"], format!("{}.{db}.t.Key", f.prefix));
+    assert_eq!(key["schema"]["optional"], false);
+    let kf: Vec<(Json, Json, Json)> = key["schema"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| (x["field"].clone(), x["type"].clone(), x["optional"].clone()))
+        .collect();
+    assert_eq!(
+        kf,
+        vec![
+            (json!("id"), json!("int32"), json!(false)),
+            (json!("k"), json!("string"), json!(false))
+        ]
+    );
+    let k1 = record(&got, "\"id\":1");
+    let k1: Json = serde_json::from_slice(k1.key.as_ref().unwrap()).unwrap();
+    assert_eq!(k1["payload"].to_string(), r#"{"id":1,"k":"a"}"#);
+    // A key of a decimal, a DATETIME(3), a BINARY and an ENUM.
+    assert_eq!(tk.len(), 1, "{log}");
+    let tkey: Json = serde_json::from_slice(tk[0].key.as_ref().unwrap()).unwrap();
+    assert_eq!(
+        tkey["payload"],
+        json!({"d": unscaled(150), "dt": dt + 500, "b": b64(&[1, 0]), "e": "y"})
+    );
+    assert_eq!(tk[0].value_json()["payload"]["after"]["v"], 1);
+
+    // Schemas, as Debezium names them.
+    let fields_of = |v: &Json, name: &str| -> Vec<Json> {
+        v["schema"]["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["field"] == name)
+            .unwrap_or_else(|| panic!("no {name} in the envelope schema"))["fields"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    };
+    let fields = fields_of(&v, "after");
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|x| x["field"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no field {name}"))
+    };
+    assert_eq!(v["schema"]["name"], format!("{}.{db}.t.Envelope", f.prefix));
+    assert_eq!(v["schema"]["fields"][1]["name"], format!("{}.{db}.t.Value", f.prefix));
+    let typ = |name: &str| (field(name)["type"].clone(), field(name)["optional"].clone());
+    assert_eq!(typ("c_int"), (json!("int32"), json!(false)));
+    assert_eq!(typ("c_tinyint"), (json!("int16"), json!(true)));
+    assert_eq!(typ("c_tinyint_u"), (json!("int16"), json!(true)));
+    assert_eq!(typ("c_smallint_u"), (json!("int32"), json!(true)));
+    assert_eq!(typ("c_mediumint"), (json!("int32"), json!(true)));
+    assert_eq!(typ("c_int_u"), (json!("int64"), json!(true)));
+    assert_eq!(typ("c_bigint_u"), (json!("int64"), json!(true)));
+    assert_eq!(typ("c_float"), (json!("float"), json!(true)));
+    assert_eq!(typ("c_double"), (json!("double"), json!(true)));
+    assert_eq!(typ("c_bit1"), (json!("boolean"), json!(true)));
+    assert_eq!(typ("c_blob"), (json!("bytes"), json!(true)));
+    assert_eq!(typ("c_varchar"), (json!("string"), json!(true)));
+    let named = |name: &str| field(name)["name"].clone();
+    assert_eq!(named("c_decimal"), "org.apache.kafka.connect.data.Decimal");
+    assert_eq!(
+        field("c_decimal")["parameters"],
+        json!({"scale": "2", "connect.decimal.precision": "10"})
+    );
+    assert_eq!(named("c_bit10"), "io.debezium.data.Bits");
+    assert_eq!(field("c_bit10")["parameters"], json!({"length": "10"}));
+    assert_eq!(named("c_date"), "io.debezium.time.Date");
+    assert_eq!(named("c_datetime"), "io.debezium.time.Timestamp");
+    assert_eq!(named("c_datetime3"), "io.debezium.time.Timestamp");
+    assert_eq!(named("c_datetime6"), "io.debezium.time.MicroTimestamp");
+    assert_eq!(named("c_timestamp"), "io.debezium.time.ZonedTimestamp");
+    assert_eq!(named("c_time"), "io.debezium.time.MicroTime");
+    assert_eq!(named("c_year"), "io.debezium.time.Year");
+    assert_eq!(named("c_enum"), "io.debezium.data.Enum");
+    assert_eq!(field("c_enum")["parameters"]["allowed"], "sad,ok,happy");
+    assert_eq!(named("c_set"), "io.debezium.data.EnumSet");
+    assert_eq!(field("c_set")["parameters"]["allowed"], "a,b,c");
+    assert_eq!(named("c_json"), "io.debezium.data.Json");
+    assert_eq!(named("c_json_plain"), Json::Null, "a JSON column not in json_columns");
+    assert_eq!(typ("c_json_plain").0, "string");
+    assert_eq!(named("c_geometry"), "io.debezium.data.geometry.Geometry");
+    assert_eq!(named("c_point"), "io.debezium.data.geometry.Point");
+    let source = fields_of(&v, "source");
+    let source_schema =
+        v["schema"]["fields"].as_array().unwrap().iter().find(|x| x["field"] == "source").unwrap();
+    assert_eq!(source_schema["name"], "io.debezium.connector.mariadb.Source");
+    for name in ["file", "pos", "row", "gtid", "server_id", "thread", "query", "db", "table"] {
+        assert!(source.iter().any(|x| x["field"] == name), "source field {name}");
+    }
+
+    // The default modes on the modes table (compared with the other modes below).
+    assert_eq!(tm.len(), 1, "{log}");
+    let a = &tm[0].value_json()["payload"]["after"];
+    assert_eq!(a["c_decimal"], unscaled(1_234_567));
+    assert_eq!(a["c_bigint_u"], -1);
+    assert_eq!(a["c_datetime6"], (dt + 123) * 1000 + 456);
+    assert_eq!(a["c_time"], (12 * 3600 + 34 * 60 + 56) * 1_000_000i64 + 789_000);
+    assert_eq!(a["c_binary"], b64(&[1, 2, 0, 0]));
+    assert_eq!(a["c_blob"], b64(&[0xfb, 0xff]));
+    f.drop_db().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decimal_bigint_time_and_binary_modes() {
+    let f = MyFixture::new("mymodes", &DDL).await;
+    let db = f.db.clone();
+    let only_tm = format!("table_include_list = [\"{db}.tm\"]");
+    let (pm, pd) = (format!("{}m", f.prefix), format!("{}d", f.prefix));
+    let lm = f.start_as(
+        &pm,
+        &format!(
+            "{only_tm}\ndecimal_handling_mode = \"string\"\nbigint_unsigned_handling_mode = \"precise\"\n\
+             time_precision_mode = \"connect\"\nbinary_handling_mode = \"hex\""
+        ),
+        "[record]\nschemas_enable = true\n",
+    );
+    let ld = f.start_as(
+        &pd,
+        &format!(
+            "{only_tm}\ndecimal_handling_mode = \"double\"\nbinary_handling_mode = \"base64-url-safe\""
+        ),
+        "",
+    );
+    f.exec(&[TM_ROW]).await;
+    let m = consume_all(&format!("{pm}.{db}.tm"), 1, Duration::from_secs(60));
+    let d = consume_all(&format!("{pd}.{db}.tm"), 1, Duration::from_secs(30));
+    let (logm, logd) = (lm.stop(), ld.stop());
+    assert_eq!(m.len(), 1, "{logm}");
+    assert_eq!(d.len(), 1, "{logd}");
+
+    let dt = epoch_ms(2024, 2, 29, 12, 34, 56);
+    let v = m[0].value_json();
+    let expected = json!({
+        "id": 1, "c_decimal": "12345.67",
+        // precise: Decimal(20, 0) bytes of 18446744073709551615.
+        "c_bigint_u": unscaled(18_446_744_073_709_551_615),
+        // connect: milliseconds everywhere, TIME an int32.
+        "c_datetime6": dt + 123, "c_datetime": dt,
+        "c_time": (12 * 3600 + 34 * 60 + 56) * 1000 + 789, "c_date": days(2024, 2, 29),
+        "c_binary": "01020000", "c_blob": "fbff",
+        "c_timestamp": "2024-01-02T03:04:05.120Z",
+    });
+    assert_columns(&v["payload"]["after"], &expected, "string/precise/connect/hex");
+    let fields = v["schema"]["fields"][1]["fields"].as_array().unwrap().clone();
+    let field = |name: &str| fields.iter().find(|x| x["field"] == name).cloned().unwrap();
+    assert_eq!(field("c_decimal")["type"], "string");
+    assert_eq!(field("c_bigint_u")["name"], "org.apache.kafka.connect.data.Decimal");
+    assert_eq!(
+        field("c_bigint_u")["parameters"],
+        json!({"scale": "0", "connect.decimal.precision": "20"})
+    );
+    assert_eq!(field("c_datetime6")["name"], "org.apache.kafka.connect.data.Timestamp");
+    assert_eq!(field("c_time")["name"], "org.apache.kafka.connect.data.Time");
+    assert_eq!(field("c_time")["type"], "int32");
+    assert_eq!(field("c_date")["name"], "org.apache.kafka.connect.data.Date");
+    assert_eq!(field("c_binary")["type"], "string");
+
+    let a = &d[0].value_json()["after"];
+    assert_eq!(a["c_decimal"], 12345.67);
+    assert_eq!(a["c_binary"], URL_SAFE.encode([1, 2, 0, 0]));
+    assert_eq!(a["c_blob"], URL_SAFE.encode([0xfb, 0xff]));
+    assert_eq!(a["c_blob"], "-_8=");
+    assert_eq!(a["c_bigint_u"], -1);
+    f.drop_db().await;
+}
