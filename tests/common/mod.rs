@@ -663,7 +663,9 @@ pub fn replay_violations(records: &[Got]) -> (Vec<String>, usize) {
     use std::collections::HashMap;
     let mut violations = Vec::new();
     let mut replayed = 0;
-    let mut parts: HashMap<i32, (Vec<String>, HashMap<String, usize>, usize)> = HashMap::new();
+    // Per partition: the distinct records in order, their indexes, the replay cursor.
+    type Partition = (Vec<String>, HashMap<String, usize>, usize);
+    let mut parts: HashMap<i32, Partition> = HashMap::new();
     let mut last_of_key: HashMap<(i32, String), String> = HashMap::new();
     for g in records {
         let key = (g.partition, g.key_str());

@@ -1,0 +1,242 @@
+//! Crashes and restarts around the MariaDB source: logtap killed with
+//! SIGKILL again and again during a 100k-change workload, and the MariaDB
+//! server restarted under a running logtap. The topics, replayed by a
+//! consumer that keeps the newest change per key, must equal the table.
+//! A test binary of its own, so the server restart does not disturb other
+//! tests (cargo runs test binaries one at a time); its two tests take turns.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{
+    consume_all, consume_until_idle, env, my_order, my_root, replay_violations, wait_until, Got,
+    Logtap, MyFixture,
+};
+use mysql_async::prelude::Queryable;
+use serde_json::{json, Value as Json};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+/// The server restart must not happen during the other test.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+type Order = (u64, String, u64, u64);
+
+/// Replays records into an id → row map, keeping per id the change latest
+/// in binlog order (as a consumer ignoring older changes would), and counts
+/// ids whose first deliveries went backwards in binlog order.
+fn replay(records: &[Got]) -> (BTreeMap<i64, Json>, Vec<String>) {
+    let mut rows: BTreeMap<i64, (Order, Option<Json>)> = BTreeMap::new();
+    let mut backwards = Vec::new();
+    let mut seen: HashSet<(i64, Order, String)> = HashSet::new();
+    let mut last_new: HashMap<i64, Order> = HashMap::new();
+    for g in records {
+        let v = g.value_json();
+        if v.is_null() {
+            continue;
+        }
+        let op = v["op"].as_str().unwrap().to_string();
+        let id = v["after"]["id"].as_i64().or(v["before"]["id"].as_i64()).expect("id");
+        let order = my_order(&v);
+        if seen.insert((id, order.clone(), op.clone())) {
+            if let Some(prev) = last_new.insert(id, order.clone()) {
+                if order < prev {
+                    backwards.push(format!("id {id}: {op} at {order:?} after {prev:?}"));
+                }
+            }
+        }
+        let row = if op == "d" { None } else { Some(v["after"].clone()) };
+        let e = rows.entry(id).or_insert((order.clone(), row.clone()));
+        if order >= e.0 {
+            *e = (order, row);
+        }
+    }
+    (rows.into_iter().filter_map(|(k, (_, r))| r.map(|r| (k, r))).collect(), backwards)
+}
+
+async fn table_rows(c: &mut mysql_async::Conn) -> BTreeMap<i64, Json> {
+    let rows: Vec<(i64, i64, String)> =
+        c.query("SELECT id, n, pad FROM t ORDER BY id").await.unwrap();
+    rows.into_iter().map(|(id, n, pad)| (id, json!({"id": id, "n": n, "pad": pad}))).collect()
+}
+
+fn diff(a: &BTreeMap<i64, Json>, b: &BTreeMap<i64, Json>) -> String {
+    let mut out = Vec::new();
+    for (k, v) in a {
+        if b.get(k) != Some(v) {
+            out.push(format!("id {k}: topic {v} table {:?}", b.get(k)));
+        }
+    }
+    for (k, v) in b {
+        if !a.contains_key(k) {
+            out.push(format!("id {k}: missing from the topic, table {v}"));
+        }
+    }
+    let n = out.len();
+    out.truncate(10);
+    format!("{n} differences, first: {out:#?}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill9_during_a_100k_change_workload_loses_nothing() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let t_start = Instant::now();
+    let f = MyFixture::new(
+        "mykill9",
+        &["CREATE TABLE t (id int PRIMARY KEY, n int NOT NULL, pad varchar(20) NOT NULL)"],
+    )
+    .await;
+    let cfg = f.config("");
+    let first = Logtap::start(f.dir.path(), &cfg);
+
+    // Transactions of about 1000 changes: 600 inserts, then updates of the
+    // previous transaction's even ids, deletes of ids = 1 mod 10 two
+    // transactions back and key changes (+10,000,000) of ids = 7 mod 15
+    // three back; no row changes twice in one transaction.
+    let db = f.db.clone();
+    let workload = tokio::spawn(async move {
+        let mut c = my_root(Some(&db)).await;
+        let range = |i: u64| (i * 600 + 1, i * 600 + 600);
+        let mut changes = 0u64;
+        let mut i = 0u64;
+        while changes < 100_000 {
+            c.query_drop("BEGIN").await.unwrap();
+            let (a, b) = range(i);
+            c.query_drop(format!(
+                "INSERT INTO t SELECT seq, 0, concat('p', seq) FROM seq_{a}_to_{b}"
+            ))
+            .await
+            .unwrap();
+            changes += c.affected_rows();
+            let steps = [
+                (1, "UPDATE t SET n = n + 1, pad = concat(pad, 'u') WHERE id % 2 = 0"),
+                (2, "DELETE FROM t WHERE id % 10 = 1"),
+                (3, "UPDATE t SET id = id + 10000000 WHERE id % 15 = 7"),
+            ];
+            for (back, sql) in steps {
+                if i >= back {
+                    let (a, b) = range(i - back);
+                    c.query_drop(format!("{sql} AND id BETWEEN {a} AND {b}")).await.unwrap();
+                    changes += c.affected_rows();
+                }
+            }
+            c.query_drop("COMMIT").await.unwrap();
+            i += 1;
+            tokio::time::sleep(Duration::from_millis(60)).await;
+        }
+        (changes, i)
+    });
+
+    let mut current = Some(first);
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    let mut kills = 0;
+    for round in 0..6u32 {
+        tokio::time::sleep(Duration::from_millis(500 + u64::from((nanos >> (round * 4)) % 1200)))
+            .await;
+        if let Some(l) = current.take() {
+            l.kill9();
+            kills += 1;
+        }
+        current = Some(Logtap::start(f.dir.path(), &cfg));
+    }
+    let (changes, transactions) = workload.await.unwrap();
+    let workload_done = t_start.elapsed();
+    let mut root = f.conn().await;
+    let expected = table_rows(&mut root).await;
+    let topic = f.topic("t");
+    let mut last = (BTreeMap::new(), Vec::new());
+    let mut records = Vec::new();
+    let done = wait_until(Duration::from_secs(120), || {
+        records = consume_until_idle(&topic, 1, Duration::from_secs(3), Duration::from_secs(90));
+        last = replay(&records);
+        last.0 == expected
+    });
+    let l = current.take().unwrap();
+    let log = l.stop();
+    let (violations, replayed) = replay_violations(&records);
+    eprintln!(
+        "{kills} kills; {transactions} transactions, {changes} changes; {} records ({replayed} replayed); \
+         {} rows at the end; workload {:?}, all {:?}",
+        records.len(),
+        expected.len(),
+        workload_done,
+        t_start.elapsed()
+    );
+    assert!(kills >= 5);
+    assert!(changes >= 100_000);
+    assert!(done, "replayed topic != table: {}\n{log}", diff(&last.0, &expected));
+    assert!(last.1.is_empty(), "keys whose first deliveries went backwards: {:#?}", last.1);
+    assert!(violations.is_empty(), "not a suffix replay: {violations:#?}");
+    f.drop_db().await;
+}
+
+/// Stops the harness's MariaDB (SHUTDOWN as root) and starts it again with
+/// `scripts/services up`, which starts what is not running.
+async fn restart_mariadb() {
+    let mut root = my_root(None).await;
+    let pid_file: String = root.query_first("SELECT @@pid_file").await.unwrap().unwrap();
+    let pid = std::fs::read_to_string(&pid_file).unwrap().trim().to_string();
+    let _ = root.query_drop("SHUTDOWN").await;
+    drop(root);
+    assert!(
+        wait_until(Duration::from_secs(60), || !std::path::Path::new(&format!("/proc/{pid}"))
+            .exists()),
+        "mariadbd (pid {pid}) did not stop"
+    );
+    let services = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/services");
+    let out = std::process::Command::new(services)
+        .arg("up")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "scripts/services up failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_restart_is_retried_and_nothing_is_lost() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let _ = env("LOGTAP_SERVICES_DIR");
+    let f = MyFixture::new("myrestart", &["CREATE TABLE t (id int PRIMARY KEY, n int)"]).await;
+    let l = f.start("", "");
+    f.exec(&["INSERT INTO t SELECT seq, 0 FROM seq_1_to_100"]).await;
+    let topic = f.topic("t");
+    assert_eq!(consume_all(&topic, 100, Duration::from_secs(60)).len(), 100, "{}", l.log_text());
+
+    restart_mariadb().await;
+    f.exec(&[
+        "INSERT INTO t SELECT seq, 1 FROM seq_101_to_150",
+        "INSERT INTO t SELECT seq, 1 FROM seq_151_to_200",
+        "UPDATE t SET n = 2 WHERE id <= 10",
+    ])
+    .await;
+    let got = consume_until_idle(&topic, 210, Duration::from_secs(5), Duration::from_secs(120));
+    let log = l.stop();
+    let (violations, replayed) = replay_violations(&got);
+    let ids: HashSet<i64> = got
+        .iter()
+        .filter(|g| g.value_json()["op"] == "c")
+        .map(|g| g.value_json()["after"]["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 200, "rows after the restart:\n{log}");
+    assert_eq!(got.len() - replayed, 210, "distinct records after the restart:\n{log}");
+    assert!(violations.is_empty(), "{violations:#?}");
+    let updated: HashSet<i64> = got
+        .iter()
+        .filter(|g| g.value_json()["op"] == "u" && g.value_json()["after"]["n"] == 2)
+        .map(|g| g.value_json()["after"]["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(updated, (1..=10).collect(), "updates after the restart");
+    // The restarted server writes a new binlog file; the records after the
+    // restart come from it.
+    let file = |g: &Got| g.value_json()["source"]["file"].as_str().unwrap_or("").to_string();
+    let before = got.iter().filter(|g| g.value_json()["after"]["n"] == 0).map(file).max();
+    let after = got.iter().filter(|g| g.value_json()["after"]["n"] == 1).map(file).min();
+    assert!(after > before, "binlog files: before the restart {before:?}, after {after:?}");
+    f.drop_db().await;
+}
