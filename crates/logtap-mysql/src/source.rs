@@ -576,6 +576,14 @@ impl MysqlSource {
         event_start: u64,
         end_pos: u64,
     ) -> Result<(), PipelineError> {
+        // Only GTID events (162) carry what the source needs; ANNOTATE_ROWS,
+        // BINLOG_CHECKPOINT, GTID_LIST and START_ENCRYPTION are passed over
+        // without decoding, so an odd one cannot stop the stream. The
+        // compressed types (165..=171) are decoded to get their refusal.
+        if raw_type != 162 && !(165..=171).contains(&raw_type) {
+            self.advance(end_pos);
+            return Ok(());
+        }
         let header = EventHeader::from(&ev.header());
         match decode_mariadb_event_body(&header, ev.data(), false) {
             Ok(MariadbEvent::Gtid(g)) => {

@@ -525,3 +525,28 @@ fn agrees_with_mariadb_binlog_on_every_event() {
     }
     assert!(compared >= 45, "{compared}");
 }
+
+/// The GTID_LIST at position 256 of a new MariaDB 10.11 server's first
+/// binlog file (`mariadb-binlog --hexdump binlog.000001`): an empty list
+/// followed by two zero bytes, CRC32 0xe8f9dc5b. Padding is accepted;
+/// other trailing bytes are still refused.
+#[test]
+fn empty_gtid_list_of_a_first_binlog_file_has_zero_padding() {
+    let bytes: [u8; 29] = [
+        0xae, 0x34, 0x03, 0x6b, 0xa3, 0x01, 0x00, 0x00, 0x00, 0x1d, 0x00, 0x00, 0x00, 0x1d, 0x01,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x5b, 0xdc, 0xf9, 0xe8,
+    ];
+    let (header, ev) = logtap_mysql::mariadb::decode_mariadb_event(&bytes, true).unwrap();
+    assert_eq!(header.log_pos, 285);
+    match ev {
+        logtap_mysql::mariadb::MariadbEvent::GtidList(l) => assert!(l.gtids.is_empty()),
+        other => panic!("not a GTID list: {other:?}"),
+    }
+    let mut bad = bytes;
+    bad[23] = 1;
+    // Recompute the CRC so only the padding differs.
+    let crc = logtap_mysql::mariadb::crc32(&bad[..25]);
+    bad[25..].copy_from_slice(&crc.to_le_bytes());
+    let err = logtap_mysql::mariadb::decode_mariadb_event(&bad, true).unwrap_err().to_string();
+    assert!(err.contains("trailing"), "{err}");
+}

@@ -797,7 +797,19 @@ fn decode_gtid_list(data: &[u8]) -> Result<GtidListEvent, MariadbDecodeError> {
         let seq_no = r.u64()?;
         gtids.push(MariadbGtid { domain_id, server_id, seq_no });
     }
-    r.finish()?;
+    // MariaDB 10.11 writes the empty list at the start of a new server's
+    // first binlog file with two zero bytes after it (seen in a real
+    // binlog.000001, see the test below); zero padding is accepted, other
+    // trailing bytes are not.
+    let offset = r.offset();
+    let rest = r.rest();
+    if rest.iter().any(|&b| b != 0) {
+        return Err(MariadbDecodeError::TrailingBytes {
+            what: "GTID_LIST_EVENT",
+            offset,
+            count: rest.len(),
+        });
+    }
     Ok(GtidListEvent { flags, gtids })
 }
 
