@@ -159,7 +159,8 @@ pub struct MysqlSource {
     prefix: String,
     info: ServerInfo,
     rx: mpsc::Receiver<Read>,
-    task: tokio::task::JoinHandle<()>,
+    /// The reader task (taken when it is awaited after it stopped).
+    task: Option<tokio::task::JoinHandle<()>>,
     tables: HashMap<u64, TableState>,
     pending: VecDeque<SourceItem>,
     /// The binlog file being read (from ROTATE events).
@@ -172,6 +173,8 @@ pub struct MysqlSource {
     /// Rows to skip in the first transaction after a restart in the middle
     /// of one: (whole ROWS events, then rows of the next one).
     skip: Option<(u64, u64)>,
+    /// Where the transaction `skip` applies to starts (file, position).
+    skip_at: Option<(String, u64)>,
     /// Inside a MySQL TRANSACTION_PAYLOAD: its end position stands for the
     /// embedded events', which carry none.
     payload_end: Option<u64>,
@@ -196,7 +199,9 @@ impl std::fmt::Debug for MysqlSource {
 
 impl Drop for MysqlSource {
     fn drop(&mut self) {
-        self.task.abort();
+        if let Some(t) = &self.task {
+            t.abort();
+        }
     }
 }
 
@@ -272,10 +277,11 @@ impl MysqlSource {
         let checksum = !info.checksum.eq_ignore_ascii_case("NONE");
         let where_ = format!("{}:{}", cfg.host, cfg.port);
         let task = tokio::spawn(read_loop(stream, tx, idle, checksum, where_));
+        let skip_file = start.file.clone();
         Ok(MysqlSource {
             prefix: prefix.to_string(),
             rx,
-            task,
+            task: Some(task),
             tables: HashMap::new(),
             maps: HashMap::new(),
             pending: VecDeque::new(),
@@ -283,6 +289,7 @@ impl MysqlSource {
             pos: start.pos,
             gtids: start.gtids,
             tx: None,
+            skip_at: start.skip.map(|_| (skip_file, start.pos)),
             skip: start.skip,
             payload_end: None,
             source_schema: Arc::new(source_schema(info.flavor)),
@@ -425,11 +432,11 @@ impl MysqlSource {
                 sql.query_drop("SET @slave_gtid_ignore_duplicates = 0").await.map_err(q)?;
                 request = request.with_filename(b"").with_pos(4u64);
             }
-            (Gtids::Mysql(set), _) => {
+            (Gtids::Mysql(set), _) if !set.is_empty() => {
                 sids = set.to_sids();
                 request = request.with_gtid().with_gtid_set(sids).with_filename(b"").with_pos(4u64);
             }
-            (Gtids::None, flavor) => {
+            (Gtids::None | Gtids::Mysql(_), flavor) => {
                 if flavor == Flavor::Mariadb {
                     sql.query_drop(format!(
                         "SET @mariadb_slave_capability = {MARIA_SLAVE_CAPABILITY_GTID}"
@@ -452,15 +459,34 @@ impl MysqlSource {
         // Events inside a compressed payload carry no position of their own.
         let (event_start, end_pos) = match self.payload_end {
             Some(end) if log_pos == 0 => (end, end),
-            _ => (event_start, log_pos),
+            Some(end) => {
+                // A top-level event before the payload's transaction ended:
+                // the payload could not be expanded (mysql_async drops a
+                // payload it cannot read), and its rows would be lost.
+                return Err(self.bad(
+                    end,
+                    "a compressed TRANSACTION_PAYLOAD event ended without its transaction's commit: it could not be expanded (corrupt, or zstd failed); logtap stops rather than lose its rows".into(),
+                ));
+            }
+            None => (event_start, log_pos),
         };
         if raw_type >= 160 {
             return self.mariadb_event(ev, raw_type, event_start, end_pos);
         }
+        // MySQL 8.0.26+ HEARTBEAT_LOG_EVENT_V2, which mysql_common does not name.
+        const HEARTBEAT_V2: u8 = 41;
         let Ok(kind) = header.event_type() else {
-            tracing::debug!(event_type = raw_type, file = %self.file, pos = event_start, "skipping an event type logtap does not know");
-            self.advance(end_pos);
-            return Ok(());
+            if raw_type == HEARTBEAT_V2
+                || header.flags_raw() & crate::mariadb::LOG_EVENT_IGNORABLE_F != 0
+            {
+                tracing::debug!(event_type = raw_type, file = %self.file, pos = event_start, "skipping an ignorable event");
+                self.advance(end_pos);
+                return Ok(());
+            }
+            return Err(self.bad(
+                event_start,
+                format!("event type {raw_type} is unknown to logtap and not marked ignorable; it may carry row changes, so logtap stops rather than skip it"),
+            ));
         };
         match kind {
             EventType::ROTATE_EVENT => {
@@ -493,7 +519,7 @@ impl MysqlSource {
                 let tag = g.tag().map(|t| t.to_string());
                 let gtid = MysqlGtid::new(g.sid(), tag.as_deref(), g.gno())
                     .map_err(|e| self.bad(event_start, format!("GTID event: {e}")))?;
-                self.begin(Some(TxGtid::Mysql(gtid)), event_start, false, false);
+                self.begin(Some(TxGtid::Mysql(gtid)), event_start, false, false)?;
             }
             EventType::QUERY_EVENT => {
                 let q = ev
@@ -502,13 +528,28 @@ impl MysqlSource {
                 let text = q.query();
                 let thread = i64::from(q.thread_id());
                 let text = text.trim();
-                if text.eq_ignore_ascii_case("BEGIN") {
+                let upper = text.get(..text.len().min(16)).unwrap_or("").to_ascii_uppercase();
+                let xa_start = upper.starts_with("XA START") || upper.starts_with("XA BEGIN");
+                // MySQL 8.0.21+ logs CREATE TABLE ... SELECT as one
+                // transaction opened by the CREATE statement itself.
+                let opens = text.eq_ignore_ascii_case("BEGIN")
+                    || xa_start
+                    || (text.len() > 17
+                        && text
+                            .get(text.len() - 17..)
+                            .is_some_and(|t| t.eq_ignore_ascii_case("START TRANSACTION"))
+                        && self.tx.as_ref().is_some_and(|t| !t.open));
+                if opens {
                     if self.tx.is_none() {
-                        self.begin(None, event_start, false, false);
+                        self.begin(None, event_start, false, false)?;
                     }
                     if let Some(tx) = &mut self.tx {
                         tx.thread = Some(thread);
                         tx.open = true;
+                        if xa_start {
+                            tracing::warn!(gtid = ?tx.gtid.as_ref().map(ToString::to_string), "XA transaction: its rows are not sent (XA transactions are not supported)");
+                            tx.prepared_xa = true;
+                        }
                     }
                 } else if text.eq_ignore_ascii_case("COMMIT")
                     || text.eq_ignore_ascii_case("ROLLBACK")
@@ -522,7 +563,7 @@ impl MysqlSource {
                     self.commit(end_pos);
                 }
             }
-            EventType::XID_EVENT => self.commit(end_pos),
+            EventType::XID_EVENT | EventType::XA_PREPARE_LOG_EVENT => self.commit(end_pos),
             EventType::TABLE_MAP_EVENT => {
                 self.table_map(ev, event_start)?;
             }
@@ -595,7 +636,7 @@ impl MysqlSource {
                     event_start,
                     g.is_standalone(),
                     g.flags.contains(crate::mariadb::GtidFlags::PREPARED_XA),
-                );
+                )?;
                 if let (Some(tx), Some(t)) = (&mut self.tx, g.thread_id) {
                     tx.thread = Some(i64::from(t));
                 }
@@ -616,7 +657,33 @@ impl MysqlSource {
         event_start: u64,
         standalone: bool,
         prepared_xa: bool,
-    ) {
+    ) -> Result<(), PipelineError> {
+        if let Some(prev) = &self.tx {
+            if prev.rows_events > 0 && !prev.prepared_xa {
+                return Err(self.bad(
+                    event_start,
+                    format!(
+                        "a transaction starts while the previous one ({}, from {}) never ended; its rows would be lost, so logtap stops",
+                        prev.gtid.as_ref().map_or("no GTID".to_string(), ToString::to_string),
+                        prev.restart
+                    ),
+                ));
+            }
+        }
+        // A restart in the middle of a transaction skips rows of exactly
+        // that transaction: it must be the first one the stream sends.
+        if let Some((file, pos)) = &self.skip_at {
+            if (file.as_str(), *pos) != (self.file.as_str(), event_start) {
+                return Err(self.bad(
+                    event_start,
+                    format!(
+                        "the stored position is inside the transaction at {file}:{pos}, but the stream went on with one at {}:{event_start}; the rows to skip cannot be matched. Run `logtap reset` (or set initial_gtid) to start over",
+                        self.file
+                    ),
+                ));
+            }
+            self.skip_at = None;
+        }
         let restart = SourcePosition::Mysql {
             file: self.file.clone(),
             pos: event_start,
@@ -626,6 +693,7 @@ impl MysqlSource {
         };
         let open = matches!(gtid, Some(TxGtid::Mariadb(_))) && !standalone;
         self.tx = Some(Tx { gtid, restart, rows_events: 0, thread: None, open, prepared_xa });
+        Ok(())
     }
 
     /// The end of a transaction (or of a statement outside one).
@@ -754,7 +822,13 @@ impl MysqlSource {
         if self.tx.is_none() {
             // Rows outside BEGIN..COMMIT (a non-transactional statement
             // without GTID): their own group, ended by the next statement.
-            self.begin(None, event_start, true, false);
+            return Err(self.bad(
+                event_start,
+                format!(
+                    "ROWS event for table {} outside a transaction (no GTID or BEGIN before it): there is no position to resume it from",
+                    self.tables.get(&table_id).map_or_else(|| table_id.to_string(), |t| t.id.to_string())
+                ),
+            ));
         }
         let Some(tx) = self.tx.as_mut() else { return Ok(()) };
         let index = tx.rows_events;
@@ -1077,7 +1151,9 @@ async fn read_loop(
             last.1 = header.log_pos();
         }
         if checksum {
-            if let Some(sum) = ev.checksum() {
+            // Events expanded from a compressed payload have no checksum of
+            // their own (mysql_common still reports one of zeros).
+            if let Some(sum) = ev.checksum().filter(|_| ev.footer().get_checksum_enabled()) {
                 let alg = mysql_async::binlog::BinlogChecksumAlg::BINLOG_CHECKSUM_ALG_CRC32;
                 if ev.calc_checksum(alg) != u32::from_le_bytes(sum) {
                     let _ = tx
@@ -1108,11 +1184,19 @@ impl Source for MysqlSource {
             }
             // Cancel-safe: `recv` loses nothing when cancelled, and an
             // event is processed without awaiting.
-            let read = self.rx.recv().await.unwrap_or_else(|| {
-                Err(PipelineError::retryable(
-                    "the binlog reader task stopped (it failed; see the log above)",
-                ))
-            });
+            let read = match self.rx.recv().await {
+                Some(r) => r,
+                None => Err(match self.task.take() {
+                    Some(task) => match task.await {
+                        Err(e) if e.is_panic() => PipelineError::fatal(format!(
+                            "the binlog reader failed on bytes it could not parse after {}:{} (a panic in the event decoder: {e})",
+                            self.file, self.pos
+                        )),
+                        _ => PipelineError::retryable("the binlog reader task stopped"),
+                    },
+                    None => PipelineError::retryable("the binlog reader task stopped"),
+                }),
+            };
             let (ev, _permit) = read?;
             self.process(&ev)?;
         }
@@ -1127,7 +1211,9 @@ impl Source for MysqlSource {
     }
 
     async fn close(&mut self) {
-        self.task.abort();
+        if let Some(t) = &self.task {
+            t.abort();
+        }
     }
 }
 
