@@ -1,14 +1,14 @@
 //! The MySQL/MariaDB source: binlog stream, MariaDB events, GTID sets, type
-//! conversion (binary JSON included), snapshots and watermarks.
+//! conversion (binary JSON included).
 //!
 //! Owns: every byte exchanged with MySQL or MariaDB. Does not own: Kafka, offsets.
 //!
-//! Status: the sans-IO pieces (MariaDB's own binlog events and GTID sets,
-//! conversion of row values into Debezium's values) are being built first;
-//! the binlog connection and the source itself are not written yet, and the
-//! binary refuses a `[mysql]` section.
+//! Layout: [`conn`] (mysql_async connections and server facts), [`source`]
+//! (the binlog stream turned into change events, positions and resume),
+//! [`check`] (`logtap check`), [`mariadb`] (MariaDB's own events and GTID
+//! sets, sans-IO), [`types`] (Debezium's MySQL type mapping, sans-IO),
+//! [`config`] (`[mysql]` settings). Snapshots are not written yet.
 
-pub mod check;
 pub mod config;
 pub mod conn;
 pub mod mariadb;
