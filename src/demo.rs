@@ -9,6 +9,7 @@
 //! the second one is deleted.
 
 use crate::config::DemoConfig;
+use logtap_core::event::now_us;
 use logtap_core::{
     ChangeEvent, Field, Op, PipelineError, RecordNames, Schema, Source, SourceItem, SourcePosition,
     Struct, TableId, Value,
@@ -113,19 +114,19 @@ impl DemoSource {
             Op::Update => (Some(self.customer(id, 0)?), Some(self.customer(id, 1)?)),
             _ => (Some(self.customer(id, 0)?), None),
         };
-        let now_us = now_micros();
+        let now = now_us();
         let source = Struct::new(
             self.source_schema.clone(),
             vec![
                 Value::String(env!("CARGO_PKG_VERSION").into()),
                 Value::String("demo".into()),
                 Value::String(self.prefix.clone()),
-                Value::Int64(now_us / 1000),
+                Value::Int64(now / 1000),
                 Value::String("false".into()),
                 Value::String("demo".into()),
                 Value::Null,
-                Value::Int64(now_us),
-                Value::Int64(now_us.saturating_mul(1000)),
+                Value::Int64(now),
+                Value::Int64(now.saturating_mul(1000)),
                 Value::String(self.table.namespace.clone()),
                 Value::String(self.table.table.clone()),
                 Value::Int64(i64::try_from(n).unwrap_or(i64::MAX)),
@@ -143,20 +144,12 @@ impl DemoSource {
             before,
             after,
             source,
-            processed_at_us: now_us,
+            processed_at_us: now,
             transaction: None,
             headers: vec![],
             position: SourcePosition::Sequence { seq: n },
         })
     }
-}
-
-/// Microseconds since the epoch by the wall clock.
-pub fn now_micros() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 impl Source for DemoSource {

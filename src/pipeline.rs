@@ -8,7 +8,7 @@
 //! stored position never passes an unacknowledged record (invariant 2). The
 //! stored position is written and flushed before the source hears of it.
 
-use crate::demo::now_micros;
+use logtap_core::event::now_us;
 use logtap_core::{
     Encoder, OffsetStore, PipelineError, SharedTracker, Sink, SinkRecord, Source, SourceItem,
     StoredOffset,
@@ -148,7 +148,7 @@ async fn commit<S: Source>(
         position: position.clone(),
         source_id: source.source_id(),
         snapshot: last_stored.as_ref().and_then(|o| o.snapshot.clone()),
-        updated_at_ms: now_micros() / 1000,
+        updated_at_ms: now_us() / 1000,
     };
     // The store fsyncs; keep that off the async workers' hot path.
     tokio::task::block_in_place(|| parts.offsets.store(parts.name, &offset))

@@ -41,7 +41,7 @@ use crate::mariadb::{
 };
 use crate::types::{column_schema, table_columns, ColumnConversion, ColumnType, TableColumns};
 use logtap_core::envelope::struct_json;
-use logtap_core::event::{ChangeEvent, Op, RecordNames, TableId};
+use logtap_core::event::{now_us, ChangeEvent, Op, RecordNames, TableId};
 use logtap_core::schema::{Field, Schema, Struct, Value};
 use logtap_core::traits::{PipelineError, Source, SourceItem};
 use logtap_core::SourcePosition;
@@ -203,13 +203,6 @@ impl Drop for MysqlSource {
             t.abort();
         }
     }
-}
-
-fn now_us() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros() as i64)
-        .unwrap_or(0)
 }
 
 fn sql_quote(s: &str) -> String {

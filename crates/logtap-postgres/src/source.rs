@@ -36,6 +36,7 @@ use crate::config::PostgresConfig;
 use crate::types::{ColumnConversion, TypeOptions, TypeRegistry};
 use crate::walsender::{ConnectParams, Reader, WalSender, WalSenderError, Writer};
 use logtap_core::envelope::struct_json;
+use logtap_core::event::now_us;
 use logtap_core::{
     ChangeEvent, ErrorClass, Field, Lsn, Op, PipelineError, RecordNames, Schema, Source,
     SourceItem, SourcePosition, Struct, TableId, Value,
@@ -159,13 +160,6 @@ pub fn source_schema() -> Schema {
             Field::new("xmin", Schema::int64().optional()),
         ],
     )
-}
-
-fn now_us() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros() as i64)
-        .unwrap_or(0)
 }
 
 impl PostgresSource {
