@@ -59,6 +59,25 @@ pub struct TransactionBlock {
     pub data_collection_order: i64,
 }
 
+/// Kafka headers of one record.
+pub type Headers = Vec<(String, Vec<u8>)>;
+
+/// Debezium's headers for an update that changes the primary key, which is
+/// sent as a delete of the old key (plus tombstone) and a create of the new
+/// one: the delete carries `__debezium.newkey`, the create
+/// `__debezium.oldkey`, each the other key as JSON. `None` when the key
+/// values are the same (a plain update).
+pub fn key_change_headers(old: &Struct, new: &Struct) -> Option<(Headers, Headers)> {
+    if old.values == new.values {
+        return None;
+    }
+    let json = |k: &Struct| crate::envelope::struct_json(k).to_string().into_bytes();
+    Some((
+        vec![("__debezium.newkey".into(), json(new))],
+        vec![("__debezium.oldkey".into(), json(old))],
+    ))
+}
+
 /// Microseconds since the epoch by the wall clock: what sources put in
 /// [`ChangeEvent::processed_at_us`].
 pub fn now_us() -> i64 {
@@ -170,6 +189,17 @@ pub fn source_schema(name: &str, extra: Vec<crate::schema::Field>) -> Schema {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_change_headers_carry_the_other_key() {
+        use crate::schema::{Field, Value};
+        let schema = Arc::new(Schema::structure("k", vec![Field::new("id", Schema::int32())]));
+        let key = |v| Struct { schema: schema.clone(), values: vec![Value::Int32(v)] };
+        assert_eq!(key_change_headers(&key(1), &key(1)), None);
+        let (del, cre) = key_change_headers(&key(1), &key(2)).unwrap();
+        assert_eq!(del, vec![("__debezium.newkey".to_string(), br#"{"id":2}"#.to_vec())]);
+        assert_eq!(cre, vec![("__debezium.oldkey".to_string(), br#"{"id":1}"#.to_vec())]);
+    }
 
     #[test]
     fn record_names_follow_debezium() {

@@ -40,8 +40,7 @@ use crate::mariadb::{
     MysqlGtidSet,
 };
 use crate::types::{column_schema, table_columns, ColumnConversion, ColumnType, TableColumns};
-use logtap_core::envelope::struct_json;
-use logtap_core::event::{now_us, ChangeEvent, Op, RecordNames, TableId};
+use logtap_core::event::{key_change_headers, now_us, ChangeEvent, Op, RecordNames, TableId};
 use logtap_core::schema::{Field, Schema, Struct, Value};
 use logtap_core::traits::{PipelineError, Source, SourceItem};
 use logtap_core::SourcePosition;
@@ -123,7 +122,7 @@ impl std::fmt::Display for TxGtid {
 struct Tx {
     gtid: Option<TxGtid>,
     /// Where to restart to read this transaction again.
-    restart: SourcePosition,
+    restart: Restart,
     /// ROWS events of this transaction seen so far.
     rows_events: u64,
     thread: Option<i64>,
@@ -135,19 +134,43 @@ struct Tx {
     prepared_xa: bool,
 }
 
+/// The position before a transaction: where a restart reads it again.
+#[derive(Debug, Clone)]
+struct Restart {
+    file: String,
+    pos: u64,
+    gtid_set: Option<String>,
+}
+
+impl Restart {
+    /// The position after `skip_rows` rows of the transaction's ROWS event
+    /// number `skip_events` (counted from 0).
+    fn after(&self, skip_events: u64, skip_rows: u64) -> SourcePosition {
+        SourcePosition::Mysql {
+            file: self.file.clone(),
+            pos: self.pos,
+            gtid_set: self.gtid_set.clone(),
+            skip_events,
+            skip_rows,
+        }
+    }
+}
+
 /// A captured (or deliberately ignored) table, by TABLE_MAP table id.
 #[derive(Debug)]
 struct TableState {
     id: TableId,
-    captured: bool,
     columns: Vec<ColumnConversion>,
     names: Vec<String>,
     key_idx: Vec<usize>,
     key_schema: Option<Arc<Schema>>,
     value_schema: Arc<Schema>,
-    /// The TABLE_MAP's column types and metadata this state was built from;
-    /// a new TABLE_MAP for the same id with other bytes rebuilds it.
+    /// The TABLE_MAP's bytes this state was built from; a new TABLE_MAP
+    /// for the same id with other bytes rebuilds it.
     fingerprint: Vec<u8>,
+    /// The TABLE_MAP itself, which decodes the table's ROWS events (none
+    /// for a table that is not captured: its rows are not decoded).
+    tme: Option<TableMapEvent<'static>>,
 }
 
 /// What the reader task sends: an event with the read-ahead budget it holds.
@@ -178,13 +201,11 @@ pub struct MysqlSource {
     /// Inside a MySQL TRANSACTION_PAYLOAD: its end position stands for the
     /// embedded events', which carry none.
     payload_end: Option<u64>,
-    /// The TABLE_MAPs by table id, to decode ROWS events with.
-    maps: HashMap<u64, TableMapEvent<'static>>,
     source_schema: Arc<Schema>,
     source_id: String,
     /// Whether events carry a CRC32 (the server's binlog_checksum).
     checksum: bool,
-    /// `db.table` that were reported once as not captured because of an error.
+    /// `db.table` already warned about (no primary key), to warn once.
     warned: std::collections::HashSet<String>,
 }
 
@@ -276,7 +297,6 @@ impl MysqlSource {
             rx,
             task: Some(task),
             tables: HashMap::new(),
-            maps: HashMap::new(),
             pending: VecDeque::new(),
             file: start.file,
             pos: start.pos,
@@ -490,7 +510,6 @@ impl MysqlSource {
                 // Table ids are per binlog file in mysql_common's reader too.
                 if header.log_pos() != 0 {
                     self.tables.clear();
-                    self.maps.clear();
                 }
                 return Ok(());
             }
@@ -658,7 +677,7 @@ impl MysqlSource {
                     format!(
                         "a transaction starts while the previous one ({}, from {}) never ended; its rows would be lost, so logtap stops",
                         prev.gtid.as_ref().map_or("no GTID".to_string(), ToString::to_string),
-                        prev.restart
+                        prev.restart.after(0, 0)
                     ),
                 ));
             }
@@ -677,13 +696,8 @@ impl MysqlSource {
             }
             self.skip_at = None;
         }
-        let restart = SourcePosition::Mysql {
-            file: self.file.clone(),
-            pos: event_start,
-            gtid_set: self.gtids.text(),
-            skip_events: 0,
-            skip_rows: 0,
-        };
+        let restart =
+            Restart { file: self.file.clone(), pos: event_start, gtid_set: self.gtids.text() };
         let open = matches!(gtid, Some(TxGtid::Mariadb(_))) && !standalone;
         self.tx = Some(Tx { gtid, restart, rows_events: 0, thread: None, open, prepared_xa });
         Ok(())
@@ -728,10 +742,8 @@ impl MysqlSource {
         let tme = ev
             .read_event::<TableMapEvent<'_>>()
             .map_err(|e| self.bad(event_start, format!("TABLE_MAP event: {e}")))?;
-        let tme = &tme;
         let table_id = tme.table_id();
-        let fingerprint = table_fingerprint(ev);
-        self.maps.insert(table_id, tme.clone().into_owned());
+        let fingerprint = data.to_vec();
         let db = tme.database_name().into_owned();
         let table = tme.table_name().into_owned();
         let id = TableId::new(&db, &table);
@@ -740,7 +752,7 @@ impl MysqlSource {
             self.tables.insert(table_id, TableState::ignored(id, fingerprint));
             return Ok(());
         }
-        let mut cols: TableColumns = table_columns(tme).map_err(|e| {
+        let mut cols: TableColumns = table_columns(&tme).map_err(|e| {
             self.bad(
                 event_start,
                 format!("{e} (logtap needs binlog_row_metadata = FULL for column names and keys)"),
@@ -762,9 +774,8 @@ impl MysqlSource {
         }
         let key_idx = cols.primary_key.clone();
         let key_schema = if key_idx.is_empty() {
-            if !self.warned.contains(&format!("{db}.{table}")) {
+            if self.warned.insert(format!("{db}.{table}")) {
                 tracing::warn!(table = %id, "no primary key: records get a null key");
-                self.warned.insert(format!("{db}.{table}"));
             }
             None
         } else {
@@ -786,13 +797,13 @@ impl MysqlSource {
             table_id,
             TableState {
                 id,
-                captured: true,
                 names: cols.columns.iter().map(|c| c.name.clone()).collect(),
                 columns,
                 key_idx,
                 key_schema,
                 value_schema,
                 fingerprint,
+                tme: Some(tme.into_owned()),
             },
         );
         Ok(())
@@ -806,37 +817,27 @@ impl MysqlSource {
         event_start: u64,
     ) -> Result<(), PipelineError> {
         let table_id = rows.table_id();
-        if !self.tables.contains_key(&table_id) || !self.maps.contains_key(&table_id) {
+        let Some(state) = self.tables.get(&table_id) else {
             return Err(self.bad(
                 event_start,
                 format!("ROWS event for table id {table_id} without a TABLE_MAP before it"),
             ));
-        }
-        if self.tx.is_none() {
-            // Rows outside BEGIN..COMMIT (a non-transactional statement
-            // without GTID): their own group, ended by the next statement.
-            return Err(self.bad(
-                event_start,
-                format!(
-                    "ROWS event for table {} outside a transaction (no GTID or BEGIN before it): there is no position to resume it from",
-                    self.tables.get(&table_id).map_or_else(|| table_id.to_string(), |t| t.id.to_string())
-                ),
-            ));
-        }
-        let Some(tx) = self.tx.as_mut() else { return Ok(()) };
+        };
+        let Some(tx) = self.tx.as_mut() else {
+            // Servers wrap row events in a group (GTID or BEGIN) even for
+            // non-transactional tables.
+            return Err(PipelineError::fatal(format!(
+                "binlog {}:{event_start}: ROWS event for table {} outside a transaction (no GTID or BEGIN before it): there is no position to resume it from",
+                self.file, state.id
+            )));
+        };
         let index = tx.rows_events;
         tx.rows_events += 1;
-        let prepared_xa = tx.prepared_xa;
-        let gtid_text = tx.gtid.as_ref().map(ToString::to_string);
-        let thread = tx.thread;
-        let restart = tx.restart.clone();
-        let (Some(state), Some(tme)) = (self.tables.get(&table_id), self.maps.get(&table_id))
-        else {
+        let tx = &*tx;
+        let Some(tme) = state.tme.as_ref().filter(|_| !tx.prepared_xa) else {
+            // Not captured, or an XA transaction: counted above, not sent.
             return Ok(());
         };
-        if !state.captured || prepared_xa {
-            return Ok(());
-        }
         let skip_rows = match self.skip {
             Some((events, _)) if index < events => return Ok(()),
             Some((events, r)) if index == events => r,
@@ -847,6 +848,7 @@ impl MysqlSource {
             EventType::UPDATE_ROWS_EVENT_V1 | EventType::UPDATE_ROWS_EVENT => Op::Update,
             _ => Op::Delete,
         };
+        let gtid_text = tx.gtid.as_ref().map(ToString::to_string);
         let ctx = RowCtx {
             state,
             file: &self.file,
@@ -855,13 +857,10 @@ impl MysqlSource {
             ts_ms: i64::from(ev.header().timestamp()) * 1000,
             server_id: i64::from(ev.header().server_id()),
             gtid: gtid_text.as_deref(),
-            thread,
+            thread: tx.thread,
             prefix: &self.prefix,
             connector: self.info.flavor.connector(),
             source_schema: &self.source_schema,
-        };
-        let SourcePosition::Mysql { file: rfile, pos: rpos, gtid_set: rgtid, .. } = restart else {
-            return Ok(());
         };
         let mut out = Vec::new();
         for (row_no, r) in rows.rows(tme).enumerate() {
@@ -873,14 +872,8 @@ impl MysqlSource {
             let ctx = RowCtx { row: row_no, ..ctx };
             let before = before.map(|b| ctx.image(&b)).transpose()?;
             let after = after.map(|a| ctx.image(&a)).transpose()?;
-            ctx.events(op, before, after, &mut out)?;
-            out.push(SourceItem::Checkpoint(SourcePosition::Mysql {
-                file: rfile.clone(),
-                pos: rpos,
-                gtid_set: rgtid.clone(),
-                skip_events: index,
-                skip_rows: row_no + 1,
-            }));
+            ctx.events(op, before, after, &mut out);
+            out.push(SourceItem::Checkpoint(tx.restart.after(index, row_no + 1)));
         }
         self.pending.extend(out);
         Ok(())
@@ -1008,7 +1001,7 @@ impl RowCtx<'_> {
         before: Option<Struct>,
         after: Option<Struct>,
         out: &mut Vec<SourceItem>,
-    ) -> Result<(), PipelineError> {
+    ) {
         match op {
             Op::Create => {
                 let key = after.as_ref().and_then(|a| self.key(a));
@@ -1021,30 +1014,19 @@ impl RowCtx<'_> {
             _ => {
                 let old_key = before.as_ref().and_then(|b| self.key(b));
                 let new_key = after.as_ref().and_then(|a| self.key(a));
-                match (old_key, new_key) {
-                    (Some(ok), Some(nk)) if ok.values != nk.values => {
-                        let nk_json = struct_json(&nk).to_string().into_bytes();
-                        let ok_json = struct_json(&ok).to_string().into_bytes();
-                        out.push(self.event(
-                            Op::Delete,
-                            Some(ok),
-                            before,
-                            None,
-                            vec![("__debezium.newkey".into(), nk_json)],
-                        ));
-                        out.push(self.event(
-                            Op::Create,
-                            Some(nk),
-                            None,
-                            after,
-                            vec![("__debezium.oldkey".into(), ok_json)],
-                        ));
+                let change = match (&old_key, &new_key) {
+                    (Some(ok), Some(nk)) => key_change_headers(ok, nk),
+                    _ => None,
+                };
+                match change {
+                    Some((del_headers, cre_headers)) => {
+                        out.push(self.event(Op::Delete, old_key, before, None, del_headers));
+                        out.push(self.event(Op::Create, new_key, None, after, cre_headers));
                     }
-                    (_, nk) => out.push(self.event(Op::Update, nk, before, after, vec![])),
+                    None => out.push(self.event(Op::Update, new_key, before, after, vec![])),
                 }
             }
         }
-        Ok(())
     }
 }
 
@@ -1053,12 +1035,12 @@ impl TableState {
         TableState {
             value_schema: Arc::new(Schema::structure("ignored", vec![])),
             id,
-            captured: false,
             columns: vec![],
             names: vec![],
             key_idx: vec![],
             key_schema: None,
             fingerprint,
+            tme: None,
         }
     }
 }
@@ -1221,10 +1203,4 @@ fn rotate_of(ev: &Event, checksum: bool) -> Option<(String, u64)> {
     }
     let pos = u64::from_le_bytes(data.get(..8)?.try_into().ok()?);
     Some((String::from_utf8_lossy(name).into_owned(), pos))
-}
-
-/// The bytes that identify a TABLE_MAP's table shape (the event body minus
-/// nothing: same bytes, same columns).
-fn table_fingerprint(ev: &Event) -> Vec<u8> {
-    ev.data().to_vec()
 }

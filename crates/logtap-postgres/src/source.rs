@@ -35,8 +35,7 @@ use crate::catalog;
 use crate::config::PostgresConfig;
 use crate::types::{ColumnConversion, TypeOptions, TypeRegistry};
 use crate::walsender::{ConnectParams, Reader, WalSender, WalSenderError, Writer};
-use logtap_core::envelope::struct_json;
-use logtap_core::event::now_us;
+use logtap_core::event::{key_change_headers, now_us};
 use logtap_core::{
     ChangeEvent, ErrorClass, Field, Lsn, Op, PipelineError, RecordNames, Schema, Source,
     SourceItem, SourcePosition, Struct, TableId, Value,
@@ -408,18 +407,18 @@ impl PostgresSource {
                     Some(b) => key_of(state, b)?,
                     None => None,
                 };
-                match (old_key, new_key) {
-                    (Some(ok), Some(nk)) if ok.values != nk.values => {
-                        // Key change: delete of the old key (plus tombstone) and
-                        // create of the new one, with Debezium's headers.
-                        let nk_json = struct_json(&nk).to_string().into_bytes();
-                        let ok_json = struct_json(&ok).to_string().into_bytes();
-                        let del = self.event(state, Op::Delete, Some(ok), before, None, lsn, vec![("__debezium.newkey".into(), nk_json)]);
-                        let cre = self.event(state, Op::Create, Some(nk), None, Some(after), lsn, vec![("__debezium.oldkey".into(), ok_json)]);
+                let change = match (&old_key, &new_key) {
+                    (Some(ok), Some(nk)) => key_change_headers(ok, nk),
+                    _ => None,
+                };
+                match (change, old_key, new_key) {
+                    (Some((del_headers, cre_headers)), ok, nk) => {
+                        let del = self.event(state, Op::Delete, ok, before, None, lsn, del_headers);
+                        let cre = self.event(state, Op::Create, nk, None, Some(after), lsn, cre_headers);
                         self.pending.push_back(SourceItem::Change(Box::new(del)));
                         self.pending.push_back(SourceItem::Change(Box::new(cre)));
                     }
-                    (_, nk) => {
+                    (None, _, nk) => {
                         let ev = self.event(state, Op::Update, nk, before, Some(after), lsn, vec![]);
                         self.pending.push_back(SourceItem::Change(Box::new(ev)));
                     }
