@@ -8,6 +8,7 @@
 
 pub mod ack;
 pub mod check;
+pub mod convert;
 pub mod envelope;
 pub mod event;
 pub mod position;

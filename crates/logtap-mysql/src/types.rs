@@ -93,7 +93,8 @@ mod temporal;
 
 use std::sync::Arc;
 
-use base64::Engine;
+use logtap_core::convert::hex;
+pub use logtap_core::convert::{BinaryMode, DecimalMode};
 use logtap_core::{Field, Schema, Struct, Value};
 use mysql_common::binlog::jsonb;
 use mysql_common::binlog::value::BinlogValue;
@@ -105,18 +106,6 @@ pub use table_map::{table_columns, ColumnDef, TableColumns};
 
 use decimal::Dec;
 use temporal::{MICROS_PER_DAY, MICROS_PER_SECOND};
-
-/// `decimal.handling.mode`: how DECIMAL values are sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum DecimalMode {
-    /// Connect `Decimal` (bytes).
-    #[default]
-    Precise,
-    /// `double`.
-    Double,
-    /// The plain decimal string.
-    String,
-}
 
 /// `bigint.unsigned.handling.mode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -148,28 +137,6 @@ pub enum TimePrecisionMode {
     IsoString,
 }
 
-/// `binary.handling.mode`: how BINARY, VARBINARY and BLOB are sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum BinaryMode {
-    #[default]
-    Bytes,
-    Base64,
-    Base64UrlSafe,
-    Hex,
-}
-
-impl DecimalMode {
-    /// Debezium's spelling: `precise`, `double`, `string`.
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "precise" => DecimalMode::Precise,
-            "double" => DecimalMode::Double,
-            "string" => DecimalMode::String,
-            _ => return None,
-        })
-    }
-}
-
 impl BigIntUnsignedMode {
     /// Debezium's spelling: `long`, `precise`.
     pub fn parse(s: &str) -> Option<Self> {
@@ -192,19 +159,6 @@ impl TimePrecisionMode {
             "microseconds" => TimePrecisionMode::Microseconds,
             "nanoseconds" => TimePrecisionMode::Nanoseconds,
             "isostring" => TimePrecisionMode::IsoString,
-            _ => return None,
-        })
-    }
-}
-
-impl BinaryMode {
-    /// Debezium's spelling: `bytes`, `base64`, `base64-url-safe`, `hex`.
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "bytes" => BinaryMode::Bytes,
-            "base64" => BinaryMode::Base64,
-            "base64-url-safe" => BinaryMode::Base64UrlSafe,
-            "hex" => BinaryMode::Hex,
             _ => return None,
         })
     }
@@ -760,16 +714,6 @@ fn fallback(conv: &Conv) -> Value {
 /// WKB of `GEOMETRYCOLLECTION EMPTY`, Debezium's geometry fallback.
 const EMPTY_GEOMETRY_COLLECTION: [u8; 9] = [0x01, 0x07, 0, 0, 0, 0, 0, 0, 0];
 
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        s.push(char::from(DIGITS[usize::from(b >> 4)]));
-        s.push(char::from(DIGITS[usize::from(b & 15)]));
-    }
-    s
-}
-
 fn decimal_value(d: &Dec, mode: DecimalMode) -> Value {
     match mode {
         DecimalMode::Precise => Value::Bytes(d.unscaled_twos_complement()),
@@ -1029,26 +973,13 @@ fn convert(conv: &Conv, value: &BinlogValue<'_>) -> Result<Option<Value>, Fail> 
         }
         Conv::Binary { mode, pad_to } => {
             let My::Bytes(b) = v else { return Err(unexpected(v)) };
-            let padded;
-            let bytes = match pad_to {
-                Some(n) if b.len() < *n => {
-                    let mut p = b.clone();
-                    p.resize(*n, 0);
-                    padded = p;
-                    &padded
+            let mut bytes = b.clone();
+            if let Some(n) = pad_to {
+                if bytes.len() < *n {
+                    bytes.resize(*n, 0);
                 }
-                _ => b,
-            };
-            match mode {
-                BinaryMode::Bytes => Value::Bytes(bytes.clone()),
-                BinaryMode::Base64 => {
-                    Value::String(base64::engine::general_purpose::STANDARD.encode(bytes))
-                }
-                BinaryMode::Base64UrlSafe => {
-                    Value::String(base64::engine::general_purpose::URL_SAFE.encode(bytes))
-                }
-                BinaryMode::Hex => Value::String(hex(bytes)),
             }
+            mode.encode(bytes)
         }
         Conv::Enum(labels) => {
             let index = match v {

@@ -41,6 +41,7 @@ mod temporal;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+pub use logtap_core::convert::{BinaryMode, DecimalMode};
 use logtap_core::{Field, Schema, Struct, Value};
 
 use numeric::{BigDec, Numeric};
@@ -49,18 +50,6 @@ use temporal::Temporal;
 /// Debezium's default `unavailable.value.placeholder`, the value of an
 /// unchanged TOAST column.
 pub const DEFAULT_UNAVAILABLE_VALUE: &str = "__debezium_unavailable_value";
-
-/// `decimal.handling.mode`: how `numeric` (and `money`) values are sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum DecimalMode {
-    /// Connect `Decimal` (bytes), or `VariableScaleDecimal` without a scale.
-    #[default]
-    Precise,
-    /// `double`.
-    Double,
-    /// The plain decimal string.
-    String,
-}
 
 /// `time.precision.mode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -72,16 +61,6 @@ pub enum TimePrecisionMode {
     AdaptiveTimeMicroseconds,
     /// Kafka Connect's own `Date`, `Time` and `Timestamp` (milliseconds).
     Connect,
-}
-
-/// `binary.handling.mode`: how `bytea` is sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum BinaryMode {
-    #[default]
-    Bytes,
-    Base64,
-    Base64UrlSafe,
-    Hex,
 }
 
 /// `interval.handling.mode`.
@@ -105,18 +84,6 @@ pub enum HStoreMode {
     Map,
 }
 
-impl DecimalMode {
-    /// Debezium's spelling: `precise`, `double`, `string`.
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "precise" => DecimalMode::Precise,
-            "double" => DecimalMode::Double,
-            "string" => DecimalMode::String,
-            _ => return None,
-        })
-    }
-}
-
 impl TimePrecisionMode {
     /// Debezium's spelling: `adaptive`, `adaptive_time_microseconds`,
     /// `connect`.
@@ -125,19 +92,6 @@ impl TimePrecisionMode {
             "adaptive" => TimePrecisionMode::Adaptive,
             "adaptive_time_microseconds" => TimePrecisionMode::AdaptiveTimeMicroseconds,
             "connect" => TimePrecisionMode::Connect,
-            _ => return None,
-        })
-    }
-}
-
-impl BinaryMode {
-    /// Debezium's spelling: `bytes`, `base64`, `base64-url-safe`, `hex`.
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "bytes" => BinaryMode::Bytes,
-            "base64" => BinaryMode::Base64,
-            "base64-url-safe" => BinaryMode::Base64UrlSafe,
-            "hex" => BinaryMode::Hex,
             _ => return None,
         })
     }
@@ -884,7 +838,7 @@ impl ColumnConversion {
                 Value::Array(bytes.iter().map(|&b| Value::Int64(i64::from(b as i8))).collect())
             }
             Toast::UuidArray => {
-                Value::Array(vec![Value::String(encode::name_uuid_from_bytes(bytes))])
+                Value::Array(vec![Value::String(encode::name_uuid_from_bytes(bytes)?)])
             }
             Toast::HStoreJson => Value::String(hstore::to_json(&[(
                 placeholder.to_string(),
@@ -909,15 +863,7 @@ fn convert(conv: &Conv, text: &str) -> Result<Value, Fail> {
             convert_numeric(text, *mode, *scale, variable.as_ref())?
         }
         Conv::Money { mode, digits } => convert_money(text, *mode, *digits)?,
-        Conv::Bytea(mode) => {
-            let bytes = encode::decode_bytea(text)?;
-            match mode {
-                BinaryMode::Bytes => Value::Bytes(bytes),
-                BinaryMode::Base64 => Value::String(encode::base64(&bytes, false)),
-                BinaryMode::Base64UrlSafe => Value::String(encode::base64(&bytes, true)),
-                BinaryMode::Hex => Value::String(encode::hex(&bytes)),
-            }
-        }
+        Conv::Bytea(mode) => mode.encode(encode::decode_bytea(text)?),
         Conv::Date => Value::Int32(match temporal::parse_date(text)? {
             // Java's `(int) LocalDate.toEpochDay()`: wraps like `as`.
             Temporal::Finite(days) => days as i32,
