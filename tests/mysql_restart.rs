@@ -9,8 +9,8 @@
 mod common;
 
 use common::{
-    consume_all, consume_until_idle, env, my_order, my_root, replay_violations, wait_until, Got,
-    Logtap, MyFixture,
+    consume_all, consume_until_idle, env, kill9_six_times, my_order, my_root, replay_violations,
+    wait_until, Got, Logtap, MyFixture,
 };
 use mysql_async::prelude::Queryable;
 use serde_json::{json, Value as Json};
@@ -127,19 +127,7 @@ async fn kill9_during_a_100k_change_workload_loses_nothing() {
         (changes, i)
     });
 
-    let mut current = Some(first);
-    let nanos =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-    let mut kills = 0;
-    for round in 0..6u32 {
-        tokio::time::sleep(Duration::from_millis(500 + u64::from((nanos >> (round * 4)) % 1200)))
-            .await;
-        if let Some(l) = current.take() {
-            l.kill9();
-            kills += 1;
-        }
-        current = Some(Logtap::start(f.dir.path(), &cfg));
-    }
+    let (running, kills) = kill9_six_times(first, f.dir.path(), &cfg, 500, 1200).await;
     let (changes, transactions) = workload.await.unwrap();
     let workload_done = t_start.elapsed();
     let mut root = f.conn().await;
@@ -152,7 +140,7 @@ async fn kill9_during_a_100k_change_workload_loses_nothing() {
         last = replay(&records);
         last.0 == expected
     });
-    let l = current.take().unwrap();
+    let l = running;
     let log = l.stop();
     let (violations, replayed) = replay_violations(&records);
     eprintln!(

@@ -6,8 +6,8 @@
 mod common;
 
 use common::{
-    consume_all, consume_until_idle, drop_slot, pg_config, pg_superuser, unique, wait_until, Got,
-    Logtap, PgFixture,
+    consume_all, consume_until_idle, drop_slot, kill9_six_times, pg_config, pg_superuser, unique,
+    wait_until, Got, Logtap, PgFixture,
 };
 use serde_json::{json, Value as Json};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -326,19 +326,7 @@ async fn kill9_during_a_100k_change_workload_loses_nothing() {
         changes
     });
 
-    let mut current = Some(first);
-    let nanos =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-    let mut kills = 0;
-    for round in 0..6u32 {
-        tokio::time::sleep(Duration::from_millis(700 + u64::from((nanos >> (round * 4)) % 1300)))
-            .await;
-        if let Some(l) = current.take() {
-            l.kill9();
-            kills += 1;
-        }
-        current = Some(Logtap::start(dir.path(), &cfg));
-    }
+    let (running, kills) = kill9_six_times(first, dir.path(), &cfg, 700, 1300).await;
     let changes = workload.await.unwrap();
     assert_eq!(changes, 100_000);
     let expected: BTreeMap<i64, Json> = pg
@@ -362,7 +350,7 @@ async fn kill9_during_a_100k_change_workload_loses_nothing() {
         last = replay(&got);
         last.0 == expected
     });
-    let l = current.take().unwrap();
+    let l = running;
     let log = l.stop();
     drop_slot(&pg, &p.to_lowercase()).await;
     eprintln!(

@@ -150,6 +150,31 @@ pub fn watermarks(topic: &str) -> Vec<(i32, i64, i64)> {
         .collect()
 }
 
+/// Kills `first` with SIGKILL six times at pseudo-random moments (each
+/// wait `base_ms` plus up to `spread_ms`), restarting logtap on `config`
+/// in `dir` after each kill; returns the running instance and the number
+/// of kills.
+pub async fn kill9_six_times(
+    first: Logtap,
+    dir: &std::path::Path,
+    config: &str,
+    base_ms: u64,
+    spread_ms: u64,
+) -> (Logtap, u32) {
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    let mut current = first;
+    let mut kills = 0;
+    for round in 0..6u32 {
+        let jitter = u64::from(nanos >> (round * 4)) % spread_ms;
+        tokio::time::sleep(Duration::from_millis(base_ms + jitter)).await;
+        current.kill9();
+        kills += 1;
+        current = Logtap::start(dir, config);
+    }
+    (current, kills)
+}
+
 /// Runs one of Kafka's own Java tools from the harness's jar directory.
 pub fn java_tool(class: &str, args: &[&str], stdin: Option<&str>) -> String {
     use std::io::Write;
@@ -264,6 +289,25 @@ pub async fn pg_superuser() -> tokio_postgres::Client {
     client
 }
 
+/// The `[sink]`, `[kafka]` and `[offsets]` sections every source test
+/// shares: quick commits and batches, three partitions.
+fn pipeline_sections(offsets: &std::path::Path) -> String {
+    format!(
+        r#"[sink]
+commit_interval_ms = 100
+[kafka]
+bootstrap_servers = "{kafka}"
+linger_ms = 2
+[kafka.topics]
+partitions = 3
+[offsets]
+path = "{offsets}"
+"#,
+        kafka = bootstrap(),
+        offsets = offsets.display(),
+    )
+}
+
 /// The `[postgres]`, `[kafka]` and `[offsets]` sections for a test, with a
 /// unique slot and publication.
 pub fn pg_config(
@@ -286,23 +330,13 @@ publication_name = "{slot}"
 table_include_list = [{list}]
 status_interval_ms = 1000
 {extra_pg}
-[sink]
-commit_interval_ms = 100
-[kafka]
-bootstrap_servers = "{kafka}"
-linger_ms = 2
-[kafka.topics]
-partitions = 3
-[offsets]
-path = "{offsets}"
-"#,
+{pipeline}"#,
         host = env("LOGTAP_PG_HOST"),
         port = env("LOGTAP_PG_PORT"),
         user = env("LOGTAP_PG_USER"),
         db = env("LOGTAP_PG_DB"),
         slot = prefix.to_lowercase().replace('-', "_"),
-        kafka = bootstrap(),
-        offsets = offsets.display(),
+        pipeline = pipeline_sections(offsets),
     )
 }
 
@@ -496,22 +530,12 @@ server_id = {server_id}
 database_include_list = [{list}]
 {from}
 {extra_mysql}
-[sink]
-commit_interval_ms = 100
-[kafka]
-bootstrap_servers = "{kafka}"
-linger_ms = 2
-[kafka.topics]
-partitions = 3
-[offsets]
-path = "{offsets}"
-"#,
+{pipeline}"#,
         host = env("LOGTAP_MYSQL_HOST"),
         port = env("LOGTAP_MYSQL_PORT"),
         user = env("LOGTAP_MYSQL_USER"),
         server_id = my_server_id(prefix),
-        kafka = bootstrap(),
-        offsets = offsets.display(),
+        pipeline = pipeline_sections(offsets),
     )
 }
 
