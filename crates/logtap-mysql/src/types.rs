@@ -104,7 +104,7 @@ use mysql_common::value::Value as My;
 pub use charset::{charset_name, Charset};
 pub use table_map::{table_columns, ColumnDef, TableColumns};
 
-use decimal::Dec;
+use logtap_core::decimal::BigDec;
 use temporal::{MICROS_PER_DAY, MICROS_PER_SECOND};
 
 /// `bigint.unsigned.handling.mode`.
@@ -672,8 +672,8 @@ fn fallback(conv: &Conv) -> Value {
         Conv::Float32 => Value::Float32(0.0),
         Conv::Float64 => Value::Float64(0.0),
         Conv::Decimal { mode, scale } => {
-            let mut zero = Dec::from_u64(0);
-            let _ = zero.rescale(*scale);
+            let mut zero = BigDec::from_u64(0);
+            let _ = zero.rescale_exact(i64::from(*scale));
             decimal_value(&zero, *mode)
         }
         Conv::Bit => Value::Boolean(false),
@@ -714,7 +714,7 @@ fn fallback(conv: &Conv) -> Value {
 /// WKB of `GEOMETRYCOLLECTION EMPTY`, Debezium's geometry fallback.
 const EMPTY_GEOMETRY_COLLECTION: [u8; 9] = [0x01, 0x07, 0, 0, 0, 0, 0, 0, 0];
 
-fn decimal_value(d: &Dec, mode: DecimalMode) -> Value {
+fn decimal_value(d: &BigDec, mode: DecimalMode) -> Value {
     match mode {
         DecimalMode::Precise => Value::Bytes(d.unscaled_twos_complement()),
         DecimalMode::Double => Value::Float64(d.to_f64()),
@@ -790,7 +790,7 @@ fn convert(conv: &Conv, value: &BinlogValue<'_>) -> Result<Option<Value>, Fail> 
                 My::Int(i) => u64::try_from(*i).map_err(|_| "negative BIGINT UNSIGNED")?,
                 other => return Err(unexpected(other)),
             };
-            Value::Bytes(Dec::from_u64(n).unscaled_twos_complement())
+            Value::Bytes(BigDec::from_u64(n).unscaled_twos_complement())
         }
         Conv::Float32 => match v {
             My::Float(f) => Value::Float32(*f),
@@ -809,9 +809,9 @@ fn convert(conv: &Conv, value: &BinlogValue<'_>) -> Result<Option<Value>, Fail> 
                 return Err("too long for a DECIMAL".into());
             }
             let text = std::str::from_utf8(b).map_err(|_| "not a decimal number")?;
-            let mut d = Dec::parse(text)?;
-            if d.scale() != *scale {
-                d.rescale(*scale)?;
+            let mut d = BigDec::parse_plain(text)?;
+            if d.scale() != i64::from(*scale) {
+                d.rescale_exact(i64::from(*scale))?;
             }
             decimal_value(&d, *mode)
         }

@@ -1,216 +1,60 @@
-//! Exact decimals: the text mysql_common makes of a binlog `DECIMAL`
-//! (`-123.4500`), turned into what Debezium derives from the `BigDecimal` the
-//! Java binlog client makes of the same bytes: the unscaled value as
-//! `BigInteger.toByteArray()` (big-endian two's complement, minimal length,
-//! zero is one `0x00` byte), `toPlainString()`, `doubleValue()`.
-//!
-//! Also the exact decimal expansion of a double (`new BigDecimal(double)`),
-//! which the JSON renderer needs for large and tiny numbers.
+//! MySQL's decimals beyond what `logtap_core::decimal::BigDec` does: the
+//! binary DECIMAL format (inside binary JSON), and the exact decimal
+//! expansion of a double (`new BigDecimal(double)`) and Java's
+//! `Double.toString`, which the JSON renderer needs.
 
-/// A decimal number: sign, unscaled digits (most significant first, no
-/// leading zeros, empty for zero) and scale (digits after the point).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Dec {
-    negative: bool,
-    digits: Vec<u8>,
-    scale: u32,
-}
+use logtap_core::decimal::BigDec;
 
-impl Dec {
-    /// Parses `[-+]digits[.digits]` as written by mysql_common's `Decimal`
-    /// display. A negative zero is zero, as in `BigDecimal`.
-    pub(crate) fn parse(text: &str) -> Result<Dec, String> {
-        let (negative, body) = match text.as_bytes().first() {
-            Some(b'-') => (true, &text[1..]),
-            Some(b'+') => (false, &text[1..]),
-            _ => (false, text),
-        };
-        let (int, frac) = match body.split_once('.') {
-            Some((i, f)) => (i, f),
-            None => (body, ""),
-        };
-        if int.is_empty() && frac.is_empty()
-            || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
-        {
-            return Err("not a decimal number".into());
-        }
-        let scale = u32::try_from(frac.len()).map_err(|_| "too many digits")?;
-        let mut digits: Vec<u8> = int.bytes().chain(frac.bytes()).map(|b| b - b'0').collect();
-        let lead = digits.iter().take_while(|&&d| d == 0).count();
-        digits.drain(..lead);
-        let negative = negative && !digits.is_empty();
-        Ok(Dec { negative, digits, scale })
+/// Decodes MySQL's binary DECIMAL(precision, scale) (as in JSON opaque
+/// values): groups of nine digits in four big-endian bytes, shorter
+/// leading and trailing groups, the sign in the inverted first bit, all
+/// bits inverted for a negative number. Malformed input is an error
+/// (mysql_common's decoder panics on some).
+pub(crate) fn from_mysql_binary(precision: u8, scale: u8, data: &[u8]) -> Result<BigDec, String> {
+    const DIG_TO_BYTES: [usize; 10] = [0, 1, 1, 2, 2, 3, 3, 4, 4, 4];
+    if precision == 0 || precision > 65 || scale > 30 || scale > precision {
+        return Err(format!("bad DECIMAL({precision},{scale})"));
     }
-
-    /// An integer.
-    pub(crate) fn from_u64(v: u64) -> Dec {
-        let digits =
-            if v == 0 { Vec::new() } else { v.to_string().bytes().map(|b| b - b'0').collect() };
-        Dec { negative: false, digits, scale: 0 }
-    }
-
-    /// Decodes MySQL's binary DECIMAL(precision, scale) (as in JSON opaque
-    /// values): groups of nine digits in four big-endian bytes, shorter
-    /// leading and trailing groups, the sign in the inverted first bit, all
-    /// bits inverted for a negative number. Malformed input is an error
-    /// (mysql_common's decoder panics on some).
-    pub(crate) fn from_mysql_binary(precision: u8, scale: u8, data: &[u8]) -> Result<Dec, String> {
-        const DIG_TO_BYTES: [usize; 10] = [0, 1, 1, 2, 2, 3, 3, 4, 4, 4];
-        if precision == 0 || precision > 65 || scale > 30 || scale > precision {
-            return Err(format!("bad DECIMAL({precision},{scale})"));
-        }
-        let (intg, frac) = (usize::from(precision - scale), usize::from(scale));
-        let groups: Vec<usize> = std::iter::once(intg % 9)
-            .chain(std::iter::repeat_n(9, intg / 9))
-            .chain(std::iter::repeat_n(9, frac / 9))
-            .chain(std::iter::once(frac % 9))
-            .collect();
-        let size: usize = groups.iter().map(|&g| DIG_TO_BYTES[g]).sum();
-        let mut b = data.get(..size).ok_or("decimal shorter than its precision")?.to_vec();
-        b[0] ^= 0x80;
-        let negative = b[0] & 0x80 != 0;
-        if negative {
-            for x in b.iter_mut() {
-                *x = !*x;
-            }
-        }
-        let (mut int_digits, mut frac_digits) = (String::new(), String::new());
-        let mut pos = 0;
-        for (i, &g) in groups.iter().enumerate() {
-            let n = DIG_TO_BYTES[g];
-            let v = b[pos..pos + n].iter().fold(0u64, |acc, &x| acc << 8 | u64::from(x));
-            pos += n;
-            if v >= 10u64.pow(g as u32) {
-                return Err("malformed decimal digits".into());
-            }
-            if g > 0 {
-                // Groups 0..=intg/9 hold the integer part.
-                let target = if i <= intg / 9 { &mut int_digits } else { &mut frac_digits };
-                target.push_str(&format!("{v:0g$}"));
-            }
-        }
-        let mut text = String::with_capacity(intg + frac + 3);
-        if negative {
-            text.push('-');
-        }
-        text.push_str(if int_digits.is_empty() { "0" } else { &int_digits });
-        if !frac_digits.is_empty() {
-            text.push('.');
-            text.push_str(&frac_digits);
-        }
-        Dec::parse(&text)
-    }
-
-    pub(crate) fn scale(&self) -> u32 {
-        self.scale
-    }
-
-    /// Changes the scale to `scale`: appends zeros, or drops trailing zero
-    /// digits; refuses to drop a non-zero digit (Kafka Connect's `Decimal`
-    /// requires the value's scale to be the schema's).
-    pub(crate) fn rescale(&mut self, scale: u32) -> Result<(), String> {
-        while self.scale < scale {
-            if !self.digits.is_empty() {
-                self.digits.push(0);
-            }
-            self.scale += 1;
-        }
-        while self.scale > scale {
-            match self.digits.last() {
-                Some(0) => {
-                    self.digits.pop();
-                }
-                None => {}
-                Some(_) => return Err(format!("has more than {scale} decimal digits")),
-            }
-            self.scale -= 1;
-        }
-        Ok(())
-    }
-
-    /// `BigDecimal.unscaledValue().toByteArray()`.
-    pub(crate) fn unscaled_twos_complement(&self) -> Vec<u8> {
-        // Magnitude in base 256, big-endian.
-        let mut mag: Vec<u8> = vec![0];
-        for &d in &self.digits {
-            let mut carry = u32::from(d);
-            for b in mag.iter_mut().rev() {
-                let v = u32::from(*b) * 10 + carry;
-                *b = (v & 0xff) as u8;
-                carry = v >> 8;
-            }
-            while carry > 0 {
-                mag.insert(0, (carry & 0xff) as u8);
-                carry >>= 8;
-            }
-        }
-        twos_complement(self.negative, mag)
-    }
-
-    /// `BigDecimal.toPlainString()`.
-    pub(crate) fn to_plain_string(&self) -> String {
-        let scale = self.scale as usize;
-        let mut s = String::with_capacity(self.digits.len() + scale + 3);
-        if self.negative {
-            s.push('-');
-        }
-        let digits: String = self.digits.iter().map(|d| char::from(b'0' + d)).collect();
-        if scale == 0 {
-            s.push_str(if digits.is_empty() { "0" } else { &digits });
-        } else if digits.len() > scale {
-            let (i, f) = digits.split_at(digits.len() - scale);
-            s.push_str(i);
-            s.push('.');
-            s.push_str(f);
-        } else {
-            s.push_str("0.");
-            s.extend(std::iter::repeat_n('0', scale - digits.len()));
-            s.push_str(&digits);
-        }
-        s
-    }
-
-    /// `BigDecimal.doubleValue()`: the nearest double (Rust's parser rounds
-    /// correctly, as Java's does since JDK 19; earlier JDKs agree for the
-    /// precisions MySQL allows).
-    pub(crate) fn to_f64(&self) -> f64 {
-        let digits: String = self.digits.iter().map(|d| char::from(b'0' + d)).collect();
-        let text = format!(
-            "{}{}e-{}",
-            if self.negative { "-" } else { "" },
-            if digits.is_empty() { "0" } else { &digits },
-            self.scale
-        );
-        text.parse().unwrap_or(0.0)
-    }
-}
-
-/// Two's-complement big-endian bytes of `±magnitude`, minimal as Java's
-/// `BigInteger.toByteArray()` (zero is `[0]`).
-fn twos_complement(negative: bool, magnitude: Vec<u8>) -> Vec<u8> {
-    let mut out = magnitude;
-    out.insert(0, 0);
-    let zero = out.iter().all(|&b| b == 0);
-    if negative && !zero {
-        for b in out.iter_mut() {
-            *b = !*b;
-        }
-        for b in out.iter_mut().rev() {
-            let (v, overflow) = b.overflowing_add(1);
-            *b = v;
-            if !overflow {
-                break;
-            }
-        }
-        while out.len() > 1 && out[0] == 0xff && out[1] & 0x80 != 0 {
-            out.remove(0);
-        }
-    } else {
-        while out.len() > 1 && out[0] == 0 && out[1] & 0x80 == 0 {
-            out.remove(0);
+    let (intg, frac) = (usize::from(precision - scale), usize::from(scale));
+    let groups: Vec<usize> = std::iter::once(intg % 9)
+        .chain(std::iter::repeat_n(9, intg / 9))
+        .chain(std::iter::repeat_n(9, frac / 9))
+        .chain(std::iter::once(frac % 9))
+        .collect();
+    let size: usize = groups.iter().map(|&g| DIG_TO_BYTES[g]).sum();
+    let mut b = data.get(..size).ok_or("decimal shorter than its precision")?.to_vec();
+    b[0] ^= 0x80;
+    let negative = b[0] & 0x80 != 0;
+    if negative {
+        for x in b.iter_mut() {
+            *x = !*x;
         }
     }
-    out
+    let (mut int_digits, mut frac_digits) = (String::new(), String::new());
+    let mut pos = 0;
+    for (i, &g) in groups.iter().enumerate() {
+        let n = DIG_TO_BYTES[g];
+        let v = b[pos..pos + n].iter().fold(0u64, |acc, &x| acc << 8 | u64::from(x));
+        pos += n;
+        if v >= 10u64.pow(g as u32) {
+            return Err("malformed decimal digits".into());
+        }
+        if g > 0 {
+            // Groups 0..=intg/9 hold the integer part.
+            let target = if i <= intg / 9 { &mut int_digits } else { &mut frac_digits };
+            target.push_str(&format!("{v:0g$}"));
+        }
+    }
+    let mut text = String::with_capacity(intg + frac + 3);
+    if negative {
+        text.push('-');
+    }
+    text.push_str(if int_digits.is_empty() { "0" } else { &int_digits });
+    if !frac_digits.is_empty() {
+        text.push('.');
+        text.push_str(&frac_digits);
+    }
+    BigDec::parse_plain(&text)
 }
 
 /// `new BigDecimal(v).toPlainString()` for a finite double: its exact value,
@@ -361,7 +205,7 @@ mod tests {
     use super::*;
 
     fn bytes(text: &str) -> Vec<u8> {
-        Dec::parse(text).unwrap().unscaled_twos_complement()
+        BigDec::parse_plain(text).unwrap().unscaled_twos_complement()
     }
 
     #[test]
@@ -381,7 +225,7 @@ mod tests {
         assert_eq!(bytes("-32768"), vec![0x80, 0x00]);
         assert_eq!(bytes("1.50"), vec![0, 150]);
         assert_eq!(bytes("-1.50"), vec![0xff, 0x6a]);
-        assert_eq!(Dec::from_u64(u64::MAX).unscaled_twos_complement(), {
+        assert_eq!(BigDec::from_u64(u64::MAX).unscaled_twos_complement(), {
             let mut v = vec![0u8];
             v.extend([0xff; 8]);
             v
@@ -390,7 +234,7 @@ mod tests {
 
     #[test]
     fn mysql_binary_decimals() {
-        let d = |p, s, b: &[u8]| Dec::from_mysql_binary(p, s, b).map(|d| d.to_plain_string());
+        let d = |p, s, b: &[u8]| from_mysql_binary(p, s, b).map(|d| d.to_plain_string());
         assert_eq!(d(5, 2, &[0x80, 0x7b, 0x2d]), Ok("123.45".into()));
         assert_eq!(d(3, 2, &[0x7e, 0xcd]), Ok("-1.50".into()));
         assert_eq!(d(4, 4, &[0x93, 0x88]).unwrap(), "0.5000");
@@ -404,18 +248,18 @@ mod tests {
 
     #[test]
     fn plain_strings() {
-        assert_eq!(Dec::parse("-0.50").unwrap().to_plain_string(), "-0.50");
-        assert_eq!(Dec::parse("-0.00").unwrap().to_plain_string(), "0.00");
-        assert_eq!(Dec::parse("0.0001").unwrap().to_plain_string(), "0.0001");
-        assert_eq!(Dec::parse("12345").unwrap().to_plain_string(), "12345");
-        assert_eq!(Dec::parse("0").unwrap().to_plain_string(), "0");
-        let mut d = Dec::parse("1.5").unwrap();
-        d.rescale(3).unwrap();
+        assert_eq!(BigDec::parse_plain("-0.50").unwrap().to_plain_string(), "-0.50");
+        assert_eq!(BigDec::parse_plain("-0.00").unwrap().to_plain_string(), "0.00");
+        assert_eq!(BigDec::parse_plain("0.0001").unwrap().to_plain_string(), "0.0001");
+        assert_eq!(BigDec::parse_plain("12345").unwrap().to_plain_string(), "12345");
+        assert_eq!(BigDec::parse_plain("0").unwrap().to_plain_string(), "0");
+        let mut d = BigDec::parse_plain("1.5").unwrap();
+        d.rescale_exact(3).unwrap();
         assert_eq!(d.to_plain_string(), "1.500");
-        assert!(d.rescale(0).is_err());
-        assert!(Dec::parse("1e5").is_err());
-        assert!(Dec::parse("").is_err());
-        assert!(Dec::parse(".").is_err());
+        assert!(d.rescale_exact(0).is_err());
+        assert!(BigDec::parse_plain("1e5").is_err());
+        assert!(BigDec::parse_plain("").is_err());
+        assert!(BigDec::parse_plain(".").is_err());
     }
 
     #[test]

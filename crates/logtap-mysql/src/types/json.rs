@@ -21,7 +21,7 @@ use base64::Engine;
 use mysql_common::binlog::jsonb::{self, ComplexValue, StorageFormat};
 use mysql_common::constants::ColumnType;
 
-use super::decimal::{exact_plain_string, java_double_to_string, Dec};
+use super::decimal::{exact_plain_string, from_mysql_binary, java_double_to_string};
 
 /// Renders a binary JSON value.
 pub(crate) fn render(value: &jsonb::Value<'_>) -> Result<String, String> {
@@ -177,7 +177,7 @@ fn write_opaque(out: &mut String, ty: ColumnType, data: &[u8]) -> Result<(), Str
                 data.first().ok_or("empty JSON decimal")?,
                 data.get(1).ok_or("empty JSON decimal")?,
             );
-            let d = Dec::from_mysql_binary(precision, scale, &data[2..])
+            let d = from_mysql_binary(precision, scale, &data[2..])
                 .map_err(|e| format!("malformed JSON decimal: {e}"))?;
             out.push_str(&d.to_plain_string());
         }
