@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{bootstrap, consume_all, java_tool, unique};
+use common::{bootstrap, consume_all, delete_topics, java_tool, read_topic, unique};
 use logtap_core::{Limits, SharedTracker, Sink, SinkRecord, SourcePosition};
 use logtap_kafka::{KafkaConfig, KafkaSink};
 use std::collections::HashMap;
@@ -64,6 +64,73 @@ async fn records_round_trip_in_key_order_with_headers_under_a_small_in_flight_bo
     }
     let used: std::collections::HashSet<_> = partition_of.values().collect();
     assert!(used.len() > 1, "41 keys over 6 partitions all landed in one");
+}
+
+/// A new topic shows in the broker's metadata before each of its partitions
+/// has a log. A first produce request arriving in between fails
+/// (NOT_LEADER_OR_FOLLOWER); a second one, pipelined behind it, may arrive
+/// once the log exists and be accepted, since the broker takes any first
+/// sequence number from a producer it has no state for. librdkafka then
+/// counts the first request's records as delivered ("implicitly acked by
+/// subsequent batch success") although the broker never stored them. The
+/// sink must not lose them: every acknowledged record is in the topic, in
+/// key order. Records go out a millisecond apart so that several requests
+/// are in flight while the partitions are being created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_sent_while_a_topic_is_being_created_are_all_in_kafka() {
+    let rounds = 10;
+    let per_round = 200u64;
+    for round in 0..rounds {
+        let topic = unique("sink-new-");
+        let tracker = SharedTracker::new(Limits { max_records: 10_000, max_bytes: 1 << 24 }, None);
+        let mut sink = KafkaSink::new(&config(48), tracker.clone()).expect("sink");
+        for i in 0..per_round {
+            let sent = sink
+                .send(SinkRecord {
+                    topic: topic.clone(),
+                    key: Some(format!(r#"{{"id":{}}}"#, i % 97).into_bytes()),
+                    value: Some(format!(r#"{{"n":{i}}}"#).into_bytes()),
+                    headers: vec![],
+                })
+                .await;
+            if sent.is_err() {
+                break; // an earlier record failed; checked below
+            }
+            tracker.checkpoint(seq(i + 1));
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        // A delivery the sink cannot prove stops the position (and is
+        // replayed by the pipeline); what it did acknowledge must be there.
+        let _ = sink.flush(Duration::from_secs(60)).await;
+        let acked = match tracker.committed() {
+            Some(SourcePosition::Sequence { seq }) => seq,
+            _ => 0,
+        };
+        let read = read_topic(&topic);
+        let mut last: HashMap<i64, i64> = HashMap::new();
+        let mut present = std::collections::HashSet::new();
+        for g in &read.records {
+            let n = g.value_json()["n"].as_i64().expect("n");
+            let id = n % 97;
+            if let Some(prev) = last.insert(id, n) {
+                assert!(n > prev, "round {round}: key {id}: record {n} after {prev}");
+            }
+            present.insert(n as u64);
+        }
+        let missing: Vec<u64> = (0..acked).filter(|n| !present.contains(n)).collect();
+        assert!(
+            missing.is_empty(),
+            "round {round}: records {missing:?} acknowledged (position {acked}) but not in {topic}; watermarks {:?}",
+            read.watermarks
+        );
+        assert_eq!(
+            acked,
+            per_round,
+            "round {round}: not every record was acknowledged: {:?}",
+            tracker.failure()
+        );
+        delete_topics(&[&topic]).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -127,6 +127,113 @@ fn consume(
     out
 }
 
+/// Everything one topic holds, read the one way that can prove "nothing
+/// lost": the high watermark of every partition is taken first, then each
+/// partition is read from its low watermark up to that mark, offset by
+/// offset. Reading stops at the marks, never at a record count (a replayed
+/// duplicate would satisfy a count while a later record is still missing),
+/// and every consumer error fails the read instead of being skipped. Call it
+/// only after logtap has stored the position the test checks (stopped with
+/// SIGTERM, or its stored position seen past the workload): records
+/// acknowledged before that are then below the marks.
+#[derive(Debug, Clone)]
+pub struct TopicRead {
+    pub records: Vec<Got>,
+    /// (partition, low, high) as the broker reported them before the read.
+    pub watermarks: Vec<(i32, i64, i64)>,
+}
+
+impl TopicRead {
+    /// Change records only (tombstones left out).
+    pub fn changes(&self) -> impl Iterator<Item = &Got> {
+        self.records.iter().filter(|g| g.value.is_some())
+    }
+}
+
+/// Reads `topic` as [`TopicRead`] describes; an absent topic reads empty.
+pub fn read_topic(topic: &str) -> TopicRead {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap())
+        .set("group.id", unique("logtap-read-"))
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "false")
+        // Explicit offsets only: a reset would silently skip records.
+        .set("auto.offset.reset", "error")
+        .create()
+        .expect("consumer");
+    let md = consumer.fetch_metadata(Some(topic), Duration::from_secs(10)).expect("metadata");
+    let partitions = match md.topics().first() {
+        Some(t) if t.error().is_none() => t.partitions().len() as i32,
+        _ => 0,
+    };
+    let mut watermarks = Vec::new();
+    let mut tpl = TopicPartitionList::new();
+    let mut next: std::collections::BTreeMap<i32, (i64, i64)> = Default::default();
+    for p in 0..partitions {
+        let (lo, hi) = consumer
+            .fetch_watermarks(topic, p, Duration::from_secs(10))
+            .unwrap_or_else(|e| panic!("watermarks of {topic} [{p}]: {e}"));
+        watermarks.push((p, lo, hi));
+        if hi > lo {
+            tpl.add_partition_offset(topic, p, Offset::Offset(lo)).expect("tpl");
+            next.insert(p, (lo, hi));
+        }
+    }
+    let mut records = Vec::new();
+    if !next.is_empty() {
+        consumer.assign(&tpl).expect("assign");
+    }
+    let start = Instant::now();
+    while next.values().any(|(n, hi)| n < hi) {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{topic}: partitions not read up to their high watermarks in 60 s: (partition, next, high) {:?}",
+            next.iter().map(|(p, (n, h))| (p, n, h)).collect::<Vec<_>>()
+        );
+        let Some(m) = consumer.poll(Duration::from_millis(200)) else { continue };
+        let m = m.unwrap_or_else(|e| panic!("reading {topic}: {e}"));
+        let Some((n, hi)) = next.get_mut(&m.partition()) else { continue };
+        if m.offset() >= *hi {
+            continue;
+        }
+        assert_eq!(
+            m.offset(),
+            *n,
+            "{topic} [{}]: offset {} read where {} was next (a gap in a delete-policy topic)",
+            m.partition(),
+            m.offset(),
+            n
+        );
+        *n += 1;
+        let headers = m
+            .headers()
+            .map(|h| {
+                h.iter()
+                    .map(|x| (x.key.to_string(), x.value.map(<[u8]>::to_vec).unwrap_or_default()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        records.push(Got {
+            partition: m.partition(),
+            offset: m.offset(),
+            key: m.key().map(<[u8]>::to_vec),
+            value: m.payload().map(<[u8]>::to_vec),
+            headers,
+        });
+    }
+    records.sort_by_key(|g| (g.partition, g.offset));
+    TopicRead { records, watermarks }
+}
+
+/// Deletes `topics` (a test that creates many partitions gives them back, so
+/// repeated runs do not fill the broker's heap).
+pub async fn delete_topics(topics: &[&str]) {
+    use rdkafka::admin::{AdminClient, AdminOptions};
+    let admin: AdminClient<rdkafka::client::DefaultClientContext> =
+        ClientConfig::new().set("bootstrap.servers", bootstrap()).create().expect("admin");
+    let _ = admin.delete_topics(topics, &AdminOptions::new()).await;
+}
+
 /// Per partition of `topic`: (partition, low watermark, high watermark), as
 /// the broker reports them. Failure messages print it, so a read-back short
 /// of what logtap stored tells whether Kafka holds fewer records or the

@@ -281,6 +281,14 @@ impl KafkaConfig {
             ("client.id".into(), self.client_id.clone()),
             ("enable.idempotence".into(), "true".into()),
             ("acks".into(), "all".into()),
+            // One produce request per broker connection at a time. With
+            // several in flight, a request that fails (a partition not yet
+            // ready, a leader moving) can be overtaken by the next one for
+            // the same partition; the broker accepts that one when it has no
+            // state for the producer yet, and librdkafka then takes the
+            // failed records for stored. With one in flight, a failed request
+            // is retried before anything behind it is sent.
+            ("max.in.flight.requests.per.connection".into(), "1".into()),
             // murmur2 of the key bytes, as Kafka's Java client partitions keyed
             // records; random for null keys.
             ("partitioner".into(), "murmur2_random".into()),

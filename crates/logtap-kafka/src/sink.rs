@@ -31,7 +31,34 @@ impl ProducerContext for AckContext {
 
     fn delivery(&self, result: &DeliveryResult<'_>, seq: usize) {
         let outcome = match result {
-            Ok(_) => Ok(()),
+            // librdkafka reports a record delivered without an offset when it
+            // "implicitly acks" it: an earlier request failed, a later one for
+            // the same partition succeeded, and librdkafka concludes the
+            // earlier records were stored too. The broker accepts any first
+            // sequence number from a producer it has no state for (a new
+            // partition, a new producer id), so that conclusion can be false
+            // and the records lost. Only a report with the offset the broker
+            // gave counts; anything else stops the position here, and the
+            // restart from the stored position sends the record again.
+            Ok(msg) if msg.offset() < 0 => Err(DeliveryError {
+                message: format!(
+                    "record for topic `{}` partition {} not confirmed: librdkafka reported it \
+                     delivered without an offset, only because a later request succeeded",
+                    msg.topic(),
+                    msg.partition()
+                ),
+                fatal: false,
+            }),
+            Ok(msg) => {
+                tracing::trace!(
+                    seq,
+                    topic = msg.topic(),
+                    partition = msg.partition(),
+                    offset = msg.offset(),
+                    "delivered"
+                );
+                Ok(())
+            }
             Err((e, msg)) => Err(DeliveryError {
                 message: format!(
                     "delivery to topic `{}` partition {} failed: {e}",
