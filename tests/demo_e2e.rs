@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{bootstrap, consume_all, consume_until_idle, unique, watermarks, Got};
+use common::{bootstrap, read_topic, unique, Got};
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -60,17 +60,6 @@ fn topic(prefix: &str) -> String {
     format!("{prefix}.inventory.customers")
 }
 
-/// The three tests run one at a time. Under parallel load the SIGTERM test
-/// has (in about one run in four) found the first change(s) of its topic
-/// missing from what the consumer read, although the stored position was
-/// past them. Not yet explained (consumer artefact or a real loss); until it
-/// is, the tests do not share the machine, and the assertion stays as it is.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 /// `source.seq` of a change record, `None` for a tombstone.
 fn seq_of(g: &Got) -> Option<u64> {
     let v = g.value_json();
@@ -87,9 +76,7 @@ fn tombstones(changes: u64) -> u64 {
 }
 
 #[test]
-#[ignore = "open: under some runs Kafka reads back fewer records than the stored position covers (first records of a new topic); see the closing note. Run with --ignored"]
 fn run_then_resume_sends_each_change_once() {
-    let _serial = serial();
     let prefix = unique("e2e");
     let dir = tempfile::tempdir().unwrap();
     let mut run = Run { prefix: &prefix, offsets: dir.path(), changes: 12, interval_ms: 1 };
@@ -98,13 +85,15 @@ fn run_then_resume_sends_each_change_once() {
     run.changes = 20;
     run.run_to_end();
     assert_eq!(run.stored_seq(), 20);
-    let expected = (20 + tombstones(20)) as usize;
-    let got = consume_all(&topic(&prefix), expected + 1, Duration::from_secs(15));
+    // Both runs ended cleanly with their positions stored: the topic holds
+    // every change once, and nothing else.
+    let read = read_topic(&topic(&prefix));
+    let got = &read.records;
     assert_eq!(
         got.len(),
-        expected,
+        (20 + tombstones(20)) as usize,
         "20 changes and 5 tombstones, nothing twice; broker watermarks {:?}, read {:?}",
-        watermarks(&topic(&prefix)),
+        read.watermarks,
         got.iter().map(|g| (g.partition, g.offset, seq_of(g))).collect::<Vec<_>>()
     );
     let seqs: Vec<u64> = got.iter().filter_map(seq_of).collect();
@@ -119,9 +108,7 @@ fn run_then_resume_sends_each_change_once() {
 }
 
 #[test]
-#[ignore = "open: under some runs Kafka reads back fewer records than the stored position covers (first records of a new topic); see the closing note. Run with --ignored"]
 fn sigterm_drains_and_stores_the_final_position() {
-    let _serial = serial();
     let prefix = unique("term");
     let dir = tempfile::tempdir().unwrap();
     let run = Run { prefix: &prefix, offsets: dir.path(), changes: 0, interval_ms: 2 };
@@ -138,19 +125,15 @@ fn sigterm_drains_and_stores_the_final_position() {
     );
     let stored = run.stored_seq();
     assert!(stored > 10, "only {stored} changes in 2.5 s");
-    let got = consume_until_idle(
-        &topic(&prefix),
-        stored as usize,
-        Duration::from_secs(3),
-        Duration::from_secs(60),
-    );
+    let read = read_topic(&topic(&prefix));
+    let got = &read.records;
     let seqs: HashSet<u64> = got.iter().filter_map(seq_of).collect();
     for s in 0..stored {
         assert!(
             seqs.contains(&s),
             "change {s} is before the stored position {stored} but not in Kafka ({} records read; broker watermarks {:?}; first read per partition {:?}); logtap said: {}",
             got.len(),
-            watermarks(&topic(&prefix)),
+            read.watermarks,
             got.iter()
                 .filter(|g| g.offset < 3)
                 .map(|g| (g.partition, g.offset, seq_of(g)))
@@ -164,7 +147,6 @@ fn sigterm_drains_and_stores_the_final_position() {
 
 #[test]
 fn kill9_at_random_moments_loses_nothing_and_replays_in_order() {
-    let _serial = serial();
     let prefix = unique("kill");
     let dir = tempfile::tempdir().unwrap();
     let total = 4000;
@@ -186,12 +168,7 @@ fn kill9_at_random_moments_loses_nothing_and_replays_in_order() {
     run.run_to_end();
     assert_eq!(run.stored_seq(), total);
 
-    let got = consume_until_idle(
-        &topic(&prefix),
-        total as usize,
-        Duration::from_secs(3),
-        Duration::from_secs(90),
-    );
+    let got = read_topic(&topic(&prefix)).records;
     // Nothing lost: every change is in Kafka.
     let seen: HashSet<u64> = got.iter().filter_map(seq_of).collect();
     let changes = got.iter().filter_map(seq_of).count();

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{bootstrap, consume_all, delete_topics, java_tool, read_topic, unique};
+use common::{bootstrap, delete_topics, java_tool, read_at_least, read_topic, unique};
 use logtap_core::{Limits, SharedTracker, Sink, SinkRecord, SourcePosition};
 use logtap_kafka::{KafkaConfig, KafkaSink};
 use std::collections::HashMap;
@@ -48,7 +48,7 @@ async fn records_round_trip_in_key_order_with_headers_under_a_small_in_flight_bo
     assert!(tracker.is_idle());
     assert!(max_in_flight <= 32, "in flight reached {max_in_flight}, limit 32");
 
-    let got = consume_all(&topic, 600, Duration::from_secs(60));
+    let got = read_at_least(&topic, 600, Duration::from_secs(60));
     assert_eq!(got.len(), 600, "records read back");
     let mut partition_of: HashMap<String, i32> = HashMap::new();
     let mut last_n: HashMap<String, i64> = HashMap::new();
@@ -172,8 +172,8 @@ async fn partitions_match_kafkas_java_client() {
         ],
         Some(&input),
     );
-    let a = consume_all(&ours, keys.len(), Duration::from_secs(60));
-    let b = consume_all(&theirs, keys.len(), Duration::from_secs(60));
+    let a = read_at_least(&ours, keys.len(), Duration::from_secs(60));
+    let b = read_at_least(&theirs, keys.len(), Duration::from_secs(60));
     assert_eq!(a.len(), keys.len());
     assert_eq!(b.len(), keys.len(), "records from the Java console producer");
     let pa: HashMap<String, i32> = a.iter().map(|g| (g.key_str(), g.partition)).collect();

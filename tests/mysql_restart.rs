@@ -9,72 +9,26 @@
 mod common;
 
 use common::{
-    consume_all, consume_until_idle, env, kill9_six_times, my_order, my_root, replay_violations,
-    wait_until, Got, Logtap, MyFixture,
+    env, kill9_six_times, my_order, my_root, read_at_least, read_topic, read_topic_until,
+    replay_rows, replay_violations, row_diff, wait_until, Got, Logtap, MyFixture,
 };
 use mysql_async::prelude::Queryable;
 use serde_json::{json, Value as Json};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
 /// The server restart must not happen during the other test.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-type Order = (u64, String, u64, u64);
-
-/// Replays records into an id → row map, keeping per id the change latest
-/// in binlog order (as a consumer ignoring older changes would), and counts
-/// ids whose first deliveries went backwards in binlog order.
+/// The topic replayed in binlog order (see [`replay_rows`]).
 fn replay(records: &[Got]) -> (BTreeMap<i64, Json>, Vec<String>) {
-    let mut rows: BTreeMap<i64, (Order, Option<Json>)> = BTreeMap::new();
-    let mut backwards = Vec::new();
-    let mut seen: HashSet<(i64, Order, String)> = HashSet::new();
-    let mut last_new: HashMap<i64, Order> = HashMap::new();
-    for g in records {
-        let v = g.value_json();
-        if v.is_null() {
-            continue;
-        }
-        let op = v["op"].as_str().unwrap().to_string();
-        let id = v["after"]["id"].as_i64().or(v["before"]["id"].as_i64()).expect("id");
-        let order = my_order(&v);
-        if seen.insert((id, order.clone(), op.clone())) {
-            if let Some(prev) = last_new.insert(id, order.clone()) {
-                if order < prev {
-                    backwards.push(format!("id {id}: {op} at {order:?} after {prev:?}"));
-                }
-            }
-        }
-        let row = if op == "d" { None } else { Some(v["after"].clone()) };
-        let e = rows.entry(id).or_insert((order.clone(), row.clone()));
-        if order >= e.0 {
-            *e = (order, row);
-        }
-    }
-    (rows.into_iter().filter_map(|(k, (_, r))| r.map(|r| (k, r))).collect(), backwards)
+    replay_rows(records, my_order)
 }
 
 async fn table_rows(c: &mut mysql_async::Conn) -> BTreeMap<i64, Json> {
     let rows: Vec<(i64, i64, String)> =
         c.query("SELECT id, n, pad FROM t ORDER BY id").await.unwrap();
     rows.into_iter().map(|(id, n, pad)| (id, json!({"id": id, "n": n, "pad": pad}))).collect()
-}
-
-fn diff(a: &BTreeMap<i64, Json>, b: &BTreeMap<i64, Json>) -> String {
-    let mut out = Vec::new();
-    for (k, v) in a {
-        if b.get(k) != Some(v) {
-            out.push(format!("id {k}: topic {v} table {:?}", b.get(k)));
-        }
-    }
-    for (k, v) in b {
-        if !a.contains_key(k) {
-            out.push(format!("id {k}: missing from the topic, table {v}"));
-        }
-    }
-    let n = out.len();
-    out.truncate(10);
-    format!("{n} differences, first: {out:#?}")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -133,15 +87,13 @@ async fn kill9_during_a_100k_change_workload_loses_nothing() {
     let mut root = f.conn().await;
     let expected = table_rows(&mut root).await;
     let topic = f.topic("t");
-    let mut last = (BTreeMap::new(), Vec::new());
-    let mut records = Vec::new();
-    let done = wait_until(Duration::from_secs(120), || {
-        records = consume_until_idle(&topic, 1, Duration::from_secs(3), Duration::from_secs(90));
-        last = replay(&records);
-        last.0 == expected
-    });
+    read_topic_until(&topic, Duration::from_secs(120), |got| replay(got).0 == expected);
     let l = running;
     let log = l.stop();
+    // Stopped with its position stored: the whole topic, replayed, is the table.
+    let records = read_topic(&topic).records;
+    let last = replay(&records);
+    let done = last.0 == expected;
     let (violations, replayed) = replay_violations(&records);
     eprintln!(
         "{kills} kills; {transactions} transactions, {changes} changes; {} records ({replayed} replayed); \
@@ -153,7 +105,7 @@ async fn kill9_during_a_100k_change_workload_loses_nothing() {
     );
     assert!(kills >= 5);
     assert!(changes >= 100_000);
-    assert!(done, "replayed topic != table: {}\n{log}", diff(&last.0, &expected));
+    assert!(done, "replayed topic != table: {}\n{log}", row_diff(&last.0, &expected));
     assert!(last.1.is_empty(), "keys whose first deliveries went backwards: {:#?}", last.1);
     assert!(violations.is_empty(), "not a suffix replay: {violations:#?}");
     f.drop_db().await;
@@ -194,7 +146,7 @@ async fn a_server_restart_is_retried_and_nothing_is_lost() {
     let l = f.start("", "");
     f.exec(&["INSERT INTO t SELECT seq, 0 FROM seq_1_to_100"]).await;
     let topic = f.topic("t");
-    assert_eq!(consume_all(&topic, 100, Duration::from_secs(60)).len(), 100, "{}", l.log_text());
+    assert_eq!(read_at_least(&topic, 100, Duration::from_secs(60)).len(), 100, "{}", l.log_text());
 
     restart_mariadb().await;
     f.exec(&[
@@ -203,8 +155,11 @@ async fn a_server_restart_is_retried_and_nothing_is_lost() {
         "UPDATE t SET n = 2 WHERE id <= 10",
     ])
     .await;
-    let got = consume_until_idle(&topic, 210, Duration::from_secs(5), Duration::from_secs(120));
+    let distinct = |got: &[Got]| got.len() - replay_violations(got).1;
+    read_topic_until(&topic, Duration::from_secs(120), |got| distinct(got) >= 210);
     let log = l.stop();
+    // Stopped with its position stored: everything it sent is below the marks.
+    let got = read_topic(&topic).records;
     let (violations, replayed) = replay_violations(&got);
     let ids: HashSet<i64> = got
         .iter()

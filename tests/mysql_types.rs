@@ -10,7 +10,7 @@ mod common;
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE};
 use base64::Engine;
-use common::{consume_all, Got, MyFixture};
+use common::{read_at_least, Got, MyFixture};
 use serde_json::{json, Value as Json};
 use std::time::Duration;
 
@@ -139,9 +139,9 @@ async fn every_type_arrives_as_debezium_json() {
         TM_ROW,
     ])
     .await;
-    let got = consume_all(&f.topic("t"), 5, Duration::from_secs(60));
-    let tk = consume_all(&f.topic("tk"), 1, Duration::from_secs(30));
-    let tm = consume_all(&f.topic("tm"), 1, Duration::from_secs(30));
+    let got = read_at_least(&f.topic("t"), 5, Duration::from_secs(60));
+    let tk = read_at_least(&f.topic("tk"), 1, Duration::from_secs(30));
+    let tm = read_at_least(&f.topic("tm"), 1, Duration::from_secs(30));
     let log = l.stop();
     assert_eq!(got.len(), 5, "c, c, u, d, tombstone:\n{log}");
 
@@ -335,8 +335,8 @@ async fn decimal_bigint_time_and_binary_modes() {
         "",
     );
     f.exec(&[TM_ROW]).await;
-    let m = consume_all(&format!("{pm}.{db}.tm"), 1, Duration::from_secs(60));
-    let d = consume_all(&format!("{pd}.{db}.tm"), 1, Duration::from_secs(30));
+    let m = read_at_least(&format!("{pm}.{db}.tm"), 1, Duration::from_secs(60));
+    let d = read_at_least(&format!("{pd}.{db}.tm"), 1, Duration::from_secs(30));
     let (logm, logd) = (lm.stop(), ld.stop());
     assert_eq!(m.len(), 1, "{logm}");
     assert_eq!(d.len(), 1, "{logd}");

@@ -55,78 +55,6 @@ impl Got {
     }
 }
 
-/// Reads every record of `topic` (all partitions, from the beginning) until
-/// `expected` records arrived or `timeout` passed; returns what arrived,
-/// ordered by partition then offset.
-pub fn consume_all(topic: &str, expected: usize, timeout: Duration) -> Vec<Got> {
-    consume(topic, expected, None, timeout)
-}
-
-fn consume(
-    topic: &str,
-    expected: usize,
-    idle: Option<(usize, Duration)>,
-    timeout: Duration,
-) -> Vec<Got> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap())
-        .set("group.id", unique("logtap-test-"))
-        .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "false")
-        .create()
-        .expect("consumer");
-    // The topic appears when logtap produces its first record.
-    let start = Instant::now();
-    let mut partitions = 0;
-    while start.elapsed() < timeout {
-        let md = consumer.fetch_metadata(Some(topic), Duration::from_secs(10)).expect("metadata");
-        partitions = md.topics().first().map_or(0, |t| t.partitions().len() as i32);
-        if partitions > 0 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    if partitions == 0 {
-        return Vec::new();
-    }
-    let mut tpl = TopicPartitionList::new();
-    for p in 0..partitions {
-        tpl.add_partition_offset(topic, p, Offset::Beginning).expect("tpl");
-    }
-    consumer.assign(&tpl).expect("assign");
-    let mut out = Vec::new();
-    let mut last = Instant::now();
-    while out.len() < expected && start.elapsed() < timeout {
-        if let Some((min, quiet)) = idle {
-            if out.len() >= min && last.elapsed() > quiet {
-                break;
-            }
-        }
-        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
-            last = Instant::now();
-            let headers = m
-                .headers()
-                .map(|h| {
-                    h.iter()
-                        .map(|x| {
-                            (x.key.to_string(), x.value.map(<[u8]>::to_vec).unwrap_or_default())
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            out.push(Got {
-                partition: m.partition(),
-                offset: m.offset(),
-                key: m.key().map(<[u8]>::to_vec),
-                value: m.payload().map(<[u8]>::to_vec),
-                headers,
-            });
-        }
-    }
-    out.sort_by_key(|g| (g.partition, g.offset));
-    out
-}
-
 /// Everything one topic holds, read the one way that can prove "nothing
 /// lost": the high watermark of every partition is taken first, then each
 /// partition is read from its low watermark up to that mark, offset by
@@ -225,6 +153,30 @@ pub fn read_topic(topic: &str) -> TopicRead {
     TopicRead { records, watermarks }
 }
 
+/// Reads `topic` (as [`read_topic`]) again and again until `done` holds for
+/// what it holds, or `timeout` passes; returns the last read either way, for
+/// the caller's assertion. A wait, not a proof: tests that check "nothing
+/// lost" read once more after logtap has stored its position.
+pub fn read_topic_until(
+    topic: &str,
+    timeout: Duration,
+    mut done: impl FnMut(&[Got]) -> bool,
+) -> Vec<Got> {
+    let start = Instant::now();
+    loop {
+        let read = read_topic(topic).records;
+        if done(&read) || start.elapsed() > timeout {
+            return read;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+/// Waits until `topic` holds at least `n` records; returns all it holds.
+pub fn read_at_least(topic: &str, n: usize, timeout: Duration) -> Vec<Got> {
+    read_topic_until(topic, timeout, |r| r.len() >= n)
+}
+
 /// Deletes `topics` (a test that creates many partitions gives them back, so
 /// repeated runs do not fill the broker's heap).
 pub async fn delete_topics(topics: &[&str]) {
@@ -232,29 +184,6 @@ pub async fn delete_topics(topics: &[&str]) {
     let admin: AdminClient<rdkafka::client::DefaultClientContext> =
         ClientConfig::new().set("bootstrap.servers", bootstrap()).create().expect("admin");
     let _ = admin.delete_topics(topics, &AdminOptions::new()).await;
-}
-
-/// Per partition of `topic`: (partition, low watermark, high watermark), as
-/// the broker reports them. Failure messages print it, so a read-back short
-/// of what logtap stored tells whether Kafka holds fewer records or the
-/// consumer read fewer.
-pub fn watermarks(topic: &str) -> Vec<(i32, i64, i64)> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap())
-        .set("group.id", unique("logtap-wm-"))
-        .create()
-        .expect("consumer");
-    let Ok(md) = consumer.fetch_metadata(Some(topic), Duration::from_secs(10)) else {
-        return Vec::new();
-    };
-    let partitions = md.topics().first().map_or(0, |t| t.partitions().len() as i32);
-    (0..partitions)
-        .map(|p| {
-            let (lo, hi) =
-                consumer.fetch_watermarks(topic, p, Duration::from_secs(10)).unwrap_or((-1, -1));
-            (p, lo, hi)
-        })
-        .collect()
 }
 
 /// Kills `first` with SIGKILL six times at pseudo-random moments (each
@@ -457,12 +386,6 @@ pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(200));
     }
     false
-}
-
-/// Reads `topic` from the beginning until no record arrives for `idle`
-/// (after at least `min` records), or `max` passes.
-pub fn consume_until_idle(topic: &str, min: usize, idle: Duration, max: Duration) -> Vec<Got> {
-    consume(topic, usize::MAX, Some((min, idle)), max)
 }
 
 /// Drops a test's replication slot once logtap has let go of it, so repeated
@@ -846,4 +769,64 @@ pub fn replay_violations(records: &[Got]) -> (Vec<String>, usize) {
         }
     }
     (violations, replayed)
+}
+
+/// Replays change records into an id → row map as a consumer that ignores
+/// changes older than what it applied would: per id (column `id` of the
+/// after or before image) the change latest by `order` (its position in the
+/// source) wins. Also lists the ids whose first deliveries went backwards in
+/// that order (a reordering; replays of a suffix are not).
+pub fn replay_rows<O: Ord + Clone + std::hash::Hash + std::fmt::Debug>(
+    records: &[Got],
+    order: impl Fn(&serde_json::Value) -> O,
+) -> (std::collections::BTreeMap<i64, serde_json::Value>, Vec<String>) {
+    use std::collections::{BTreeMap, HashMap, HashSet};
+    let mut rows: BTreeMap<i64, (O, Option<serde_json::Value>)> = BTreeMap::new();
+    let mut backwards = Vec::new();
+    let mut seen: HashSet<(i64, O, String)> = HashSet::new();
+    let mut last_new: HashMap<i64, O> = HashMap::new();
+    for g in records {
+        let v = g.value_json();
+        if v.is_null() {
+            continue;
+        }
+        let op = v["op"].as_str().expect("op").to_string();
+        let id = v["after"]["id"].as_i64().or(v["before"]["id"].as_i64()).expect("id");
+        let at = order(&v);
+        if seen.insert((id, at.clone(), op.clone())) {
+            if let Some(prev) = last_new.insert(id, at.clone()) {
+                if at < prev {
+                    backwards.push(format!("id {id}: {op} at {at:?} after {prev:?}"));
+                }
+            }
+        }
+        let row = if op == "d" { None } else { Some(v["after"].clone()) };
+        let e = rows.entry(id).or_insert((at.clone(), row.clone()));
+        if at >= e.0 {
+            *e = (at, row);
+        }
+    }
+    (rows.into_iter().filter_map(|(k, (_, r))| r.map(|r| (k, r))).collect(), backwards)
+}
+
+/// The ids whose rows differ between a replayed topic and a table, for a
+/// failure message.
+pub fn row_diff(
+    topic: &std::collections::BTreeMap<i64, serde_json::Value>,
+    table: &std::collections::BTreeMap<i64, serde_json::Value>,
+) -> String {
+    let mut out = Vec::new();
+    for (k, v) in topic {
+        if table.get(k) != Some(v) {
+            out.push(format!("id {k}: topic {v} table {:?}", table.get(k)));
+        }
+    }
+    for (k, v) in table {
+        if !topic.contains_key(k) {
+            out.push(format!("id {k}: missing from the topic, table {v}"));
+        }
+    }
+    let n = out.len();
+    out.truncate(10);
+    format!("{n} differences, first: {out:#?}")
 }

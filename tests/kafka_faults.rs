@@ -1,0 +1,290 @@
+//! The Kafka broker fails under a running logtap, while a workload changes a
+//! PostgreSQL and a MariaDB table: the broker is stopped and started again
+//! (SIGTERM), killed and started again (SIGKILL), and paused (SIGSTOP) for
+//! longer than the producer's delivery timeout. logtap must get going again
+//! by itself (librdkafka's retries, or a restart from the stored position),
+//! and each topic, read whole after logtap stored its final position and
+//! replayed in source order, must equal its table: nothing lost, no key's
+//! changes reordered, duplicates only from replays.
+//!
+//! A test binary of its own: cargo runs test binaries one at a time, so the
+//! broker faults disturb no other test. Its two tests take turns. Cycles:
+//! `LOGTAP_FAULT_CYCLES` (default 3, one of each fault; the full run uses 10).
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{
+    env, my_order, my_root, pg_config, pg_superuser, read_topic, read_topic_until, replay_rows,
+    replay_violations, row_diff, unique, wait_until, Got, Logtap, MyFixture,
+};
+use mysql_async::prelude::Queryable;
+use serde_json::{json, Value as Json};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// One broker fault at a time.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The producer's delivery timeout in these tests; a pause outlasts it.
+const DELIVERY_TIMEOUT_MS: u64 = 6000;
+
+#[derive(Debug, Clone, Copy)]
+enum Fault {
+    /// SIGTERM (a clean broker shutdown), then start it again.
+    Stop,
+    /// SIGKILL, then start it again (log recovery).
+    Kill,
+    /// SIGSTOP for longer than the delivery timeout, then SIGCONT.
+    Pause,
+}
+
+fn cycles() -> usize {
+    std::env::var("LOGTAP_FAULT_CYCLES").ok().and_then(|v| v.parse().ok()).unwrap_or(3)
+}
+
+fn kafka_pid() -> String {
+    let file = format!("{}/kafka/kafka.pid", env("LOGTAP_SERVICES_DIR"));
+    std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{file}: {e}")).trim().to_string()
+}
+
+fn signal(sig: &str, pid: &str) {
+    let ok = std::process::Command::new("kill").args([sig, pid]).status().unwrap().success();
+    assert!(ok, "kill {sig} {pid}");
+}
+
+/// `scripts/services up`: starts what is not running (here, the broker).
+fn services_up() {
+    let services = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/services");
+    let out = std::process::Command::new(services)
+        .arg("up")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "scripts/services up failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn inflict(fault: Fault) {
+    let pid = kafka_pid();
+    match fault {
+        Fault::Stop | Fault::Kill => {
+            signal(if matches!(fault, Fault::Stop) { "-TERM" } else { "-KILL" }, &pid);
+            assert!(
+                wait_until(Duration::from_secs(90), || !std::path::Path::new(&format!(
+                    "/proc/{pid}"
+                ))
+                .exists()),
+                "the broker (pid {pid}) did not exit after {fault:?}"
+            );
+            services_up();
+        }
+        Fault::Pause => {
+            signal("-STOP", &pid);
+            std::thread::sleep(Duration::from_millis(DELIVERY_TIMEOUT_MS + 3000));
+            signal("-CONT", &pid);
+        }
+    }
+}
+
+/// Runs `cycles()` faults (Stop, Kill, Pause, Stop, ...) while logtap
+/// streams into `topic`; after each, waits until the topic grew again, so
+/// every fault hits a logtap that is sending. Returns the faults inflicted.
+fn fault_cycles(topic: &str, l: &Logtap) -> Vec<Fault> {
+    let kinds = [Fault::Stop, Fault::Kill, Fault::Pause];
+    let mut done = Vec::new();
+    for i in 0..cycles() {
+        let before = read_topic(topic).records.len();
+        let fault = kinds[i % kinds.len()];
+        let t = Instant::now();
+        inflict(fault);
+        let grew = read_topic_until(topic, Duration::from_secs(120), |r| r.len() > before);
+        assert!(
+            grew.len() > before,
+            "cycle {i} ({fault:?}): nothing new in {topic} within 120 s of the broker's return:\n{}",
+            l.log_text()
+        );
+        eprintln!("cycle {i}: {fault:?}, sending again after {:?}", t.elapsed());
+        done.push(fault);
+    }
+    done
+}
+
+fn faulty_kafka(config: &str) -> String {
+    let cfg = config.replace(
+        "linger_ms = 2\n",
+        &format!("linger_ms = 2\ndelivery_timeout_ms = {DELIVERY_TIMEOUT_MS}\n"),
+    );
+    assert_ne!(cfg, config, "the [kafka] section changed shape");
+    cfg
+}
+
+/// Prints and checks the outcome: the replayed topic is the table, no key's
+/// first deliveries went backwards.
+fn check(
+    what: &str,
+    faults: &[Fault],
+    changes: u64,
+    got: &[Got],
+    replayed: (BTreeMap<i64, Json>, Vec<String>),
+    table: &BTreeMap<i64, Json>,
+    log: &str,
+) {
+    let distinct: std::collections::HashSet<_> =
+        got.iter().map(|g| (g.partition, g.key.clone(), g.value.clone())).collect();
+    eprintln!(
+        "{what}: {} cycles {faults:?}; {changes} changes; {} records, {} duplicates; rows {} (table {}); lost ids {}; reordered {}",
+        faults.len(),
+        got.len(),
+        got.len() - distinct.len(),
+        replayed.0.len(),
+        table.len(),
+        table.keys().filter(|k| !replayed.0.contains_key(k)).count(),
+        replayed.1.len()
+    );
+    assert!(
+        replayed.0 == *table,
+        "{what}: replayed topic != table: {}\n{log}",
+        row_diff(&replayed.0, table)
+    );
+    assert!(replayed.1.is_empty(), "{what}: first deliveries went backwards: {:#?}", replayed.1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_to_a_failing_broker_converges() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let p = unique("pgbroker");
+    let t = format!("{p}_t");
+    let pg = pg_superuser().await;
+    pg.batch_execute(&format!(
+        "CREATE TABLE {t} (id int PRIMARY KEY, n int NOT NULL, pad text NOT NULL); ALTER TABLE {t} OWNER TO cdc;"
+    ))
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = faulty_kafka(&pg_config(&p, &dir.path().join("off"), &[&format!("public.{t}")], ""));
+    let l = Logtap::start(dir.path(), &cfg);
+    assert!(
+        wait_until(Duration::from_secs(30), || l.log_text().contains("streaming")),
+        "{}",
+        l.log_text()
+    );
+
+    // Transactions of 40 inserts and 20 updates of the previous one's rows,
+    // until the faults are over.
+    let stop = Arc::new(AtomicBool::new(false));
+    let workload = {
+        let (stop, t) = (stop.clone(), t.clone());
+        tokio::spawn(async move {
+            let pg = pg_superuser().await;
+            let (mut i, mut changes) = (0i32, 0u64);
+            while !stop.load(Ordering::Relaxed) {
+                let base = i * 40;
+                pg.batch_execute(&format!(
+                    "BEGIN;
+                     INSERT INTO {t} SELECT g, 0, 'p' || g FROM generate_series({}, {}) g;
+                     UPDATE {t} SET n = n + 1 WHERE id > {} AND id <= {} AND id % 2 = 0;
+                     COMMIT;",
+                    base + 1,
+                    base + 40,
+                    (base - 40).max(0),
+                    base
+                ))
+                .await
+                .unwrap();
+                changes += if i == 0 { 40 } else { 60 };
+                i += 1;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            changes
+        })
+    };
+    let topic = format!("{p}.public.{t}");
+    let faults = tokio::task::block_in_place(|| fault_cycles(&topic, &l));
+    stop.store(true, Ordering::Relaxed);
+    let changes = workload.await.unwrap();
+
+    let table: BTreeMap<i64, Json> = pg
+        .query(&format!("SELECT id, n, pad FROM {t} ORDER BY id"), &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let (id, n, pad): (i32, i32, String) = (r.get(0), r.get(1), r.get(2));
+            (i64::from(id), json!({"id": id, "n": n, "pad": pad}))
+        })
+        .collect();
+    let lsn = |v: &Json| v["source"]["lsn"].as_i64().expect("source.lsn");
+    read_topic_until(&topic, Duration::from_secs(180), |got| replay_rows(got, lsn).0 == table);
+    let log = l.stop();
+    common::drop_slot(&pg, &p.to_lowercase()).await;
+    let got = read_topic(&topic).records;
+    check("PostgreSQL", &faults, changes, &got, replay_rows(&got, lsn), &table, &log);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mariadb_to_a_failing_broker_converges() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let f = MyFixture::new(
+        "mybroker",
+        &["CREATE TABLE t (id int PRIMARY KEY, n int NOT NULL, pad varchar(20) NOT NULL)"],
+    )
+    .await;
+    let l = Logtap::start(f.dir.path(), &faulty_kafka(&f.config("")));
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let workload = {
+        let (stop, db) = (stop.clone(), f.db.clone());
+        tokio::spawn(async move {
+            let mut c = my_root(Some(&db)).await;
+            let (mut i, mut changes) = (0u64, 0u64);
+            while !stop.load(Ordering::Relaxed) {
+                let (a, b) = (i * 40 + 1, i * 40 + 40);
+                c.query_drop("BEGIN").await.unwrap();
+                c.query_drop(format!(
+                    "INSERT INTO t SELECT seq, 0, concat('p', seq) FROM seq_{a}_to_{b}"
+                ))
+                .await
+                .unwrap();
+                changes += c.affected_rows();
+                if i > 0 {
+                    c.query_drop(format!(
+                        "UPDATE t SET n = n + 1 WHERE id BETWEEN {} AND {} AND id % 2 = 0",
+                        a - 40,
+                        b - 40
+                    ))
+                    .await
+                    .unwrap();
+                    changes += c.affected_rows();
+                }
+                c.query_drop("COMMIT").await.unwrap();
+                i += 1;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            changes
+        })
+    };
+    let topic = f.topic("t");
+    let faults = tokio::task::block_in_place(|| fault_cycles(&topic, &l));
+    stop.store(true, Ordering::Relaxed);
+    let changes = workload.await.unwrap();
+
+    let mut root = f.conn().await;
+    let rows: Vec<(i64, i64, String)> =
+        root.query("SELECT id, n, pad FROM t ORDER BY id").await.unwrap();
+    let table: BTreeMap<i64, Json> =
+        rows.into_iter().map(|(id, n, pad)| (id, json!({"id": id, "n": n, "pad": pad}))).collect();
+    read_topic_until(&topic, Duration::from_secs(180), |got| replay_rows(got, my_order).0 == table);
+    let log = l.stop();
+    let got = read_topic(&topic).records;
+    let (violations, _) = replay_violations(&got);
+    check("MariaDB", &faults, changes, &got, replay_rows(&got, my_order), &table, &log);
+    assert!(violations.is_empty(), "not a suffix replay: {violations:#?}");
+    f.drop_db().await;
+}
