@@ -16,7 +16,7 @@ mod common;
 
 use common::{
     env, my_order, my_root, pg_config, pg_superuser, read_topic, read_topic_until, replay_rows,
-    replay_violations, row_diff, unique, wait_until, Got, Logtap, MyFixture,
+    replay_violations, row_diff, unique, wait_until, Got, Logtap, MyFixture, Replayed,
 };
 use mysql_async::prelude::Queryable;
 use serde_json::{json, Value as Json};
@@ -132,28 +132,32 @@ fn check(
     faults: &[Fault],
     changes: u64,
     got: &[Got],
-    replayed: (BTreeMap<i64, Json>, Vec<String>),
+    replayed: Replayed,
     table: &BTreeMap<i64, Json>,
     log: &str,
 ) {
-    let distinct: std::collections::HashSet<_> =
-        got.iter().map(|g| (g.partition, g.key.clone(), g.value.clone())).collect();
+    let change_records = got.iter().filter(|g| g.value.is_some()).count();
     eprintln!(
-        "{what}: {} cycles {faults:?}; {changes} changes; {} records, {} duplicates; rows {} (table {}); lost ids {}; reordered {}",
+        "{what}: {} cycles {faults:?}; {changes} changes; {} records ({change_records} changes, {} of them replayed); rows {} (table {}); lost ids {}; reordered {}",
         faults.len(),
         got.len(),
-        got.len() - distinct.len(),
-        replayed.0.len(),
+        change_records - replayed.changes,
+        replayed.rows.len(),
         table.len(),
-        table.keys().filter(|k| !replayed.0.contains_key(k)).count(),
-        replayed.1.len()
+        table.keys().filter(|k| !replayed.rows.contains_key(k)).count(),
+        replayed.backwards.len()
     );
     assert!(
-        replayed.0 == *table,
+        replayed.rows == *table,
         "{what}: replayed topic != table: {}\n{log}",
-        row_diff(&replayed.0, table)
+        row_diff(&replayed.rows, table)
     );
-    assert!(replayed.1.is_empty(), "{what}: first deliveries went backwards: {:#?}", replayed.1);
+    assert!(
+        replayed.backwards.is_empty(),
+        "{what}: first deliveries went backwards: {:#?}",
+        replayed.backwards
+    );
+    assert_eq!(replayed.changes as u64, changes, "{what}: distinct changes in the topic");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -221,7 +225,7 @@ async fn postgres_to_a_failing_broker_converges() {
         })
         .collect();
     let lsn = |v: &Json| v["source"]["lsn"].as_i64().expect("source.lsn");
-    read_topic_until(&topic, Duration::from_secs(180), |got| replay_rows(got, lsn).0 == table);
+    read_topic_until(&topic, Duration::from_secs(180), |got| replay_rows(got, lsn).rows == table);
     let log = l.stop();
     common::drop_slot(&pg, &p.to_lowercase()).await;
     let got = read_topic(&topic).records;
@@ -280,7 +284,9 @@ async fn mariadb_to_a_failing_broker_converges() {
         root.query("SELECT id, n, pad FROM t ORDER BY id").await.unwrap();
     let table: BTreeMap<i64, Json> =
         rows.into_iter().map(|(id, n, pad)| (id, json!({"id": id, "n": n, "pad": pad}))).collect();
-    read_topic_until(&topic, Duration::from_secs(180), |got| replay_rows(got, my_order).0 == table);
+    read_topic_until(&topic, Duration::from_secs(180), |got| {
+        replay_rows(got, my_order).rows == table
+    });
     let log = l.stop();
     let got = read_topic(&topic).records;
     let (violations, _) = replay_violations(&got);

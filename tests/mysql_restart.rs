@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// The topic replayed in binlog order (see [`replay_rows`]).
-fn replay(records: &[Got]) -> (BTreeMap<i64, Json>, Vec<String>) {
+fn replay(records: &[Got]) -> common::Replayed {
     replay_rows(records, my_order)
 }
 
@@ -87,13 +87,13 @@ async fn kill9_during_a_100k_change_workload_loses_nothing() {
     let mut root = f.conn().await;
     let expected = table_rows(&mut root).await;
     let topic = f.topic("t");
-    read_topic_until(&topic, Duration::from_secs(120), |got| replay(got).0 == expected);
+    read_topic_until(&topic, Duration::from_secs(120), |got| replay(got).rows == expected);
     let l = running;
     let log = l.stop();
     // Stopped with its position stored: the whole topic, replayed, is the table.
     let records = read_topic(&topic).records;
     let last = replay(&records);
-    let done = last.0 == expected;
+    let done = last.rows == expected;
     let (violations, replayed) = replay_violations(&records);
     eprintln!(
         "{kills} kills; {transactions} transactions, {changes} changes; {} records ({replayed} replayed); \
@@ -105,8 +105,12 @@ async fn kill9_during_a_100k_change_workload_loses_nothing() {
     );
     assert!(kills >= 5);
     assert!(changes >= 100_000);
-    assert!(done, "replayed topic != table: {}\n{log}", row_diff(&last.0, &expected));
-    assert!(last.1.is_empty(), "keys whose first deliveries went backwards: {:#?}", last.1);
+    assert!(done, "replayed topic != table: {}\n{log}", row_diff(&last.rows, &expected));
+    assert!(
+        last.backwards.is_empty(),
+        "keys whose first deliveries went backwards: {:#?}",
+        last.backwards
+    );
     assert!(violations.is_empty(), "not a suffix replay: {violations:#?}");
     f.drop_db().await;
 }

@@ -60,7 +60,8 @@ impl Got {
 /// partition is read from its low watermark up to that mark, offset by
 /// offset. Reading stops at the marks, never at a record count (a replayed
 /// duplicate would satisfy a count while a later record is still missing),
-/// and every consumer error fails the read instead of being skipped. Call it
+/// and offsets must arrive one after the other, so nothing is skipped
+/// unseen (a reset to the end would be one: it is switched off). Call it
 /// only after logtap has stored the position the test checks (stopped with
 /// SIGTERM, or its stored position seen past the workload): records
 /// acknowledged before that are then below the marks.
@@ -89,18 +90,32 @@ pub fn read_topic(topic: &str) -> TopicRead {
         .set("auto.offset.reset", "error")
         .create()
         .expect("consumer");
-    let md = consumer.fetch_metadata(Some(topic), Duration::from_secs(10)).expect("metadata");
-    let partitions = match md.topics().first() {
-        Some(t) if t.error().is_none() => t.partitions().len() as i32,
-        _ => 0,
+    // A broker just back from a fault may refuse a request or two.
+    let retry = |what: &str, f: &mut dyn FnMut() -> rdkafka::error::KafkaResult<(i64, i64)>| {
+        let start = Instant::now();
+        loop {
+            match f() {
+                Ok(v) => return v,
+                Err(e) if start.elapsed() > Duration::from_secs(60) => panic!("{what}: {e}"),
+                Err(_) => std::thread::sleep(Duration::from_millis(500)),
+            }
+        }
     };
+    let (partitions, _) = retry(&format!("metadata of {topic}"), &mut || {
+        let md = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
+        Ok(match md.topics().first() {
+            Some(t) if t.error().is_none() => (t.partitions().len() as i64, 0),
+            _ => (0, 0),
+        })
+    });
+    let partitions = partitions as i32;
     let mut watermarks = Vec::new();
     let mut tpl = TopicPartitionList::new();
     let mut next: std::collections::BTreeMap<i32, (i64, i64)> = Default::default();
     for p in 0..partitions {
-        let (lo, hi) = consumer
-            .fetch_watermarks(topic, p, Duration::from_secs(10))
-            .unwrap_or_else(|e| panic!("watermarks of {topic} [{p}]: {e}"));
+        let (lo, hi) = retry(&format!("watermarks of {topic} [{p}]"), &mut || {
+            consumer.fetch_watermarks(topic, p, Duration::from_secs(10))
+        });
         watermarks.push((p, lo, hi));
         if hi > lo {
             tpl.add_partition_offset(topic, p, Offset::Offset(lo)).expect("tpl");
@@ -112,14 +127,25 @@ pub fn read_topic(topic: &str) -> TopicRead {
         consumer.assign(&tpl).expect("assign");
     }
     let start = Instant::now();
+    // Consumer errors (a broker connection down, ...) are retried by
+    // librdkafka; nothing can be skipped unseen, since every offset up to
+    // the high watermark must arrive in order. They are reported if the
+    // read does not finish.
+    let mut errors = Vec::new();
     while next.values().any(|(n, hi)| n < hi) {
         assert!(
             start.elapsed() < Duration::from_secs(60),
-            "{topic}: partitions not read up to their high watermarks in 60 s: (partition, next, high) {:?}",
+            "{topic}: partitions not read up to their high watermarks in 60 s: (partition, next, high) {:?}; consumer errors {errors:?}",
             next.iter().map(|(p, (n, h))| (p, n, h)).collect::<Vec<_>>()
         );
         let Some(m) = consumer.poll(Duration::from_millis(200)) else { continue };
-        let m = m.unwrap_or_else(|e| panic!("reading {topic}: {e}"));
+        let m = match m {
+            Ok(m) => m,
+            Err(e) => {
+                errors.push(e.to_string());
+                continue;
+            }
+        };
         let Some((n, hi)) = next.get_mut(&m.partition()) else { continue };
         if m.offset() >= *hi {
             continue;
@@ -779,7 +805,7 @@ pub fn replay_violations(records: &[Got]) -> (Vec<String>, usize) {
 pub fn replay_rows<O: Ord + Clone + std::hash::Hash + std::fmt::Debug>(
     records: &[Got],
     order: impl Fn(&serde_json::Value) -> O,
-) -> (std::collections::BTreeMap<i64, serde_json::Value>, Vec<String>) {
+) -> Replayed {
     use std::collections::{BTreeMap, HashMap, HashSet};
     let mut rows: BTreeMap<i64, (O, Option<serde_json::Value>)> = BTreeMap::new();
     let mut backwards = Vec::new();
@@ -806,7 +832,23 @@ pub fn replay_rows<O: Ord + Clone + std::hash::Hash + std::fmt::Debug>(
             *e = (at, row);
         }
     }
-    (rows.into_iter().filter_map(|(k, (_, r))| r.map(|r| (k, r))).collect(), backwards)
+    Replayed {
+        rows: rows.into_iter().filter_map(|(k, (_, r))| r.map(|r| (k, r))).collect(),
+        backwards,
+        changes: seen.len(),
+    }
+}
+
+/// What [`replay_rows`] found.
+#[derive(Debug, Clone)]
+pub struct Replayed {
+    /// id → row after the newest change of each id (deleted ids absent).
+    pub rows: std::collections::BTreeMap<i64, serde_json::Value>,
+    /// Ids whose first deliveries went backwards in source order.
+    pub backwards: Vec<String>,
+    /// Distinct changes (id, position, op) among the change records; the
+    /// rest of the change records are replayed duplicates.
+    pub changes: usize,
 }
 
 /// The ids whose rows differ between a replayed topic and a table, for a
