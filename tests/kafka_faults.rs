@@ -16,7 +16,8 @@ mod common;
 
 use common::{
     env, my_order, my_root, pg_config, pg_superuser, read_topic, read_topic_until, replay_rows,
-    replay_violations, row_diff, unique, wait_until, Got, Logtap, MyFixture, Replayed,
+    replay_violations, row_diff, services_up, unique, wait_exited, wait_until, Got, Logtap,
+    MyFixture, Replayed,
 };
 use mysql_async::prelude::Queryable;
 use serde_json::{json, Value as Json};
@@ -55,34 +56,12 @@ fn signal(sig: &str, pid: &str) {
     assert!(ok, "kill {sig} {pid}");
 }
 
-/// `scripts/services up`: starts what is not running (here, the broker).
-fn services_up() {
-    let services = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/services");
-    let out = std::process::Command::new(services)
-        .arg("up")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "scripts/services up failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 fn inflict(fault: Fault) {
     let pid = kafka_pid();
     match fault {
         Fault::Stop | Fault::Kill => {
             signal(if matches!(fault, Fault::Stop) { "-TERM" } else { "-KILL" }, &pid);
-            assert!(
-                wait_until(Duration::from_secs(90), || !std::path::Path::new(&format!(
-                    "/proc/{pid}"
-                ))
-                .exists()),
-                "the broker (pid {pid}) did not exit after {fault:?}"
-            );
+            wait_exited(&pid, &format!("the broker, after {fault:?},"), Duration::from_secs(90));
             services_up();
         }
         Fault::Pause => {

@@ -10,7 +10,7 @@ mod common;
 
 use common::{
     env, kill9_six_times, my_order, my_root, read_at_least, read_topic, read_topic_until,
-    replay_rows, replay_violations, row_diff, wait_until, Got, Logtap, MyFixture,
+    replay_rows, replay_violations, row_diff, services_up, wait_exited, Got, Logtap, MyFixture,
 };
 use mysql_async::prelude::Queryable;
 use serde_json::{json, Value as Json};
@@ -123,23 +123,8 @@ async fn restart_mariadb() {
     let pid = std::fs::read_to_string(&pid_file).unwrap().trim().to_string();
     let _ = root.query_drop("SHUTDOWN").await;
     drop(root);
-    assert!(
-        wait_until(Duration::from_secs(60), || !std::path::Path::new(&format!("/proc/{pid}"))
-            .exists()),
-        "mariadbd (pid {pid}) did not stop"
-    );
-    let services = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/services");
-    let out = std::process::Command::new(services)
-        .arg("up")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "scripts/services up failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    wait_exited(&pid, "mariadbd", Duration::from_secs(60));
+    services_up();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

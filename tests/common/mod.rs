@@ -340,6 +340,32 @@ impl Drop for Logtap {
     }
 }
 
+/// `scripts/services up`: starts whichever harness server is not running
+/// (after a test stopped or killed one).
+pub fn services_up() {
+    let services = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/services");
+    let out = std::process::Command::new(services)
+        .arg("up")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("scripts/services");
+    assert!(
+        out.status.success(),
+        "scripts/services up failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Waits until process `pid` is gone; panics naming `what` if it is not
+/// within `timeout`.
+pub fn wait_exited(pid: &str, what: &str, timeout: Duration) {
+    assert!(
+        wait_until(timeout, || !std::path::Path::new(&format!("/proc/{pid}")).exists()),
+        "{what} (pid {pid}) did not exit"
+    );
+}
+
 /// A superuser connection to the harness's PostgreSQL.
 pub async fn pg_superuser() -> tokio_postgres::Client {
     let url = env("LOGTAP_PG_SUPERUSER_URL");
