@@ -77,6 +77,8 @@ fn inflict(fault: Fault) {
 /// every fault hits a logtap that is sending. Returns the faults inflicted.
 fn fault_cycles(topic: &str, l: &Logtap) -> Vec<Fault> {
     let kinds = [Fault::Stop, Fault::Kill, Fault::Pause];
+    let first = read_topic_until(topic, Duration::from_secs(60), |r| !r.is_empty());
+    assert!(!first.is_empty(), "nothing in {topic} before the faults:\n{}", l.log_text());
     let mut done = Vec::new();
     for i in 0..cycles() {
         let before = read_topic(topic).records.len();

@@ -144,10 +144,30 @@ impl TopicManager {
                 ),
                 Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
                 Err((_, code)) => {
-                    return Err(PipelineError::fatal(format!(
-                    "cannot create topic `{topic}` ({} partitions, replication factor {}): {code}",
-                    self.config.partitions, self.config.replication_factor
-                )))
+                    let msg = format!(
+                        "cannot create topic `{topic}` ({} partitions, replication factor {}): {code}",
+                        self.config.partitions, self.config.replication_factor
+                    );
+                    return Err(match code {
+                        // Wrong in the request or refused for good: retrying cannot help.
+                        RDKafkaErrorCode::InvalidPartitions
+                        | RDKafkaErrorCode::InvalidConfig
+                        | RDKafkaErrorCode::InvalidTopic
+                        | RDKafkaErrorCode::PolicyViolation
+                        | RDKafkaErrorCode::TopicAuthorizationFailed
+                        | RDKafkaErrorCode::ClusterAuthorizationFailed => PipelineError::fatal(msg),
+                        // A broker that has just started is not yet counted as
+                        // available, so the controller reports too few brokers
+                        // for the replication factor; it may also really be
+                        // too high for the cluster.
+                        RDKafkaErrorCode::InvalidReplicationFactor => PipelineError::retryable(
+                            format!(
+                                "{msg}: fewer brokers available than kafka.topics.replication_factor \
+                                 (brokers still starting, or the setting is too high for the cluster)"
+                            ),
+                        ),
+                        _ => PipelineError::retryable(msg),
+                    });
                 }
             }
         }
