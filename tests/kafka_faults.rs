@@ -275,3 +275,41 @@ async fn mariadb_to_a_failing_broker_converges() {
     assert!(violations.is_empty(), "not a suffix replay: {violations:#?}");
     f.drop_db().await;
 }
+
+/// The broker is down when logtap starts and comes back while logtap waits
+/// to create its first topic: logtap keeps retrying and delivers every row.
+/// (A broker in its first second answers topic creation with "invalid
+/// replication factor", which once stopped logtap for good; that answer's
+/// handling is unit-tested in `logtap-kafka`'s topics module, since this
+/// test cannot aim at that second.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_starting_while_topics_are_created_is_waited_for() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let f =
+        MyFixture::new("mytopic", &["CREATE TABLE t (id int PRIMARY KEY, n int NOT NULL)"]).await;
+    f.exec(&["INSERT INTO t SELECT seq, 0 FROM seq_1_to_500"]).await;
+    let pid = kafka_pid();
+    signal("-TERM", &pid);
+    wait_exited(&pid, "the broker", Duration::from_secs(90));
+    let l = Logtap::start(f.dir.path(), &faulty_kafka(&f.config("")));
+    // logtap reads the rows and waits on Kafka; the broker returns.
+    assert!(
+        wait_until(Duration::from_secs(30), || l.log_text().contains("starting the binlog stream")),
+        "{}",
+        l.log_text()
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    tokio::task::block_in_place(services_up);
+    f.exec(&["INSERT INTO t SELECT seq, 1 FROM seq_501_to_600"]).await;
+    let topic = f.topic("t");
+    let ids = |got: &[Got]| -> std::collections::BTreeSet<i64> {
+        got.iter().filter_map(|g| g.value_json()["after"]["id"].as_i64()).collect()
+    };
+    tokio::task::block_in_place(|| {
+        read_topic_until(&topic, Duration::from_secs(120), |got| ids(got).len() == 600)
+    });
+    let log = l.stop();
+    let got = read_topic(&topic).records;
+    assert_eq!(ids(&got), (1..=600).collect(), "rows after the broker came back:\n{log}");
+    f.drop_db().await;
+}

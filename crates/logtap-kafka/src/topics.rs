@@ -143,34 +143,65 @@ impl TopicManager {
                     "created topic"
                 ),
                 Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-                Err((_, code)) => {
-                    let msg = format!(
-                        "cannot create topic `{topic}` ({} partitions, replication factor {}): {code}",
-                        self.config.partitions, self.config.replication_factor
-                    );
-                    return Err(match code {
-                        // Wrong in the request or refused for good: retrying cannot help.
-                        RDKafkaErrorCode::InvalidPartitions
-                        | RDKafkaErrorCode::InvalidConfig
-                        | RDKafkaErrorCode::InvalidTopic
-                        | RDKafkaErrorCode::PolicyViolation
-                        | RDKafkaErrorCode::TopicAuthorizationFailed
-                        | RDKafkaErrorCode::ClusterAuthorizationFailed => PipelineError::fatal(msg),
-                        // A broker that has just started is not yet counted as
-                        // available, so the controller reports too few brokers
-                        // for the replication factor; it may also really be
-                        // too high for the cluster.
-                        RDKafkaErrorCode::InvalidReplicationFactor => PipelineError::retryable(
-                            format!(
-                                "{msg}: fewer brokers available than kafka.topics.replication_factor \
-                                 (brokers still starting, or the setting is too high for the cluster)"
-                            ),
-                        ),
-                        _ => PipelineError::retryable(msg),
-                    });
-                }
+                Err((_, code)) => return Err(creation_refused(topic, &self.config, code)),
             }
         }
         Ok(())
+    }
+}
+
+/// The error for a topic the broker refused to create: fatal only when
+/// retrying cannot change the answer.
+fn creation_refused(topic: &str, config: &TopicConfig, code: RDKafkaErrorCode) -> PipelineError {
+    let msg = format!(
+        "cannot create topic `{topic}` ({} partitions, replication factor {}): {code}",
+        config.partitions, config.replication_factor
+    );
+    match code {
+        // Wrong in the request, or refused for good.
+        RDKafkaErrorCode::InvalidPartitions
+        | RDKafkaErrorCode::InvalidConfig
+        | RDKafkaErrorCode::InvalidTopic
+        | RDKafkaErrorCode::PolicyViolation
+        | RDKafkaErrorCode::TopicAuthorizationFailed
+        | RDKafkaErrorCode::ClusterAuthorizationFailed => PipelineError::fatal(msg),
+        // A broker that has just started is not yet counted as available,
+        // so the controller reports too few brokers for the replication
+        // factor; the factor may also really be too high for the cluster.
+        RDKafkaErrorCode::InvalidReplicationFactor => PipelineError::retryable(format!(
+            "{msg}: fewer brokers available than kafka.topics.replication_factor (brokers \
+             still starting, or the setting is too high for the cluster)"
+        )),
+        _ => PipelineError::retryable(msg),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use logtap_core::ErrorClass;
+
+    fn class(code: RDKafkaErrorCode) -> ErrorClass {
+        let config = KafkaConfig::new("127.0.0.1:9092").topics;
+        creation_refused("t", &config, code).class
+    }
+
+    #[test]
+    fn a_refusal_retrying_cannot_change_is_fatal_and_others_are_retried() {
+        assert_eq!(class(RDKafkaErrorCode::InvalidConfig), ErrorClass::Fatal);
+        assert_eq!(class(RDKafkaErrorCode::TopicAuthorizationFailed), ErrorClass::Fatal);
+        assert_eq!(class(RDKafkaErrorCode::InvalidPartitions), ErrorClass::Fatal);
+        // What a broker answers in the second after it started.
+        assert_eq!(class(RDKafkaErrorCode::InvalidReplicationFactor), ErrorClass::Retryable);
+        assert_eq!(class(RDKafkaErrorCode::NotController), ErrorClass::Retryable);
+        assert_eq!(class(RDKafkaErrorCode::RequestTimedOut), ErrorClass::Retryable);
+    }
+
+    #[test]
+    fn a_refused_replication_factor_names_the_setting() {
+        let config = KafkaConfig::new("127.0.0.1:9092").topics;
+        let e = creation_refused("a.b.c", &config, RDKafkaErrorCode::InvalidReplicationFactor);
+        assert!(e.message.contains("`a.b.c`"), "{}", e.message);
+        assert!(e.message.contains("kafka.topics.replication_factor"), "{}", e.message);
     }
 }
