@@ -1194,13 +1194,63 @@ impl Source for MysqlSource {
 
 /// A ROTATE event's file name and position. The first ROTATE of a stream
 /// comes before the FORMAT_DESCRIPTION that announces checksums, so the
-/// event reader leaves its CRC32 in the body: it is cut off here.
+/// event reader may leave a CRC32 at the end of the body. Whether it is
+/// there differs between servers (MariaDB sends one; MySQL 9 did not, and
+/// cutting four bytes made `binlog.000001` into `binlog.00`), so the last
+/// four bytes are cut only when they are the CRC32 of the event before
+/// them.
 fn rotate_of(ev: &Event, checksum: bool) -> Option<(String, u64)> {
     let data = ev.data();
     let mut name = data.get(8..)?;
     if checksum && ev.checksum().is_none() && name.len() >= 4 {
-        name = &name[..name.len() - 4];
+        let (body, tail) = data.split_at(data.len() - 4);
+        if tail == crate::mariadb::event_crc32(&EventHeader::from(&ev.header()), body).to_le_bytes()
+        {
+            name = &name[..name.len() - 4];
+        }
     }
     let pos = u64::from_le_bytes(data.get(..8)?.try_into().ok()?);
     Some((String::from_utf8_lossy(name).into_owned(), pos))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use mysql_async::binlog::events::FormatDescriptionEvent;
+    use mysql_async::binlog::BinlogVersion;
+
+    /// A ROTATE event as a dump starts with it: timestamp 0, log_pos 0,
+    /// the position and file name, with or without a CRC32 after them.
+    fn fake_rotate(file: &str, with_crc: bool) -> Event {
+        let mut body = 4u64.to_le_bytes().to_vec();
+        body.extend_from_slice(file.as_bytes());
+        let size = 19 + body.len() + if with_crc { 4 } else { 0 };
+        let mut raw = vec![0, 0, 0, 0, EventType::ROTATE_EVENT as u8, 1, 0, 0, 0];
+        raw.extend_from_slice(&(size as u32).to_le_bytes());
+        raw.extend_from_slice(&[0, 0, 0, 0, 0x20, 0]); // log_pos 0, LOG_EVENT_ARTIFICIAL_F
+        raw.extend_from_slice(&body);
+        if with_crc {
+            let crc = crate::mariadb::crc32(&raw);
+            raw.extend_from_slice(&crc.to_le_bytes());
+        }
+        let fde = FormatDescriptionEvent::new(BinlogVersion::Version4);
+        Event::read(&fde, &raw[..]).unwrap()
+    }
+
+    #[test]
+    fn a_first_rotate_keeps_its_whole_file_name_with_or_without_a_checksum() {
+        for file in ["binlog.000001", "mysql-bin.000123", "b.1"] {
+            for with_crc in [true, false] {
+                let ev = fake_rotate(file, with_crc);
+                assert_eq!(
+                    rotate_of(&ev, true),
+                    Some((file.to_string(), 4)),
+                    "{file}, crc {with_crc}"
+                );
+            }
+            // Checksums off on the server: the body is only position and name.
+            assert_eq!(rotate_of(&fake_rotate(file, false), false), Some((file.to_string(), 4)));
+        }
+    }
 }
