@@ -8,23 +8,7 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, OptsBuilder, SslOpts};
 use std::time::Duration;
 
-/// Which server family is at the other end: the two differ in GTID format,
-/// replication commands and event types.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Flavor {
-    Mariadb,
-    Mysql,
-}
-
-impl Flavor {
-    /// Debezium's connector name for this server family (`source.connector`).
-    pub fn connector(self) -> &'static str {
-        match self {
-            Flavor::Mariadb => "mariadb",
-            Flavor::Mysql => "mysql",
-        }
-    }
-}
+pub use crate::types::Flavor;
 
 /// Driver options for `cfg`, with or without TLS.
 fn opts(cfg: &MysqlConfig, tls: bool) -> Result<Opts, PipelineError> {

@@ -752,7 +752,7 @@ impl MysqlSource {
             self.tables.insert(table_id, TableState::ignored(id, fingerprint));
             return Ok(());
         }
-        let mut cols: TableColumns = table_columns(&tme).map_err(|e| {
+        let mut cols: TableColumns = table_columns(&tme, self.info.flavor).map_err(|e| {
             self.bad(
                 event_start,
                 format!("{e} (logtap needs binlog_row_metadata = FULL for column names and keys)"),

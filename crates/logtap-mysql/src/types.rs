@@ -102,6 +102,26 @@ use mysql_common::io::ParseBuf;
 use mysql_common::value::Value as My;
 
 pub use charset::{charset_name, Charset};
+
+/// Which server family is at the other end: the two differ in GTID format,
+/// replication commands, event types, and which columns the TABLE_MAP
+/// gives a character set (see [`table_columns`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    Mariadb,
+    Mysql,
+}
+
+impl Flavor {
+    /// Debezium's connector name for this server family (`source.connector`).
+    pub fn connector(self) -> &'static str {
+        match self {
+            Flavor::Mariadb => "mariadb",
+            Flavor::Mysql => "mysql",
+        }
+    }
+}
+
 pub use table_map::{table_columns, ColumnDef, TableColumns};
 
 use logtap_core::decimal::BigDec;

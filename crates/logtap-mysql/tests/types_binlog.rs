@@ -100,7 +100,7 @@ use base64::Engine;
 use logtap_core::envelope::{schema_json, value_json};
 use logtap_mysql::types::{
     column_schema, table_columns, BigIntUnsignedMode, BinaryMode, Charset, ColumnType, DecimalMode,
-    GeometryKind, TableColumns, TimePrecisionMode, TypeError, TypeOptions,
+    Flavor, GeometryKind, TableColumns, TimePrecisionMode, TypeError, TypeOptions,
 };
 use mysql_common::binlog::consts::BinlogVersion;
 use mysql_common::binlog::events::{EventData, TableMapEvent};
@@ -281,7 +281,7 @@ fn decode(opts: &TypeOptions) -> Decoded {
         let ev = ev.unwrap();
         match ev.read_data().unwrap() {
             Some(EventData::TableMapEvent(tme)) => {
-                let cols = table_columns(&tme);
+                let cols = table_columns(&tme, Flavor::Mariadb);
                 let name = tme.table_name().into_owned();
                 if !out.tables.iter().any(|(n, _)| *n == name) {
                     out.tables.push((name, cols.clone()));

@@ -6,19 +6,19 @@
 //! The optional metadata lists some facts only for some columns, in column
 //! order: signedness for numeric columns (TINYINT..BIGINT, FLOAT, DOUBLE,
 //! DECIMAL and YEAR), character sets for character columns (CHAR, VARCHAR,
-//! BLOB/TEXT and GEOMETRY, whose storage is a BLOB), ENUM/SET character sets
-//! and labels for ENUM and SET columns (whose type byte says STRING, the
-//! real type being in the metadata), geometry types for GEOMETRY columns.
-//! This was checked against MariaDB 10.11's binlog (mysql_common's own
-//! row decoder leaves GEOMETRY out of the character columns, so its
-//! per-column character sets are shifted after a geometry column; logtap
-//! does not use them).
+//! BLOB/TEXT, and on MariaDB also GEOMETRY, whose storage is a BLOB),
+//! ENUM/SET character sets and labels for ENUM and SET columns (whose type
+//! byte says STRING, the real type being in the metadata), geometry types
+//! for GEOMETRY columns. Which columns count as character columns is the
+//! one difference between the servers: checked against MariaDB 10.11's
+//! and MySQL 9.7's binlogs (tests/types_binlog*.rs). Counting a geometry
+//! column on MySQL would shift every later column's character set.
 
 use mysql_common::binlog::events::{OptionalMetadataField, TableMapEvent};
 use mysql_common::constants::{ColumnType as Raw, GeometryType};
 
 use super::charset::{charset_name, Charset, BINARY_COLLATION};
-use super::{ColumnType, GeometryKind, TypeError};
+use super::{ColumnType, Flavor, GeometryKind, TypeError};
 
 /// One column of a table as the TABLE_MAP describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -183,22 +183,19 @@ fn is_numeric(t: Raw) -> bool {
     )
 }
 
-fn is_character(t: Raw) -> bool {
+fn is_character(t: Raw, flavor: Flavor) -> bool {
     use Raw::*;
-    matches!(
-        t,
-        MYSQL_TYPE_STRING
-            | MYSQL_TYPE_VAR_STRING
-            | MYSQL_TYPE_VARCHAR
-            | MYSQL_TYPE_BLOB
-            | MYSQL_TYPE_GEOMETRY
-    )
+    match t {
+        MYSQL_TYPE_STRING | MYSQL_TYPE_VAR_STRING | MYSQL_TYPE_VARCHAR | MYSQL_TYPE_BLOB => true,
+        MYSQL_TYPE_GEOMETRY => flavor == Flavor::Mariadb,
+        _ => false,
+    }
 }
 
 /// Resolves every column of a TABLE_MAP. Needs `binlog_row_metadata =
 /// FULL` (column names, ENUM/SET labels); refuses column types and
 /// character sets logtap cannot convert, naming the column.
-pub fn table_columns(tme: &TableMapEvent<'_>) -> Result<TableColumns, TypeError> {
+pub fn table_columns(tme: &TableMapEvent<'_>, flavor: Flavor) -> Result<TableColumns, TypeError> {
     let database = tme.database_name().into_owned();
     let table_name = tme.table_name().into_owned();
     let table = format!("{database}.{table_name}");
@@ -239,7 +236,7 @@ pub fn table_columns(tme: &TableMapEvent<'_>) -> Result<TableColumns, TypeError>
         } else {
             false
         };
-        let charset = if is_character(raw) {
+        let charset = if is_character(raw, flavor) {
             character += 1;
             opt.charsets.get(character - 1)
         } else {
