@@ -10,6 +10,21 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// `println!` for what the commands print. When stdout is a pipe whose
+/// reader has gone (`logtap status | head -1`), the process ends quietly
+/// instead of panicking with "failed printing to stdout: Broken pipe".
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout(), $($arg)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+            panic!("writing to stdout: {e}");
+        }
+    }};
+}
+
 mod config;
 mod demo;
 mod pipeline;
@@ -294,15 +309,15 @@ async fn with_sink<S: Source>(
 
 async fn check(path: &Path) -> Result<()> {
     let cfg = Config::load(path)?;
-    println!("config {}: ok", path.display());
-    println!("  topic_prefix: {}", cfg.topic_prefix);
-    println!("  offsets: {}", cfg.offsets.path.display());
+    say!("config {}: ok", path.display());
+    say!("  topic_prefix: {}", cfg.topic_prefix);
+    say!("  offsets: {}", cfg.offsets.path.display());
     let mut failed = false;
     let findings = if let Some(pg) = &cfg.postgres {
-        println!("source: PostgreSQL {}:{} database {}", pg.host, pg.port, pg.database);
+        say!("source: PostgreSQL {}:{} database {}", pg.host, pg.port, pg.database);
         Some(logtap_postgres::check::run(pg).await?)
     } else if let Some(my) = &cfg.mysql {
-        println!(
+        say!(
             "source: MySQL/MariaDB {}:{} as {} (server_id {})",
             my.host,
             my.port,
@@ -322,20 +337,20 @@ async fn check(path: &Path) -> Result<()> {
                 Level::Fail => "FAIL",
             };
             failed |= f.level == Level::Fail;
-            println!("  {tag} {}", f.what);
+            say!("  {tag} {}", f.what);
             if let Some(fix) = f.fix {
-                println!("       fix: {fix}");
+                say!("       fix: {fix}");
             }
         }
     } else {
-        println!("source: demo (inventory.customers)");
+        say!("source: demo (inventory.customers)");
     }
     match (&cfg.sink.kind, &cfg.kafka) {
         (SinkKind::Kafka, Some(k)) => {
-            println!("  sink: kafka at {}", k.bootstrap_servers);
+            say!("  sink: kafka at {}", k.bootstrap_servers);
             let topics = logtap_kafka::TopicManager::new(k)?;
             match topics.cluster_summary().await {
-                Ok((brokers, n)) => println!(
+                Ok((brokers, n)) => say!(
                     "kafka: reachable; {brokers} broker(s), {n} topic(s); missing topics {}",
                     if k.topics.create {
                         "are created on first use"
@@ -348,7 +363,7 @@ async fn check(path: &Path) -> Result<()> {
                 }
             }
         }
-        _ => println!("  sink: stdout"),
+        _ => say!("  sink: stdout"),
     }
     if failed {
         bail!("the source is not ready: apply the fixes above");
@@ -362,7 +377,7 @@ fn status(cfg: &Config) -> Result<()> {
     let all = match open_offsets(cfg, false) {
         Ok(offsets) => offsets.list()?,
         Err(e) if e.to_string().contains("lock") => {
-            println!(
+            say!(
                 "(logtap is running on {}; positions from its mirror file)",
                 cfg.offsets.path.display()
             );
@@ -371,16 +386,13 @@ fn status(cfg: &Config) -> Result<()> {
         Err(e) => return Err(e),
     };
     if all.is_empty() {
-        println!("no stored positions in {}", cfg.offsets.path.display());
+        say!("no stored positions in {}", cfg.offsets.path.display());
     }
     for (name, off) in all {
         let marker = if name == cfg.topic_prefix { " (this config)" } else { "" };
-        println!(
-            "{name}{marker}: {} (stored at {} ms since epoch)",
-            off.position, off.updated_at_ms
-        );
+        say!("{name}{marker}: {} (stored at {} ms since epoch)", off.position, off.updated_at_ms);
         if let Some(s) = off.snapshot {
-            println!("  snapshot pending: {:?}, last key {:?}", s.pending_tables, s.last_key);
+            say!("  snapshot pending: {:?}, last key {:?}", s.pending_tables, s.last_key);
         }
     }
     Ok(())
@@ -391,15 +403,15 @@ async fn pg_slot_status(pg: &logtap_postgres::PostgresConfig) -> Result<()> {
     let client = match logtap_postgres::catalog::connect(pg).await {
         Ok(c) => c,
         Err(e) => {
-            println!("slot {}: cannot reach PostgreSQL: {e}", pg.slot_name);
+            say!("slot {}: cannot reach PostgreSQL: {e}", pg.slot_name);
             return Ok(());
         }
     };
     match logtap_postgres::catalog::slot_info(&client, &pg.slot_name).await? {
-        None => println!("slot {}: does not exist", pg.slot_name),
+        None => say!("slot {}: does not exist", pg.slot_name),
         Some(s) => {
             let lag = logtap_postgres::catalog::slot_lag_bytes(&client, &pg.slot_name).await?;
-            println!(
+            say!(
                 "slot {}: {}, confirmed {}, lag {} bytes, wal_status {}",
                 pg.slot_name,
                 s.active_pid.map_or("inactive".to_string(), |p| format!("active (server pid {p})")),
@@ -419,14 +431,14 @@ async fn mysql_binlog_status(my: &logtap_mysql::MysqlConfig) {
     let mut c = match conn::connect(my).await {
         Ok(c) => c,
         Err(e) => {
-            println!("binlog: cannot reach MySQL/MariaDB: {e}");
+            say!("binlog: cannot reach MySQL/MariaDB: {e}");
             return;
         }
     };
     match conn::binlog_end(my, &mut c).await {
-        Ok(Some((file, pos))) => println!("binlog: server at {file}:{pos}"),
-        Ok(None) => println!("binlog: binary logging is off on the server"),
-        Err(e) => println!("binlog: {e}"),
+        Ok(Some((file, pos))) => say!("binlog: server at {file}:{pos}"),
+        Ok(None) => say!("binlog: binary logging is off on the server"),
+        Err(e) => say!("binlog: {e}"),
     }
     if let Ok(info) = conn::server_info(my, &mut c).await {
         let var = match info.flavor {
@@ -434,16 +446,16 @@ async fn mysql_binlog_status(my: &logtap_mysql::MysqlConfig) {
             conn::Flavor::Mysql => "SELECT @@GLOBAL.gtid_executed",
         };
         if let Ok(Some(g)) = conn::query_text(&mut c, var).await {
-            println!("binlog: server GTID position {}", g.replace('\n', ""));
+            say!("binlog: server GTID position {}", g.replace('\n', ""));
         }
     }
     match conn::binlog_files(my, &mut c).await {
-        Ok(files) => println!(
+        Ok(files) => say!(
             "binlog: server keeps {} file(s){}",
             files.len(),
             files.first().map(|f| format!(", oldest {f}")).unwrap_or_default()
         ),
-        Err(e) => println!("binlog: {e}"),
+        Err(e) => say!("binlog: {e}"),
     }
     let _ = c.disconnect().await;
 }
@@ -451,7 +463,7 @@ async fn mysql_binlog_status(my: &logtap_mysql::MysqlConfig) {
 fn reset(cfg: &Config, yes: bool) -> Result<()> {
     let offsets = open_offsets(cfg, false)?;
     let Some(current) = offsets.load(&cfg.topic_prefix)? else {
-        println!("nothing stored for `{}`", cfg.topic_prefix);
+        say!("nothing stored for `{}`", cfg.topic_prefix);
         return Ok(());
     };
     if !yes {
@@ -469,6 +481,6 @@ fn reset(cfg: &Config, yes: bool) -> Result<()> {
         }
     }
     offsets.remove(&cfg.topic_prefix)?;
-    println!("forgot the position of `{}` ({})", cfg.topic_prefix, current.position);
+    say!("forgot the position of `{}` ({})", cfg.topic_prefix, current.position);
     Ok(())
 }

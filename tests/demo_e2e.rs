@@ -214,3 +214,20 @@ fn kill9_at_random_moments_loses_nothing_and_replays_in_order() {
         assert!(email.ends_with("+1@example.org"), "customer {id} has stale email {email}");
     }
 }
+
+/// `logtap status | head -1`: a reader that went away ends logtap quietly
+/// (exit 0), not with a "failed printing to stdout" panic. The read end is
+/// closed before logtap starts, so its first line already meets it.
+#[test]
+fn status_into_a_closed_pipe_exits_quietly() {
+    let prefix = unique("pipe");
+    let dir = tempfile::tempdir().unwrap();
+    let run = Run { prefix: &prefix, offsets: dir.path(), changes: 4, interval_ms: 1 };
+    run.run_to_end();
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = run.command("status").stdout(writer).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}: {stderr}", out.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
