@@ -5,7 +5,7 @@
 # leaves the latter at 0: ALTER SYSTEM SET max_prepared_transactions = 10,
 # then restart the server).
 #
-#   PGURL=postgres://postgres@127.0.0.1:55432/logtap ./capture.sh
+#   PGURL=postgres://postgres@127.0.0.1:25432/logtap ./capture.sh
 #
 # Each protocol version gets its own slot, created just before its workload,
 # so each file holds only the transactions written for it. The streamed

@@ -8,7 +8,7 @@ XLogData ('w') frames carrying pgoutput messages, and primary keepalives
 ('k'), including one answering a standby status update sent with
 reply_requested = 1.
 
-    PGHOST=127.0.0.1 PGPORT=55432 PGDATABASE=logtap ./capture_copydata.py
+    PGHOST=127.0.0.1 PGPORT=25432 PGDATABASE=logtap ./capture_copydata.py
 
 Needs psql on PATH (for the workload) and a superuser 'postgres' with trust
 authentication, as scripts/services sets up.
@@ -21,7 +21,7 @@ import sys
 import time
 
 HOST = os.environ.get("PGHOST", "127.0.0.1")
-PORT = int(os.environ.get("PGPORT", "55432"))
+PORT = int(os.environ.get("PGPORT", "25432"))
 DB = os.environ.get("PGDATABASE", "logtap")
 URL = f"postgres://postgres@{HOST}:{PORT}/{DB}"
 PG_EPOCH_UNIX_US = 946_684_800_000_000
