@@ -195,16 +195,7 @@ async fn postgres_to_a_failing_broker_converges() {
     stop.store(true, Ordering::Relaxed);
     let changes = workload.await.unwrap();
 
-    let table: BTreeMap<i64, Json> = pg
-        .query(&format!("SELECT id, n, pad FROM {t} ORDER BY id"), &[])
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| {
-            let (id, n, pad): (i32, i32, String) = (r.get(0), r.get(1), r.get(2));
-            (i64::from(id), json!({"id": id, "n": n, "pad": pad}))
-        })
-        .collect();
+    let table = common::pg_table_rows(&pg, &t).await;
     let lsn = |v: &Json| v["source"]["lsn"].as_i64().expect("source.lsn");
     read_topic_until(&topic, Duration::from_secs(180), |got| replay_rows(got, lsn).rows == table);
     let log = l.stop();

@@ -310,18 +310,7 @@ async fn kill9_during_a_100k_change_workload_loses_nothing() {
     let (running, kills) = kill9_six_times(first, dir.path(), &cfg, 700, 1300).await;
     let changes = workload.await.unwrap();
     assert_eq!(changes, 100_000);
-    let expected: BTreeMap<i64, Json> = pg
-        .query(&format!("SELECT id, n, pad FROM {t} ORDER BY id"), &[])
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| {
-            let id: i32 = r.get(0);
-            let n: i32 = r.get(1);
-            let pad: String = r.get(2);
-            (i64::from(id), json!({"id": id, "n": n, "pad": pad}))
-        })
-        .collect();
+    let expected = common::pg_table_rows(&pg, &t).await;
     let topic = topic(&p, &t);
     read_topic_until(&topic, Duration::from_secs(240), |got| replay(got).rows == expected);
     let l = running;

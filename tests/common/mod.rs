@@ -428,6 +428,23 @@ status_interval_ms = 1000
     )
 }
 
+/// The rows of PostgreSQL table `table (id int, n int, pad text)` as an
+/// id → row map, to compare with a replayed topic.
+pub async fn pg_table_rows(
+    pg: &tokio_postgres::Client,
+    table: &str,
+) -> std::collections::BTreeMap<i64, serde_json::Value> {
+    pg.query(&format!("SELECT id, n, pad FROM {table} ORDER BY id"), &[])
+        .await
+        .expect("read the table")
+        .iter()
+        .map(|r| {
+            let (id, n, pad): (i32, i32, String) = (r.get(0), r.get(1), r.get(2));
+            (i64::from(id), serde_json::json!({"id": id, "n": n, "pad": pad}))
+        })
+        .collect()
+}
+
 /// Polls `f` until it returns true or `timeout` passes.
 pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     let start = Instant::now();
