@@ -16,8 +16,8 @@ mod common;
 
 use common::{
     env, my_order, my_root, pg_config, pg_superuser, read_topic, read_topic_until, replay_rows,
-    replay_violations, row_diff, services_up, unique, wait_exited, wait_until, Got, Logtap,
-    MyFixture, Replayed,
+    replay_violations, row_diff, seq, services_up, unique, wait_exited, wait_until, Got, Logtap,
+    MyFixture, MyServer, Replayed,
 };
 use mysql_async::prelude::Queryable;
 use serde_json::{json, Value as Json};
@@ -205,7 +205,7 @@ async fn postgres_to_a_failing_broker_converges() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn mariadb_to_a_failing_broker_converges() {
+async fn mysql_source_to_a_failing_broker_converges() {
     let _turn = ONE_AT_A_TIME.lock().await;
     let f = MyFixture::new(
         "mybroker",
@@ -224,7 +224,8 @@ async fn mariadb_to_a_failing_broker_converges() {
                 let (a, b) = (i * 40 + 1, i * 40 + 40);
                 c.query_drop("BEGIN").await.unwrap();
                 c.query_drop(format!(
-                    "INSERT INTO t SELECT seq, 0, concat('p', seq) FROM seq_{a}_to_{b}"
+                    "INSERT INTO t SELECT seq, 0, concat('p', seq) FROM {}",
+                    seq(a, b)
                 ))
                 .await
                 .unwrap();
@@ -262,7 +263,7 @@ async fn mariadb_to_a_failing_broker_converges() {
     let log = l.stop();
     let got = read_topic(&topic).records;
     let (violations, _) = replay_violations(&got);
-    check("MariaDB", &faults, changes, &got, replay_rows(&got, my_order), &table, &log);
+    check(MyServer::get().name(), &faults, changes, &got, replay_rows(&got, my_order), &table, &log);
     assert!(violations.is_empty(), "not a suffix replay: {violations:#?}");
     f.drop_db().await;
 }
@@ -278,7 +279,7 @@ async fn a_broker_starting_while_topics_are_created_is_waited_for() {
     let _turn = ONE_AT_A_TIME.lock().await;
     let f =
         MyFixture::new("mytopic", &["CREATE TABLE t (id int PRIMARY KEY, n int NOT NULL)"]).await;
-    f.exec(&["INSERT INTO t SELECT seq, 0 FROM seq_1_to_500"]).await;
+    f.exec(&[&format!("INSERT INTO t SELECT seq, 0 FROM {}", seq(1, 500))]).await;
     let pid = kafka_pid();
     signal("-TERM", &pid);
     wait_exited(&pid, "the broker", Duration::from_secs(90));
@@ -291,7 +292,7 @@ async fn a_broker_starting_while_topics_are_created_is_waited_for() {
     );
     tokio::time::sleep(Duration::from_secs(2)).await;
     tokio::task::block_in_place(services_up);
-    f.exec(&["INSERT INTO t SELECT seq, 1 FROM seq_501_to_600"]).await;
+    f.exec(&[&format!("INSERT INTO t SELECT seq, 1 FROM {}", seq(501, 600))]).await;
     let topic = f.topic("t");
     let ids = |got: &[Got]| -> std::collections::BTreeSet<i64> {
         got.iter().filter_map(|g| g.value_json()["after"]["id"].as_i64()).collect()

@@ -1,6 +1,6 @@
-//! Crashes and restarts around the MariaDB source: logtap killed with
-//! SIGKILL again and again during a 100k-change workload, and the MariaDB
-//! server restarted under a running logtap. The topics, replayed by a
+//! Crashes and restarts around the MySQL source (MariaDB or MySQL, see
+//! `MyServer`): logtap killed with SIGKILL again and again during a
+//! 100k-change workload, and the server restarted under a running logtap. The topics, replayed by a
 //! consumer that keeps the newest change per key, must equal the table.
 //! A test binary of its own, so the server restart does not disturb other
 //! tests (cargo runs test binaries one at a time); its two tests take turns.
@@ -10,7 +10,8 @@ mod common;
 
 use common::{
     env, kill9_six_times, my_order, my_root, read_at_least, read_topic, read_topic_until,
-    replay_rows, replay_violations, row_diff, services_up, wait_exited, Got, Logtap, MyFixture,
+    replay_rows, replay_violations, row_diff, seq, services_up, wait_exited, Got, Logtap, MyFixture,
+    MyServer,
 };
 use mysql_async::prelude::Queryable;
 use serde_json::{json, Value as Json};
@@ -57,7 +58,8 @@ async fn kill9_during_a_100k_change_workload_loses_nothing() {
             c.query_drop("BEGIN").await.unwrap();
             let (a, b) = range(i);
             c.query_drop(format!(
-                "INSERT INTO t SELECT seq, 0, concat('p', seq) FROM seq_{a}_to_{b}"
+                "INSERT INTO t SELECT seq, 0, concat('p', seq) FROM {}",
+                seq(a, b)
             ))
             .await
             .unwrap();
@@ -115,15 +117,15 @@ async fn kill9_during_a_100k_change_workload_loses_nothing() {
     f.drop_db().await;
 }
 
-/// Stops the harness's MariaDB (SHUTDOWN as root) and starts it again with
+/// Stops the harness's server (SHUTDOWN as root) and starts it again with
 /// `scripts/services up`, which starts what is not running.
-async fn restart_mariadb() {
+async fn restart_server() {
     let mut root = my_root(None).await;
     let pid_file: String = root.query_first("SELECT @@pid_file").await.unwrap().unwrap();
     let pid = std::fs::read_to_string(&pid_file).unwrap().trim().to_string();
     let _ = root.query_drop("SHUTDOWN").await;
     drop(root);
-    wait_exited(&pid, "mariadbd", Duration::from_secs(60));
+    wait_exited(&pid, MyServer::get().name(), Duration::from_secs(60));
     services_up();
 }
 
@@ -133,14 +135,14 @@ async fn a_server_restart_is_retried_and_nothing_is_lost() {
     let _ = env("LOGTAP_SERVICES_DIR");
     let f = MyFixture::new("myrestart", &["CREATE TABLE t (id int PRIMARY KEY, n int)"]).await;
     let l = f.start("", "");
-    f.exec(&["INSERT INTO t SELECT seq, 0 FROM seq_1_to_100"]).await;
+    f.exec(&[&format!("INSERT INTO t SELECT seq, 0 FROM {}", seq(1, 100))]).await;
     let topic = f.topic("t");
     assert_eq!(read_at_least(&topic, 100, Duration::from_secs(60)).len(), 100, "{}", l.log_text());
 
-    restart_mariadb().await;
+    restart_server().await;
     f.exec(&[
-        "INSERT INTO t SELECT seq, 1 FROM seq_101_to_150",
-        "INSERT INTO t SELECT seq, 1 FROM seq_151_to_200",
+        &format!("INSERT INTO t SELECT seq, 1 FROM {}", seq(101, 150)),
+        &format!("INSERT INTO t SELECT seq, 1 FROM {}", seq(151, 200)),
         "UPDATE t SET n = 2 WHERE id <= 10",
     ])
     .await;

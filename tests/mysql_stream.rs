@@ -1,5 +1,6 @@
-//! The MariaDB source end to end: real MariaDB 10.11 (ROW binlog, FULL
-//! image and metadata, GTID), real Kafka, the `logtap` binary. Each test has
+//! The MySQL source end to end: real MariaDB 10.11 or MySQL 9.7 (see
+//! `MyServer`; ROW binlog, FULL image and metadata, GTID), real Kafka, the
+//! `logtap` binary. Each test has
 //! its own database, topic prefix and server id, and starts logtap at the
 //! GTID position taken after creating its tables, so the tests run in
 //! parallel and none depends on when logtap connects.
@@ -9,7 +10,7 @@ mod common;
 
 use common::{
     gtid_seq, last_gtid, my_dump_threads, my_order, my_root, read_at_least, read_topic,
-    read_topic_until, replay_violations, wait_until, Got, Logtap, MyFixture,
+    read_topic_until, replay_violations, seq, wait_until, Got, Logtap, MyFixture, MyServer,
 };
 use mysql_async::prelude::Queryable;
 use serde_json::{json, Value as Json};
@@ -121,7 +122,7 @@ async fn interleaved_transactions_arrive_once_per_key_in_commit_order() {
     q(&mut c3, "INSERT INTO a VALUES (30, 'after rotate')").await;
     let g12 = last_gtid(&mut c3).await;
     for g in [&g1, &g2, &g3, &g4, &g5, &g6, &g7, &g7b, &g12] {
-        assert!(g.starts_with("0-1-"), "@@last_gtid {g}");
+        assert!(MyServer::get().is_gtid(g), "last GTID {g:?}");
     }
 
     // Then four connections at once, each on its own keys: per key an
@@ -213,10 +214,11 @@ async fn interleaved_transactions_arrive_once_per_key_in_commit_order() {
     assert!(my_order(&k1[0]) < my_order(&k1[1]), "insert before update in one transaction");
     assert!(my_order(&k1[2]) < my_order(&k1[4]), "delete before insert in one transaction");
 
-    eprintln!("a MariaDB record: {}", k1[0]);
-    // The source block of a MariaDB record.
+    let server = MyServer::get();
+    eprintln!("a {} record: {}", server.name(), k1[0]);
+    // The source block of a record.
     let s = &k1[0]["source"];
-    assert_eq!(s["connector"], "mariadb", "{s}");
+    assert_eq!(s["connector"], server.connector(), "{s}");
     assert_eq!(s["name"], f.prefix.as_str());
     assert_eq!(s["db"], f.db.as_str());
     assert_eq!(s["table"], "a");
@@ -448,7 +450,7 @@ async fn a_killed_binlog_connection_is_reopened_and_nothing_is_lost() {
     let f = MyFixture::new("mykill", &["CREATE TABLE t (id int PRIMARY KEY, n int)"]).await;
     let l = f.start("", "");
     let mut root = my_root(Some(&f.db)).await;
-    q(&mut root, "INSERT INTO t SELECT seq, 0 FROM seq_1_to_100").await;
+    q(&mut root, &format!("INSERT INTO t SELECT seq, 0 FROM {}", seq(1, 100))).await;
     let topic = f.topic("t");
     assert_eq!(read_at_least(&topic, 100, Duration::from_secs(60)).len(), 100, "{}", l.log_text());
 
@@ -478,7 +480,7 @@ async fn a_killed_binlog_connection_is_reopened_and_nothing_is_lost() {
         let base = 100 + round * 100;
         for i in 0..10 {
             let (from, to) = (base + i * 10 + 1, base + i * 10 + 10);
-            q(&mut root, &format!("INSERT INTO t SELECT seq, {round} FROM seq_{from}_to_{to}"))
+            q(&mut root, &format!("INSERT INTO t SELECT seq, {round} FROM {}", seq(from.into(), to.into())))
                 .await;
         }
         q(&mut root, &format!("UPDATE t SET n = n + 1 WHERE id <= {}", 10 * (round + 1))).await;
@@ -513,7 +515,7 @@ async fn status_shows_the_stored_binlog_position_and_a_clean_restart_sends_nothi
     for i in 0..5 {
         q(
             &mut root,
-            &format!("INSERT INTO t SELECT seq, 0 FROM seq_{}_to_{}", i * 10 + 1, i * 10 + 10),
+            &format!("INSERT INTO t SELECT seq, 0 FROM {}", seq(i * 10 + 1, i * 10 + 10)),
         )
         .await;
     }
@@ -560,7 +562,13 @@ async fn status_shows_the_stored_binlog_position_and_a_clean_restart_sends_nothi
         "stored {gtid} is past the server's {}",
         now.gtid
     );
-    let logs: Vec<(String, u64)> = root.query("SHOW BINARY LOGS").await.unwrap();
+    // Name and size (MySQL adds a third column, Encrypted).
+    let logs: Vec<(String, u64)> = root
+        .query_map("SHOW BINARY LOGS", |r: mysql_async::Row| {
+            (r.get::<String, _>(0).unwrap(), r.get::<u64, _>(1).unwrap())
+        })
+        .await
+        .unwrap();
     let size = logs.iter().find(|(name, _)| *name == file).map(|(_, s)| *s);
     assert!(
         size.is_some_and(|s| pos <= s && pos >= 4),

@@ -341,14 +341,16 @@ impl Drop for Logtap {
 }
 
 /// `scripts/services up`: starts whichever harness server is not running
-/// (after a test stopped or killed one).
+/// (after a test stopped or killed one). In scripts/test's MySQL pass
+/// `LOGTAP_MYSQL_PORT` names MySQL's port; MariaDB's own is in
+/// `LOGTAP_MARIADB_PORT`, and scripts/services must get that one.
 pub fn services_up() {
     let services = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/services");
-    let out = std::process::Command::new(services)
-        .arg("up")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("scripts/services");
+    let mut cmd = std::process::Command::new(services);
+    if let Ok(port) = std::env::var("LOGTAP_MARIADB_PORT") {
+        cmd.env("LOGTAP_MYSQL_PORT", port);
+    }
+    let out = cmd.arg("up").stdin(std::process::Stdio::null()).output().expect("scripts/services");
     assert!(
         out.status.success(),
         "scripts/services up failed:\n{}{}",
@@ -534,60 +536,167 @@ impl PgFixture {
 
 use mysql_async::prelude::Queryable;
 
-/// A root connection to the harness's MariaDB (`LOGTAP_MYSQL_ROOT_URL`),
+/// The MySQL-protocol server the tests talk to. MariaDB by default; MySQL
+/// when `LOGTAP_MYSQL_FLAVOR=mysql`, which `scripts/test` sets for its
+/// second pass over these tests, with the `LOGTAP_MYSQL_*` settings pointed
+/// at MySQL 9.7. The two differ in SQL (sequence tables, binlog status),
+/// GTID format and Debezium's connector name, so tests ask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MyServer {
+    MariaDb,
+    MySql,
+}
+
+impl MyServer {
+    pub fn get() -> MyServer {
+        match std::env::var("LOGTAP_MYSQL_FLAVOR").as_deref() {
+            Ok("mysql") => MyServer::MySql,
+            Ok("mariadb") | Err(_) => MyServer::MariaDb,
+            Ok(other) => panic!("LOGTAP_MYSQL_FLAVOR={other}: expected mysql or mariadb"),
+        }
+    }
+
+    /// Debezium's `source.connector` (and its schema namespace).
+    pub fn connector(self) -> &'static str {
+        match self {
+            MyServer::MariaDb => "mariadb",
+            MyServer::MySql => "mysql",
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            MyServer::MariaDb => "MariaDB",
+            MyServer::MySql => "MySQL",
+        }
+    }
+
+    /// Whether `gtid` looks like one transaction's GTID of this server:
+    /// `0-1-42` (MariaDB, domain 0, server 1) or `<uuid>:42` (MySQL).
+    pub fn is_gtid(self, gtid: &str) -> bool {
+        match self {
+            MyServer::MariaDb => gtid.starts_with("0-1-"),
+            MyServer::MySql => gtid
+                .split_once(':')
+                .is_some_and(|(uuid, n)| uuid.len() == 36 && n.parse::<u64>().is_ok()),
+        }
+    }
+}
+
+/// A table expression with one column `seq` holding `a..=b`, for
+/// `INSERT INTO t SELECT seq, ... FROM {seq(a, b)}`: MariaDB's sequence
+/// engine, or a recursive CTE on MySQL (whose sessions from [`my_root`]
+/// allow the recursion depth).
+pub fn seq(a: u64, b: u64) -> String {
+    match MyServer::get() {
+        MyServer::MariaDb => format!("seq_{a}_to_{b}"),
+        MyServer::MySql => format!(
+            "(WITH RECURSIVE s (seq) AS (SELECT {a} UNION ALL SELECT seq + 1 FROM s WHERE seq < {b}) \
+             SELECT seq FROM s) AS seq_{a}_to_{b}"
+        ),
+    }
+}
+
+/// A root connection to the harness's server (`LOGTAP_MYSQL_ROOT_URL`),
 /// with `db` as its default database, utf8mb4 and a UTC session time zone
-/// (so TIMESTAMP literals in tests are UTC).
+/// (so TIMESTAMP literals in tests are UTC). MySQL's root logs in with
+/// caching_sha2_password, which wants TLS (the server's own certificate).
 pub async fn my_root(db: Option<&str>) -> mysql_async::Conn {
     let url = env("LOGTAP_MYSQL_ROOT_URL");
     let opts = mysql_async::Opts::from_url(&url).expect("LOGTAP_MYSQL_ROOT_URL");
-    let opts = mysql_async::OptsBuilder::from_opts(opts).db_name(db.map(str::to_string));
-    let mut conn = mysql_async::Conn::new(opts).await.expect("connect to MariaDB as root");
+    let mut opts = mysql_async::OptsBuilder::from_opts(opts).db_name(db.map(str::to_string));
+    let server = MyServer::get();
+    if server == MyServer::MySql {
+        opts = opts.ssl_opts(Some(
+            mysql_async::SslOpts::default()
+                .with_danger_accept_invalid_certs(true)
+                .with_danger_skip_domain_validation(true),
+        ));
+    }
+    let mut conn = mysql_async::Conn::new(opts)
+        .await
+        .unwrap_or_else(|e| panic!("connect to {} as root: {e}", server.name()));
     conn.query_drop("SET NAMES utf8mb4").await.expect("SET NAMES");
     conn.query_drop("SET time_zone = '+00:00'").await.expect("SET time_zone");
+    if server == MyServer::MySql {
+        conn.query_drop("SET SESSION cte_max_recursion_depth = 100000000")
+            .await
+            .expect("SET cte_max_recursion_depth");
+    }
     conn
 }
 
 /// A point in the server's binary log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BinlogPoint {
-    /// `@@gtid_binlog_pos` (MariaDB), e.g. `0-1-123`; empty before the first GTID.
+    /// The executed GTIDs: `@@gtid_binlog_pos` on MariaDB (`0-1-123`),
+    /// `@@gtid_executed` on MySQL (`<uuid>:1-123`); empty before the first.
     pub gtid: String,
-    /// `SHOW MASTER STATUS`: the current file and its end.
+    /// The current binlog file and its end.
     pub file: String,
     pub pos: u64,
 }
 
 /// Where the server's binary log ends now.
 pub async fn binlog_point(conn: &mut mysql_async::Conn) -> BinlogPoint {
+    let (gtid_sql, status_sql) = match MyServer::get() {
+        MyServer::MariaDb => ("SELECT @@gtid_binlog_pos", "SHOW MASTER STATUS"),
+        // SHOW MASTER STATUS is gone in MySQL 8.4.
+        MyServer::MySql => ("SELECT @@global.gtid_executed", "SHOW BINARY LOG STATUS"),
+    };
     let gtid: String = conn
-        .query_first("SELECT @@gtid_binlog_pos")
+        .query_first(gtid_sql)
         .await
-        .expect("SELECT @@gtid_binlog_pos")
+        .unwrap_or_else(|e| panic!("{gtid_sql}: {e}"))
         .unwrap_or_default();
     let row: mysql_async::Row = conn
-        .query_first("SHOW MASTER STATUS")
+        .query_first(status_sql)
         .await
-        .expect("SHOW MASTER STATUS")
+        .unwrap_or_else(|e| panic!("{status_sql}: {e}"))
         .expect("binary logging is off on the test server");
     let file: String = row.get(0).expect("File");
     let pos: u64 = row.get(1).expect("Position");
+    // MySQL's set may span lines (one per server uuid).
+    let gtid = gtid.split_whitespace().collect::<Vec<_>>().join("");
     BinlogPoint { gtid, file, pos }
 }
 
-/// The sequence number of the domain-0 GTID in a MariaDB GTID (or GTID
-/// position) such as `0-1-123`.
+/// The sequence number of a transaction's GTID, or the highest one in a
+/// GTID position/set, of the harness server's own GTIDs: `0-1-123` in a
+/// MariaDB position (domain 0), `<uuid>:123` or `<uuid>:1-123` on MySQL.
+/// Comparable within one server: both number transactions in commit order.
 pub fn gtid_seq(gtid: &str) -> u64 {
-    gtid.split(',')
-        .map(str::trim)
-        .find(|g| g.starts_with("0-"))
-        .and_then(|g| g.rsplit('-').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("not a MariaDB GTID of domain 0: {gtid:?}"))
+    let n = if gtid.contains(':') {
+        gtid.rsplit(':').next().and_then(|r| r.rsplit('-').next())
+    } else {
+        gtid.split(',')
+            .map(str::trim)
+            .find(|g| g.starts_with("0-"))
+            .and_then(|g| g.rsplit('-').next())
+    };
+    n.and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("not a GTID of the test server: {gtid:?}"))
 }
 
-/// The `@@last_gtid` of a session: the GTID of the transaction it committed last.
+/// The GTID of the transaction a session committed last: MariaDB's
+/// `@@last_gtid`; on MySQL the session's newest committed transaction in
+/// performance_schema (MySQL has no such variable, and mysql_async does
+/// not ask for session-state tracking).
 pub async fn last_gtid(conn: &mut mysql_async::Conn) -> String {
-    conn.query_first("SELECT @@last_gtid").await.expect("@@last_gtid").unwrap_or_default()
+    match MyServer::get() {
+        MyServer::MariaDb => {
+            conn.query_first("SELECT @@last_gtid").await.expect("@@last_gtid").unwrap_or_default()
+        }
+        MyServer::MySql => conn
+            .query_first(
+                "SELECT GTID FROM performance_schema.events_transactions_history \
+                 WHERE THREAD_ID = PS_CURRENT_THREAD_ID() AND STATE = 'COMMITTED' \
+                 AND GTID LIKE '%:%' ORDER BY EVENT_ID DESC LIMIT 1",
+            )
+            .await
+            .expect("events_transactions_history")
+            .unwrap_or_default(),
+    }
 }
 
 /// A replica server id for a test, derived from its topic prefix (FNV-1a),
@@ -601,7 +710,7 @@ pub fn my_server_id(prefix: &str) -> u32 {
     6000 + h % 1_000_000
 }
 
-/// A logtap config for the MariaDB source: `[mysql]` capturing `dbs`,
+/// A logtap config for the MySQL source: `[mysql]` capturing `dbs`,
 /// starting at `start` when nothing is stored, plus `[sink]`, `[kafka]`
 /// (3 partitions) and `[offsets]` as the PostgreSQL tests have them.
 /// `extra_mysql` lines go into `[mysql]`; append other sections to the result.
@@ -638,7 +747,7 @@ database_include_list = [{list}]
     )
 }
 
-/// A MariaDB test: its own database (named like its topic prefix), created
+/// A MariaDB or MySQL test: its own database (named like its topic prefix), created
 /// with `ddl` run in it, and the binlog point right after, where logtap
 /// starts (`initial_gtid`), so no change of the test is missed however late
 /// logtap connects.
@@ -742,12 +851,13 @@ pub fn tcp_local_ports(pid: u32, remote_port: u16) -> Vec<u16> {
 }
 
 /// Ids of the server threads sending the binlog to process `pid`
-/// (`COMMAND = 'Binlog Dump'` in the process list, matched by client port).
+/// (`Binlog Dump`, or `Binlog Dump GTID` on MySQL, in the process list,
+/// matched by client port).
 pub async fn my_dump_threads(conn: &mut mysql_async::Conn, pid: u32) -> Vec<u64> {
     let server_port: u16 = env("LOGTAP_MYSQL_PORT").parse().expect("LOGTAP_MYSQL_PORT");
     let ports = tcp_local_ports(pid, server_port);
     let rows: Vec<(u64, String)> = conn
-        .query("SELECT ID, HOST FROM information_schema.PROCESSLIST WHERE COMMAND = 'Binlog Dump'")
+        .query("SELECT ID, HOST FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'")
         .await
         .expect("PROCESSLIST");
     rows.into_iter()
