@@ -106,9 +106,15 @@ public final class Capture {
         ExecutorService executor = Executors.newSingleThreadExecutor();
         executor.execute(engine);
         boolean ok = finished.await(timeoutSeconds, TimeUnit.SECONDS);
-        engine.close();
+        try {
+            engine.close();
+        } catch (IllegalStateException alreadyStopped) {
+            // The engine stopped by itself (an error, reported above).
+        }
         executor.shutdown();
-        executor.awaitTermination(60, TimeUnit.SECONDS);
+        if (!executor.awaitTermination(30, TimeUnit.SECONDS)) {
+            executor.shutdownNow();
+        }
         w.close();
         if (!ok || !done.get()) {
             System.err.println("[capture] FAILED: no end marker within " + timeoutSeconds + " s ("
