@@ -61,17 +61,47 @@ Awn8/wAI/P8ACz8HAgEABCUCaWQEbmFtZQNsb2MCbDEFc2hhcGUEbm90ZQRjb2RlA3JhdwFlCgP8/wAG
 CZoVNBFrBAEAAAAsAAAAoAYAAAAABAAAAAAAAABiaW5sb2cuMDAwMDA30/rkjw==
 ";
 
+/// A second file: a VECTOR column, which MySQL does give a character set
+/// (binary) in the TABLE_MAP, next to JSON (none) and latin1 TEXT. Written by
+///
+/// ```sql
+/// SET NAMES utf8mb4; SET SESSION time_zone = '+00:00';
+/// CREATE DATABASE vecdb CHARACTER SET utf8mb4 COLLATE utf8mb4_0900_ai_ci; USE vecdb;
+/// CREATE TABLE v (id INT NOT NULL PRIMARY KEY, vec VECTOR(3), j JSON, note TEXT CHARACTER SET latin1);
+/// FLUSH BINARY LOGS;
+/// INSERT INTO v VALUES (1, STRING_TO_VECTOR('[1.5,-2,0.25]'), '{"a": [1, 2]}', 'café'), (2, NULL, NULL, NULL);
+/// FLUSH BINARY LOGS;
+/// ```
+const VECTOR_BINLOG: &str = "
+/mJpbp9oEWsPAQAAAHsAAAB/AAAAAAAEADkuNy40LTIAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
+AAAAABMADQAIAAAAAAQABAAAAGMABBoIAAAAAAAAAgAAAAoKCioqABI0AAooAAABcN68JZ9oEWsjAQAAAEcAAADGAAAAgAABAAAA
+AAAAAD6bjSnvFRHxqE0C/AAAAAEBAAAAAAAAAAEAAAAAAAAASwgAAAAAAAAHyOGnn2gRayEBAAAATwAAABUBAAAAAAA+m40p7xUR
+8ahNAvwAAAABSwgAAAAAAAACAAAAAAAAAAABAAAAAAAAALsZqmK6YQb8awFQYgEA83Ue0Z9oEWsCAQAAAEwAAABhAQAACACaAAAA
+AAAAAAUAAB0AAAAAAAABIACgRQAAAAAGA3N0ZAT/AP8A/wAS/wB2ZWNkYgBCRUdJThopZ7mfaBFrEwEAAABTAAAAtAEAAAAAeQAA
+AAAAAQAFdmVjZGIAAXYABAPy9fwDBAQCDgEBAAMCPwgNAQMEDgJpZAN2ZWMBagRub3RlCAEADAHw/WoYOZ9oEWseAQAAAF4AAAAS
+AgAAAAB5AAAAAAARAAIABP8AAQAAAAwAAAAAAMA/AAAAwAAAgD4XAAAAAAEAFgALAAEAAgwAYQIACgAFAQAFAgAEAGNhZukOAgAA
+AGNnuqufaBFrEAEAAAAfAAAAMQIAAAAAtyEAAAAAAAB1AjZWn2gRawQBAAAALAAAAF0CAAAAAAQAAAAAAAAAYmlubG9nLjAwMDAw
+OHcYHRY=
+";
+
 fn binlog() -> Vec<u8> {
-    let text: String = BINLOG.split_whitespace().collect();
+    decode(BINLOG)
+}
+
+fn decode(b64: &str) -> Vec<u8> {
+    let text: String = b64.split_whitespace().collect();
     base64::engine::general_purpose::STANDARD.decode(text).unwrap()
 }
 
 /// Every row image of the file, as {column: value} with default options.
 fn rows(flavor: Flavor) -> Vec<Json> {
-    let bytes = binlog();
+    rows_of(&binlog(), flavor)
+}
+
+fn rows_of(bytes: &[u8], flavor: Flavor) -> Vec<Json> {
     let mut tme_cols = None;
     let mut out = Vec::new();
-    for ev in BinlogFile::new(BinlogVersion::Version4, &bytes[..]).unwrap() {
+    for ev in BinlogFile::new(BinlogVersion::Version4, bytes).unwrap() {
         let ev = ev.unwrap();
         match ev.read_data().unwrap() {
             Some(EventData::TableMapEvent(tme)) => {
@@ -167,4 +197,17 @@ fn counted_as_on_mariadb_the_character_sets_would_not_fit() {
         }
     }
     panic!("no TABLE_MAP in the capture");
+}
+
+#[test]
+fn a_vector_column_takes_a_character_set_on_mysql() {
+    // Before VECTOR counted: "2 character sets for 1 character columns".
+    let rows = rows_of(&decode(VECTOR_BINLOG), Flavor::Mysql);
+    assert_eq!(
+        rows,
+        vec![
+            json!({"id": 1, "vec": [1.5, -2.0, 0.25], "j": "{\"a\":[1,2]}", "note": "café"}),
+            json!({"id": 2, "vec": null, "j": null, "note": null}),
+        ]
+    );
 }

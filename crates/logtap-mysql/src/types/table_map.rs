@@ -6,7 +6,8 @@
 //! The optional metadata lists some facts only for some columns, in column
 //! order: signedness for numeric columns (TINYINT..BIGINT, FLOAT, DOUBLE,
 //! DECIMAL and YEAR), character sets for character columns (CHAR, VARCHAR,
-//! BLOB/TEXT, and on MariaDB also GEOMETRY, whose storage is a BLOB),
+//! BLOB/TEXT, MySQL's VECTOR, and on MariaDB also GEOMETRY, whose storage
+//! is a BLOB),
 //! ENUM/SET character sets and labels for ENUM and SET columns (whose type
 //! byte says STRING, the real type being in the metadata), geometry types
 //! for GEOMETRY columns. Which columns count as character columns is the
@@ -188,6 +189,9 @@ fn is_character(t: Raw, flavor: Flavor) -> bool {
     match t {
         MYSQL_TYPE_STRING | MYSQL_TYPE_VAR_STRING | MYSQL_TYPE_VARCHAR | MYSQL_TYPE_BLOB => true,
         MYSQL_TYPE_GEOMETRY => flavor == Flavor::Mariadb,
+        // MySQL 9's VECTOR (a BLOB underneath) has one, `binary`; MariaDB
+        // 10.11 has no such type.
+        MYSQL_TYPE_VECTOR => true,
         _ => false,
     }
 }
