@@ -336,6 +336,10 @@ async fn interleaved_transactions_arrive_once_per_key_in_commit_order() {
     let dv: Vec<&Got> = rd.iter().filter(|g| g.value.is_some()).collect();
     assert_eq!(dv.len(), 3, "keyless table records: {rd:?}");
     assert!(dv.iter().all(|g| g.key.is_none()), "keyless table records have null keys");
+    // The delete is followed by a tombstone, null key too (as Debezium's).
+    let tombstones: Vec<&Got> = rd.iter().filter(|g| g.value.is_none()).collect();
+    assert_eq!(tombstones.len(), 1, "keyless table tombstones: {rd:?}");
+    assert!(tombstones[0].key.is_none());
     assert_eq!(
         dv.iter().map(|g| op(g)).collect::<HashSet<_>>(),
         ["c", "d"].iter().map(|s| s.to_string()).collect()

@@ -68,7 +68,9 @@ impl Encoder {
         let mut out =
             vec![EncodedRecord { key: key.clone(), value: Some(value), headers: headers.clone() }];
         // The tombstone carries the delete's headers, as Debezium's does.
-        if event.op == Op::Delete && self.options.tombstones_on_delete && key.is_some() {
+        // A keyless table's delete gets one too (null key and value), as
+        // in Debezium 3.6: a consumer sees the same records from either.
+        if event.op == Op::Delete && self.options.tombstones_on_delete {
             out.push(EncodedRecord { key, value: None, headers });
         }
         out
@@ -303,6 +305,10 @@ pub fn schema_json(schema: &Schema) -> Json {
     }
     if let Some(v) = schema.version {
         m.insert("version".into(), Json::from(v));
+    }
+    // After the version, before the parameters: the JSON converter's order.
+    if let Some(doc) = &schema.doc {
+        m.insert("doc".into(), Json::String(doc.clone()));
     }
     if !schema.parameters.is_empty() {
         let params =

@@ -57,6 +57,10 @@ pub struct Schema {
     /// Logical type or record name, e.g. `io.debezium.time.Date`.
     pub name: Option<String>,
     pub version: Option<i32>,
+    /// Documentation Debezium gives some of its logical types (e.g.
+    /// "Variable scaled decimal", "Geometry (POINT)"); part of the schema a
+    /// consumer sees.
+    pub doc: Option<String>,
     /// Logical type parameters, e.g. `scale` of a `Decimal`, in the order
     /// they were added: Kafka Connect keeps insertion order, so Debezium's
     /// JSON has `scale` before `connect.decimal.precision`.
@@ -91,6 +95,7 @@ impl Schema {
             optional: false,
             name: None,
             version: None,
+            doc: None,
             parameters: Vec::new(),
             default: None,
             fields: Vec::new(),
@@ -151,6 +156,10 @@ impl Schema {
     }
     pub fn version(mut self, version: i32) -> Self {
         self.version = Some(version);
+        self
+    }
+    pub fn doc(mut self, doc: impl Into<String>) -> Self {
+        self.doc = Some(doc.into());
         self
     }
     /// Adds a parameter, replacing one of the same name in place.

@@ -47,8 +47,7 @@
 //! Where logtap differs, knowingly:
 //!
 //! - No column defaults or comments in the schemas (the binlog carries
-//!   neither; Debezium puts them in `default` and `doc`), and no `doc` on
-//!   geometry schemas (`logtap_core::Schema` has no `doc`).
+//!   neither; Debezium puts them in `default` and `doc`).
 //! - Facts only the DDL has are unknown: FLOAT(M,D) and REAL
 //!   (REAL_AS_FLOAT off) columns are `float32`/`float64` from their storage
 //!   (Debezium: `float64` for FLOAT(M,D), `float32` for REAL); BOOLEAN is
@@ -373,6 +372,7 @@ fn geometry_schema() -> Schema {
         vec![Field::new("wkb", Schema::bytes()), Field::new("srid", Schema::int32().optional())],
     )
     .version(1)
+    .doc("Geometry")
 }
 
 fn point_schema() -> Schema {
@@ -386,6 +386,7 @@ fn point_schema() -> Schema {
         ],
     )
     .version(1)
+    .doc("Geometry (POINT)")
 }
 
 /// `allowed`: the labels joined by commas, commas and backslashes in them

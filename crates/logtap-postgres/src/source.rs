@@ -91,10 +91,14 @@ struct ColumnState {
 }
 
 /// The open transaction.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Tx {
     xid: u32,
     commit_ts_us: i64,
+    /// The replication origin (name, commit LSN there) of a transaction
+    /// replayed from another server (pgoutput's Origin message), which
+    /// Debezium 3.5+ shows as `source.origin` / `origin_lsn`.
+    origin: Option<(String, u64)>,
 }
 
 /// See the module documentation.
@@ -147,7 +151,7 @@ fn quote_ident(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))
 }
 
-/// The `io.debezium.connector.postgresql.Source` schema (Debezium 3.0-3.4 shape).
+/// The `io.debezium.connector.postgresql.Source` schema (Debezium 3.5+ shape).
 pub fn source_schema() -> Schema {
     logtap_core::event::source_schema(
         "io.debezium.connector.postgresql.Source",
@@ -157,6 +161,8 @@ pub fn source_schema() -> Schema {
             Field::new("txId", Schema::int64().optional()),
             Field::new("lsn", Schema::int64().optional()),
             Field::new("xmin", Schema::int64().optional()),
+            Field::new("origin", Schema::string().optional()),
+            Field::new("origin_lsn", Schema::int64().optional()),
         ],
     )
 }
@@ -373,7 +379,11 @@ impl PostgresSource {
     async fn message(&mut self, lsn: u64, msg: Message) -> Result<(), PipelineError> {
         match msg {
             Message::Begin(b) => {
-                self.tx = Some(Tx { xid: b.xid, commit_ts_us: pg_micros_to_unix(b.commit_time) });
+                self.tx = Some(Tx {
+                    xid: b.xid,
+                    commit_ts_us: pg_micros_to_unix(b.commit_time),
+                    origin: None,
+                });
             }
             Message::Commit(c) => {
                 tracing::trace!(commit_lsn = %Lsn(c.commit_lsn), end_lsn = %Lsn(c.end_lsn), "commit");
@@ -386,7 +396,11 @@ impl PostgresSource {
             }
             Message::Relation { relation, .. } => self.relation(&relation).await?,
             Message::Type(_) => {}
-            Message::Origin(_) => {}
+            Message::Origin(o) => {
+                if let Some(tx) = &mut self.tx {
+                    tx.origin = Some((o.name, o.commit_lsn));
+                }
+            }
             Message::LogicalMessage(_) => {}
             Message::Insert(ins) => {
                 let Some(state) = self.captured(ins.relation_id, lsn)? else { return Ok(()) };
@@ -628,7 +642,7 @@ impl PostgresSource {
         lsn: u64,
         headers: Vec<(String, Vec<u8>)>,
     ) -> ChangeEvent {
-        let tx = self.tx.unwrap_or(Tx { xid: 0, commit_ts_us: now_us() });
+        let tx = self.tx.clone().unwrap_or(Tx { xid: 0, commit_ts_us: now_us(), origin: None });
         let sequence = format!(
             "[{},\"{lsn}\"]",
             self.last_commit_lsn.map(|l| format!("\"{l}\"")).unwrap_or_else(|| "null".into())
@@ -650,6 +664,8 @@ impl PostgresSource {
                 Value::Int64(i64::from(tx.xid)),
                 Value::Int64(lsn as i64),
                 Value::Null,
+                tx.origin.as_ref().map_or(Value::Null, |(name, _)| Value::String(name.clone())),
+                tx.origin.as_ref().map_or(Value::Null, |(_, lsn)| Value::Int64(*lsn as i64)),
             ],
         };
         ChangeEvent {

@@ -477,6 +477,7 @@ fn variable_scale_decimal_schema() -> Schema {
         vec![Field::new("scale", Schema::int32()), Field::new("value", Schema::bytes())],
     )
     .version(1)
+    .doc("Variable scaled decimal")
 }
 
 fn point_schema() -> Schema {
@@ -490,6 +491,7 @@ fn point_schema() -> Schema {
         ],
     )
     .version(1)
+    .doc("Geometry (POINT)")
 }
 
 /// Time precision of a `time`/`timestamp(tz)` modifier (6 when absent).

@@ -203,7 +203,8 @@ fn schema_json_of_logical_types() {
                 {"type": "int32", "optional": false, "field": "scale"},
                 {"type": "bytes", "optional": false, "field": "value"}
             ],
-            "optional": true, "name": "io.debezium.data.VariableScaleDecimal", "version": 1
+            "optional": true, "name": "io.debezium.data.VariableScaleDecimal", "version": 1,
+            "doc": "Variable scaled decimal"
         })
     );
     assert_eq!(
@@ -242,7 +243,8 @@ fn schema_json_of_logical_types() {
                 {"type": "bytes", "optional": true, "field": "wkb"},
                 {"type": "int32", "optional": true, "field": "srid"}
             ],
-            "optional": true, "name": "io.debezium.data.geometry.Point", "version": 1
+            "optional": true, "name": "io.debezium.data.geometry.Point", "version": 1,
+            "doc": "Geometry (POINT)"
         })
     );
     assert_eq!(

@@ -1,0 +1,394 @@
+//! logtap's records against Debezium 3.6.1's for the same changes: the DML
+//! of `tests/differential/<server>.sql` runs through logtap, and every record
+//! is compared with the one Debezium wrote for it
+//! (`tests/differential/golden/<server>.jsonl`, captured by
+//! `scripts/capture-debezium`; see that directory's README). Only
+//! run-dependent fields are masked (times, LSNs, transaction ids, GTIDs,
+//! binlog coordinates, thread, server id, version); everything else, schemas
+//! included, must be equal.
+//!
+//! The differences logtap still has are listed in [`KNOWN`], each with its
+//! reason. The test fails on a difference not in the list, and on a listed
+//! one that no longer occurs (so the list shrinks as parity grows). It
+//! prints how many records are equal.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{
+    binlog_point, env, my_config, my_root, read_at_least, read_topic, unique, wait_until,
+    Logtap, MyServer,
+};
+use serde_json::Value as Json;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Differences logtap is known to have from Debezium 3.6.1, as
+/// `(golden, pattern, why)`: the pattern is matched against
+/// `<topic> <key> #<n> <path> ...` (see [`diff`]), `*` matching any text.
+/// Each is a parity item still open (issue: records equal to Debezium's).
+const KNOWN: &[(&str, &str, &str)] = &[
+    // Column defaults: Debezium reads them from the DDL/catalog and puts
+    // them in the field schemas (serial columns: default 0); logtap does
+    // not read pg_attrdef / information_schema.COLUMNS yet.
+    ("postgres", "dz.diff.* .value.schema.fields[*].fields[*].default missing*", "column defaults"),
+    ("mariadb", "dz.diff.* .value.schema.fields[*].fields[*].default missing*", "column defaults"),
+    ("mysql", "dz.diff.* .value.schema.fields[*].fields[*].default missing*", "column defaults"),
+    // Kafka Connect's Struct fills a column PostgreSQL did not send (a
+    // delete under REPLICA IDENTITY DEFAULT) with the column's default.
+    ("postgres", "dz.diff.pg_ops * .value.payload.before.*: Debezium *, logtap null", "defaults in before"),
+    // Debezium drops columns of types it does not know (box, tsquery)
+    // unless include.unknown.datatypes; logtap sends them as text.
+    ("postgres", "dz.diff.pg_types * .value.*c_box* extra*", "unknown types kept"),
+    ("postgres", "dz.diff.pg_types * .value.*c_tsquery* extra*", "unknown types kept"),
+    // Debezium 3.6.1 sends null for a `name` column; logtap the text.
+    ("postgres", "dz.diff.pg_types * .value.payload.after.c_name: Debezium null, logtap*", "name type"),
+    // MariaDB's UUID is BINARY(16) in the binlog; Debezium knows the type
+    // from the DDL (io.debezium.data.Uuid string), logtap sends bytes.
+    ("mariadb", "dz.diff.my_types * *c_uuid*", "MariaDB UUID"),
+    // Schema-change records (DDL, tableChanges) on topic <topic_prefix>:
+    // logtap writes none.
+    ("mariadb", "dz * #0 record missing*SchemaChangeKey*", "schema-change records"),
+    ("mysql", "dz * #0 record missing*SchemaChangeKey*", "schema-change records"),
+];
+
+/// The golden's topic prefix, which logtap's unique prefix stands in for.
+const GOLDEN_PREFIX: &str = "dz";
+
+fn read_lines(path: &str) -> Vec<Json> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    text.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+/// The DDL and DML halves of a differential SQL file.
+fn sql_parts(server: &str) -> (String, String) {
+    let path = format!("{}/tests/differential/{server}.sql", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let (ddl, dml) = text.split_once("\n-- @@DML@@\n").expect("the -- @@DML@@ line");
+    (ddl.to_string(), dml.to_string())
+}
+
+/// Runs SQL through a command-line client (as the capture did: one
+/// statement at a time, the client's own splitting and character set).
+fn run_client(cmd: &str, args: &[&str], sql: &str) {
+    use std::io::Write;
+    let mut child = std::process::Command::new(cmd)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{cmd}: {e}"));
+    child.stdin.take().unwrap().write_all(sql.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Replaces logtap's prefix with the golden's in every string (topic,
+/// schema names, `source.name`).
+fn unprefix(v: &mut Json, prefix: &str) {
+    match v {
+        Json::String(s) => {
+            if s == prefix {
+                *s = GOLDEN_PREFIX.to_string();
+            } else if let Some(rest) = s.strip_prefix(&format!("{prefix}.")) {
+                *s = format!("{GOLDEN_PREFIX}.{rest}");
+            }
+        }
+        Json::Array(a) => a.iter_mut().for_each(|x| unprefix(x, prefix)),
+        Json::Object(o) => o.values_mut().for_each(|x| unprefix(x, prefix)),
+        _ => {}
+    }
+}
+
+/// Masks the fields whose values depend on the run (where present: a
+/// field missing on one side still differs).
+fn mask(record: &mut Json) {
+    let Some(payload) = record.pointer_mut("/value/payload") else { return };
+    for f in ["ts_ms", "ts_us", "ts_ns"] {
+        if let Some(x) = payload.get_mut(f) {
+            *x = Json::String("*".into());
+        }
+    }
+    if let Some(source) = payload.get_mut("source").and_then(Json::as_object_mut) {
+        for f in [
+            "ts_ms", "ts_us", "ts_ns", "version", "lsn", "txId", "sequence", "gtid", "file", "pos",
+            "thread", "server_id",
+        ] {
+            if let Some(x) = source.get_mut(f) {
+                *x = Json::String("*".into());
+            }
+        }
+    }
+}
+
+/// One record as compared: topic, key and value (each `{schema, payload}`
+/// or null).
+fn normal(topic: &str, key: Option<&[u8]>, value: Option<&[u8]>) -> Json {
+    let parse = |b: Option<&[u8]>| b.map_or(Json::Null, |b| serde_json::from_slice(b).unwrap());
+    let mut r = serde_json::json!({"topic": topic, "key": parse(key), "value": parse(value)});
+    mask(&mut r);
+    r
+}
+
+/// The records of each (topic, key) in order; records without a key, whose
+/// order across partitions is not defined, sorted.
+fn by_key(records: &[Json]) -> BTreeMap<(String, String), Vec<Json>> {
+    let mut m: BTreeMap<(String, String), Vec<Json>> = BTreeMap::new();
+    for r in records {
+        let topic = r["topic"].as_str().unwrap().to_string();
+        let key = r["key"].get("payload").map_or("null".to_string(), Json::to_string);
+        m.entry((topic, key)).or_default().push(r.clone());
+    }
+    for ((_, key), rs) in &mut m {
+        if key == "null" {
+            rs.sort_by_key(Json::to_string);
+        }
+    }
+    m
+}
+
+/// Paths where `got` differs from `want`. Array elements that name a
+/// schema field are addressed by it (`fields[c_int]`), others by index.
+fn diff(path: &str, want: &Json, got: &Json, out: &mut Vec<String>) {
+    match (want, got) {
+        (Json::Object(w), Json::Object(g)) => {
+            for (k, wv) in w {
+                match g.get(k) {
+                    Some(gv) => diff(&format!("{path}.{k}"), wv, gv, out),
+                    None => out.push(format!("{path}.{k} missing (Debezium: {wv})")),
+                }
+            }
+            for (k, gv) in g {
+                if !w.contains_key(k) {
+                    out.push(format!("{path}.{k} extra (logtap: {gv})"));
+                }
+            }
+        }
+        (Json::Array(w), Json::Array(g)) => {
+            let name = |x: &Json, i: usize| {
+                x.get("field").and_then(Json::as_str).map_or(i.to_string(), str::to_string)
+            };
+            let gi: BTreeMap<String, &Json> =
+                g.iter().enumerate().map(|(i, x)| (name(x, i), x)).collect();
+            let wi: BTreeMap<String, &Json> =
+                w.iter().enumerate().map(|(i, x)| (name(x, i), x)).collect();
+            for (i, wv) in w.iter().enumerate() {
+                let n = name(wv, i);
+                match gi.get(&n) {
+                    Some(gv) => diff(&format!("{path}[{n}]"), wv, gv, out),
+                    None => out.push(format!("{path}[{n}] missing (Debezium: {wv})")),
+                }
+            }
+            for (i, gv) in g.iter().enumerate() {
+                let n = name(gv, i);
+                if !wi.contains_key(&n) {
+                    out.push(format!("{path}[{n}] extra (logtap: {gv})"));
+                }
+            }
+            let order = |a: &[Json]| a.iter().enumerate().map(|(i, x)| name(x, i)).collect::<Vec<_>>();
+            if order(w) != order(g) && wi.len() == gi.len() && wi.keys().eq(gi.keys()) {
+                out.push(format!("{path} order (Debezium {:?}, logtap {:?})", order(w), order(g)));
+            }
+        }
+        _ if want != got => out.push(format!("{path}: Debezium {want}, logtap {got}")),
+        _ => {}
+    }
+}
+
+/// Matches `text` against a pattern with `*` wildcards.
+fn glob(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    let mut rest = text;
+    for (i, p) in parts.iter().enumerate() {
+        if i == 0 {
+            let Some(r) = rest.strip_prefix(p) else { return false };
+            rest = r;
+        } else if i == parts.len() - 1 {
+            return rest.ends_with(p);
+        } else {
+            let Some(at) = rest.find(p) else { return false };
+            rest = &rest[at + p.len()..];
+        }
+    }
+    rest.is_empty()
+}
+
+/// Compares logtap's records with the golden ones and checks the
+/// differences against [`KNOWN`].
+fn compare(golden: &str, got: &[Json]) {
+    let want = read_lines(&format!(
+        "{}/tests/differential/golden/{golden}.jsonl",
+        env!("CARGO_MANIFEST_DIR")
+    ));
+    let want: Vec<Json> = want
+        .into_iter()
+        .map(|mut r| {
+            mask(&mut r);
+            r
+        })
+        .collect();
+    let (w, g) = (by_key(&want), by_key(got));
+    let mut differences = Vec::new();
+    let (mut equal, mut total) = (0, 0);
+    let keys: std::collections::BTreeSet<&(String, String)> = w.keys().chain(g.keys()).collect();
+    for k in keys {
+        let (ws, gs) = (w.get(k).map_or(&[][..], Vec::as_slice), g.get(k).map_or(&[][..], Vec::as_slice));
+        for i in 0..ws.len().max(gs.len()) {
+            let at = format!("{} {} #{i}", k.0, k.1);
+            total += 1;
+            match (ws.get(i), gs.get(i)) {
+                (Some(wr), Some(gr)) => {
+                    let mut d = Vec::new();
+                    diff("", wr, gr, &mut d);
+                    if d.is_empty() {
+                        equal += 1;
+                    }
+                    differences.extend(d.into_iter().map(|p| format!("{at} {p}")));
+                }
+                (Some(wr), None) => {
+                    differences.push(format!("{at} record missing (Debezium: {wr})"))
+                }
+                (None, Some(gr)) => differences.push(format!("{at} record extra (logtap: {gr})")),
+                (None, None) => unreachable!(),
+            }
+        }
+    }
+    let known: Vec<&(&str, &str, &str)> = KNOWN.iter().filter(|k| k.0 == golden).collect();
+    let mut hit = vec![false; known.len()];
+    let mut unknown = Vec::new();
+    for d in &differences {
+        let mut covered = false;
+        for (i, k) in known.iter().enumerate() {
+            if glob(k.1, d) {
+                hit[i] = true;
+                covered = true;
+            }
+        }
+        if !covered {
+            unknown.push(d.clone());
+        }
+    }
+    eprintln!(
+        "{golden}: {equal} of {total} records equal to Debezium 3.6.1's ({} known differences in {} records)",
+        differences.len(),
+        total - equal
+    );
+    let stale: Vec<_> = known.iter().zip(&hit).filter(|(_, h)| !**h).map(|(k, _)| k).collect();
+    assert!(
+        unknown.is_empty(),
+        "{golden}: {} differences from Debezium not in KNOWN:\n{}",
+        unknown.len(),
+        unknown.join("\n")
+    );
+    assert!(stale.is_empty(), "{golden}: KNOWN entries that no longer differ (remove them): {stale:#?}");
+}
+
+/// Reads every topic logtap wrote for `prefix` (of `tables`, plus the
+/// prefix topic itself for schema changes), normalized as the goldens are.
+fn read_all(prefix: &str, schema: &str, tables: &[&str]) -> Vec<Json> {
+    let mut topics: Vec<String> =
+        tables.iter().map(|t| format!("{prefix}.{schema}.{t}")).collect();
+    topics.push(prefix.to_string());
+    let mut out = Vec::new();
+    for t in topics {
+        for g in read_topic(&t).records {
+            let mut r = normal(&t, g.key.as_deref(), g.value.as_deref());
+            unprefix(&mut r, prefix);
+            out.push(r);
+        }
+    }
+    out
+}
+
+/// The table names a differential SQL file creates (but the marker table).
+fn tables(ddl: &str) -> Vec<String> {
+    ddl.lines()
+        .filter_map(|l| l.strip_prefix("CREATE TABLE "))
+        .map(|l| l.split([' ', '(']).next().unwrap())
+        .map(|t| t.rsplit('.').next().unwrap().to_string())
+        .filter(|t| t != "dz_marker")
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_records_equal_debeziums() {
+    let (ddl, dml) = sql_parts("postgres");
+    let url = env("LOGTAP_PG_SUPERUSER_URL");
+    let psql = ["-X", "-q", "-v", "ON_ERROR_STOP=1", url.as_str(), "-f", "-"];
+    run_client("psql", &psql, &ddl);
+    let prefix = unique("dzp");
+    let dir = tempfile::tempdir().unwrap();
+    let tables = tables(&ddl);
+    let include: Vec<String> = tables.iter().map(|t| format!("diff.{t}")).collect();
+    let mut include: Vec<&str> = include.iter().map(String::as_str).collect();
+    include.push("diff.dz_marker");
+    let config = common::pg_config(
+        &prefix,
+        &dir.path().join("off"),
+        &include,
+        "publication_autocreate_mode = \"disabled\"\n",
+    )
+    // The publication the DDL made (as for Debezium), not one of logtap's.
+    .replace(
+        &format!("publication_name = \"{}\"", prefix.to_lowercase()),
+        "publication_name = \"dz_capture\"",
+    ) + "[record]\nschemas_enable = true\n";
+    let l = Logtap::start(dir.path(), &config);
+    assert!(
+        wait_until(Duration::from_secs(30), || l.log_text().contains("streaming")),
+        "{}",
+        l.log_text()
+    );
+    run_client("psql", &psql, &dml);
+    run_client("psql", &psql, "INSERT INTO diff.dz_marker (phase) VALUES ('end');");
+    let marker = format!("{prefix}.diff.dz_marker");
+    assert_eq!(read_at_least(&marker, 1, Duration::from_secs(60)).len(), 1, "{}", l.log_text());
+    let log = l.stop();
+    let pg = common::pg_superuser().await;
+    common::drop_slot(&pg, &prefix.to_lowercase()).await;
+    let tables: Vec<&str> = tables.iter().map(String::as_str).collect();
+    let got = read_all(&prefix, "diff", &tables);
+    assert!(!got.is_empty(), "no records:\n{log}");
+    compare("postgres", &got);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_records_equal_debeziums() {
+    let server = MyServer::get();
+    let golden = match server {
+        MyServer::MariaDb => "mariadb",
+        MyServer::MySql => "mysql",
+    };
+    let (ddl, dml) = sql_parts(golden);
+    let (client, port) = match server {
+        MyServer::MariaDb => ("mariadb".to_string(), env("LOGTAP_MYSQL_PORT")),
+        MyServer::MySql => (env("LOGTAP_MYSQL97_CLIENT"), env("LOGTAP_MYSQL_PORT")),
+    };
+    let root = mysql_async::Opts::from_url(&env("LOGTAP_MYSQL_ROOT_URL")).unwrap();
+    let pass = format!("-p{}", root.pass().unwrap_or_default());
+    let args = ["-h", "127.0.0.1", "-P", port.as_str(), "-uroot", pass.as_str(), "--default-character-set=utf8mb4"];
+    run_client(&client, &args, &ddl);
+    let mut conn = my_root(None).await;
+    let start = binlog_point(&mut conn).await;
+    let prefix = unique("dzm");
+    let dir = tempfile::tempdir().unwrap();
+    let config = my_config(&prefix, &["diff"], &start, &dir.path().join("off"), "")
+        + "[record]\nschemas_enable = true\n";
+    let l = Logtap::start(dir.path(), &config);
+    run_client(&client, &args, &dml);
+    run_client(&client, &args, "INSERT INTO diff.dz_marker (phase) VALUES ('end');");
+    let marker = format!("{prefix}.diff.dz_marker");
+    assert_eq!(read_at_least(&marker, 1, Duration::from_secs(60)).len(), 1, "{}", l.log_text());
+    let log = l.stop();
+    let tables = tables(&ddl);
+    let tables: Vec<&str> = tables.iter().map(String::as_str).collect();
+    let got = read_all(&prefix, "diff", &tables);
+    assert!(!got.is_empty(), "no records:\n{log}");
+    compare(golden, &got);
+}
