@@ -79,8 +79,9 @@ impl TopicRead {
     }
 }
 
-/// Reads `topic` as [`TopicRead`] describes; an absent topic reads empty.
-pub fn read_topic(topic: &str) -> TopicRead {
+/// A new consumer (explicit offsets only) and each partition's (low, high)
+/// watermarks of `topic`, or what failed.
+fn partition_watermarks(topic: &str) -> Result<(BaseConsumer, Vec<(i32, i64, i64)>), String> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap())
         .set("group.id", unique("logtap-read-"))
@@ -90,33 +91,43 @@ pub fn read_topic(topic: &str) -> TopicRead {
         .set("auto.offset.reset", "error")
         .create()
         .expect("consumer");
-    // A broker just back from a fault may refuse a request or two.
-    let retry = |what: &str, f: &mut dyn FnMut() -> rdkafka::error::KafkaResult<(i64, i64)>| {
-        let start = Instant::now();
-        loop {
-            match f() {
-                Ok(v) => return v,
-                Err(e) if start.elapsed() > Duration::from_secs(60) => panic!("{what}: {e}"),
-                Err(_) => std::thread::sleep(Duration::from_millis(500)),
-            }
+    let md = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .map_err(|e| format!("metadata of {topic}: {e}"))?;
+    let partitions = match md.topics().first() {
+        Some(t) if t.error().is_none() => t.partitions().len() as i32,
+        _ => 0,
+    };
+    let mut watermarks = Vec::new();
+    for p in 0..partitions {
+        let (lo, hi) = consumer
+            .fetch_watermarks(topic, p, Duration::from_secs(10))
+            .map_err(|e| format!("watermarks of {topic} [{p}]: {e}"))?;
+        watermarks.push((p, lo, hi));
+    }
+    Ok((consumer, watermarks))
+}
+
+/// Reads `topic` as [`TopicRead`] describes; an absent topic reads empty.
+pub fn read_topic(topic: &str) -> TopicRead {
+    // A broker just back from a fault may refuse a request or two, and a
+    // consumer that asked it then can go on answering "unknown partition"
+    // from its own metadata for over a minute while the broker is fine (a
+    // CI run: the broker had its leaders back 3 s after a SIGCONT, and the
+    // consumer that asked during those 3 s was refused for the next 60 s:
+    // "Meta data fetch error: UnknownPartition"). So each attempt gets a
+    // new consumer, for up to 120 s.
+    let start = Instant::now();
+    let (consumer, watermarks) = loop {
+        match partition_watermarks(topic) {
+            Ok(ok) => break ok,
+            Err(e) if start.elapsed() > Duration::from_secs(120) => panic!("{e}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(500)),
         }
     };
-    let (partitions, _) = retry(&format!("metadata of {topic}"), &mut || {
-        let md = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
-        Ok(match md.topics().first() {
-            Some(t) if t.error().is_none() => (t.partitions().len() as i64, 0),
-            _ => (0, 0),
-        })
-    });
-    let partitions = partitions as i32;
-    let mut watermarks = Vec::new();
     let mut tpl = TopicPartitionList::new();
     let mut next: std::collections::BTreeMap<i32, (i64, i64)> = Default::default();
-    for p in 0..partitions {
-        let (lo, hi) = retry(&format!("watermarks of {topic} [{p}]"), &mut || {
-            consumer.fetch_watermarks(topic, p, Duration::from_secs(10))
-        });
-        watermarks.push((p, lo, hi));
+    for &(p, lo, hi) in &watermarks {
         if hi > lo {
             tpl.add_partition_offset(topic, p, Offset::Offset(lo)).expect("tpl");
             next.insert(p, (lo, hi));
