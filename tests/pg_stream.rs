@@ -418,7 +418,9 @@ async fn a_stored_position_is_never_applied_to_another_slot() {
 /// PostgreSQL 14+ sends them to logtap (it asks for `messages` there); 13
 /// cannot, and logtap says so at start. They are not changes: every row
 /// arrives, nothing else does, and the slot's confirmed position moves past
-/// the last of them.
+/// the last of them. Also: logtap asked for the newest pgoutput protocol
+/// the server has (1 on 13, 2 streaming on 14, 3 two-phase on 15, 4 on
+/// 16+), which decides what the server may send.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logical_decoding_messages_are_not_changes() {
     let f = PgFixture::new("pgmsg", "id int PRIMARY KEY").await;
@@ -472,6 +474,16 @@ async fn logical_decoding_messages_are_not_changes() {
     ids.sort_unstable(); // three partitions: no order across them
     assert_eq!(ids, [1, 2, 3], "records:\n{log}");
     assert!(caught_up, "the slot did not confirm past the last message ({target}):\n{log}");
+    let proto = match version {
+        v if v >= 160000 => 4,
+        v if v >= 150000 => 3,
+        v if v >= 140000 => 2,
+        _ => 1,
+    };
+    assert!(
+        log.contains(&format!("proto_version={proto}")),
+        "server_version_num {version}: expected pgoutput protocol {proto}:\n{log}"
+    );
     let warned = log.contains("logical decoding messages (watermarks) are unavailable");
     assert_eq!(
         warned,
