@@ -22,11 +22,13 @@ async fn a_server_restart_is_retried_and_nothing_is_lost() {
     let topic = f.topic();
     assert_eq!(read_at_least(&topic, 100, Duration::from_secs(30)).len(), 100);
 
-    let data = format!("{}/pg/data", env("LOGTAP_SERVICES_DIR"));
+    // The server under test (scripts/services env): pg/ for the system's
+    // major, pg-<major>/ for one from npm.
+    let data = env("LOGTAP_PG_DATA");
     let pg_ctl = format!("{}/pg_ctl", env("LOGTAP_PG_BIN"));
     // The restarted server inherits pg_ctl's stdout/stderr: no pipes, or
     // waiting for their end would wait for the server to stop.
-    let log = format!("{}/pg/postgres.log", env("LOGTAP_SERVICES_DIR"));
+    let log = env("LOGTAP_PG_LOG");
     let status = Command::new("runuser")
         .args([
             "-u", "postgres", "--", &pg_ctl, "-D", &data, "-m", "fast", "-w", "-l", &log, "restart",

@@ -412,3 +412,82 @@ async fn a_stored_position_is_never_applied_to_another_slot() {
     );
     drop_slot(pg, &slot).await;
 }
+
+/// Logical decoding messages (`pg_logical_emit_message`), transactional and
+/// not, inside a transaction with changes, alone in one, and outside any.
+/// PostgreSQL 14+ sends them to logtap (it asks for `messages` there); 13
+/// cannot, and logtap says so at start. They are not changes: every row
+/// arrives, nothing else does, and the slot's confirmed position moves past
+/// the last of them. Also: logtap asked for the newest pgoutput protocol
+/// the server has (1 on 13, 2 streaming on 14, 3 two-phase on 15, 4 on
+/// 16+), which decides what the server may send.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logical_decoding_messages_are_not_changes() {
+    let f = PgFixture::new("pgmsg", "id int PRIMARY KEY").await;
+    let t = &f.table;
+    let l = f.start();
+    let version: i32 =
+        f.pg.query_one("SELECT current_setting('server_version_num')::int", &[])
+            .await
+            .unwrap()
+            .get(0);
+    f.pg.batch_execute(&format!(
+        "SELECT pg_logical_emit_message(false, 'logtap-test', 'outside, before');
+         BEGIN;
+         INSERT INTO {t} VALUES (1);
+         SELECT pg_logical_emit_message(true, 'logtap-test', 'inside');
+         SELECT pg_logical_emit_message(false, 'logtap-test', 'inside, not transactional');
+         INSERT INTO {t} VALUES (2);
+         COMMIT;
+         SELECT pg_logical_emit_message(true, 'logtap-test', 'a transaction of its own');
+         INSERT INTO {t} VALUES (3);
+         SELECT pg_logical_emit_message(false, 'logtap-test', 'outside, last');"
+    ))
+    .await
+    .unwrap();
+    let target: String =
+        f.pg.query_one("SELECT pg_current_wal_lsn()::text", &[]).await.unwrap().get(0);
+    let topic = f.topic();
+    read_at_least(&topic, 3, Duration::from_secs(30));
+    let slot = f.slot();
+    let mut caught_up = false;
+    for _ in 0..60 {
+        caught_up = f
+            .pg
+            .query_one(
+                "SELECT confirmed_flush_lsn >= $1::text::pg_lsn FROM pg_replication_slots WHERE slot_name = $2",
+                &[&target, &slot],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if caught_up {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let log = l.stop();
+    drop_slot(&f.pg, &slot).await;
+    let got = read_topic(&topic).records;
+    let mut ids: Vec<i64> =
+        got.iter().map(|g| g.value_json()["after"]["id"].as_i64().unwrap()).collect();
+    ids.sort_unstable(); // three partitions: no order across them
+    assert_eq!(ids, [1, 2, 3], "records:\n{log}");
+    assert!(caught_up, "the slot did not confirm past the last message ({target}):\n{log}");
+    let proto = match version {
+        v if v >= 160000 => 4,
+        v if v >= 150000 => 3,
+        v if v >= 140000 => 2,
+        _ => 1,
+    };
+    assert!(
+        log.contains(&format!("proto_version={proto}")),
+        "server_version_num {version}: expected pgoutput protocol {proto}:\n{log}"
+    );
+    let warned = log.contains("logical decoding messages (watermarks) are unavailable");
+    assert_eq!(
+        warned,
+        version < 140000,
+        "server_version_num {version}, warning expected only before 14:\n{log}"
+    );
+}
