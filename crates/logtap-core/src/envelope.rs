@@ -155,6 +155,14 @@ impl Serialize for StructPayload<'_> {
         let st = self.0;
         let mut m = s.serialize_map(Some(st.values.len()))?;
         for (field, value) in st.schema.fields.iter().zip(&st.values) {
+            // A null field with a default is written as the default, as
+            // Kafka Connect's JsonConverter does (`Struct.get`, and
+            // `replace.null.with.default`, true by default): Debezium's
+            // records show a column's default where the source sent none.
+            let value = match (value, &field.schema.default) {
+                (Value::Null, Some(default)) => default,
+                _ => value,
+            };
             m.serialize_entry(&field.name, &ValuePayload(value))?;
         }
         m.end()

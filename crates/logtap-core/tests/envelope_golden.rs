@@ -224,3 +224,23 @@ fn connect_values_render_as_the_json_converter_does() {
         "[[7,1]]"
     );
 }
+
+#[test]
+fn a_null_field_with_a_default_is_written_as_the_default() {
+    // Kafka Connect's JsonConverter (replace.null.with.default = true) and
+    // Struct.get: Debezium's records show the default where the value is null.
+    use logtap_core::envelope::struct_json;
+    use logtap_core::{Field, Struct, Value};
+    let schema = std::sync::Arc::new(Schema::structure(
+        "t.Value",
+        vec![
+            Field::new("qty", Schema::int32().with_default(Value::Int32(7))),
+            Field::new("note", Schema::string().optional().with_default(Value::String("none".into()))),
+            Field::new("v", Schema::string().optional()),
+        ],
+    ));
+    let s = Struct { schema, values: vec![Value::Null, Value::Null, Value::Null] };
+    assert_eq!(struct_json(&s).to_string(), r#"{"qty":7,"note":"none","v":null}"#);
+    let s = Struct { values: vec![Value::Int32(3), Value::String("x".into()), Value::Null], ..s };
+    assert_eq!(struct_json(&s).to_string(), r#"{"qty":3,"note":"x","v":null}"#);
+}

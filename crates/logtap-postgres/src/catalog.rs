@@ -142,6 +142,9 @@ pub async fn connect(cfg: &PostgresConfig) -> Result<Client, PipelineError> {
 pub struct CatalogColumn {
     pub name: String,
     pub not_null: bool,
+    /// `DEFAULT` expression as `pg_get_expr` prints it (what JDBC's
+    /// COLUMN_DEF, and so Debezium, reads); none for generated columns.
+    pub default_expr: Option<String>,
 }
 
 /// Nullability of each live column and the primary key columns in key order.
@@ -151,13 +154,19 @@ pub async fn table_shape(
 ) -> Result<(Vec<CatalogColumn>, Vec<String>), PipelineError> {
     let rows = client
         .query(
-            "SELECT attname::text, attnotnull FROM pg_attribute \
-             WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+            "SELECT a.attname::text, a.attnotnull, \
+                    CASE WHEN a.attgenerated = '' THEN pg_get_expr(d.adbin, d.adrelid) END \
+             FROM pg_attribute a \
+             LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
+             WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
             &[&relid],
         )
         .await
         .map_err(|e| sql_err(&format!("reading columns of relation {relid}"), e))?;
-    let cols = rows.iter().map(|r| CatalogColumn { name: r.get(0), not_null: r.get(1) }).collect();
+    let cols = rows
+        .iter()
+        .map(|r| CatalogColumn { name: r.get(0), not_null: r.get(1), default_expr: r.get(2) })
+        .collect();
     let pk = client
         .query(
             "SELECT a.attname::text FROM pg_index i \

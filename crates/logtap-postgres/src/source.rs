@@ -88,6 +88,8 @@ struct TableState {
 struct ColumnState {
     name: String,
     conv: ColumnConversion,
+    /// The column's schema: the conversion's, with the column's default.
+    schema: Schema,
 }
 
 /// The open transaction.
@@ -501,8 +503,8 @@ impl PostgresSource {
         let mut columns = Vec::with_capacity(rel.columns.len());
         let mut fields = Vec::with_capacity(rel.columns.len());
         for col in &rel.columns {
-            let not_null =
-                catalog_cols.iter().find(|c| c.name == col.name).is_some_and(|c| c.not_null);
+            let catalog_col = catalog_cols.iter().find(|c| c.name == col.name);
+            let not_null = catalog_col.is_some_and(|c| c.not_null);
             let conv = self
                 .types
                 .column_schema(col.type_oid, col.type_modifier, !not_null, &self.opts)
@@ -512,8 +514,12 @@ impl PostgresSource {
             if conv.is_fallback() && self.warned.insert((rel.id, col.name.clone())) {
                 tracing::warn!(table = %id, column = %col.name, type_oid = col.type_oid, "no Debezium mapping for this type: sending its text form as a string");
             }
-            fields.push(Field::new(&col.name, conv.schema().clone()));
-            columns.push(ColumnState { name: col.name.clone(), conv });
+            let mut schema = conv.schema().clone();
+            schema.default = catalog_col
+                .and_then(|c| c.default_expr.as_deref())
+                .and_then(|e| crate::types::defaults::column_default(col.type_oid, e));
+            fields.push(Field::new(&col.name, schema.clone()));
+            columns.push(ColumnState { name: col.name.clone(), conv, schema });
         }
         // The key. Under REPLICA IDENTITY DEFAULT the Relation message marks
         // the primary key as it was when the change was written, which wins
@@ -548,7 +554,8 @@ impl PostgresSource {
                 key_idx
                     .iter()
                     .map(|&i| {
-                        let mut s = columns[i].conv.schema().clone();
+                        // With its default, as Debezium's key schema has it.
+                        let mut s = columns[i].schema.clone();
                         s.optional = false;
                         Field::new(&columns[i].name, s)
                     })

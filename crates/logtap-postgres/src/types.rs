@@ -35,6 +35,7 @@ mod encode;
 mod hstore;
 mod interval;
 mod numeric;
+pub mod defaults;
 pub mod oids;
 mod temporal;
 
