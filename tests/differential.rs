@@ -16,8 +16,8 @@
 mod common;
 
 use common::{
-    binlog_point, env, my_config, my_root, read_at_least, read_topic, unique, wait_until,
-    Logtap, MyServer,
+    binlog_point, env, my_config, my_root, read_at_least, read_topic, unique, wait_until, Logtap,
+    MyServer,
 };
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
@@ -38,7 +38,11 @@ const KNOWN: &[(&str, &str, &str)] = &[
     ("postgres", "dz.diff.pg_types * .value.*c_box* extra*", "unknown types kept"),
     ("postgres", "dz.diff.pg_types * .value.*c_tsquery* extra*", "unknown types kept"),
     // Debezium 3.6.1 sends null for a `name` column; logtap the text.
-    ("postgres", "dz.diff.pg_types * .value.payload.after.c_name: Debezium null, logtap*", "name type"),
+    (
+        "postgres",
+        "dz.diff.pg_types * .value.payload.after.c_name: Debezium null, logtap*",
+        "name type",
+    ),
     // MariaDB's UUID is BINARY(16) in the binlog; Debezium knows the type
     // from the DDL (io.debezium.data.Uuid string), logtap sends bytes.
     ("mariadb", "dz.diff.my_types * *c_uuid*", "MariaDB UUID"),
@@ -53,7 +57,10 @@ const GOLDEN_PREFIX: &str = "dz";
 
 fn read_lines(path: &str) -> Vec<Json> {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    text.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).unwrap()).collect()
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 /// The DDL and DML halves of a differential SQL file.
@@ -113,8 +120,18 @@ fn mask(record: &mut Json) {
     }
     if let Some(source) = payload.get_mut("source").and_then(Json::as_object_mut) {
         for f in [
-            "ts_ms", "ts_us", "ts_ns", "version", "lsn", "txId", "sequence", "gtid", "file", "pos",
-            "thread", "server_id",
+            "ts_ms",
+            "ts_us",
+            "ts_ns",
+            "version",
+            "lsn",
+            "txId",
+            "sequence",
+            "gtid",
+            "file",
+            "pos",
+            "thread",
+            "server_id",
         ] {
             if let Some(x) = source.get_mut(f) {
                 *x = Json::String("*".into());
@@ -187,7 +204,8 @@ fn diff(path: &str, want: &Json, got: &Json, out: &mut Vec<String>) {
                     out.push(format!("{path}[{n}] extra (logtap: {gv})"));
                 }
             }
-            let order = |a: &[Json]| a.iter().enumerate().map(|(i, x)| name(x, i)).collect::<Vec<_>>();
+            let order =
+                |a: &[Json]| a.iter().enumerate().map(|(i, x)| name(x, i)).collect::<Vec<_>>();
             if order(w) != order(g) && wi.len() == gi.len() && wi.keys().eq(gi.keys()) {
                 out.push(format!("{path} order (Debezium {:?}, logtap {:?})", order(w), order(g)));
             }
@@ -234,7 +252,8 @@ fn compare(golden: &str, got: &[Json]) {
     let (mut equal, mut total) = (0, 0);
     let keys: std::collections::BTreeSet<&(String, String)> = w.keys().chain(g.keys()).collect();
     for k in keys {
-        let (ws, gs) = (w.get(k).map_or(&[][..], Vec::as_slice), g.get(k).map_or(&[][..], Vec::as_slice));
+        let (ws, gs) =
+            (w.get(k).map_or(&[][..], Vec::as_slice), g.get(k).map_or(&[][..], Vec::as_slice));
         for i in 0..ws.len().max(gs.len()) {
             let at = format!("{} {} #{i}", k.0, k.1);
             total += 1;
@@ -282,14 +301,16 @@ fn compare(golden: &str, got: &[Json]) {
         unknown.len(),
         unknown.join("\n")
     );
-    assert!(stale.is_empty(), "{golden}: KNOWN entries that no longer differ (remove them): {stale:#?}");
+    assert!(
+        stale.is_empty(),
+        "{golden}: KNOWN entries that no longer differ (remove them): {stale:#?}"
+    );
 }
 
 /// Reads every topic logtap wrote for `prefix` (of `tables`, plus the
 /// prefix topic itself for schema changes), normalized as the goldens are.
 fn read_all(prefix: &str, schema: &str, tables: &[&str]) -> Vec<Json> {
-    let mut topics: Vec<String> =
-        tables.iter().map(|t| format!("{prefix}.{schema}.{t}")).collect();
+    let mut topics: Vec<String> = tables.iter().map(|t| format!("{prefix}.{schema}.{t}")).collect();
     topics.push(prefix.to_string());
     let mut out = Vec::new();
     for t in topics {
@@ -368,7 +389,15 @@ async fn mysql_records_equal_debeziums() {
     };
     let root = mysql_async::Opts::from_url(&env("LOGTAP_MYSQL_ROOT_URL")).unwrap();
     let pass = format!("-p{}", root.pass().unwrap_or_default());
-    let args = ["-h", "127.0.0.1", "-P", port.as_str(), "-uroot", pass.as_str(), "--default-character-set=utf8mb4"];
+    let args = [
+        "-h",
+        "127.0.0.1",
+        "-P",
+        port.as_str(),
+        "-uroot",
+        pass.as_str(),
+        "--default-character-set=utf8mb4",
+    ];
     run_client(&client, &args, &ddl);
     let mut conn = my_root(None).await;
     let start = binlog_point(&mut conn).await;

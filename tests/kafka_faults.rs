@@ -263,7 +263,15 @@ async fn mysql_source_to_a_failing_broker_converges() {
     let log = l.stop();
     let got = read_topic(&topic).records;
     let (violations, _) = replay_violations(&got);
-    check(MyServer::get().name(), &faults, changes, &got, replay_rows(&got, my_order), &table, &log);
+    check(
+        MyServer::get().name(),
+        &faults,
+        changes,
+        &got,
+        replay_rows(&got, my_order),
+        &table,
+        &log,
+    );
     assert!(violations.is_empty(), "not a suffix replay: {violations:#?}");
     f.drop_db().await;
 }

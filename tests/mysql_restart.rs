@@ -10,8 +10,8 @@ mod common;
 
 use common::{
     env, kill9_six_times, my_order, my_root, read_at_least, read_topic, read_topic_until,
-    replay_rows, replay_violations, row_diff, seq, services_up, wait_exited, Got, Logtap, MyFixture,
-    MyServer,
+    replay_rows, replay_violations, row_diff, seq, services_up, wait_exited, Got, Logtap,
+    MyFixture, MyServer,
 };
 use mysql_async::prelude::Queryable;
 use serde_json::{json, Value as Json};

@@ -484,8 +484,11 @@ async fn a_killed_binlog_connection_is_reopened_and_nothing_is_lost() {
         let base = 100 + round * 100;
         for i in 0..10 {
             let (from, to) = (base + i * 10 + 1, base + i * 10 + 10);
-            q(&mut root, &format!("INSERT INTO t SELECT seq, {round} FROM {}", seq(from.into(), to.into())))
-                .await;
+            q(
+                &mut root,
+                &format!("INSERT INTO t SELECT seq, {round} FROM {}", seq(from.into(), to.into())),
+            )
+            .await;
         }
         q(&mut root, &format!("UPDATE t SET n = n + 1 WHERE id <= {}", 10 * (round + 1))).await;
     }
@@ -517,11 +520,8 @@ async fn status_shows_the_stored_binlog_position_and_a_clean_restart_sends_nothi
     let l = f.start("", "");
     let mut root = my_root(Some(&f.db)).await;
     for i in 0..5 {
-        q(
-            &mut root,
-            &format!("INSERT INTO t SELECT seq, 0 FROM {}", seq(i * 10 + 1, i * 10 + 10)),
-        )
-        .await;
+        q(&mut root, &format!("INSERT INTO t SELECT seq, 0 FROM {}", seq(i * 10 + 1, i * 10 + 10)))
+            .await;
     }
     let ours = last_gtid(&mut root).await;
     let topic = f.topic("t");

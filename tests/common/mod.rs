@@ -79,9 +79,12 @@ impl TopicRead {
     }
 }
 
+/// (partition, low, high) of each partition of a topic.
+type Watermarks = Vec<(i32, i64, i64)>;
+
 /// A new consumer (explicit offsets only) and each partition's (low, high)
 /// watermarks of `topic`, or what failed.
-fn partition_watermarks(topic: &str) -> Result<(BaseConsumer, Vec<(i32, i64, i64)>), String> {
+fn partition_watermarks(topic: &str) -> Result<(BaseConsumer, Watermarks), String> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap())
         .set("group.id", unique("logtap-read-"))
@@ -868,7 +871,9 @@ pub async fn my_dump_threads(conn: &mut mysql_async::Conn, pid: u32) -> Vec<u64>
     let server_port: u16 = env("LOGTAP_MYSQL_PORT").parse().expect("LOGTAP_MYSQL_PORT");
     let ports = tcp_local_ports(pid, server_port);
     let rows: Vec<(u64, String)> = conn
-        .query("SELECT ID, HOST FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'")
+        .query(
+            "SELECT ID, HOST FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'",
+        )
         .await
         .expect("PROCESSLIST");
     rows.into_iter()

@@ -235,7 +235,10 @@ fn a_null_field_with_a_default_is_written_as_the_default() {
         "t.Value",
         vec![
             Field::new("qty", Schema::int32().with_default(Value::Int32(7))),
-            Field::new("note", Schema::string().optional().with_default(Value::String("none".into()))),
+            Field::new(
+                "note",
+                Schema::string().optional().with_default(Value::String("none".into())),
+            ),
             Field::new("v", Schema::string().optional()),
         ],
     ));

@@ -31,11 +31,11 @@
 //! `TimeZone` may be anything: offsets in `timestamptz` text are honoured.
 
 mod array;
+pub mod defaults;
 mod encode;
 mod hstore;
 mod interval;
 mod numeric;
-pub mod defaults;
 pub mod oids;
 mod temporal;
 

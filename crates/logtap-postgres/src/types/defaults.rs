@@ -102,7 +102,10 @@ mod tests {
         assert_eq!(d(oids::INT4, "'-5'::integer"), Some(Value::Int32(-5)));
         assert_eq!(d(oids::INT8, "'9223372036854775807'::bigint"), Some(Value::Int64(i64::MAX)));
         assert_eq!(d(oids::INT2, "nextval('t_id_seq'::regclass)"), Some(Value::Int16(0)));
-        assert_eq!(d(oids::INT4, "nextval('diff.t_c_serial_seq'::regclass)"), Some(Value::Int32(0)));
+        assert_eq!(
+            d(oids::INT4, "nextval('diff.t_c_serial_seq'::regclass)"),
+            Some(Value::Int32(0))
+        );
         assert_eq!(
             d(oids::VARCHAR, "'none'::character varying"),
             Some(Value::String("none".into()))
