@@ -9,6 +9,7 @@
 //! sets, sans-IO), [`types`] (Debezium's MySQL type mapping, sans-IO),
 //! [`config`] (`[mysql]` settings). Snapshots are not written yet.
 
+pub mod catalog;
 pub mod check;
 pub mod config;
 pub mod conn;

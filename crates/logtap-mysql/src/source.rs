@@ -33,6 +33,7 @@
 //! ROWS event of a table, so an ALTER TABLE mid-stream is seen on the
 //! next row with no DDL parsing and no schema history.
 
+use crate::catalog::{self, TableCatalog};
 use crate::config::MysqlConfig;
 use crate::conn::{self, Flavor, ServerInfo};
 use crate::mariadb::{
@@ -207,6 +208,21 @@ pub struct MysqlSource {
     checksum: bool,
     /// `db.table` already warned about (no primary key), to warn once.
     warned: std::collections::HashSet<String>,
+    /// What `information_schema` says about captured tables (defaults,
+    /// MariaDB's UUID columns), read when a table is first mapped and
+    /// again after any DDL.
+    catalogs: HashMap<TableId, Arc<TableCatalog>>,
+    /// The connection the catalog is read on, opened when first needed.
+    catalog_conn: Option<mysql_async::Conn>,
+    /// An event received but not processed yet (see `next`).
+    held: Option<(Event, OwnedSemaphorePermit)>,
+}
+
+/// What [`MysqlSource::process`] needs answered before it can handle the
+/// event it was given (it is then given the same event again).
+#[derive(Debug)]
+enum Need {
+    Catalog(TableId),
 }
 
 impl std::fmt::Debug for MysqlSource {
@@ -309,6 +325,9 @@ impl MysqlSource {
             source_id,
             checksum,
             warned: Default::default(),
+            catalogs: HashMap::new(),
+            catalog_conn: None,
+            held: None,
             info,
             cfg,
         })
@@ -463,6 +482,57 @@ impl MysqlSource {
         sql.get_binlog_stream(request).await.map_err(|e| stream_error(cfg, &e, start))
     }
 
+    /// What must be answered before `ev` can be processed: the catalog of
+    /// a captured table mapped for the first time since the last DDL.
+    fn need(&self, ev: &Event) -> Option<Need> {
+        if ev.header().event_type_raw() != EventType::TABLE_MAP_EVENT as u8 {
+            return None;
+        }
+        let data = ev.data();
+        if data.len() >= 6 {
+            let mut id = [0u8; 8];
+            id[..6].copy_from_slice(&data[..6]);
+            if self.tables.get(&u64::from_le_bytes(id)).is_some_and(|t| t.fingerprint == data) {
+                return None;
+            }
+        }
+        // An unreadable TABLE_MAP is reported by `process`.
+        let tme = ev.read_event::<TableMapEvent<'_>>().ok()?;
+        let (db, table) = (tme.database_name(), tme.table_name());
+        if !self.cfg.captures(&db, &table) {
+            return None;
+        }
+        let id = TableId::new(db.as_ref(), table.as_ref());
+        (!self.catalogs.contains_key(&id)).then_some(Need::Catalog(id))
+    }
+
+    /// Answers a [`Need`].
+    async fn answer(&mut self, need: Need) -> Result<(), PipelineError> {
+        let Need::Catalog(id) = need;
+        // Taken out while in use: cancelled mid-query, it is dropped rather
+        // than reused with a result half read.
+        let mut conn = match self.catalog_conn.take() {
+            Some(c) => c,
+            None => conn::connect(&self.cfg).await?,
+        };
+        let mariadb = self.info.flavor == Flavor::Mariadb;
+        match catalog::fetch(&mut conn, mariadb, &id.namespace, &id.table).await {
+            Ok(c) => {
+                self.catalogs.insert(id, Arc::new(c));
+                self.catalog_conn = Some(conn);
+                Ok(())
+            }
+            Err(e) => {
+                let mut e = conn::classify(&self.cfg, &e);
+                e.message = format!(
+                    "reading the catalog (information_schema) of table {id}: {}",
+                    e.message
+                );
+                Err(e)
+            }
+        }
+    }
+
     /// Handles one event; fills `pending`.
     fn process(&mut self, ev: &Event) -> Result<(), PipelineError> {
         let header = ev.header();
@@ -572,6 +642,11 @@ impl MysqlSource {
                     // ROLLBACK TO, a temporary table...): not its end.
                 } else {
                     // A statement of its own (DDL): its group ends here.
+                    // It may have changed any table (defaults included,
+                    // which leave the TABLE_MAP as it was), so tables are
+                    // mapped and their catalogs read afresh.
+                    self.tables.clear();
+                    self.catalogs.clear();
                     self.commit(end_pos);
                 }
             }
@@ -763,13 +838,34 @@ impl MysqlSource {
                 c.column_type = ColumnType::Json;
             }
         }
+        let catalog = self.catalogs.get(&id).cloned();
+        let unknown: Vec<&str> = cols
+            .columns
+            .iter()
+            .filter(|c| catalog.as_ref().and_then(|t| t.column(&c.name)).is_none())
+            .map(|c| c.name.as_str())
+            .collect();
+        if !unknown.is_empty() && self.warned.insert(format!("catalog {db}.{table}")) {
+            tracing::warn!(
+                table = %id, columns = ?unknown,
+                "information_schema does not describe these columns of the binlog's TABLE_MAP (dropped since, or the user cannot see the table): they get no default, and a MariaDB UUID among them is sent as bytes"
+            );
+        }
         let names = RecordNames::new(&self.prefix, &id);
         let opts = self.cfg.type_options();
         let mut fields = Vec::with_capacity(cols.columns.len());
         let mut columns = Vec::with_capacity(cols.columns.len());
-        for c in &cols.columns {
+        for c in &mut cols.columns {
+            let described = catalog.as_ref().and_then(|t| t.column(&c.name));
+            if described.is_some_and(|d| d.data_type == "uuid")
+                && matches!(c.column_type, ColumnType::Binary { pad_to: Some(16) })
+            {
+                c.column_type = ColumnType::Uuid;
+            }
             let conv = column_schema(&c.column_type, c.nullable, &opts);
-            fields.push(Field::new(&c.name, conv.schema().clone()));
+            let mut schema = conv.schema().clone();
+            schema.default = described.and_then(|d| conv.default_value(&d.default));
+            fields.push(Field::new(&c.name, schema));
             columns.push(conv);
         }
         let key_idx = cols.primary_key.clone();
@@ -784,7 +880,7 @@ impl MysqlSource {
                 key_idx
                     .iter()
                     .map(|&i| {
-                        let mut s = columns[i].schema().clone();
+                        let mut s = fields[i].schema.clone();
                         s.optional = false;
                         Field::new(&cols.columns[i].name, s)
                     })
@@ -1157,8 +1253,18 @@ impl Source for MysqlSource {
             if let Some(item) = self.pending.pop_front() {
                 return Ok(Some(item));
             }
-            // Cancel-safe: `recv` loses nothing when cancelled, and an
-            // event is processed without awaiting.
+            // Cancel-safe: `recv` loses nothing when cancelled, an event
+            // received is held until it is processed (answering what it
+            // needs awaits), and processing does not await.
+            if let Some(held) = &self.held {
+                if let Some(need) = self.need(&held.0) {
+                    self.answer(need).await?;
+                }
+                if let Some((ev, _permit)) = self.held.take() {
+                    self.process(&ev)?;
+                }
+                continue;
+            }
             let read = match self.rx.recv().await {
                 Some(r) => r,
                 None => Err(match self.task.take() {
@@ -1172,8 +1278,7 @@ impl Source for MysqlSource {
                     None => PipelineError::retryable("the binlog reader task stopped"),
                 }),
             };
-            let (ev, _permit) = read?;
-            self.process(&ev)?;
+            self.held = Some(read?);
         }
     }
 

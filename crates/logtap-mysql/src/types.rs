@@ -46,15 +46,17 @@
 //!
 //! Where logtap differs, knowingly:
 //!
-//! - No column defaults or comments in the schemas (the binlog carries
-//!   neither; Debezium puts them in `default` and `doc`).
+//! - Column defaults come from `information_schema` (see `defaults.rs` and
+//!   `catalog.rs`), not from the DDL at that point of the binlog.
 //! - Facts only the DDL has are unknown: FLOAT(M,D) and REAL
 //!   (REAL_AS_FLOAT off) columns are `float32`/`float64` from their storage
 //!   (Debezium: `float64` for FLOAT(M,D), `float32` for REAL); BOOLEAN is
 //!   `int16` like the TINYINT(1) it is stored as (Debezium streaming: a
 //!   boolean); MariaDB's JSON is LONGTEXT in the binlog and becomes a plain
-//!   string unless the caller declares the column [`ColumnType::Json`]
-//!   (MariaDB's UUID, INET4 and INET6 are BINARY(n) bytes).
+//!   string unless the caller declares the column [`ColumnType::Json`];
+//!   MariaDB's UUID is BINARY(16) in the binlog and a [`ColumnType::Uuid`]
+//!   when the caller knows it from the catalog (INET4 and INET6 stay
+//!   bytes).
 //! - Only the Unicode character sets, `latin1` and `ascii` are decoded; a
 //!   column in another one is refused by [`table_columns`], naming it.
 //! - Malformed or impossible values (an ENUM index or SET member past the
@@ -86,11 +88,14 @@
 
 mod charset;
 mod decimal;
+mod defaults;
 mod json;
 mod table_map;
 mod temporal;
 
 use std::sync::Arc;
+
+pub use defaults::ColumnDefault;
 
 use logtap_core::convert::hex;
 pub use logtap_core::convert::{BinaryMode, DecimalMode};
@@ -290,6 +295,9 @@ pub enum ColumnType {
     },
     /// MySQL 9's VECTOR.
     Vector,
+    /// MariaDB's UUID, 16 bytes in the binlog; known only from the
+    /// catalog (`information_schema.COLUMNS.DATA_TYPE = 'uuid'`).
+    Uuid,
 }
 
 impl ColumnType {
@@ -319,6 +327,7 @@ impl ColumnType {
             ColumnType::Json => "JSON".into(),
             ColumnType::Geometry { kind } => format!("{kind:?}").to_uppercase(),
             ColumnType::Vector => "VECTOR".into(),
+            ColumnType::Uuid => "UUID".into(),
         }
     }
 }
@@ -509,6 +518,7 @@ fn resolve(t: &ColumnType, opts: &TypeOptions) -> (Schema, Conv) {
             debezium(Schema::array(Schema::float32()), "io.debezium.data.FloatVector"),
             Conv::Vector,
         ),
+        ColumnType::Uuid => (debezium(Schema::string(), "io.debezium.data.Uuid"), Conv::Uuid),
     }
 }
 
@@ -581,6 +591,7 @@ enum Conv {
     Geometry(Arc<Schema>),
     Point(Arc<Schema>),
     Vector,
+    Uuid,
 }
 
 /// A conversion failure before it is given the column's type name.
@@ -729,6 +740,7 @@ fn fallback(conv: &Conv) -> Value {
             ],
         }),
         Conv::Vector => Value::Array(Vec::new()),
+        Conv::Uuid => Value::String("00000000-0000-0000-0000-000000000000".into()),
     }
 }
 
@@ -1101,7 +1113,25 @@ fn convert(conv: &Conv, value: &BinlogValue<'_>) -> Result<Option<Value>, Fail> 
                     .collect(),
             )
         }
+        Conv::Uuid => {
+            let My::Bytes(b) = v else { return Err(unexpected(v)) };
+            Value::String(uuid_text(b).ok_or("not 16 bytes")?)
+        }
     }))
+}
+
+/// A UUID's 16 bytes as Debezium prints it (`8-4-4-4-12` lower-case hex).
+/// MariaDB 10.11 writes a UUID into the binlog in this, its text order
+/// (seen in captured bytes); fewer than 16 bytes are zero-padded as a
+/// BINARY(16)'s are.
+fn uuid_text(b: &[u8]) -> Option<String> {
+    if b.len() > 16 {
+        return None;
+    }
+    let mut full = [0u8; 16];
+    full[..b.len()].copy_from_slice(b);
+    let h = hex(&full);
+    Some(format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..]))
 }
 
 /// mysql_common's TIMESTAMP2 text: `seconds[.micros]`. The seconds are an
