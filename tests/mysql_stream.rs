@@ -9,7 +9,7 @@
 mod common;
 
 use common::{
-    gtid_seq, last_gtid, my_dump_threads, my_order, my_root, read_at_least, read_topic,
+    gtid_seq, last_gtid, my_dump_threads, my_order, my_root, my_threads, read_at_least, read_topic,
     read_topic_until, replay_violations, seq, wait_until, Got, Logtap, MyFixture, MyServer,
 };
 use mysql_async::prelude::Queryable;
@@ -511,6 +511,79 @@ async fn a_killed_binlog_connection_is_reopened_and_nothing_is_lost() {
     assert_eq!(got.len() - replayed, want, "distinct records after killed connections:\n{log}");
     // The reconnection was a reconnection, not a restart of the process.
     assert!(killed.len() >= 2, "{killed:?}");
+    f.drop_db().await;
+}
+
+/// The column defaults come from a second connection (information_schema),
+/// read again after every DDL. Killing that connection, then changing a
+/// default (a DDL that leaves the TABLE_MAP as it was), makes the next read
+/// find it dead: logtap reads on a new connection, loses and reorders
+/// nothing, and each change is first sent with the default of its time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_catalog_connection_loses_nothing_and_defaults_follow_the_ddl() {
+    let f =
+        MyFixture::new("mycat", &["CREATE TABLE t (id int PRIMARY KEY, n int NOT NULL DEFAULT 5)"])
+            .await;
+    let l = f.start("", "[record]\nschemas_enable = true\n");
+    let mut root = my_root(Some(&f.db)).await;
+    q(&mut root, &format!("INSERT INTO t (id) SELECT seq FROM {}", seq(1, 20))).await;
+    let topic = f.topic("t");
+    assert_eq!(read_at_least(&topic, 20, Duration::from_secs(60)).len(), 20, "{}", l.log_text());
+    let pid = l.child.id();
+    let mut killed = Vec::new();
+    for round in 1..=3u32 {
+        let mut threads = Vec::new();
+        for _ in 0..150 {
+            threads = my_threads(&mut root, pid, false).await;
+            threads.retain(|t| !killed.contains(t));
+            if !threads.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        assert!(
+            !threads.is_empty(),
+            "round {round}: no catalog connection of logtap:\n{}",
+            l.log_text()
+        );
+        for t in threads {
+            q(&mut root, &format!("KILL {t}")).await;
+            killed.push(t);
+        }
+        q(&mut root, &format!("ALTER TABLE t ALTER COLUMN n SET DEFAULT {}", 5 + round)).await;
+        let from = u64::from(round) * 20 + 1;
+        q(&mut root, &format!("INSERT INTO t (id) SELECT seq FROM {}", seq(from, from + 19))).await;
+        // The next round's DDL only after this round's rows were sent.
+        let want = 20 * (round as usize + 1);
+        let distinct = |got: &[Got]| got.len() - replay_violations(got).1;
+        read_topic_until(&topic, Duration::from_secs(90), |got| distinct(got) >= want);
+    }
+    let log = l.stop();
+    let got = read_topic(&topic).records;
+    let (violations, replayed) = replay_violations(&got);
+    assert!(violations.is_empty(), "{violations:#?}\n{log}");
+    let mut first: BTreeMap<i64, Json> = BTreeMap::new();
+    for g in &got {
+        let v = g.value_json();
+        first.entry(v["payload"]["after"]["id"].as_i64().unwrap()).or_insert(v);
+    }
+    assert_eq!(first.keys().copied().collect::<Vec<_>>(), (1..=80).collect::<Vec<_>>(), "{log}");
+    for (id, v) in &first {
+        let n = v["schema"]["fields"][1]["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["field"] == "n")
+            .unwrap_or_else(|| panic!("no field n: {v}"))
+            .clone();
+        let round = (id - 1) / 20;
+        assert_eq!(n["default"], json!(5 + round), "id {id}: {n}\n{log}");
+        assert_eq!(v["payload"]["after"]["n"], json!(5 + round), "id {id}");
+    }
+    eprintln!("{} records, {replayed} replayed, catalog connections killed: {killed:?}", got.len());
+    // A dead idle catalog connection is replaced, not a reason to restart.
+    assert!(!log.contains("retrying"), "{log}");
+    assert!(killed.len() >= 3, "{killed:?}");
     f.drop_db().await;
 }
 

@@ -868,12 +868,19 @@ pub fn tcp_local_ports(pid: u32, remote_port: u16) -> Vec<u16> {
 /// (`Binlog Dump`, or `Binlog Dump GTID` on MySQL, in the process list,
 /// matched by client port).
 pub async fn my_dump_threads(conn: &mut mysql_async::Conn, pid: u32) -> Vec<u64> {
+    my_threads(conn, pid, true).await
+}
+
+/// The server threads of logtap process `pid`'s connections: its binlog
+/// dump threads (`dump`), or all the others (the catalog reader's).
+pub async fn my_threads(conn: &mut mysql_async::Conn, pid: u32, dump: bool) -> Vec<u64> {
     let server_port: u16 = env("LOGTAP_MYSQL_PORT").parse().expect("LOGTAP_MYSQL_PORT");
     let ports = tcp_local_ports(pid, server_port);
+    let not = if dump { "" } else { "NOT " };
     let rows: Vec<(u64, String)> = conn
-        .query(
-            "SELECT ID, HOST FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'",
-        )
+        .query(format!(
+            "SELECT ID, HOST FROM information_schema.PROCESSLIST WHERE COMMAND {not}LIKE 'Binlog Dump%'"
+        ))
         .await
         .expect("PROCESSLIST");
     rows.into_iter()

@@ -509,26 +509,35 @@ impl MysqlSource {
     /// Answers a [`Need`].
     async fn answer(&mut self, need: Need) -> Result<(), PipelineError> {
         let Need::Catalog(id) = need;
-        // Taken out while in use: cancelled mid-query, it is dropped rather
-        // than reused with a result half read.
-        let mut conn = match self.catalog_conn.take() {
-            Some(c) => c,
-            None => conn::connect(&self.cfg).await?,
-        };
         let mariadb = self.info.flavor == Flavor::Mariadb;
-        match catalog::fetch(&mut conn, mariadb, &id.namespace, &id.table).await {
-            Ok(c) => {
-                self.catalogs.insert(id, Arc::new(c));
-                self.catalog_conn = Some(conn);
-                Ok(())
-            }
-            Err(e) => {
-                let mut e = conn::classify(&self.cfg, &e);
-                e.message = format!(
-                    "reading the catalog (information_schema) of table {id}: {}",
-                    e.message
-                );
-                Err(e)
+        // The connection is taken out while in use: cancelled mid-query, it
+        // is dropped rather than reused with a result half read. A kept
+        // connection may have died while idle (wait_timeout, KILL): it is
+        // given up for a new one once before the error counts.
+        let mut kept = self.catalog_conn.take();
+        loop {
+            let reused = kept.is_some();
+            let mut conn = match kept.take() {
+                Some(c) => c,
+                None => conn::connect(&self.cfg).await?,
+            };
+            match catalog::fetch(&mut conn, mariadb, &id.namespace, &id.table).await {
+                Ok(c) => {
+                    self.catalogs.insert(id, Arc::new(c));
+                    self.catalog_conn = Some(conn);
+                    return Ok(());
+                }
+                Err(e) if reused => {
+                    tracing::debug!(error = %e, "the catalog connection failed; reading on a new one");
+                }
+                Err(e) => {
+                    let mut e = conn::classify(&self.cfg, &e);
+                    e.message = format!(
+                        "reading the catalog (information_schema) of table {id}: {}",
+                        e.message
+                    );
+                    return Err(e);
+                }
             }
         }
     }

@@ -6,11 +6,23 @@
 //! same value in a row would (Debezium converts defaults with its row
 //! converters too).
 //!
-//! Defaults logtap gives no `default` for: NULL, expressions
-//! (`CURRENT_TIMESTAMP`, `(1 + 2)`, `uuid()`), and the JSON, geometry,
-//! VECTOR and TIMESTAMP columns.
+//! Debezium 3.6's rules (`BinlogDefaultValueConverter`), followed here:
+//! - no default for NULL, for expressions (`(1 + 2)`, `uuid()`), and for
+//!   JSON, geometry, VECTOR and UUID columns;
+//! - `CURRENT_TIMESTAMP` stands for `1970-01-01 00:00:00`: a DATETIME gets
+//!   0, a TIMESTAMP gets the epoch when NOT NULL and no default otherwise;
+//! - a zero date (`0000-00-00`) or, on DATE/DATETIME, text that is no date:
+//!   the epoch when NOT NULL, no default otherwise;
+//! - a TIMESTAMP literal is read as UTC (Debezium reads it in its JVM's
+//!   zone, UTC in the usual container);
+//! - an integer literal with a fraction is rounded (`'1.5'` gives 2).
+//!
+//! Where logtap knowingly differs: a quoted default is unescaped (`'it''s'`
+//! is `it's`; Debezium keeps `it''s`), BIGINT defaults above 2^53 keep
+//! their precision, and a BINARY(n) default is zero-padded to n bytes as
+//! the column's values are.
 
-use super::{convert, BinlogValue, ColumnConversion, Conv, My};
+use super::{convert, fallback, BinlogValue, ColumnConversion, Conv, My};
 use logtap_core::Value;
 
 /// A column's DEFAULT, the same whichever server described it.
@@ -24,7 +36,9 @@ pub enum ColumnDefault {
     Bits(u64),
     /// A binary literal (MySQL writes a VARBINARY's default as `0x6162`).
     Bytes(Vec<u8>),
-    /// An expression evaluated per row (`CURRENT_TIMESTAMP`, `(1 + 2)`).
+    /// `CURRENT_TIMESTAMP` (or `NOW()`), with or without a precision.
+    CurrentTimestamp,
+    /// Another expression evaluated per row (`(1 + 2)`, `uuid()`).
     Expression(String),
 }
 
@@ -50,7 +64,13 @@ impl ColumnDefault {
                 return ColumnDefault::Bits(bits);
             }
         }
+        let lower = raw.to_ascii_lowercase();
+        let current_timestamp =
+            ["current_timestamp", "now(", "localtime"].iter().any(|f| lower.starts_with(f));
         if mariadb {
+            if current_timestamp {
+                return ColumnDefault::CurrentTimestamp;
+            }
             if raw.eq_ignore_ascii_case("NULL") {
                 return ColumnDefault::None;
             }
@@ -63,6 +83,11 @@ impl ColumnDefault {
             return ColumnDefault::Expression(raw.to_string());
         }
         if extra.to_ascii_uppercase().contains("DEFAULT_GENERATED") {
+            // `DEFAULT CURRENT_TIMESTAMP` is listed bare, `DEFAULT (now())`
+            // as the expression `now()`, which Debezium gives no value.
+            if lower.starts_with("current_timestamp") {
+                return ColumnDefault::CurrentTimestamp;
+            }
             return ColumnDefault::Expression(raw.to_string());
         }
         if binary {
@@ -135,17 +160,27 @@ impl ColumnConversion {
         let text = match default {
             ColumnDefault::None | ColumnDefault::Expression(_) => return None,
             ColumnDefault::Text(t) => Some(t.as_str()),
+            ColumnDefault::CurrentTimestamp => Some("1970-01-01 00:00:00"),
             _ => None,
         };
+        // The epoch when NOT NULL, else no default.
+        let epoch = || (!self.optional).then(|| fallback(&self.conv));
         let binlog = match (&self.conv, default) {
             (Conv::Text(_) | Conv::Enum(_) | Conv::Set(_), ColumnDefault::Text(t)) => {
                 return Some(Value::String(t.clone()));
             }
             (Conv::Int { .. } | Conv::SignedMediumInt | Conv::UnsignedDecimal | Conv::Year, _) => {
-                let t = text?;
-                match t.parse::<i64>() {
-                    Ok(i) => My::Int(i),
-                    Err(_) => My::UInt(t.parse().ok()?),
+                let t = text?.trim();
+                match (t.parse::<i64>(), t.parse::<u64>()) {
+                    (Ok(i), _) => My::Int(i),
+                    (_, Ok(u)) => My::UInt(u),
+                    _ => {
+                        let f = t.parse::<f64>().ok()?.round();
+                        if f.abs() >= 9.2e18 {
+                            return None;
+                        }
+                        My::Int(f as i64)
+                    }
                 }
             }
             (Conv::Float32, _) => My::Float(text?.parse().ok()?),
@@ -160,8 +195,29 @@ impl ColumnConversion {
             }
             (Conv::Binary { .. }, ColumnDefault::Text(t)) => My::Bytes(t.as_bytes().to_vec()),
             (Conv::Binary { .. }, ColumnDefault::Bytes(b)) => My::Bytes(b.clone()),
-            (Conv::Date { .. } | Conv::DateTime { .. }, _) => date_time(text?)?,
-            (Conv::Time { .. }, _) => time(text?)?,
+            (Conv::Date { .. } | Conv::DateTime { .. }, _) => {
+                let Some(v) = date_time(text?.trim()) else { return epoch() };
+                return match convert(&self.conv, &BinlogValue::Value(v)) {
+                    Ok(Some(v)) => Some(v),
+                    Ok(None) => epoch(),
+                    Err(_) => None,
+                };
+            }
+            (Conv::Timestamp { .. }, _) => {
+                let My::Date(y, mo, d, h, mi, s, us) = date_time(text?.trim())? else {
+                    return None;
+                };
+                if y == 0 || mo == 0 || d == 0 {
+                    return epoch();
+                }
+                let days = super::temporal::days_from_civil(y.into(), mo.into(), d.into());
+                let secs = days * 86_400 + i64::from(h) * 3600 + i64::from(mi) * 60 + i64::from(s);
+                if secs == 0 && us == 0 {
+                    return epoch();
+                }
+                My::Bytes(format!("{secs}.{us:06}").into_bytes())
+            }
+            (Conv::Time { .. }, _) => time(text?.trim())?,
             _ => return None,
         };
         convert(&self.conv, &BinlogValue::Value(binlog)).ok().flatten()
@@ -224,10 +280,7 @@ mod tests {
         assert_eq!(ColumnDefault::parse(false, None, "", "int"), ColumnDefault::None);
         assert_eq!(mariadb("7"), ColumnDefault::Text("7".into()));
         assert_eq!(mariadb("-1.50"), ColumnDefault::Text("-1.50".into()));
-        assert_eq!(
-            mariadb("current_timestamp()"),
-            ColumnDefault::Expression("current_timestamp()".into())
-        );
+        assert_eq!(mariadb("current_timestamp()"), ColumnDefault::CurrentTimestamp);
         assert_eq!(mariadb("(1 + 2)"), ColumnDefault::Expression("(1 + 2)".into()));
         assert_eq!(
             ColumnDefault::parse(
@@ -236,7 +289,12 @@ mod tests {
                 "DEFAULT_GENERATED",
                 "timestamp"
             ),
-            ColumnDefault::Expression("CURRENT_TIMESTAMP".into())
+            ColumnDefault::CurrentTimestamp
+        );
+        assert_eq!(mariadb("current_timestamp(3)"), ColumnDefault::CurrentTimestamp);
+        assert_eq!(
+            ColumnDefault::parse(false, Some("now()"), "DEFAULT_GENERATED", "datetime"),
+            ColumnDefault::Expression("now()".into())
         );
         for mariadb in [true, false] {
             assert_eq!(
@@ -308,7 +366,11 @@ mod tests {
             value(ColumnType::Time { fsp: 0 }, text("-01:00:00")),
             Some(Value::Int64(-3_600_000_000))
         );
-        assert_eq!(value(ColumnType::Timestamp { fsp: 0 }, text("2020-01-01 00:00:00")), None);
+        assert_eq!(
+            value(ColumnType::Timestamp { fsp: 0 }, text("2020-01-01 00:00:00")),
+            Some(Value::String("2020-01-01T00:00:00Z".into()))
+        );
+        assert_eq!(value(ColumnType::Int { unsigned: false }, text("1.5")), Some(Value::Int32(2)));
         assert_eq!(value(ColumnType::Json, text("{}")), None);
         assert_eq!(
             value(ColumnType::Int { unsigned: false }, ColumnDefault::Expression("(1 + 2)".into())),
@@ -336,5 +398,39 @@ mod uuid_tests {
         let v = conv.convert(&BinlogValue::Value(My::Bytes(bytes))).unwrap();
         assert_eq!(v, Value::String("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11".into()));
         assert!(conv.convert(&BinlogValue::Value(My::Bytes(vec![0; 17]))).is_err());
+    }
+}
+
+#[cfg(test)]
+mod temporal_tests {
+    use super::ColumnDefault;
+    use crate::types::{column_schema, ColumnType, TypeOptions};
+    use logtap_core::Value;
+
+    fn value(t: ColumnType, optional: bool, d: ColumnDefault) -> Option<Value> {
+        column_schema(&t, optional, &TypeOptions::default()).default_value(&d)
+    }
+
+    #[test]
+    fn current_timestamp_and_zero_dates_follow_debeziums_rules() {
+        use ColumnDefault::CurrentTimestamp as Ct;
+        let ts = ColumnType::Timestamp { fsp: 0 };
+        let dt = ColumnType::DateTime { fsp: 0 };
+        let epoch = Some(Value::String("1970-01-01T00:00:00Z".into()));
+        assert_eq!(value(ts.clone(), false, Ct), epoch);
+        assert_eq!(value(ts.clone(), true, Ct), None);
+        assert_eq!(value(dt.clone(), true, Ct), Some(Value::Int64(0)));
+        assert_eq!(value(dt.clone(), false, Ct), Some(Value::Int64(0)));
+        let zero = || ColumnDefault::Text("0000-00-00 00:00:00".into());
+        assert_eq!(value(ts.clone(), false, zero()), epoch);
+        assert_eq!(value(ts, true, zero()), None);
+        assert_eq!(value(dt.clone(), false, zero()), Some(Value::Int64(0)));
+        assert_eq!(value(dt.clone(), true, zero()), None);
+        assert_eq!(
+            value(ColumnType::Date, false, ColumnDefault::Text("0000-00-00".into())),
+            Some(Value::Int32(0))
+        );
+        assert_eq!(value(ColumnType::Date, true, ColumnDefault::Text("curdate()".into())), None);
+        assert_eq!(value(dt, false, ColumnDefault::Expression("now()".into())), None);
     }
 }
