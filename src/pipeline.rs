@@ -127,6 +127,16 @@ async fn handle<K: Sink>(
             }
             Ok(())
         }
+        SourceItem::SchemaChange(event) => {
+            let rec = parts.encoder.encode_schema_change(&event);
+            sink.send(SinkRecord {
+                topic: parts.router.schema_change_topic(),
+                key: rec.key,
+                value: rec.value,
+                headers: rec.headers,
+            })
+            .await
+        }
         SourceItem::Checkpoint(position) => {
             parts.tracker.checkpoint(position);
             Ok(())

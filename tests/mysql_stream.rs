@@ -587,6 +587,76 @@ async fn a_killed_catalog_connection_loses_nothing_and_defaults_follow_the_ddl()
     f.drop_db().await;
 }
 
+/// Each DDL statement gives one schema-change record on the topic
+/// `<topic_prefix>`, in its place: killed with SIGKILL between two DDL
+/// statements (one of them run while logtap is down), logtap restarts
+/// from its stored position and neither a schema-change record nor a row
+/// is lost; each statement is first described with the columns it left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schema_changes_are_recorded_once_each_across_a_kill() {
+    let f = MyFixture::new("myddl", &["CREATE TABLE t (id int PRIMARY KEY, n int)"]).await;
+    let cfg = format!("{}[record]\nschemas_enable = true\n", f.config(""));
+    // The fixture's start point is before the first DDL: no wait needed.
+    let mut l = Some(Logtap::start(f.dir.path(), &cfg));
+    let mut root = my_root(Some(&f.db)).await;
+    let topic = f.topic("t");
+    let mut logs = String::new();
+    for round in 1..=5u64 {
+        q(&mut root, &format!("ALTER TABLE t ADD COLUMN c{round} int DEFAULT {round}")).await;
+        let from = round * 10;
+        q(&mut root, &format!("INSERT INTO t (id) SELECT seq FROM {}", seq(from, from + 9))).await;
+        if round == 3 {
+            // Round 3 ran while logtap was down.
+            l = Some(Logtap::start(f.dir.path(), &cfg));
+        }
+        read_topic_until(&topic, Duration::from_secs(60), |got| {
+            got.iter().map(Got::key_str).collect::<HashSet<_>>().len() >= 10 * round as usize
+        });
+        if round == 2 {
+            let killed = l.take().unwrap();
+            logs.push_str(&killed.log_text());
+            killed.kill9();
+        }
+    }
+    logs.push_str(&l.take().unwrap().stop());
+    let (violations, _) = replay_violations(&read_topic(&topic).records);
+    assert!(violations.is_empty(), "{violations:#?}");
+    let ids: HashSet<String> = read_topic(&topic).records.iter().map(Got::key_str).collect();
+    assert_eq!(ids.len(), 50, "{logs}");
+    // The schema changes of this test's database, first occurrences.
+    let mut first: BTreeMap<String, Json> = BTreeMap::new();
+    for g in read_topic(&f.prefix).records {
+        let v = g.value_json();
+        if v["payload"]["databaseName"] == f.db.as_str() {
+            let ddl = v["payload"]["ddl"].as_str().unwrap().to_string();
+            first.entry(ddl).or_insert(v);
+        }
+    }
+    assert_eq!(first.len(), 5, "{:#?}\n{logs}", first.keys());
+    for round in 1..=5u64 {
+        let ddl = format!("ALTER TABLE t ADD COLUMN c{round} int DEFAULT {round}");
+        let v =
+            first.get(&ddl).unwrap_or_else(|| panic!("no record of {ddl}: {:#?}", first.keys()));
+        let change = &v["payload"]["tableChanges"][0];
+        assert_eq!(change["type"], "ALTER");
+        assert_eq!(change["id"], format!("\"{}\".\"t\"", f.db));
+        let columns: Vec<&str> = change["table"]["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap())
+            .collect();
+        let mut want = vec!["id".to_string(), "n".to_string()];
+        want.extend((1..=round).map(|i| format!("c{i}")));
+        assert_eq!(columns, want, "{ddl}");
+        let last = &change["table"]["columns"][columns.len() - 1];
+        assert_eq!(last["defaultValueExpression"], round.to_string(), "{ddl}");
+        assert_eq!(v["payload"]["source"]["db"], f.db.as_str());
+        assert_eq!(v["payload"]["source"]["table"], "t");
+    }
+    f.drop_db().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_shows_the_stored_binlog_position_and_a_clean_restart_sends_nothing_twice() {
     let f = MyFixture::new("mystat", &["CREATE TABLE t (id int PRIMARY KEY, n int)"]).await;

@@ -88,6 +88,18 @@ impl Encoder {
         self.wrap(|| schema_json(&envelope_schema(event)), &EnvelopePayload(event))
     }
 
+    /// The record of a schema change: its key and value structs as they
+    /// are (no envelope).
+    pub fn encode_schema_change(&self, event: &crate::event::SchemaChangeEvent) -> EncodedRecord {
+        EncodedRecord {
+            key: Some(self.wrap(|| schema_json(&event.key.schema), &StructPayload(&event.key))),
+            value: Some(
+                self.wrap(|| schema_json(&event.value.schema), &StructPayload(&event.value)),
+            ),
+            headers: vec![],
+        }
+    }
+
     fn wrap<P: Serialize>(&self, schema: impl FnOnce() -> Json, payload: &P) -> Vec<u8> {
         // Serializing these types into a Vec cannot fail: every map key is a
         // string and there is no IO.

@@ -117,6 +117,17 @@ pub struct ChangeEvent {
     pub position: SourcePosition,
 }
 
+/// A record that is not a row change: Debezium's schema-change records,
+/// written to the topic named by the topic prefix alone, key and value
+/// built by the source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SchemaChangeEvent {
+    pub key: Struct,
+    pub value: Struct,
+    /// Where the statement is in the source log (for errors and logs).
+    pub position: SourcePosition,
+}
+
 /// The names Debezium gives the records of a table:
 /// `<prefix>.<namespace>.<table>` with `.Key`, `.Value` and `.Envelope`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -53,6 +53,8 @@ impl PipelineError {
 #[derive(Debug, Clone, PartialEq)]
 pub enum SourceItem {
     Change(Box<ChangeEvent>),
+    /// A schema change (DDL), sent in its place between the changes.
+    SchemaChange(Box<crate::event::SchemaChangeEvent>),
     /// Every change before this point has been yielded: once they are all
     /// acknowledged, the source may resume from here.
     Checkpoint(SourcePosition),

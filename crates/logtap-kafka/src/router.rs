@@ -37,6 +37,11 @@ impl Router {
         }
     }
 
+    /// Debezium's schema-change topic: the topic prefix itself.
+    pub fn schema_change_topic(&self) -> String {
+        self.prefix.clone()
+    }
+
     /// Debezium's heartbeat topic for this prefix.
     pub fn heartbeat_topic(&self) -> String {
         format!("__debezium-heartbeat.{}", self.prefix)

@@ -102,6 +102,11 @@ pub struct MysqlConfig {
     /// Give up connecting after this long, in milliseconds.
     #[serde(default = "default_connect_timeout_ms")]
     pub connect_timeout_ms: u64,
+    /// Write a schema-change record (DDL and the tables' structure) to the
+    /// topic `<topic_prefix>` for each DDL statement, as Debezium's
+    /// `include.schema.changes` (default true) does.
+    #[serde(default = "default_true")]
+    pub include_schema_changes: bool,
 }
 
 fn default_port() -> u16 {

@@ -13,7 +13,9 @@ pub mod catalog;
 pub mod check;
 pub mod config;
 pub mod conn;
+pub mod ddl;
 pub mod mariadb;
+pub mod schema_change;
 pub mod source;
 pub mod types;
 

@@ -36,10 +36,12 @@
 use crate::catalog::{self, TableCatalog};
 use crate::config::MysqlConfig;
 use crate::conn::{self, Flavor, ServerInfo};
+use crate::ddl::{self, ChangeKind, Ddl};
 use crate::mariadb::{
     decode_mariadb_event_body, EventHeader, GtidPosition, MariadbEvent, MariadbGtid, MysqlGtid,
     MysqlGtidSet,
 };
+use crate::schema_change::SchemaChangeSchemas;
 use crate::types::{column_schema, table_columns, ColumnConversion, ColumnType, TableColumns};
 use logtap_core::event::{key_change_headers, now_us, ChangeEvent, Op, RecordNames, TableId};
 use logtap_core::schema::{Field, Schema, Struct, Value};
@@ -216,6 +218,10 @@ pub struct MysqlSource {
     catalog_conn: Option<mysql_async::Conn>,
     /// An event received but not processed yet (see `next`).
     held: Option<(Event, OwnedSemaphorePermit)>,
+    /// Schemas of the schema-change records (`None`: not written).
+    schema_changes: Option<SchemaChangeSchemas>,
+    /// The DDL event (file, start) whose tables' catalogs were read for it.
+    ddl_read: Option<(String, u64)>,
 }
 
 /// What [`MysqlSource::process`] needs answered before it can handle the
@@ -223,6 +229,9 @@ pub struct MysqlSource {
 #[derive(Debug)]
 enum Need {
     Catalog(TableId),
+    /// The catalogs of the tables a DDL statement (at file, start) created
+    /// or altered, read afresh for its schema-change records.
+    Ddl(String, u64, Vec<TableId>),
 }
 
 impl std::fmt::Debug for MysqlSource {
@@ -328,6 +337,10 @@ impl MysqlSource {
             catalogs: HashMap::new(),
             catalog_conn: None,
             held: None,
+            schema_changes: cfg
+                .include_schema_changes
+                .then(|| SchemaChangeSchemas::new(info.flavor, &source_schema(info.flavor))),
+            ddl_read: None,
             info,
             cfg,
         })
@@ -485,6 +498,9 @@ impl MysqlSource {
     /// What must be answered before `ev` can be processed: the catalog of
     /// a captured table mapped for the first time since the last DDL.
     fn need(&self, ev: &Event) -> Option<Need> {
+        if ev.header().event_type_raw() == EventType::QUERY_EVENT as u8 {
+            return self.ddl_need(ev);
+        }
         if ev.header().event_type_raw() != EventType::TABLE_MAP_EVENT as u8 {
             return None;
         }
@@ -506,9 +522,44 @@ impl MysqlSource {
         (!self.catalogs.contains_key(&id)).then_some(Need::Catalog(id))
     }
 
+    /// A DDL statement's tables, when schema-change records are written
+    /// and their catalogs were not read for this statement yet.
+    fn ddl_need(&self, ev: &Event) -> Option<Need> {
+        self.schema_changes.as_ref()?;
+        if self.tx.as_ref().is_some_and(|t| t.open) {
+            return None;
+        }
+        let header = ev.header();
+        let start = u64::from(header.log_pos()).saturating_sub(u64::from(header.event_size()));
+        let start = self.payload_end.unwrap_or(start);
+        if self.ddl_read.as_ref().is_some_and(|(f, p)| *f == self.file && *p == start) {
+            return None;
+        }
+        let q = ev.read_event::<mysql_async::binlog::events::QueryEvent<'_>>().ok()?;
+        let Ddl::Tables(changes) = ddl::classify(&q.query()) else { return None };
+        let default_db = q.schema();
+        let ids: Vec<TableId> = changes
+            .iter()
+            .filter(|c| c.kind != ChangeKind::Drop)
+            .map(|c| TableId::new(c.db.as_deref().unwrap_or(&default_db), c.table.as_str()))
+            .collect();
+        Some(Need::Ddl(self.file.clone(), start, ids))
+    }
+
     /// Answers a [`Need`].
     async fn answer(&mut self, need: Need) -> Result<(), PipelineError> {
-        let Need::Catalog(id) = need;
+        let id = match need {
+            Need::Catalog(id) => id,
+            Need::Ddl(file, start, ids) => {
+                // Whatever was read before this DDL may be stale now.
+                self.catalogs.clear();
+                for id in ids {
+                    Box::pin(self.answer(Need::Catalog(id))).await?;
+                }
+                self.ddl_read = Some((file, start));
+                return Ok(());
+            }
+        };
         let mariadb = self.info.flavor == Flavor::Mariadb;
         // The connection is taken out while in use: cancelled mid-query, it
         // is dropped rather than reused with a result half read. A kept
@@ -655,7 +706,12 @@ impl MysqlSource {
                     // which leave the TABLE_MAP as it was), so tables are
                     // mapped and their catalogs read afresh.
                     self.tables.clear();
-                    self.catalogs.clear();
+                    self.schema_change(&q, ev, event_start);
+                    let fresh =
+                        self.ddl_read.take().filter(|(f, p)| *f == self.file && *p == event_start);
+                    if fresh.is_none() {
+                        self.catalogs.clear();
+                    }
                     self.commit(end_pos);
                 }
             }
@@ -694,6 +750,75 @@ impl MysqlSource {
         }
         self.advance(end_pos);
         Ok(())
+    }
+
+    /// The schema-change records of a DDL statement (none when they are
+    /// off or the statement gives none), before its checkpoint.
+    fn schema_change(
+        &mut self,
+        q: &mysql_async::binlog::events::QueryEvent<'_>,
+        ev: &Event,
+        event_start: u64,
+    ) {
+        let Some(schemas) = &self.schema_changes else { return };
+        let text = q.query();
+        let default_db = q.schema().into_owned();
+        /// (database, statement text, table changes: kind, db, table).
+        type Planned = (String, String, Vec<(ChangeKind, String, String)>);
+        let records: Vec<Planned> = match ddl::classify(&text) {
+            Ddl::Ignored => return,
+            Ddl::Database(db) => {
+                vec![(db.unwrap_or_else(|| default_db.clone()), text.trim().to_string(), vec![])]
+            }
+            Ddl::Tables(changes) => changes
+                .into_iter()
+                .map(|c| {
+                    let db = c.db.unwrap_or_else(|| default_db.clone());
+                    (db.clone(), c.ddl, vec![(c.kind, db, c.table)])
+                })
+                .collect(),
+        };
+        let header = ev.header();
+        let ts_ms = i64::from(header.timestamp()) * 1000;
+        let gtid = self.tx.as_ref().and_then(|t| t.gtid.as_ref()).map(ToString::to_string);
+        for (db, ddl_text, changes) in records {
+            let table = changes.iter().map(|c| c.2.as_str()).collect::<Vec<_>>().join(",");
+            let source = source_struct(
+                &self.source_schema,
+                &SourceFields {
+                    connector: self.info.flavor.connector(),
+                    prefix: &self.prefix,
+                    ts_ms,
+                    db: &db,
+                    table: (!table.is_empty()).then_some(table.as_str()),
+                    server_id: i64::from(header.server_id()),
+                    gtid: gtid.as_deref(),
+                    file: &self.file,
+                    pos: event_start,
+                    row: 0,
+                    thread: None,
+                },
+            );
+            let catalogs: Vec<Option<Arc<TableCatalog>>> = changes
+                .iter()
+                .map(|(_, d, t)| self.catalogs.get(&TableId::new(d.as_str(), t.as_str())).cloned())
+                .collect();
+            let described: Vec<(ChangeKind, &str, &str, Option<&TableCatalog>)> = changes
+                .iter()
+                .zip(&catalogs)
+                .map(|((k, d, t), c)| (*k, d.as_str(), t.as_str(), c.as_deref()))
+                .collect();
+            let position = SourcePosition::Mysql {
+                file: self.file.clone(),
+                pos: event_start,
+                gtid_set: None,
+                skip_events: 0,
+                skip_rows: 0,
+            };
+            let record =
+                schemas.record(source, now_us() / 1000, &db, &ddl_text, &described, position);
+            self.pending.push_back(SourceItem::SchemaChange(Box::new(record)));
+        }
     }
 
     fn advance(&mut self, end_pos: u64) {
@@ -985,6 +1110,47 @@ impl MysqlSource {
     }
 }
 
+/// The values of Debezium's MySQL/MariaDB `source` block.
+struct SourceFields<'a> {
+    connector: &'static str,
+    prefix: &'a str,
+    ts_ms: i64,
+    db: &'a str,
+    table: Option<&'a str>,
+    server_id: i64,
+    gtid: Option<&'a str>,
+    file: &'a str,
+    pos: u64,
+    row: u64,
+    thread: Option<i64>,
+}
+
+/// The `source` block (see [`source_schema`] for the fields).
+fn source_struct(schema: &Arc<Schema>, f: &SourceFields<'_>) -> Struct {
+    Struct {
+        schema: schema.clone(),
+        values: vec![
+            Value::String(env!("CARGO_PKG_VERSION").into()),
+            Value::String(f.connector.into()),
+            Value::String(f.prefix.into()),
+            Value::Int64(f.ts_ms),
+            Value::String("false".into()),
+            Value::String(f.db.into()),
+            Value::Null,
+            Value::Int64(f.ts_ms.saturating_mul(1000)),
+            Value::Int64(f.ts_ms.saturating_mul(1_000_000)),
+            f.table.map_or(Value::Null, |t| Value::String(t.into())),
+            Value::Int64(f.server_id),
+            f.gtid.map_or(Value::Null, |g| Value::String(g.into())),
+            Value::String(f.file.into()),
+            Value::Int64(f.pos as i64),
+            Value::Int32(f.row as i32),
+            f.thread.map_or(Value::Null, Value::Int64),
+            Value::Null,
+        ],
+    }
+}
+
 /// What a row's events need to know besides the row.
 #[derive(Clone, Copy)]
 struct RowCtx<'a> {
@@ -1042,29 +1208,22 @@ impl RowCtx<'_> {
     }
 
     fn source(&self) -> Struct {
-        let ts_ms = self.ts_ms;
-        Struct {
-            schema: self.source_schema.clone(),
-            values: vec![
-                Value::String(env!("CARGO_PKG_VERSION").into()),
-                Value::String(self.connector.into()),
-                Value::String(self.prefix.into()),
-                Value::Int64(ts_ms),
-                Value::String("false".into()),
-                Value::String(self.state.id.namespace.clone()),
-                Value::Null,
-                Value::Int64(ts_ms.saturating_mul(1000)),
-                Value::Int64(ts_ms.saturating_mul(1_000_000)),
-                Value::String(self.state.id.table.clone()),
-                Value::Int64(self.server_id),
-                self.gtid.map_or(Value::Null, |g| Value::String(g.into())),
-                Value::String(self.file.into()),
-                Value::Int64(self.pos as i64),
-                Value::Int32(self.row as i32),
-                self.thread.map_or(Value::Null, Value::Int64),
-                Value::Null,
-            ],
-        }
+        source_struct(
+            self.source_schema,
+            &SourceFields {
+                connector: self.connector,
+                prefix: self.prefix,
+                ts_ms: self.ts_ms,
+                db: &self.state.id.namespace,
+                table: Some(&self.state.id.table),
+                server_id: self.server_id,
+                gtid: self.gtid,
+                file: self.file,
+                pos: self.pos,
+                row: self.row,
+                thread: self.thread,
+            },
+        )
     }
 
     fn event(
