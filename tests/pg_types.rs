@@ -75,12 +75,14 @@ async fn every_type_arrives_as_debezium_json() {
         "c_json": "{\"a\": 1}", "c_jsonb": "{\"b\": [1, 2]}",
         "c_int_array": [1, 2, null], "c_text_array": ["a,b", "c"],
         "c_enum": "ok", "c_domain": 5, "c_money": "BNI=",
-        "c_inet": "192.168.1.1/24", "c_cidr": "10.0.0.0/8", "c_macaddr": "08:00:2b:01:02:03",
-        "c_tsquery": "'fat' & 'rat'"
+        "c_inet": "192.168.1.1/24", "c_cidr": "10.0.0.0/8", "c_macaddr": "08:00:2b:01:02:03"
     });
     for (k, want) in expected.as_object().unwrap() {
         assert_eq!(&after[k], want, "column {k}");
     }
+    // tsquery has no Debezium mapping: left out, as Debezium does, with a warning.
+    assert!(after.get("c_tsquery").is_none(), "{after}");
+    assert!(log.contains("c_tsquery") && log.contains("leaving the column out"), "{log}");
     // Row 2: NULLs everywhere but the key and the NOT NULL column.
     let v2 = got.iter().find(|g| g.key_str().contains("\"id\":2")).unwrap().value_json();
     assert_eq!(v2["payload"]["after"]["c_numeric"], Json::Null);

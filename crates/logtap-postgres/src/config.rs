@@ -79,6 +79,12 @@ pub struct PostgresConfig {
     /// well under the server's `wal_sender_timeout` (60 s by default).
     #[serde(default = "default_status_interval_ms")]
     pub status_interval_ms: u64,
+    /// Columns of types Debezium has no mapping for (`box`, `tsquery`,
+    /// PostGIS, some arrays) are left out of the records, as Debezium's
+    /// `include.unknown.datatypes = false` does (logtap warns once per
+    /// column). `true` sends them as their text's bytes, as Debezium does.
+    #[serde(default)]
+    pub include_unknown_datatypes: bool,
 }
 
 fn default_port() -> u16 {

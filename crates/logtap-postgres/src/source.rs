@@ -90,6 +90,18 @@ struct ColumnState {
     conv: ColumnConversion,
     /// The column's schema: the conversion's, with the column's default.
     schema: Schema,
+    /// What becomes of a column of a type Debezium has no mapping for.
+    unknown: Option<Unknown>,
+}
+
+/// A column of a type Debezium has no mapping for, per
+/// `include_unknown_datatypes`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unknown {
+    /// Left out of the records (the default).
+    Left,
+    /// Its text as bytes.
+    Bytes,
 }
 
 /// The open transaction.
@@ -511,25 +523,46 @@ impl PostgresSource {
                 .map_err(|e| {
                     PipelineError::fatal(format!("table {id} column {}: {e}", col.name))
                 })?;
-            if conv.is_fallback() && self.warned.insert((rel.id, col.name.clone())) {
-                tracing::warn!(table = %id, column = %col.name, type_oid = col.type_oid, "no Debezium mapping for this type: sending its text form as a string");
+            let unknown = conv.is_fallback().then_some(if self.cfg.include_unknown_datatypes {
+                Unknown::Bytes
+            } else {
+                Unknown::Left
+            });
+            if unknown.is_some() && captured && self.warned.insert((rel.id, col.name.clone())) {
+                let what = match unknown {
+                    Some(Unknown::Left) => "leaving the column out of the records, as Debezium does (include_unknown_datatypes = true sends its text as bytes)",
+                    _ => "sending its text as bytes (include_unknown_datatypes)",
+                };
+                tracing::warn!(table = %id, column = %col.name, type_oid = col.type_oid, "no Debezium mapping for this type: {what}");
             }
-            let mut schema = conv.schema().clone();
+            let mut schema = match unknown {
+                Some(_) => Schema::bytes().optional(),
+                None => conv.schema().clone(),
+            };
             schema.default = catalog_col
                 .and_then(|c| c.default_expr.as_deref())
                 .and_then(|e| crate::types::defaults::column_default(col.type_oid, e));
-            fields.push(Field::new(&col.name, schema.clone()));
-            columns.push(ColumnState { name: col.name.clone(), conv, schema });
+            if unknown != Some(Unknown::Left) {
+                fields.push(Field::new(&col.name, schema.clone()));
+            }
+            columns.push(ColumnState { name: col.name.clone(), conv, schema, unknown });
         }
         // The key. Under REPLICA IDENTITY DEFAULT the Relation message marks
         // the primary key as it was when the change was written, which wins
         // over today's catalog (the table may have been altered or dropped
         // since); the catalog only gives the key's column order.
+        // Key positions are in the value struct, which lacks left-out columns.
+        let included: Vec<&ColumnState> =
+            columns.iter().filter(|c| c.unknown != Some(Unknown::Left)).collect();
         let catalog_key: Vec<usize> =
-            pk.iter().filter_map(|k| columns.iter().position(|c| &c.name == k)).collect();
+            pk.iter().filter_map(|k| included.iter().position(|c| &c.name == k)).collect();
         let key_idx: Vec<usize> = if rel.replica_identity == ReplicaIdentity::Default {
-            let wal_key: Vec<usize> =
-                rel.columns.iter().enumerate().filter(|(_, c)| c.is_key).map(|(i, _)| i).collect();
+            let wal_key: Vec<usize> = included
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| rel.columns.iter().any(|r| r.is_key && r.name == c.name))
+                .map(|(i, _)| i)
+                .collect();
             let mut sorted = catalog_key.clone();
             sorted.sort_unstable();
             if sorted == wal_key {
@@ -555,9 +588,9 @@ impl PostgresSource {
                     .iter()
                     .map(|&i| {
                         // With its default, as Debezium's key schema has it.
-                        let mut s = columns[i].schema.clone();
+                        let mut s = included[i].schema.clone();
                         s.optional = false;
-                        Field::new(&columns[i].name, s)
+                        Field::new(&included[i].name, s)
                     })
                     .collect(),
             )))
@@ -611,6 +644,18 @@ impl PostgresSource {
         }
         let mut values = Vec::with_capacity(tuple.0.len());
         for (col, v) in state.columns.iter().zip(&tuple.0) {
+            match (col.unknown, v) {
+                (Some(Unknown::Left), _) => continue,
+                (Some(Unknown::Bytes), TupleValue::Text(bytes)) => {
+                    values.push(Value::Bytes(bytes.to_vec()));
+                    continue;
+                }
+                (Some(Unknown::Bytes), TupleValue::UnchangedToast) => {
+                    values.push(Value::Bytes(UNAVAILABLE_VALUE.as_bytes().to_vec()));
+                    continue;
+                }
+                _ => {}
+            }
             values.push(match v {
                 TupleValue::Null => Value::Null,
                 // Debezium's placeholder in the column's type; null where

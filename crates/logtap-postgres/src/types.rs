@@ -9,10 +9,10 @@
 //! same conversion, so that a consumer written for Debezium needs no change.
 //! Every deliberate difference is documented where it happens; the main ones:
 //!
-//! - Types Debezium has no mapping for (it drops such columns unless
-//!   `include.unknown.datatypes`, and then sends the text as bytes) are sent
-//!   here as their text in an optional string, and
-//!   [`ColumnConversion::is_fallback`] says so, so the caller can warn once.
+//! - Types Debezium has no mapping for get a text conversion here, and
+//!   [`ColumnConversion::is_fallback`] says so; the source then does what
+//!   Debezium does (leaves the column out, or with
+//!   `include_unknown_datatypes` sends the text as bytes) and warns once.
 //!   Arrays Debezium declines (`money[]`, `name[]`, `interval[]`, `varbit[]`,
 //!   `xml[]`, `point[]`) fall back the same way, as do PostGIS and the
 //!   geometric types other than `point`.
