@@ -397,10 +397,27 @@ async fn mysql_records_equal_debeziums() {
     let config = my_config(&prefix, &["diff"], &start, &dir.path().join("off"), "")
         + "[record]\nschemas_enable = true\n";
     let l = Logtap::start(dir.path(), &config);
-    run_client(&client, &args, &dml);
-    run_client(&client, &args, "INSERT INTO diff.dz_marker (phase) VALUES ('end');");
+    // Each part up to a `-- @@SYNC@@` line, then a marker row logtap must
+    // have sent before the next part runs (see the SQL file).
     let marker = format!("{prefix}.diff.dz_marker");
-    assert_eq!(read_at_least(&marker, 1, Duration::from_secs(60)).len(), 1, "{}", l.log_text());
+    let parts: Vec<&str> = dml.split("\n-- @@SYNC@@\n").collect();
+    for (i, part) in parts.iter().enumerate() {
+        // A new client session: the DML's session settings again.
+        let session = if i == 0 { "" } else { "USE diff;\nSET time_zone = '+00:00';\n" };
+        run_client(&client, &args, &format!("{session}{part}"));
+        let phase = if i + 1 == parts.len() { "end" } else { "sync" };
+        run_client(
+            &client,
+            &args,
+            &format!("INSERT INTO diff.dz_marker (phase) VALUES ('{phase}');"),
+        );
+        assert_eq!(
+            read_at_least(&marker, i + 1, Duration::from_secs(60)).len(),
+            i + 1,
+            "{}",
+            l.log_text()
+        );
+    }
     let log = l.stop();
     let tables = tables(&ddl);
     let tables: Vec<&str> = tables.iter().map(String::as_str).collect();

@@ -50,6 +50,29 @@ CREATE TABLE my_composite (a int NOT NULL, b varchar(10) NOT NULL, v text, PRIMA
 -- No primary key.
 CREATE TABLE my_nokey (a int, b varchar(10));
 
+-- Defaults of many types, and the table the schema changes below work on.
+CREATE TABLE my_ddl (
+  id int NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  ts timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  dt datetime DEFAULT CURRENT_TIMESTAMP,
+  d date DEFAULT '2020-01-02',
+  tm time(3) DEFAULT '01:02:03.500',
+  y year DEFAULT 2020,
+  e enum('a','b') NOT NULL DEFAULT 'b',
+  s set('x','y') DEFAULT 'x,y',
+  de decimal(6,2) DEFAULT 12.5,
+  b1 bit(1) DEFAULT b'1',
+  b4 bit(4) DEFAULT b'1010',
+  f double DEFAULT 1.5,
+  u int unsigned DEFAULT 7,
+  ti tinyint DEFAULT -3,
+  bi bigint DEFAULT 1234567890123,
+  vc varchar(10) DEFAULT 'v',
+  ch char(3) CHARACTER SET latin1 DEFAULT 'abc',
+  vb varbinary(4) DEFAULT 'ab',
+  nn int NOT NULL
+);
+
 -- @@DML@@
 USE diff;
 SET time_zone = '+00:00';
@@ -107,3 +130,18 @@ BEGIN;
 INSERT INTO my_ops (id, name, extra) VALUES (4, 'in a transaction', 'y');
 UPDATE my_nokey SET b = 'w' WHERE a = 1;
 COMMIT;
+
+-- Schema changes of each kind. "-- @@SYNC@@" lines are where logtap's run
+-- waits until logtap has read everything before them (it describes tables
+-- from the catalog when it reads a statement, so a later statement must
+-- not have run yet); Debezium's capture runs straight through.
+INSERT INTO my_ddl (id, ts, dt, nn) VALUES (1, '2024-01-01 00:00:00', '2024-01-01 00:00:00', 1);
+-- @@SYNC@@
+ALTER TABLE my_ddl ALTER COLUMN u SET DEFAULT 9;
+INSERT INTO my_ddl (id, ts, dt, nn) VALUES (2, '2024-01-01 00:00:00', '2024-01-01 00:00:00', 2);
+-- @@SYNC@@
+CREATE INDEX my_ddl_e ON my_ddl (e);
+TRUNCATE TABLE my_ddl;
+RENAME TABLE my_ddl TO my_ddl2;
+-- @@SYNC@@
+DROP TABLE my_ddl2;

@@ -64,6 +64,11 @@ ALTER TABLE diff.pg_full REPLICA IDENTITY FULL;
 -- A TOASTed column left unchanged by an update.
 CREATE TABLE diff.pg_toast (id int PRIMARY KEY, big text, n int);
 
+-- NOT NULL columns without a default, which a delete's key-only before
+-- image (REPLICA IDENTITY DEFAULT) does not carry.
+CREATE TABLE diff.pg_notnull (id int PRIMARY KEY, n int NOT NULL, t text NOT NULL, b boolean NOT NULL,
+  ts timestamptz NOT NULL, nu numeric(5,2) NOT NULL, d date NOT NULL, j jsonb NOT NULL);
+
 GRANT USAGE ON SCHEMA diff TO cdc;
 GRANT SELECT ON ALL TABLES IN SCHEMA diff TO cdc;
 DROP PUBLICATION IF EXISTS dz_capture;
@@ -125,3 +130,5 @@ INSERT INTO diff.pg_toast VALUES (1, (SELECT string_agg(md5(i::text), '') FROM g
 INSERT INTO diff.pg_ops (id, name) VALUES (3, 'in a transaction');
 COMMIT;
 UPDATE diff.pg_toast SET n = 2 WHERE id = 1;
+INSERT INTO diff.pg_notnull VALUES (1, 5, 'x', true, '2024-01-01 00:00:00+00', 1.5, '2024-01-01', '{"a": 1}');
+DELETE FROM diff.pg_notnull WHERE id = 1;

@@ -40,8 +40,8 @@ pub enum Ddl {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableDdl {
     pub kind: ChangeKind,
-    /// The database named in the statement (else the default one).
-    pub db: Option<String>,
+    /// The database named in the statement, else the default one.
+    pub db: String,
     pub table: String,
     /// The statement text of this change's record.
     pub ddl: String,
@@ -179,8 +179,9 @@ fn quote(name: &str) -> String {
     format!("`{}`", name.replace('`', "``"))
 }
 
-/// Classifies one statement (a QUERY event's text).
-pub fn classify(sql: &str) -> Ddl {
+/// Classifies one statement (a QUERY event's text) run with `default_db`
+/// as the current database.
+pub fn classify(sql: &str, default_db: &str) -> Ddl {
     let t = tokens(sql);
     let Some(first) = t.first() else { return Ddl::Ignored };
     let word = |k: usize| match t.get(k).map(|x| &x.tok) {
@@ -228,7 +229,7 @@ pub fn classify(sql: &str) -> Ddl {
                 | "SERVER" | "AGGREGATE" | "PACKAGE" | "SEQUENCE" => return Ddl::Ignored,
                 "TEMPORARY" => temporary = true,
                 "TABLE" if temporary => return Ddl::Ignored,
-                "TABLE" => return table_statement(&head, &t, k + 1, sql),
+                "TABLE" => return table_statement(&head, &t, k + 1, sql, default_db),
                 "DATABASE" | "SCHEMA" if head != "ALTER" => {
                     let mut n = k + 1;
                     while matches!(word(n).as_str(), "IF" | "NOT" | "EXISTS") {
@@ -247,13 +248,14 @@ pub fn classify(sql: &str) -> Ddl {
         return Ddl::Database(None);
     }
     if head == "RENAME" && word(1) == "TABLE" {
-        return rename(&t, 2, sql);
+        return rename(&t, 2, sql, default_db);
     }
     Ddl::Database(None)
 }
 
 /// `CREATE|ALTER|DROP ... TABLE` with the name at `t[i]`.
-fn table_statement(head: &str, t: &[Token], mut i: usize, sql: &str) -> Ddl {
+fn table_statement(head: &str, t: &[Token], mut i: usize, sql: &str, default_db: &str) -> Ddl {
+    let resolve = |db: Option<String>| db.unwrap_or_else(|| default_db.to_string());
     let word = |k: usize| match t.get(k).map(|x| &x.tok) {
         Some(Tok::Word(w)) => w.to_ascii_uppercase(),
         _ => String::new(),
@@ -264,9 +266,12 @@ fn table_statement(head: &str, t: &[Token], mut i: usize, sql: &str) -> Ddl {
     let whole = sql.trim().trim_end_matches(';').trim_end().to_string();
     match head {
         "CREATE" => match table_name(t, i) {
-            Some((db, table, _)) => {
-                Ddl::Tables(vec![TableDdl { kind: ChangeKind::Create, db, table, ddl: whole }])
-            }
+            Some((db, table, _)) => Ddl::Tables(vec![TableDdl {
+                kind: ChangeKind::Create,
+                db: resolve(db),
+                table,
+                ddl: whole,
+            }]),
             None => Ddl::Database(None),
         },
         "ALTER" => {
@@ -297,7 +302,12 @@ fn table_statement(head: &str, t: &[Token], mut i: usize, sql: &str) -> Ddl {
                 }
                 k += 1;
             }
-            Ddl::Tables(vec![TableDdl { kind: ChangeKind::Alter, db, table, ddl: whole }])
+            Ddl::Tables(vec![TableDdl {
+                kind: ChangeKind::Alter,
+                db: resolve(db),
+                table,
+                ddl: whole,
+            }])
         }
         _ => {
             // DROP TABLE a, b [RESTRICT|CASCADE]: one record per table.
@@ -320,15 +330,14 @@ fn table_statement(head: &str, t: &[Token], mut i: usize, sql: &str) -> Ddl {
             };
             Ddl::Tables(
                 out.into_iter()
-                    .map(|(db, table)| TableDdl {
-                        kind: ChangeKind::Drop,
-                        ddl: format!(
-                            "{prefix}{}{}{suffix}",
-                            db.as_deref().map(|d| format!("{}.", quote(d))).unwrap_or_default(),
-                            quote(&table)
-                        ),
-                        db,
-                        table,
+                    .map(|(db, table)| {
+                        let db = resolve(db);
+                        TableDdl {
+                            kind: ChangeKind::Drop,
+                            ddl: format!("{prefix}{}.{}{suffix}", quote(&db), quote(&table)),
+                            db,
+                            table,
+                        }
                     })
                     .collect(),
             )
@@ -337,7 +346,7 @@ fn table_statement(head: &str, t: &[Token], mut i: usize, sql: &str) -> Ddl {
 }
 
 /// `RENAME TABLE a TO b [, c TO d]` from `t[i]`.
-fn rename(t: &[Token], mut i: usize, sql: &str) -> Ddl {
+fn rename(t: &[Token], mut i: usize, sql: &str, default_db: &str) -> Ddl {
     let mut out = Vec::new();
     while let Some((_, _, used)) = table_name(t, i) {
         let start = t[i].start;
@@ -349,7 +358,7 @@ fn rename(t: &[Token], mut i: usize, sql: &str) -> Ddl {
         let end = t[to + used2].end;
         out.push(TableDdl {
             kind: ChangeKind::Alter,
-            db,
+            db: db.unwrap_or_else(|| default_db.to_string()),
             table,
             ddl: format!("RENAME TABLE {}", &sql[start..end]),
         });
@@ -371,19 +380,23 @@ fn rename(t: &[Token], mut i: usize, sql: &str) -> Ddl {
 mod tests {
     use super::*;
 
-    fn one(kind: ChangeKind, db: Option<&str>, table: &str, ddl: &str) -> TableDdl {
-        TableDdl { kind, db: db.map(str::to_string), table: table.into(), ddl: ddl.into() }
+    fn one(kind: ChangeKind, db: &str, table: &str, ddl: &str) -> TableDdl {
+        TableDdl { kind, db: db.into(), table: table.into(), ddl: ddl.into() }
+    }
+
+    fn classify(sql: &str) -> Ddl {
+        super::classify(sql, "def")
     }
 
     #[test]
     fn table_statements() {
         let sql = "ALTER TABLE my_ops ADD COLUMN extra varchar(10) NOT NULL DEFAULT 'x'";
-        assert_eq!(classify(sql), Ddl::Tables(vec![one(ChangeKind::Alter, None, "my_ops", sql)]));
+        assert_eq!(classify(sql), Ddl::Tables(vec![one(ChangeKind::Alter, "def", "my_ops", sql)]));
         assert_eq!(
             classify("CREATE TABLE IF NOT EXISTS `d`.`t 1` (id int PRIMARY KEY);"),
             Ddl::Tables(vec![one(
                 ChangeKind::Create,
-                Some("d"),
+                "d",
                 "t 1",
                 "CREATE TABLE IF NOT EXISTS `d`.`t 1` (id int PRIMARY KEY)"
             )])
@@ -392,7 +405,7 @@ mod tests {
             classify("ALTER TABLE t RENAME COLUMN a TO b, RENAME TO u"),
             Ddl::Tables(vec![one(
                 ChangeKind::Alter,
-                None,
+                "def",
                 "u",
                 "ALTER TABLE t RENAME COLUMN a TO b, RENAME TO u"
             )])
@@ -400,15 +413,15 @@ mod tests {
         assert_eq!(
             classify("RENAME TABLE a TO b, d.c TO d.e"),
             Ddl::Tables(vec![
-                one(ChangeKind::Alter, None, "b", "RENAME TABLE a TO b"),
-                one(ChangeKind::Alter, Some("d"), "e", "RENAME TABLE d.c TO d.e"),
+                one(ChangeKind::Alter, "def", "b", "RENAME TABLE a TO b"),
+                one(ChangeKind::Alter, "d", "e", "RENAME TABLE d.c TO d.e"),
             ])
         );
         assert_eq!(
             classify("DROP TABLE IF EXISTS `a`, d.b /* generated by server */"),
             Ddl::Tables(vec![
-                one(ChangeKind::Drop, None, "a", "DROP TABLE IF EXISTS `a`"),
-                one(ChangeKind::Drop, Some("d"), "b", "DROP TABLE IF EXISTS `d`.`b`"),
+                one(ChangeKind::Drop, "def", "a", "DROP TABLE IF EXISTS `def`.`a`"),
+                one(ChangeKind::Drop, "d", "b", "DROP TABLE IF EXISTS `d`.`b`"),
             ])
         );
     }

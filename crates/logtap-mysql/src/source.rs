@@ -536,12 +536,11 @@ impl MysqlSource {
             return None;
         }
         let q = ev.read_event::<mysql_async::binlog::events::QueryEvent<'_>>().ok()?;
-        let Ddl::Tables(changes) = ddl::classify(&q.query()) else { return None };
-        let default_db = q.schema();
+        let Ddl::Tables(changes) = ddl::classify(&q.query(), &q.schema()) else { return None };
         let ids: Vec<TableId> = changes
             .iter()
             .filter(|c| c.kind != ChangeKind::Drop)
-            .map(|c| TableId::new(c.db.as_deref().unwrap_or(&default_db), c.table.as_str()))
+            .map(|c| TableId::new(c.db.as_str(), c.table.as_str()))
             .collect();
         Some(Need::Ddl(self.file.clone(), start, ids))
     }
@@ -765,17 +764,14 @@ impl MysqlSource {
         let default_db = q.schema().into_owned();
         /// (database, statement text, table changes: kind, db, table).
         type Planned = (String, String, Vec<(ChangeKind, String, String)>);
-        let records: Vec<Planned> = match ddl::classify(&text) {
+        let records: Vec<Planned> = match ddl::classify(&text, &default_db) {
             Ddl::Ignored => return,
             Ddl::Database(db) => {
                 vec![(db.unwrap_or_else(|| default_db.clone()), text.trim().to_string(), vec![])]
             }
             Ddl::Tables(changes) => changes
                 .into_iter()
-                .map(|c| {
-                    let db = c.db.unwrap_or_else(|| default_db.clone());
-                    (db.clone(), c.ddl, vec![(c.kind, db, c.table)])
-                })
+                .map(|c| (c.db.clone(), c.ddl, vec![(c.kind, c.db, c.table)]))
                 .collect(),
         };
         let header = ev.header();
@@ -790,7 +786,8 @@ impl MysqlSource {
                     prefix: &self.prefix,
                     ts_ms,
                     db: &db,
-                    table: (!table.is_empty()).then_some(table.as_str()),
+                    // The tables' names joined; "" for a database record.
+                    table: Some(table.as_str()),
                     server_id: i64::from(header.server_id()),
                     gtid: gtid.as_deref(),
                     file: &self.file,

@@ -657,6 +657,13 @@ impl PostgresSource {
                 _ => {}
             }
             values.push(match v {
+                // A NOT NULL column without a value: a delete's key-only
+                // before image (REPLICA IDENTITY DEFAULT) leaves out all
+                // but the key. Debezium's converters then give the column's
+                // default (written by the envelope) or the type's zero.
+                TupleValue::Null if !col.schema.optional && col.schema.default.is_none() => {
+                    zero_value(&col.schema)
+                }
                 TupleValue::Null => Value::Null,
                 // Debezium's placeholder in the column's type; null where
                 // no placeholder fits the type (numeric, bits).
@@ -734,6 +741,38 @@ impl PostgresSource {
             headers,
             position: SourcePosition::Postgres { lsn: Lsn(lsn) },
         }
+    }
+}
+
+/// Debezium's fallback for a required field without a value (its
+/// `JdbcValueConverters` fallbacks, as seen for key-only before images):
+/// 0, `false`, `""`, the epoch, a zero decimal.
+fn zero_value(schema: &Schema) -> Value {
+    use logtap_core::schema::ConnectType as T;
+    match schema.name.as_deref() {
+        Some("io.debezium.time.ZonedTimestamp") => {
+            return Value::String("1970-01-01T00:00:00Z".into())
+        }
+        Some("io.debezium.time.ZonedTime") => return Value::String("00:00:00Z".into()),
+        Some("org.apache.kafka.connect.data.Decimal") => return Value::Bytes(vec![0]),
+        _ => {}
+    }
+    match schema.kind {
+        T::Int8 => Value::Int8(0),
+        T::Int16 => Value::Int16(0),
+        T::Int32 => Value::Int32(0),
+        T::Int64 => Value::Int64(0),
+        T::Float32 => Value::Float32(0.0),
+        T::Float64 => Value::Float64(0.0),
+        T::Boolean => Value::Boolean(false),
+        T::String => Value::String(String::new()),
+        T::Bytes => Value::Bytes(vec![]),
+        T::Array => Value::Array(vec![]),
+        T::Map => Value::Map(vec![]),
+        T::Struct => Value::Struct(Struct {
+            schema: Arc::new(schema.clone()),
+            values: schema.fields.iter().map(|f| zero_value(&f.schema)).collect(),
+        }),
     }
 }
 
