@@ -98,7 +98,7 @@ impl Default for RecordConfig {
     }
 }
 
-/// Which sink, and the in-flight bounds (DESIGN invariant 4).
+/// Which sink, and the in-flight bounds (ARCHITECTURE.md invariant 4).
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct SinkConfig {

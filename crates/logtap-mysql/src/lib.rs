@@ -5,9 +5,12 @@
 //!
 //! Layout: [`conn`] (mysql_async connections and server facts), [`source`]
 //! (the binlog stream turned into change events, positions and resume),
-//! [`check`] (`logtap check`), [`mariadb`] (MariaDB's own events and GTID
-//! sets, sans-IO), [`types`] (Debezium's MySQL type mapping, sans-IO),
-//! [`config`] (`[mysql]` settings). Snapshots are not written yet.
+//! [`catalog`] (what `information_schema` adds: defaults, UUID columns,
+//! table structures), [`ddl`] and [`schema_change`] (DDL statements into
+//! Debezium's schema-change records, sans-IO), [`check`] (`logtap check`),
+//! [`mariadb`] (MariaDB's own events and GTID sets, sans-IO), [`types`]
+//! (Debezium's MySQL type mapping and column defaults, sans-IO), [`config`]
+//! (`[mysql]` settings). Snapshots are not written yet.
 
 pub mod catalog;
 pub mod check;

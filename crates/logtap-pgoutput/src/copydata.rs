@@ -22,7 +22,7 @@
 //!   a resume position; the position to confirm is a Commit's `end_lsn`.
 //! - Keepalive `wal_end` is the end of WAL the walsender has processed.
 //!   With nothing in flight, confirming it as `flush_lsn` lets the server
-//!   recycle WAL of an idle slot (DESIGN.md invariant 6).
+//!   recycle WAL of an idle slot (ARCHITECTURE.md invariant 6).
 //! - `reply_requested` in a keepalive means: answer now, or be disconnected
 //!   at `wal_sender_timeout`.
 //!
@@ -128,7 +128,7 @@ fn decode_keepalive(r: &mut Reader<'_>) -> ReadResult<PrimaryKeepalive> {
 /// What PostgreSQL does with the positions: `flush_lsn` becomes the slot's
 /// `confirmed_flush_lsn`, the point a restart resumes from and before which
 /// WAL may be recycled. Send it only for positions whose every record has
-/// been acknowledged downstream (DESIGN.md invariant 2); `write_lsn` and
+/// been acknowledged downstream (ARCHITECTURE.md invariant 2); `write_lsn` and
 /// `apply_lsn` are informational (`pg_stat_replication`), and logtap sends
 /// the same value in all three.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
