@@ -17,6 +17,7 @@ pub mod check;
 pub mod config;
 pub mod conn;
 pub mod ddl;
+mod machine;
 pub mod mariadb;
 pub mod schema_change;
 pub mod source;

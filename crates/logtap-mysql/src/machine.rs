@@ -1,0 +1,1113 @@
+//! The binlog source's state machine: decoded binlog events in, change
+//! events, schema-change records and checkpoints out, with no IO. What it
+//! cannot know from the binlog it asks for ([`Need`]: a table's catalog);
+//! the driver (`source.rs`) answers on its own connection and gives it the
+//! same event again. Unit tests drive it with recorded binlog events.
+//!
+//!
+//! # Positions
+//!
+//! Every row change is followed by a checkpoint that says how to get back
+//! to just after it: the position *before* its transaction (GTID set or
+//! binlog file/position of the transaction's first event) plus how many
+//! ROWS events of that transaction, and rows of the next one, were already
+//! sent. Each commit (XID, or the COMMIT query of a non-transactional
+//! group, or a DDL statement) is a checkpoint after the transaction with
+//! nothing to skip. The pipeline stores a checkpoint only once Kafka has
+//! acknowledged every record before it, so after a crash the source
+//! replays the transaction from its start and skips exactly the rows
+//! already acknowledged: the only duplicates are unacknowledged ones.
+//!
+//! # Schemas
+//!
+//! Columns come from each TABLE_MAP's optional metadata
+//! (`binlog_row_metadata = FULL`): names, primary key, signedness,
+//! character sets, ENUM/SET labels. A TABLE_MAP is written before every
+//! ROWS event of a table, so an ALTER TABLE mid-stream is seen on the
+//! next row with no DDL parsing and no schema history.
+
+use crate::catalog::TableCatalog;
+use crate::config::MysqlConfig;
+use crate::conn::Flavor;
+use crate::ddl::{self, ChangeKind, Ddl};
+use crate::mariadb::{
+    decode_mariadb_event_body, EventHeader, GtidPosition, MariadbEvent, MariadbGtid, MysqlGtid,
+    MysqlGtidSet,
+};
+use crate::schema_change::SchemaChangeSchemas;
+use crate::types::{column_schema, table_columns, ColumnConversion, ColumnType, TableColumns};
+use logtap_core::event::{key_change_headers, now_us, ChangeEvent, Op, RecordNames, TableId};
+use logtap_core::schema::{Field, Schema, Struct, Value};
+use logtap_core::traits::{PipelineError, SourceItem};
+use logtap_core::SourcePosition;
+use mysql_async::binlog::events::{Event, EventData, RowsEventData, TableMapEvent};
+use mysql_async::binlog::EventType;
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+/// The `io.debezium.connector.mysql.Source` schema (`mariadb` for MariaDB).
+pub fn source_schema(flavor: Flavor) -> Schema {
+    logtap_core::event::source_schema(
+        match flavor {
+            Flavor::Mysql => "io.debezium.connector.mysql.Source",
+            Flavor::Mariadb => "io.debezium.connector.mariadb.Source",
+        },
+        vec![
+            Field::new("table", Schema::string().optional()),
+            Field::new("server_id", Schema::int64()),
+            Field::new("gtid", Schema::string().optional()),
+            Field::new("file", Schema::string()),
+            Field::new("pos", Schema::int64()),
+            Field::new("row", Schema::int32()),
+            Field::new("thread", Schema::int64().optional()),
+            Field::new("query", Schema::string().optional()),
+        ],
+    )
+}
+
+/// The server's GTID state as far as the stream has gone.
+#[derive(Debug, Clone)]
+pub(crate) enum Gtids {
+    /// File/position mode: GTIDs are not tracked.
+    None,
+    Mariadb(GtidPosition),
+    Mysql(MysqlGtidSet),
+}
+
+impl Gtids {
+    pub(crate) fn text(&self) -> Option<String> {
+        match self {
+            Gtids::None => None,
+            Gtids::Mariadb(p) => Some(p.to_string()),
+            Gtids::Mysql(s) => Some(s.to_string()),
+        }
+    }
+}
+
+/// The GTID of the transaction being read.
+#[derive(Debug, Clone)]
+enum TxGtid {
+    Mariadb(MariadbGtid),
+    Mysql(MysqlGtid),
+}
+
+impl std::fmt::Display for TxGtid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TxGtid::Mariadb(g) => g.fmt(f),
+            TxGtid::Mysql(g) => g.fmt(f),
+        }
+    }
+}
+
+/// The transaction being read.
+#[derive(Debug)]
+struct Tx {
+    gtid: Option<TxGtid>,
+    /// Where to restart to read this transaction again.
+    restart: Restart,
+    /// ROWS events of this transaction seen so far.
+    rows_events: u64,
+    thread: Option<i64>,
+    /// Inside BEGIN..COMMIT (MariaDB: a GTID event that is not
+    /// standalone opens it): statements other than COMMIT/ROLLBACK do not
+    /// end it. A standalone group (DDL) ends with its one statement.
+    open: bool,
+    /// A MariaDB XA PREPARE group: its rows may still be rolled back.
+    prepared_xa: bool,
+    /// A MariaDB two-phase ALTER's first half (START ALTER) or its
+    /// rollback: the statement is recorded only with its COMMIT ALTER.
+    alter_not_done: bool,
+}
+
+/// The position before a transaction: where a restart reads it again.
+#[derive(Debug, Clone)]
+struct Restart {
+    file: String,
+    pos: u64,
+    gtid_set: Option<String>,
+}
+
+impl Restart {
+    /// The position after `skip_rows` rows of the transaction's ROWS event
+    /// number `skip_events` (counted from 0).
+    fn after(&self, skip_events: u64, skip_rows: u64) -> SourcePosition {
+        SourcePosition::Mysql {
+            file: self.file.clone(),
+            pos: self.pos,
+            gtid_set: self.gtid_set.clone(),
+            skip_events,
+            skip_rows,
+        }
+    }
+}
+
+/// A captured (or deliberately ignored) table, by TABLE_MAP table id.
+#[derive(Debug)]
+struct TableState {
+    id: TableId,
+    columns: Vec<ColumnConversion>,
+    names: Vec<String>,
+    key_idx: Vec<usize>,
+    key_schema: Option<Arc<Schema>>,
+    value_schema: Arc<Schema>,
+    /// The TABLE_MAP's bytes this state was built from; a new TABLE_MAP
+    /// for the same id with other bytes rebuilds it.
+    fingerprint: Vec<u8>,
+    /// The TABLE_MAP itself, which decodes the table's ROWS events (none
+    /// for a table that is not captured: its rows are not decoded).
+    tme: Option<TableMapEvent<'static>>,
+}
+/// What [`BinlogMachine::process`] needs answered before it can handle the
+/// event it was given (it is then given the same event again).
+#[derive(Debug)]
+pub(crate) enum Need {
+    Catalog(TableId),
+    /// The catalogs of the tables a DDL statement (at file, start) created
+    /// or altered, read afresh for its schema-change records.
+    Ddl(String, u64, Vec<TableId>),
+}
+
+/// See the module documentation.
+pub(crate) struct BinlogMachine {
+    cfg: MysqlConfig,
+    prefix: String,
+    flavor: Flavor,
+    tables: HashMap<u64, TableState>,
+    pub(crate) pending: VecDeque<SourceItem>,
+    /// The binlog file being read (from ROTATE events).
+    pub(crate) file: String,
+    /// End position of the last event read (its header's `log_pos`).
+    pub(crate) pos: u64,
+    /// GTID state after the last complete transaction.
+    gtids: Gtids,
+    tx: Option<Tx>,
+    /// Rows to skip in the first transaction after a restart in the middle
+    /// of one: (whole ROWS events, then rows of the next one).
+    skip: Option<(u64, u64)>,
+    /// Where the transaction `skip` applies to starts (file, position).
+    skip_at: Option<(String, u64)>,
+    /// Inside a MySQL TRANSACTION_PAYLOAD: its end position stands for the
+    /// embedded events', which carry none.
+    payload_end: Option<u64>,
+    source_schema: Arc<Schema>,
+    /// Whether events carry a CRC32 (the server's binlog_checksum).
+    checksum: bool,
+    /// `db.table` already warned about (no primary key), to warn once.
+    warned: std::collections::HashSet<String>,
+    /// What `information_schema` says about captured tables (defaults,
+    /// MariaDB's UUID columns), read when a table is first mapped and
+    /// again after any DDL.
+    catalogs: HashMap<TableId, Arc<TableCatalog>>,
+    /// Schemas of the schema-change records (`None`: not written).
+    schema_changes: Option<SchemaChangeSchemas>,
+    /// The DDL event (file, start) whose tables' catalogs were read for it.
+    ddl_read: Option<(String, u64)>,
+}
+
+/// Where a stream starts.
+#[derive(Debug)]
+pub(crate) struct Start {
+    pub(crate) file: String,
+    pub(crate) pos: u64,
+    pub(crate) gtids: Gtids,
+    pub(crate) skip: Option<(u64, u64)>,
+}
+
+impl BinlogMachine {
+    /// A machine for a stream that starts at `start`, with events that
+    /// carry a CRC32 when `checksum`.
+    pub(crate) fn new(
+        cfg: MysqlConfig,
+        prefix: &str,
+        flavor: Flavor,
+        start: Start,
+        checksum: bool,
+    ) -> Self {
+        let source_schema = Arc::new(source_schema(flavor));
+        BinlogMachine {
+            schema_changes: cfg
+                .include_schema_changes
+                .then(|| SchemaChangeSchemas::new(flavor, &source_schema)),
+            cfg,
+            prefix: prefix.to_string(),
+            flavor,
+            tables: HashMap::new(),
+            pending: VecDeque::new(),
+            skip_at: start.skip.map(|_| (start.file.clone(), start.pos)),
+            file: start.file,
+            pos: start.pos,
+            gtids: start.gtids,
+            tx: None,
+            skip: start.skip,
+            payload_end: None,
+            source_schema,
+            checksum,
+            warned: Default::default(),
+            catalogs: HashMap::new(),
+            ddl_read: None,
+        }
+    }
+
+    /// The answer to [`Need::Catalog`].
+    pub(crate) fn catalog_read(&mut self, id: TableId, catalog: TableCatalog) {
+        self.catalogs.insert(id, Arc::new(catalog));
+    }
+
+    /// Before the answers to a [`Need::Ddl`]: what was read before the
+    /// statement may be stale now.
+    pub(crate) fn ddl_catalogs_reading(&mut self) {
+        self.catalogs.clear();
+    }
+
+    /// After the answers to a [`Need::Ddl`] for the statement at `file`,
+    /// `start`.
+    pub(crate) fn ddl_catalogs_read(&mut self, file: String, start: u64) {
+        self.ddl_read = Some((file, start));
+    }
+
+    /// What must be answered before `ev` can be processed: the catalog of
+    /// a captured table mapped for the first time since the last DDL.
+    pub(crate) fn need(&self, ev: &Event) -> Option<Need> {
+        if ev.header().event_type_raw() == EventType::QUERY_EVENT as u8 {
+            return self.ddl_need(ev);
+        }
+        if ev.header().event_type_raw() != EventType::TABLE_MAP_EVENT as u8 {
+            return None;
+        }
+        let data = ev.data();
+        if data.len() >= 6 {
+            let mut id = [0u8; 8];
+            id[..6].copy_from_slice(&data[..6]);
+            if self.tables.get(&u64::from_le_bytes(id)).is_some_and(|t| t.fingerprint == data) {
+                return None;
+            }
+        }
+        // An unreadable TABLE_MAP is reported by `process`.
+        let tme = ev.read_event::<TableMapEvent<'_>>().ok()?;
+        let (db, table) = (tme.database_name(), tme.table_name());
+        if !self.cfg.captures(&db, &table) {
+            return None;
+        }
+        let id = TableId::new(db.as_ref(), table.as_ref());
+        (!self.catalogs.contains_key(&id)).then_some(Need::Catalog(id))
+    }
+
+    /// A DDL statement's tables, when schema-change records are written
+    /// and their catalogs were not read for this statement yet.
+    fn ddl_need(&self, ev: &Event) -> Option<Need> {
+        self.schema_changes.as_ref()?;
+        if self.tx.as_ref().is_some_and(|t| t.open || t.alter_not_done) {
+            return None;
+        }
+        let header = ev.header();
+        let start = u64::from(header.log_pos()).saturating_sub(u64::from(header.event_size()));
+        let start = self.payload_end.unwrap_or(start);
+        if self.ddl_read.as_ref().is_some_and(|(f, p)| *f == self.file && *p == start) {
+            return None;
+        }
+        let q = ev.read_event::<mysql_async::binlog::events::QueryEvent<'_>>().ok()?;
+        let Ddl::Tables(changes) = ddl::classify(&q.query(), &q.schema()) else { return None };
+        let ids: Vec<TableId> = changes
+            .iter()
+            .filter(|c| c.kind != ChangeKind::Drop)
+            .map(|c| TableId::new(c.db.as_str(), c.table.as_str()))
+            .collect();
+        (!ids.is_empty()).then(|| Need::Ddl(self.file.clone(), start, ids))
+    }
+
+    /// Handles one event; fills `pending`.
+    pub(crate) fn process(&mut self, ev: &Event) -> Result<(), PipelineError> {
+        let header = ev.header();
+        let raw_type = header.event_type_raw();
+        let log_pos = u64::from(header.log_pos());
+        let event_start = log_pos.saturating_sub(u64::from(header.event_size()));
+        // Events inside a compressed payload carry no position of their own.
+        let (event_start, end_pos) = match self.payload_end {
+            Some(end) if log_pos == 0 => (end, end),
+            Some(end) => {
+                // A top-level event before the payload's transaction ended:
+                // the payload could not be expanded (mysql_async drops a
+                // payload it cannot read), and its rows would be lost.
+                return Err(self.bad(
+                    end,
+                    "a compressed TRANSACTION_PAYLOAD event ended without its transaction's commit: it could not be expanded (corrupt, or zstd failed); logtap stops rather than lose its rows".into(),
+                ));
+            }
+            None => (event_start, log_pos),
+        };
+        if raw_type >= 160 {
+            return self.mariadb_event(ev, raw_type, event_start, end_pos);
+        }
+        // MySQL 8.0.26+ HEARTBEAT_LOG_EVENT_V2, which mysql_common does not name.
+        const HEARTBEAT_V2: u8 = 41;
+        let Ok(kind) = header.event_type() else {
+            if raw_type == HEARTBEAT_V2
+                || header.flags_raw() & crate::mariadb::LOG_EVENT_IGNORABLE_F != 0
+            {
+                tracing::debug!(event_type = raw_type, file = %self.file, pos = event_start, "skipping an ignorable event");
+                self.advance(end_pos);
+                return Ok(());
+            }
+            return Err(self.bad(
+                event_start,
+                format!("event type {raw_type} is unknown to logtap and not marked ignorable; it may carry row changes, so logtap stops rather than skip it"),
+            ));
+        };
+        match kind {
+            EventType::ROTATE_EVENT => {
+                if let Some((file, pos)) = rotate_of(ev, self.checksum) {
+                    self.file = file;
+                    self.pos = pos;
+                }
+                // Table ids are per binlog file in mysql_common's reader too.
+                if header.log_pos() != 0 {
+                    self.tables.clear();
+                }
+                return Ok(());
+            }
+            EventType::FORMAT_DESCRIPTION_EVENT
+            | EventType::HEARTBEAT_EVENT
+            | EventType::PREVIOUS_GTIDS_EVENT
+            | EventType::STOP_EVENT
+            | EventType::ROWS_QUERY_EVENT
+            | EventType::ANONYMOUS_GTID_EVENT => {}
+            EventType::TRANSACTION_PAYLOAD_EVENT => {
+                self.payload_end = Some(log_pos);
+                self.advance(end_pos);
+                return Ok(());
+            }
+            EventType::GTID_EVENT | EventType::GTID_TAGGED_LOG_EVENT => {
+                let g = ev
+                    .read_event::<mysql_async::binlog::events::GtidEvent>()
+                    .map_err(|e| self.bad(event_start, format!("GTID event: {e}")))?;
+                let tag = g.tag().map(|t| t.to_string());
+                let gtid = MysqlGtid::new(g.sid(), tag.as_deref(), g.gno())
+                    .map_err(|e| self.bad(event_start, format!("GTID event: {e}")))?;
+                self.begin(Some(TxGtid::Mysql(gtid)), event_start, false, false)?;
+            }
+            EventType::QUERY_EVENT => {
+                let q = ev
+                    .read_event::<mysql_async::binlog::events::QueryEvent<'_>>()
+                    .map_err(|e| self.bad(event_start, format!("QUERY event: {e}")))?;
+                let text = q.query();
+                let thread = i64::from(q.thread_id());
+                let text = text.trim();
+                let upper = text.get(..text.len().min(16)).unwrap_or("").to_ascii_uppercase();
+                let xa_start = upper.starts_with("XA START") || upper.starts_with("XA BEGIN");
+                // MySQL 8.0.21+ logs CREATE TABLE ... SELECT as one
+                // transaction opened by the CREATE statement itself.
+                let opens = text.eq_ignore_ascii_case("BEGIN")
+                    || xa_start
+                    || (text.len() > 17
+                        && text
+                            .get(text.len() - 17..)
+                            .is_some_and(|t| t.eq_ignore_ascii_case("START TRANSACTION"))
+                        && self.tx.as_ref().is_some_and(|t| !t.open));
+                if opens {
+                    if self.tx.is_none() {
+                        self.begin(None, event_start, false, false)?;
+                    }
+                    if let Some(tx) = &mut self.tx {
+                        tx.thread = Some(thread);
+                        tx.open = true;
+                        if xa_start {
+                            tracing::warn!(gtid = ?tx.gtid.as_ref().map(ToString::to_string), "XA transaction: its rows are not sent (XA transactions are not supported)");
+                            tx.prepared_xa = true;
+                        }
+                    }
+                } else if text.eq_ignore_ascii_case("COMMIT")
+                    || text.eq_ignore_ascii_case("ROLLBACK")
+                {
+                    self.commit(end_pos);
+                } else if self.tx.as_ref().is_some_and(|t| t.open) {
+                    // A statement inside an open transaction (SAVEPOINT,
+                    // ROLLBACK TO, a temporary table...): not its end.
+                } else {
+                    // A statement of its own (DDL): its group ends here.
+                    // It may have changed any table (defaults included,
+                    // which leave the TABLE_MAP as it was), so tables are
+                    // mapped and their catalogs read afresh.
+                    self.tables.clear();
+                    self.schema_change(&q, ev, event_start);
+                    let fresh =
+                        self.ddl_read.take().filter(|(f, p)| *f == self.file && *p == event_start);
+                    if fresh.is_none() {
+                        self.catalogs.clear();
+                    }
+                    self.commit(end_pos);
+                }
+            }
+            EventType::XID_EVENT | EventType::XA_PREPARE_LOG_EVENT => self.commit(end_pos),
+            EventType::TABLE_MAP_EVENT => {
+                self.table_map(ev, event_start)?;
+            }
+            EventType::WRITE_ROWS_EVENT_V1
+            | EventType::UPDATE_ROWS_EVENT_V1
+            | EventType::DELETE_ROWS_EVENT_V1
+            | EventType::WRITE_ROWS_EVENT
+            | EventType::UPDATE_ROWS_EVENT
+            | EventType::DELETE_ROWS_EVENT => {
+                let data = ev
+                    .read_data()
+                    .map_err(|e| self.bad(event_start, format!("ROWS event: {e}")))?;
+                if let Some(EventData::RowsEvent(rows)) = data {
+                    self.rows(ev, &rows, kind, event_start)?;
+                }
+            }
+            EventType::PARTIAL_UPDATE_ROWS_EVENT => {
+                return Err(self.bad(
+                    event_start,
+                    "a PARTIAL_UPDATE_ROWS event: the server has binlog_row_value_options = PARTIAL_JSON, which leaves JSON columns incomplete; set binlog_row_value_options = '' on the server".into(),
+                ));
+            }
+            EventType::INCIDENT_EVENT => {
+                return Err(self.bad(
+                    event_start,
+                    "an INCIDENT event: the server recorded that changes may be missing from the binlog here (see its error log); logtap stops rather than skip them".into(),
+                ));
+            }
+            other => {
+                tracing::debug!(event_type = ?other, file = %self.file, pos = event_start, "skipping event");
+            }
+        }
+        self.advance(end_pos);
+        Ok(())
+    }
+
+    /// The schema-change records of a DDL statement (none when they are
+    /// off or the statement gives none), before its checkpoint.
+    fn schema_change(
+        &mut self,
+        q: &mysql_async::binlog::events::QueryEvent<'_>,
+        ev: &Event,
+        event_start: u64,
+    ) {
+        let Some(schemas) = &self.schema_changes else { return };
+        if self.tx.as_ref().is_some_and(|t| t.alter_not_done) {
+            return;
+        }
+        let text = q.query();
+        let default_db = q.schema().into_owned();
+        /// (database, statement text, table changes: kind, db, table).
+        type Planned = (String, String, Vec<(ChangeKind, String, String)>);
+        let records: Vec<Planned> = match ddl::classify(&text, &default_db) {
+            Ddl::Ignored => return,
+            Ddl::Database(db) => {
+                vec![(db.unwrap_or_else(|| default_db.clone()), text.trim().to_string(), vec![])]
+            }
+            Ddl::Tables(changes) => changes
+                .into_iter()
+                .map(|c| (c.db.clone(), c.ddl, vec![(c.kind, c.db, c.table)]))
+                .collect(),
+        };
+        let header = ev.header();
+        let ts_ms = i64::from(header.timestamp()) * 1000;
+        let gtid = self.tx.as_ref().and_then(|t| t.gtid.as_ref()).map(ToString::to_string);
+        for (db, ddl_text, changes) in records {
+            let table = changes.iter().map(|c| c.2.as_str()).collect::<Vec<_>>().join(",");
+            let source = source_struct(
+                &self.source_schema,
+                &SourceFields {
+                    connector: self.flavor.connector(),
+                    prefix: &self.prefix,
+                    ts_ms,
+                    db: &db,
+                    // The tables' names joined; "" for a database record.
+                    table: Some(table.as_str()),
+                    server_id: i64::from(header.server_id()),
+                    gtid: gtid.as_deref(),
+                    file: &self.file,
+                    pos: event_start,
+                    row: 0,
+                    thread: None,
+                },
+            );
+            let catalogs: Vec<Option<Arc<TableCatalog>>> = changes
+                .iter()
+                .map(|(_, d, t)| self.catalogs.get(&TableId::new(d.as_str(), t.as_str())).cloned())
+                .collect();
+            let described: Vec<(ChangeKind, &str, &str, Option<&TableCatalog>)> = changes
+                .iter()
+                .zip(&catalogs)
+                .map(|((k, d, t), c)| (*k, d.as_str(), t.as_str(), c.as_deref()))
+                .collect();
+            let position = SourcePosition::Mysql {
+                file: self.file.clone(),
+                pos: event_start,
+                gtid_set: None,
+                skip_events: 0,
+                skip_rows: 0,
+            };
+            let record =
+                schemas.record(source, now_us() / 1000, &db, &ddl_text, &described, position);
+            self.pending.push_back(SourceItem::SchemaChange(Box::new(record)));
+        }
+    }
+
+    fn advance(&mut self, end_pos: u64) {
+        if end_pos != 0 {
+            self.pos = end_pos;
+        }
+    }
+
+    fn bad(&self, pos: u64, what: String) -> PipelineError {
+        PipelineError::fatal(format!("binlog {}:{pos}: {what}", self.file))
+    }
+
+    fn mariadb_event(
+        &mut self,
+        ev: &Event,
+        raw_type: u8,
+        event_start: u64,
+        end_pos: u64,
+    ) -> Result<(), PipelineError> {
+        // Only GTID events (162) carry what the source needs; ANNOTATE_ROWS,
+        // BINLOG_CHECKPOINT, GTID_LIST and START_ENCRYPTION are passed over
+        // without decoding, so an odd one cannot stop the stream. The
+        // compressed types (165..=171) are decoded to get their refusal.
+        if raw_type != 162 && !(165..=171).contains(&raw_type) {
+            self.advance(end_pos);
+            return Ok(());
+        }
+        let header = EventHeader::from(&ev.header());
+        match decode_mariadb_event_body(&header, ev.data(), false) {
+            Ok(MariadbEvent::Gtid(g)) => {
+                if g.flags.contains(crate::mariadb::GtidFlags::PREPARED_XA) {
+                    tracing::warn!(gtid = %g.gtid, "XA PREPARE group: its rows are not sent (XA transactions are not supported; they are sent neither at prepare nor at XA COMMIT)");
+                }
+                self.begin(
+                    Some(TxGtid::Mariadb(g.gtid)),
+                    event_start,
+                    g.is_standalone(),
+                    g.flags.contains(crate::mariadb::GtidFlags::PREPARED_XA),
+                )?;
+                if let Some(tx) = &mut self.tx {
+                    if let Some(t) = g.thread_id {
+                        tx.thread = Some(i64::from(t));
+                    }
+                    use crate::mariadb::GtidExtraFlags as X;
+                    tx.alter_not_done = g.flags_extra.0 & (X::START_ALTER | X::ROLLBACK_ALTER) != 0;
+                }
+            }
+            Ok(_) => {}
+            Err(crate::mariadb::MariadbDecodeError::UnknownEventType { .. }) => {
+                tracing::debug!(event_type = raw_type, file = %self.file, pos = event_start, "skipping a MariaDB event type logtap does not know");
+            }
+            Err(e) => return Err(self.bad(event_start, e.to_string())),
+        }
+        self.advance(end_pos);
+        Ok(())
+    }
+
+    fn begin(
+        &mut self,
+        gtid: Option<TxGtid>,
+        event_start: u64,
+        standalone: bool,
+        prepared_xa: bool,
+    ) -> Result<(), PipelineError> {
+        if let Some(prev) = &self.tx {
+            if prev.rows_events > 0 && !prev.prepared_xa {
+                return Err(self.bad(
+                    event_start,
+                    format!(
+                        "a transaction starts while the previous one ({}, from {}) never ended; its rows would be lost, so logtap stops",
+                        prev.gtid.as_ref().map_or("no GTID".to_string(), ToString::to_string),
+                        prev.restart.after(0, 0)
+                    ),
+                ));
+            }
+        }
+        // A restart in the middle of a transaction skips rows of exactly
+        // that transaction: it must be the first one the stream sends.
+        if let Some((file, pos)) = &self.skip_at {
+            if (file.as_str(), *pos) != (self.file.as_str(), event_start) {
+                return Err(self.bad(
+                    event_start,
+                    format!(
+                        "the stored position is inside the transaction at {file}:{pos}, but the stream went on with one at {}:{event_start}; the rows to skip cannot be matched. Run `logtap reset` (or set initial_gtid) to start over",
+                        self.file
+                    ),
+                ));
+            }
+            self.skip_at = None;
+        }
+        let restart =
+            Restart { file: self.file.clone(), pos: event_start, gtid_set: self.gtids.text() };
+        let open = matches!(gtid, Some(TxGtid::Mariadb(_))) && !standalone;
+        self.tx = Some(Tx {
+            gtid,
+            restart,
+            rows_events: 0,
+            thread: None,
+            open,
+            prepared_xa,
+            alter_not_done: false,
+        });
+        Ok(())
+    }
+
+    /// The end of a transaction (or of a statement outside one).
+    fn commit(&mut self, end_pos: u64) {
+        if let Some(tx) = self.tx.take() {
+            match (&mut self.gtids, &tx.gtid) {
+                (Gtids::Mariadb(p), Some(TxGtid::Mariadb(g))) => {
+                    p.update(*g);
+                }
+                (Gtids::Mysql(s), Some(TxGtid::Mysql(g))) => {
+                    s.add(g);
+                }
+                _ => {}
+            }
+        }
+        self.payload_end = None;
+        self.skip = None;
+        self.advance(end_pos);
+        self.pending.push_back(SourceItem::Checkpoint(SourcePosition::Mysql {
+            file: self.file.clone(),
+            pos: self.pos,
+            gtid_set: self.gtids.text(),
+            skip_events: 0,
+            skip_rows: 0,
+        }));
+    }
+
+    fn table_map(&mut self, ev: &Event, event_start: u64) -> Result<(), PipelineError> {
+        // The same TABLE_MAP as before (the common case: one precedes every
+        // ROWS event) needs no work; the table id is its first 6 bytes.
+        let data = ev.data();
+        if data.len() >= 6 {
+            let mut id = [0u8; 8];
+            id[..6].copy_from_slice(&data[..6]);
+            if self.tables.get(&u64::from_le_bytes(id)).is_some_and(|t| t.fingerprint == data) {
+                return Ok(());
+            }
+        }
+        let tme = ev
+            .read_event::<TableMapEvent<'_>>()
+            .map_err(|e| self.bad(event_start, format!("TABLE_MAP event: {e}")))?;
+        let table_id = tme.table_id();
+        let fingerprint = data.to_vec();
+        let db = tme.database_name().into_owned();
+        let table = tme.table_name().into_owned();
+        let id = TableId::new(&db, &table);
+        let captured = self.cfg.captures(&db, &table);
+        if !captured {
+            self.tables.insert(table_id, TableState::ignored(id, fingerprint));
+            return Ok(());
+        }
+        let mut cols: TableColumns = table_columns(&tme, self.flavor).map_err(|e| {
+            self.bad(
+                event_start,
+                format!("{e} (logtap needs binlog_row_metadata = FULL for column names and keys)"),
+            )
+        })?;
+        for c in &mut cols.columns {
+            if self.cfg.is_json_column(&db, &table, &c.name) {
+                c.column_type = ColumnType::Json;
+            }
+        }
+        let catalog = self.catalogs.get(&id).cloned();
+        let unknown: Vec<&str> = cols
+            .columns
+            .iter()
+            .filter(|c| catalog.as_ref().and_then(|t| t.column(&c.name)).is_none())
+            .map(|c| c.name.as_str())
+            .collect();
+        if !unknown.is_empty() && self.warned.insert(format!("catalog {db}.{table}")) {
+            tracing::warn!(
+                table = %id, columns = ?unknown,
+                "information_schema does not describe these columns of the binlog's TABLE_MAP (dropped since, or the user cannot see the table): they get no default, and a MariaDB UUID among them is sent as bytes"
+            );
+        }
+        let names = RecordNames::new(&self.prefix, &id);
+        let opts = self.cfg.type_options();
+        let mut fields = Vec::with_capacity(cols.columns.len());
+        let mut columns = Vec::with_capacity(cols.columns.len());
+        for c in &mut cols.columns {
+            let described = catalog.as_ref().and_then(|t| t.column(&c.name));
+            if described.is_some_and(|d| d.data_type == "uuid")
+                && matches!(c.column_type, ColumnType::Binary { pad_to: Some(16) })
+            {
+                c.column_type = ColumnType::Uuid;
+            }
+            let conv = column_schema(&c.column_type, c.nullable, &opts);
+            let mut schema = conv.schema().clone();
+            schema.default = described.and_then(|d| conv.default_value(&d.default));
+            fields.push(Field::new(&c.name, schema));
+            columns.push(conv);
+        }
+        let key_idx = cols.primary_key.clone();
+        let key_schema = if key_idx.is_empty() {
+            if self.warned.insert(format!("{db}.{table}")) {
+                tracing::warn!(table = %id, "no primary key: records get a null key");
+            }
+            None
+        } else {
+            Some(Arc::new(Schema::structure(
+                &names.key,
+                key_idx
+                    .iter()
+                    .map(|&i| {
+                        let mut s = fields[i].schema.clone();
+                        s.optional = false;
+                        Field::new(&cols.columns[i].name, s)
+                    })
+                    .collect(),
+            )))
+        };
+        let value_schema = Arc::new(Schema::structure(&names.value, fields));
+        tracing::debug!(table = %id, table_id, columns = columns.len(), "table map");
+        self.tables.insert(
+            table_id,
+            TableState {
+                id,
+                names: cols.columns.iter().map(|c| c.name.clone()).collect(),
+                columns,
+                key_idx,
+                key_schema,
+                value_schema,
+                fingerprint,
+                tme: Some(tme.into_owned()),
+            },
+        );
+        Ok(())
+    }
+
+    fn rows(
+        &mut self,
+        ev: &Event,
+        rows: &RowsEventData<'_>,
+        kind: EventType,
+        event_start: u64,
+    ) -> Result<(), PipelineError> {
+        let table_id = rows.table_id();
+        let Some(state) = self.tables.get(&table_id) else {
+            return Err(self.bad(
+                event_start,
+                format!("ROWS event for table id {table_id} without a TABLE_MAP before it"),
+            ));
+        };
+        let Some(tx) = self.tx.as_mut() else {
+            // Servers wrap row events in a group (GTID or BEGIN) even for
+            // non-transactional tables.
+            return Err(PipelineError::fatal(format!(
+                "binlog {}:{event_start}: ROWS event for table {} outside a transaction (no GTID or BEGIN before it): there is no position to resume it from",
+                self.file, state.id
+            )));
+        };
+        let index = tx.rows_events;
+        tx.rows_events += 1;
+        let tx = &*tx;
+        let Some(tme) = state.tme.as_ref().filter(|_| !tx.prepared_xa) else {
+            // Not captured, or an XA transaction: counted above, not sent.
+            return Ok(());
+        };
+        let skip_rows = match self.skip {
+            Some((events, _)) if index < events => return Ok(()),
+            Some((events, r)) if index == events => r,
+            _ => 0,
+        };
+        let op = match kind {
+            EventType::WRITE_ROWS_EVENT_V1 | EventType::WRITE_ROWS_EVENT => Op::Create,
+            EventType::UPDATE_ROWS_EVENT_V1 | EventType::UPDATE_ROWS_EVENT => Op::Update,
+            _ => Op::Delete,
+        };
+        let gtid_text = tx.gtid.as_ref().map(ToString::to_string);
+        let ctx = RowCtx {
+            state,
+            file: &self.file,
+            pos: event_start,
+            row: 0,
+            ts_ms: i64::from(ev.header().timestamp()) * 1000,
+            server_id: i64::from(ev.header().server_id()),
+            gtid: gtid_text.as_deref(),
+            thread: tx.thread,
+            prefix: &self.prefix,
+            connector: self.flavor.connector(),
+            source_schema: &self.source_schema,
+        };
+        let mut out = Vec::new();
+        for (row_no, r) in rows.rows(tme).enumerate() {
+            let row_no = row_no as u64;
+            let (before, after) = r.map_err(|e| ctx.error(format!("row {row_no}: {e}")))?;
+            if row_no < skip_rows {
+                continue;
+            }
+            let ctx = RowCtx { row: row_no, ..ctx };
+            let before = before.map(|b| ctx.image(&b)).transpose()?;
+            let after = after.map(|a| ctx.image(&a)).transpose()?;
+            ctx.events(op, before, after, &mut out);
+            out.push(SourceItem::Checkpoint(tx.restart.after(index, row_no + 1)));
+        }
+        self.pending.extend(out);
+        Ok(())
+    }
+}
+
+/// The values of Debezium's MySQL/MariaDB `source` block.
+struct SourceFields<'a> {
+    connector: &'static str,
+    prefix: &'a str,
+    ts_ms: i64,
+    db: &'a str,
+    table: Option<&'a str>,
+    server_id: i64,
+    gtid: Option<&'a str>,
+    file: &'a str,
+    pos: u64,
+    row: u64,
+    thread: Option<i64>,
+}
+
+/// The `source` block (see [`source_schema`] for the fields).
+fn source_struct(schema: &Arc<Schema>, f: &SourceFields<'_>) -> Struct {
+    Struct {
+        schema: schema.clone(),
+        values: vec![
+            Value::String(env!("CARGO_PKG_VERSION").into()),
+            Value::String(f.connector.into()),
+            Value::String(f.prefix.into()),
+            Value::Int64(f.ts_ms),
+            Value::String("false".into()),
+            Value::String(f.db.into()),
+            Value::Null,
+            Value::Int64(f.ts_ms.saturating_mul(1000)),
+            Value::Int64(f.ts_ms.saturating_mul(1_000_000)),
+            f.table.map_or(Value::Null, |t| Value::String(t.into())),
+            Value::Int64(f.server_id),
+            f.gtid.map_or(Value::Null, |g| Value::String(g.into())),
+            Value::String(f.file.into()),
+            Value::Int64(f.pos as i64),
+            Value::Int32(f.row as i32),
+            f.thread.map_or(Value::Null, Value::Int64),
+            Value::Null,
+        ],
+    }
+}
+
+/// What a row's events need to know besides the row.
+#[derive(Clone, Copy)]
+struct RowCtx<'a> {
+    state: &'a TableState,
+    file: &'a str,
+    pos: u64,
+    row: u64,
+    ts_ms: i64,
+    server_id: i64,
+    gtid: Option<&'a str>,
+    thread: Option<i64>,
+    prefix: &'a str,
+    connector: &'static str,
+    source_schema: &'a Arc<Schema>,
+}
+
+impl RowCtx<'_> {
+    fn error(&self, what: String) -> PipelineError {
+        PipelineError::fatal(format!(
+            "binlog {}:{} table {}: {what}",
+            self.file, self.pos, self.state.id
+        ))
+    }
+
+    /// One row image as the table's value struct.
+    fn image(&self, row: &mysql_async::binlog::row::BinlogRow) -> Result<Struct, PipelineError> {
+        let cols = &self.state.columns;
+        if row.len() != cols.len() {
+            return Err(self.error(format!(
+                "row {} has {} columns, its TABLE_MAP {}",
+                self.row,
+                row.len(),
+                cols.len()
+            )));
+        }
+        let mut values = Vec::with_capacity(cols.len());
+        for (i, conv) in cols.iter().enumerate() {
+            let Some(v) = row.as_ref(i) else {
+                return Err(self.error(format!(
+                    "row {}: column `{}` is missing from the row image; logtap needs binlog_row_image = FULL",
+                    self.row, self.state.names[i]
+                )));
+            };
+            values.push(conv.convert(v).map_err(|e| {
+                self.error(format!("row {} column `{}`: {e}", self.row, self.state.names[i]))
+            })?);
+        }
+        Struct::new(self.state.value_schema.clone(), values).map_err(|e| self.error(e.to_string()))
+    }
+
+    fn key(&self, row: &Struct) -> Option<Struct> {
+        let schema = self.state.key_schema.as_ref()?;
+        let values = self.state.key_idx.iter().map(|&i| row.values[i].clone()).collect();
+        Some(Struct { schema: schema.clone(), values })
+    }
+
+    fn source(&self) -> Struct {
+        source_struct(
+            self.source_schema,
+            &SourceFields {
+                connector: self.connector,
+                prefix: self.prefix,
+                ts_ms: self.ts_ms,
+                db: &self.state.id.namespace,
+                table: Some(&self.state.id.table),
+                server_id: self.server_id,
+                gtid: self.gtid,
+                file: self.file,
+                pos: self.pos,
+                row: self.row,
+                thread: self.thread,
+            },
+        )
+    }
+
+    fn event(
+        &self,
+        op: Op,
+        key: Option<Struct>,
+        before: Option<Struct>,
+        after: Option<Struct>,
+        headers: Vec<(String, Vec<u8>)>,
+    ) -> SourceItem {
+        SourceItem::Change(Box::new(ChangeEvent {
+            table: self.state.id.clone(),
+            op,
+            key,
+            key_schema: self.state.key_schema.clone(),
+            value_schema: self.state.value_schema.clone(),
+            before,
+            after,
+            source: self.source(),
+            processed_at_us: now_us(),
+            transaction: None,
+            headers,
+            position: SourcePosition::Mysql {
+                file: self.file.to_string(),
+                pos: self.pos,
+                gtid_set: None,
+                skip_events: 0,
+                skip_rows: self.row,
+            },
+        }))
+    }
+
+    /// The events of one row change: an update that changes the primary
+    /// key becomes a delete of the old key and a create of the new one,
+    /// with Debezium's headers.
+    fn events(
+        &self,
+        op: Op,
+        before: Option<Struct>,
+        after: Option<Struct>,
+        out: &mut Vec<SourceItem>,
+    ) {
+        match op {
+            Op::Create => {
+                let key = after.as_ref().and_then(|a| self.key(a));
+                out.push(self.event(Op::Create, key, None, after, vec![]));
+            }
+            Op::Delete => {
+                let key = before.as_ref().and_then(|b| self.key(b));
+                out.push(self.event(Op::Delete, key, before, None, vec![]));
+            }
+            _ => {
+                let old_key = before.as_ref().and_then(|b| self.key(b));
+                let new_key = after.as_ref().and_then(|a| self.key(a));
+                let change = match (&old_key, &new_key) {
+                    (Some(ok), Some(nk)) => key_change_headers(ok, nk),
+                    _ => None,
+                };
+                match change {
+                    Some((del_headers, cre_headers)) => {
+                        out.push(self.event(Op::Delete, old_key, before, None, del_headers));
+                        out.push(self.event(Op::Create, new_key, None, after, cre_headers));
+                    }
+                    None => out.push(self.event(Op::Update, new_key, before, after, vec![])),
+                }
+            }
+        }
+    }
+}
+
+impl TableState {
+    fn ignored(id: TableId, fingerprint: Vec<u8>) -> Self {
+        TableState {
+            value_schema: Arc::new(Schema::structure("ignored", vec![])),
+            id,
+            columns: vec![],
+            names: vec![],
+            key_idx: vec![],
+            key_schema: None,
+            fingerprint,
+            tme: None,
+        }
+    }
+}
+
+/// A ROTATE event's file name and position. The first ROTATE of a stream
+/// comes before the FORMAT_DESCRIPTION that announces checksums, so the
+/// event reader may leave a CRC32 at the end of the body. Whether it is
+/// there differs between servers (MariaDB sends one; MySQL 9 did not, and
+/// cutting four bytes made `binlog.000001` into `binlog.00`), so the last
+/// four bytes are cut only when they are the CRC32 of the event before
+/// them.
+pub(crate) fn rotate_of(ev: &Event, checksum: bool) -> Option<(String, u64)> {
+    let data = ev.data();
+    let mut name = data.get(8..)?;
+    if checksum && ev.checksum().is_none() && name.len() >= 4 {
+        let (body, tail) = data.split_at(data.len() - 4);
+        if tail == crate::mariadb::event_crc32(&EventHeader::from(&ev.header()), body).to_le_bytes()
+        {
+            name = &name[..name.len() - 4];
+        }
+    }
+    let pos = u64::from_le_bytes(data.get(..8)?.try_into().ok()?);
+    Some((String::from_utf8_lossy(name).into_owned(), pos))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use mysql_async::binlog::events::FormatDescriptionEvent;
+    use mysql_async::binlog::BinlogVersion;
+
+    /// A ROTATE event as a dump starts with it: timestamp 0, log_pos 0,
+    /// the position and file name, with or without a CRC32 after them.
+    fn fake_rotate(file: &str, with_crc: bool) -> Event {
+        let mut body = 4u64.to_le_bytes().to_vec();
+        body.extend_from_slice(file.as_bytes());
+        let size = 19 + body.len() + if with_crc { 4 } else { 0 };
+        let mut raw = vec![0, 0, 0, 0, EventType::ROTATE_EVENT as u8, 1, 0, 0, 0];
+        raw.extend_from_slice(&(size as u32).to_le_bytes());
+        raw.extend_from_slice(&[0, 0, 0, 0, 0x20, 0]); // log_pos 0, LOG_EVENT_ARTIFICIAL_F
+        raw.extend_from_slice(&body);
+        if with_crc {
+            let crc = crate::mariadb::crc32(&raw);
+            raw.extend_from_slice(&crc.to_le_bytes());
+        }
+        let fde = FormatDescriptionEvent::new(BinlogVersion::Version4);
+        Event::read(&fde, &raw[..]).unwrap()
+    }
+
+    #[test]
+    fn a_first_rotate_keeps_its_whole_file_name_with_or_without_a_checksum() {
+        for file in ["binlog.000001", "mysql-bin.000123", "b.1"] {
+            for with_crc in [true, false] {
+                let ev = fake_rotate(file, with_crc);
+                assert_eq!(
+                    rotate_of(&ev, true),
+                    Some((file.to_string(), 4)),
+                    "{file}, crc {with_crc}"
+                );
+            }
+            // Checksums off on the server: the body is only position and name.
+            assert_eq!(rotate_of(&fake_rotate(file, false), false), Some((file.to_string(), 4)));
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "machine_tests.rs"]
+mod machine_tests;
