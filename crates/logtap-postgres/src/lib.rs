@@ -10,6 +10,7 @@
 pub mod catalog;
 pub mod check;
 pub mod config;
+mod machine;
 pub mod source;
 pub mod types;
 pub mod walsender;
