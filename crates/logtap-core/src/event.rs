@@ -78,6 +78,67 @@ pub fn key_change_headers(old: &Struct, new: &Struct) -> Option<(Headers, Header
     ))
 }
 
+/// One record-to-be of a row change: what [`split_row_change`] gives.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowChange {
+    pub op: Op,
+    pub key: Option<Struct>,
+    pub before: Option<Struct>,
+    pub after: Option<Struct>,
+    pub headers: Headers,
+}
+
+/// A row change as Debezium sends it, for both sources: a create or a
+/// delete keyed by its row; an update keyed by its new row, or, when the
+/// key changed, a delete of the old key and a create of the new one with
+/// [`key_change_headers`]. `key_of` gives a row's key (`None` for a table
+/// without one, whose updates are plain updates).
+pub fn split_row_change(
+    op: Op,
+    before: Option<Struct>,
+    after: Option<Struct>,
+    key_of: impl Fn(&Struct) -> Option<Struct>,
+) -> Vec<RowChange> {
+    let one = |op, key, before, after| RowChange { op, key, before, after, headers: vec![] };
+    match op {
+        Op::Update => {
+            let old_key = before.as_ref().and_then(&key_of);
+            let new_key = after.as_ref().and_then(&key_of);
+            let change = match (&old_key, &new_key) {
+                (Some(o), Some(n)) => key_change_headers(o, n),
+                _ => None,
+            };
+            match change {
+                Some((delete_headers, create_headers)) => vec![
+                    RowChange {
+                        op: Op::Delete,
+                        key: old_key,
+                        before,
+                        after: None,
+                        headers: delete_headers,
+                    },
+                    RowChange {
+                        op: Op::Create,
+                        key: new_key,
+                        before: None,
+                        after,
+                        headers: create_headers,
+                    },
+                ],
+                None => vec![one(Op::Update, new_key, before, after)],
+            }
+        }
+        Op::Delete => {
+            let key = before.as_ref().and_then(&key_of);
+            vec![one(Op::Delete, key, before, None)]
+        }
+        _ => {
+            let key = after.as_ref().and_then(&key_of);
+            vec![one(op, key, before, after)]
+        }
+    }
+}
+
 /// Microseconds since the epoch by the wall clock: what sources put in
 /// [`ChangeEvent::processed_at_us`].
 pub fn now_us() -> i64 {
@@ -220,5 +281,30 @@ mod tests {
         assert_eq!(n.envelope, "dbserver1.inventory.customers.Envelope");
         let odd = RecordNames::new("my-app", &TableId::new("public", "9lives"));
         assert_eq!(odd.value, "my_app.public._lives.Value");
+    }
+
+    #[test]
+    fn a_row_change_is_split_as_debezium_splits_it() {
+        use crate::schema::{Field, Value};
+        let schema = Arc::new(Schema::structure("k", vec![Field::new("id", Schema::int32())]));
+        let row = |id| Struct { schema: schema.clone(), values: vec![Value::Int32(id)] };
+        let keyed = |r: &Struct| Some(r.clone());
+        let ops = |v: Vec<RowChange>| v.iter().map(|c| (c.op, c.headers.len())).collect::<Vec<_>>();
+        // Same key: one update keyed by the new row.
+        let same = split_row_change(Op::Update, Some(row(1)), Some(row(1)), keyed);
+        assert_eq!(ops(same.clone()), [(Op::Update, 0)]);
+        assert_eq!(same[0].key, Some(row(1)));
+        // Key changed: delete of the old key, create of the new one, headers.
+        let moved = split_row_change(Op::Update, Some(row(1)), Some(row(2)), keyed);
+        assert_eq!(ops(moved.clone()), [(Op::Delete, 1), (Op::Create, 1)]);
+        assert_eq!((moved[0].key.clone(), moved[1].key.clone()), (Some(row(1)), Some(row(2))));
+        assert_eq!(moved[0].headers[0].0, "__debezium.newkey");
+        // No before image (REPLICA IDENTITY DEFAULT): a plain update.
+        assert_eq!(ops(split_row_change(Op::Update, None, Some(row(2)), keyed)), [(Op::Update, 0)]);
+        // A table without a key: plain update, null key.
+        let keyless = split_row_change(Op::Update, Some(row(1)), Some(row(2)), |_| None);
+        assert_eq!((keyless.len(), keyless[0].key.clone()), (1, None));
+        let deleted = split_row_change(Op::Delete, Some(row(3)), None, keyed);
+        assert_eq!((deleted[0].op, deleted[0].key.clone()), (Op::Delete, Some(row(3))));
     }
 }

@@ -36,7 +36,7 @@ use crate::mariadb::{
 };
 use crate::schema_change::SchemaChangeSchemas;
 use crate::types::{column_schema, table_columns, ColumnConversion, ColumnType, TableColumns};
-use logtap_core::event::{key_change_headers, now_us, ChangeEvent, Op, RecordNames, TableId};
+use logtap_core::event::{now_us, split_row_change, ChangeEvent, Op, RecordNames, TableId};
 use logtap_core::schema::{Field, Schema, Struct, Value};
 use logtap_core::traits::{PipelineError, SourceItem};
 use logtap_core::SourcePosition;
@@ -992,9 +992,7 @@ impl RowCtx<'_> {
         }))
     }
 
-    /// The events of one row change: an update that changes the primary
-    /// key becomes a delete of the old key and a create of the new one,
-    /// with Debezium's headers.
+    /// The events of one row change (see `split_row_change`).
     fn events(
         &self,
         op: Op,
@@ -1002,30 +1000,8 @@ impl RowCtx<'_> {
         after: Option<Struct>,
         out: &mut Vec<SourceItem>,
     ) {
-        match op {
-            Op::Create => {
-                let key = after.as_ref().and_then(|a| self.key(a));
-                out.push(self.event(Op::Create, key, None, after, vec![]));
-            }
-            Op::Delete => {
-                let key = before.as_ref().and_then(|b| self.key(b));
-                out.push(self.event(Op::Delete, key, before, None, vec![]));
-            }
-            _ => {
-                let old_key = before.as_ref().and_then(|b| self.key(b));
-                let new_key = after.as_ref().and_then(|a| self.key(a));
-                let change = match (&old_key, &new_key) {
-                    (Some(ok), Some(nk)) => key_change_headers(ok, nk),
-                    _ => None,
-                };
-                match change {
-                    Some((del_headers, cre_headers)) => {
-                        out.push(self.event(Op::Delete, old_key, before, None, del_headers));
-                        out.push(self.event(Op::Create, new_key, None, after, cre_headers));
-                    }
-                    None => out.push(self.event(Op::Update, new_key, before, after, vec![])),
-                }
-            }
+        for c in split_row_change(op, before, after, |row| self.key(row)) {
+            out.push(self.event(c.op, c.key, c.before, c.after, c.headers));
         }
     }
 }

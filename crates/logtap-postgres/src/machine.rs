@@ -24,7 +24,7 @@
 use crate::catalog;
 use crate::config::PostgresConfig;
 use crate::types::{ColumnConversion, TypeOptions, TypeRegistry};
-use logtap_core::event::{key_change_headers, now_us};
+use logtap_core::event::{now_us, split_row_change};
 use logtap_core::{
     ChangeEvent, Field, Lsn, Op, PipelineError, RecordNames, Schema, SourceItem, SourcePosition,
     Struct, TableId, Value,
@@ -251,9 +251,8 @@ impl PgMachine {
             Message::Insert(ins) => {
                 let Some(state) = self.captured(ins.relation_id, lsn)? else { return Ok(()) };
                 let after = self.tuple(state, &ins.new, lsn)?;
-                let key = key_of(state, &after)?;
-                let ev = self.event(state, Op::Create, key, None, Some(after), lsn, vec![]);
-                self.pending.push_back(SourceItem::Change(Box::new(ev)));
+                let items = self.row_change(state, Op::Create, None, Some(after), lsn);
+                self.pending.extend(items);
             }
             Message::Update(up) => {
                 let Some(state) = self.captured(up.relation_id, lsn)? else { return Ok(()) };
@@ -262,34 +261,14 @@ impl PgMachine {
                     Some(old) => Some(self.tuple(state, old.tuple(), lsn)?),
                     None => None,
                 };
-                let new_key = key_of(state, &after)?;
-                let old_key = match &before {
-                    Some(b) => key_of(state, b)?,
-                    None => None,
-                };
-                let change = match (&old_key, &new_key) {
-                    (Some(ok), Some(nk)) => key_change_headers(ok, nk),
-                    _ => None,
-                };
-                match (change, old_key, new_key) {
-                    (Some((del_headers, cre_headers)), ok, nk) => {
-                        let del = self.event(state, Op::Delete, ok, before, None, lsn, del_headers);
-                        let cre = self.event(state, Op::Create, nk, None, Some(after), lsn, cre_headers);
-                        self.pending.push_back(SourceItem::Change(Box::new(del)));
-                        self.pending.push_back(SourceItem::Change(Box::new(cre)));
-                    }
-                    (None, _, nk) => {
-                        let ev = self.event(state, Op::Update, nk, before, Some(after), lsn, vec![]);
-                        self.pending.push_back(SourceItem::Change(Box::new(ev)));
-                    }
-                }
+                let items = self.row_change(state, Op::Update, before, Some(after), lsn);
+                self.pending.extend(items);
             }
             Message::Delete(del) => {
                 let Some(state) = self.captured(del.relation_id, lsn)? else { return Ok(()) };
                 let before = self.tuple(state, del.old.tuple(), lsn)?;
-                let key = key_of(state, &before)?;
-                let ev = self.event(state, Op::Delete, key, Some(before), None, lsn, vec![]);
-                self.pending.push_back(SourceItem::Change(Box::new(ev)));
+                let items = self.row_change(state, Op::Delete, Some(before), None, lsn);
+                self.pending.extend(items);
             }
             Message::Truncate(t) => {
                 if self.cfg.emit_truncate {
@@ -308,6 +287,25 @@ impl PgMachine {
             }
         }
         Ok(())
+    }
+
+    /// The events of one row change (see `split_row_change`).
+    fn row_change(
+        &self,
+        state: &TableState,
+        op: Op,
+        before: Option<Struct>,
+        after: Option<Struct>,
+        lsn: u64,
+    ) -> Vec<SourceItem> {
+        // Collected, so the caller can queue them once `state` is released.
+        split_row_change(op, before, after, |row| key_of(state, row))
+            .into_iter()
+            .map(|c| {
+                let ev = self.event(state, c.op, c.key, c.before, c.after, lsn, c.headers);
+                SourceItem::Change(Box::new(ev))
+            })
+            .collect()
     }
 
     /// The state of relation `id` if it is captured; an error if unknown.
@@ -579,10 +577,10 @@ fn zero_value(schema: &Schema) -> Value {
     }
 }
 
-fn key_of(state: &TableState, row: &Struct) -> Result<Option<Struct>, PipelineError> {
-    let Some(schema) = &state.key_schema else { return Ok(None) };
+fn key_of(state: &TableState, row: &Struct) -> Option<Struct> {
+    let schema = state.key_schema.as_ref()?;
     let values = state.key_idx.iter().map(|&i| row.values[i].clone()).collect();
-    Ok(Some(Struct { schema: schema.clone(), values }))
+    Some(Struct { schema: schema.clone(), values })
 }
 
 #[cfg(test)]
