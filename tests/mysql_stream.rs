@@ -9,7 +9,7 @@
 mod common;
 
 use common::{
-    gtid_seq, last_gtid, my_dump_threads, my_order, my_root, my_threads, read_at_least, read_topic,
+    gtid_seq, last_gtid, my_order, my_root, my_threads, read_at_least, read_topic,
     read_topic_until, replay_violations, seq, wait_until, Got, Logtap, MyFixture, MyServer,
 };
 use mysql_async::prelude::Queryable;
@@ -56,6 +56,38 @@ fn exactly(topic: &str, n: usize, l: &Logtap) -> Vec<Got> {
 
 async fn q(c: &mut mysql_async::Conn, sql: &str) {
     c.query_drop(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+/// Kills logtap's server threads not killed before: its binlog dump
+/// threads (`dump`) or its other connections (the catalog reader's),
+/// waiting up to 30 s for one to exist (after a kill, logtap reconnects).
+async fn kill_new_threads(
+    root: &mut mysql_async::Conn,
+    l: &Logtap,
+    dump: bool,
+    killed: &mut Vec<u64>,
+    round: u32,
+) {
+    let pid = l.child.id();
+    let mut threads = Vec::new();
+    for _ in 0..150 {
+        threads = my_threads(root, pid, dump).await;
+        threads.retain(|t| !killed.contains(t));
+        if !threads.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let what = if dump { "binlog dump thread" } else { "catalog connection" };
+    assert!(
+        !threads.is_empty(),
+        "round {round}: no (new) {what} of logtap (pid {pid}):\n{}",
+        l.log_text()
+    );
+    for t in threads {
+        q(root, &format!("KILL {t}")).await;
+        killed.push(t);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -458,28 +490,10 @@ async fn a_killed_binlog_connection_is_reopened_and_nothing_is_lost() {
     let topic = f.topic("t");
     assert_eq!(read_at_least(&topic, 100, Duration::from_secs(60)).len(), 100, "{}", l.log_text());
 
-    let pid = l.child.id();
     let mut killed = Vec::new();
     for round in 0..2u32 {
         // logtap's dump thread (a new one after the first kill: it reconnected).
-        let mut threads = Vec::new();
-        for _ in 0..150 {
-            threads = my_dump_threads(&mut root, pid).await;
-            threads.retain(|t| !killed.contains(t));
-            if !threads.is_empty() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        assert!(
-            !threads.is_empty(),
-            "round {round}: no (new) binlog dump thread of logtap (pid {pid}) in the process list:\n{}",
-            l.log_text()
-        );
-        for t in threads {
-            q(&mut root, &format!("KILL {t}")).await;
-            killed.push(t);
-        }
+        kill_new_threads(&mut root, &l, true, &mut killed, round).await;
         // Changes while the connection is down, in several transactions.
         let base = 100 + round * 100;
         for i in 0..10 {
@@ -529,27 +543,9 @@ async fn a_killed_catalog_connection_loses_nothing_and_defaults_follow_the_ddl()
     q(&mut root, &format!("INSERT INTO t (id) SELECT seq FROM {}", seq(1, 20))).await;
     let topic = f.topic("t");
     assert_eq!(read_at_least(&topic, 20, Duration::from_secs(60)).len(), 20, "{}", l.log_text());
-    let pid = l.child.id();
     let mut killed = Vec::new();
     for round in 1..=3u32 {
-        let mut threads = Vec::new();
-        for _ in 0..150 {
-            threads = my_threads(&mut root, pid, false).await;
-            threads.retain(|t| !killed.contains(t));
-            if !threads.is_empty() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        assert!(
-            !threads.is_empty(),
-            "round {round}: no catalog connection of logtap:\n{}",
-            l.log_text()
-        );
-        for t in threads {
-            q(&mut root, &format!("KILL {t}")).await;
-            killed.push(t);
-        }
+        kill_new_threads(&mut root, &l, false, &mut killed, round).await;
         q(&mut root, &format!("ALTER TABLE t ALTER COLUMN n SET DEFAULT {}", 5 + round)).await;
         let from = u64::from(round) * 20 + 1;
         q(&mut root, &format!("INSERT INTO t (id) SELECT seq FROM {}", seq(from, from + 19))).await;

@@ -864,15 +864,10 @@ pub fn tcp_local_ports(pid: u32, remote_port: u16) -> Vec<u16> {
     out
 }
 
-/// Ids of the server threads sending the binlog to process `pid`
-/// (`Binlog Dump`, or `Binlog Dump GTID` on MySQL, in the process list,
-/// matched by client port).
-pub async fn my_dump_threads(conn: &mut mysql_async::Conn, pid: u32) -> Vec<u64> {
-    my_threads(conn, pid, true).await
-}
-
-/// The server threads of logtap process `pid`'s connections: its binlog
-/// dump threads (`dump`), or all the others (the catalog reader's).
+/// The server threads of logtap process `pid`'s connections (matched by
+/// client port): its binlog dump threads (`dump`: `Binlog Dump`, or
+/// `Binlog Dump GTID` on MySQL, in the process list), or all the others
+/// (the catalog reader's).
 pub async fn my_threads(conn: &mut mysql_async::Conn, pid: u32, dump: bool) -> Vec<u64> {
     let server_port: u16 = env("LOGTAP_MYSQL_PORT").parse().expect("LOGTAP_MYSQL_PORT");
     let ports = tcp_local_ports(pid, server_port);

@@ -78,6 +78,22 @@ pub fn key_change_headers(old: &Struct, new: &Struct) -> Option<(Headers, Header
     ))
 }
 
+/// A table's key schema named `name`: its key columns' field schemas,
+/// required (a key column is never null), defaults kept, as Debezium's.
+pub fn key_schema(
+    name: &str,
+    key_fields: impl IntoIterator<Item = crate::schema::Field>,
+) -> Arc<Schema> {
+    let fields = key_fields
+        .into_iter()
+        .map(|mut f| {
+            f.schema.optional = false;
+            f
+        })
+        .collect();
+    Arc::new(Schema::structure(name, fields))
+}
+
 /// One record-to-be of a row change: what [`split_row_change`] gives.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RowChange {

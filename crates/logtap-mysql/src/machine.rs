@@ -36,7 +36,9 @@ use crate::mariadb::{
 };
 use crate::schema_change::SchemaChangeSchemas;
 use crate::types::{column_schema, table_columns, ColumnConversion, ColumnType, TableColumns};
-use logtap_core::event::{now_us, split_row_change, ChangeEvent, Op, RecordNames, TableId};
+use logtap_core::event::{
+    key_schema, now_us, split_row_change, ChangeEvent, Op, RecordNames, TableId,
+};
 use logtap_core::schema::{Field, Schema, Struct, Value};
 use logtap_core::traits::{PipelineError, SourceItem};
 use logtap_core::SourcePosition;
@@ -745,17 +747,12 @@ impl BinlogMachine {
             }
             None
         } else {
-            Some(Arc::new(Schema::structure(
+            Some(key_schema(
                 &names.key,
                 key_idx
                     .iter()
-                    .map(|&i| {
-                        let mut s = fields[i].schema.clone();
-                        s.optional = false;
-                        Field::new(&cols.columns[i].name, s)
-                    })
-                    .collect(),
-            )))
+                    .map(|&i| Field::new(&cols.columns[i].name, fields[i].schema.clone())),
+            ))
         };
         let value_schema = Arc::new(Schema::structure(&names.value, fields));
         tracing::debug!(table = %id, table_id, columns = columns.len(), "table map");

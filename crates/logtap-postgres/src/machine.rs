@@ -24,7 +24,7 @@
 use crate::catalog;
 use crate::config::PostgresConfig;
 use crate::types::{ColumnConversion, TypeOptions, TypeRegistry};
-use logtap_core::event::{now_us, split_row_change};
+use logtap_core::event::{key_schema, now_us, split_row_change};
 use logtap_core::{
     ChangeEvent, Field, Lsn, Op, PipelineError, RecordNames, Schema, SourceItem, SourcePosition,
     Struct, TableId, Value,
@@ -403,18 +403,11 @@ impl PgMachine {
             }
             None
         } else {
-            Some(Arc::new(Schema::structure(
+            // With their defaults, as Debezium's key schema has them.
+            Some(key_schema(
                 &names.key,
-                key_idx
-                    .iter()
-                    .map(|&i| {
-                        // With its default, as Debezium's key schema has it.
-                        let mut s = included[i].schema.clone();
-                        s.optional = false;
-                        Field::new(&included[i].name, s)
-                    })
-                    .collect(),
-            )))
+                key_idx.iter().map(|&i| Field::new(&included[i].name, included[i].schema.clone())),
+            ))
         };
         if captured && rel.replica_identity == ReplicaIdentity::Nothing {
             tracing::warn!(table = %id, "REPLICA IDENTITY NOTHING: updates have no before image and deletes cannot be published");
