@@ -156,7 +156,9 @@ impl Source for DemoSource {
     async fn next(&mut self) -> Result<Option<SourceItem>, PipelineError> {
         if self.checkpoint_due {
             self.checkpoint_due = false;
-            return Ok(Some(SourceItem::Checkpoint(SourcePosition::Sequence { seq: self.next })));
+            return Ok(Some(SourceItem::Checkpoint(
+                SourcePosition::Sequence { seq: self.next }.into(),
+            )));
         }
         if self.config.changes != 0 && self.next >= self.config.changes {
             return Ok(None);

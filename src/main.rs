@@ -233,7 +233,11 @@ async fn run_once(
     let stored =
         offsets.load(&cfg.topic_prefix).map_err(|e| PipelineError::fatal(e.to_string()))?;
     let stored_id = stored.as_ref().and_then(|s| s.source_id.clone());
-    let position = stored.map(|s| s.position);
+    // The tracker starts from the stored checkpoint (position and snapshot
+    // progress); the source from its position.
+    let stored_checkpoint =
+        stored.map(|s| logtap_core::Checkpoint { position: s.position, snapshot: s.snapshot });
+    let position = stored_checkpoint.as_ref().map(|c| c.position.clone());
     match &position {
         Some(p) => tracing::info!(source = %cfg.topic_prefix, position = %p, "resuming"),
         None => {
@@ -245,7 +249,7 @@ async fn run_once(
             max_records: cfg.sink.max_in_flight_records,
             max_bytes: cfg.sink.max_in_flight_bytes,
         },
-        position.clone(),
+        stored_checkpoint,
     );
     let parts = PipelineParts {
         name: &cfg.topic_prefix,

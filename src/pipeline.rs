@@ -10,8 +10,8 @@
 
 use logtap_core::event::now_us;
 use logtap_core::{
-    Encoder, OffsetStore, PipelineError, SharedTracker, Sink, SinkRecord, Source, SourceItem,
-    StoredOffset,
+    Checkpoint, Encoder, OffsetStore, PipelineError, SharedTracker, Sink, SinkRecord, Source,
+    SourceItem, StoredOffset,
 };
 use logtap_kafka::Router;
 use std::time::Duration;
@@ -150,14 +150,16 @@ async fn commit<S: Source>(
     parts: &PipelineParts<'_>,
     last_stored: &mut Option<StoredOffset>,
 ) -> Result<(), PipelineError> {
-    let Some(position) = parts.tracker.committed() else { return Ok(()) };
-    if last_stored.as_ref().map(|o| &o.position) == Some(&position) {
+    let Some(Checkpoint { position, snapshot }) = parts.tracker.committed() else {
+        return Ok(());
+    };
+    if last_stored.as_ref().is_some_and(|o| o.position == position && o.snapshot == snapshot) {
         return Ok(());
     }
     let offset = StoredOffset {
         position: position.clone(),
         source_id: source.source_id(),
-        snapshot: last_stored.as_ref().and_then(|o| o.snapshot.clone()),
+        snapshot,
         updated_at_ms: now_us() / 1000,
     };
     // The store fsyncs; keep that off the async workers' hot path.

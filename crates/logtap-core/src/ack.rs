@@ -19,7 +19,7 @@
 //! A single record larger than `max_bytes` is admitted only when nothing else
 //! is in flight, so it cannot deadlock the pipeline.
 
-use crate::position::SourcePosition;
+use crate::traits::Checkpoint;
 use std::collections::VecDeque;
 
 /// Sequence number of a registered record.
@@ -37,7 +37,7 @@ struct Entry {
     state: State,
     bytes: usize,
     /// The source position reached once this entry and all before it are acked.
-    checkpoint: Option<SourcePosition>,
+    checkpoint: Option<Checkpoint>,
 }
 
 /// Limits on what may be in flight.
@@ -98,13 +98,13 @@ pub struct AckTracker {
     entries: VecDeque<Entry>,
     first_seq: Seq,
     unacked_bytes: usize,
-    committed: Option<SourcePosition>,
+    committed: Option<Checkpoint>,
     failure: Option<DeliveryFailure>,
 }
 
 impl AckTracker {
     /// A tracker starting from `committed` (the stored position, if any).
-    pub fn new(limits: Limits, committed: Option<SourcePosition>) -> Self {
+    pub fn new(limits: Limits, committed: Option<Checkpoint>) -> Self {
         AckTracker {
             limits: Limits { max_records: limits.max_records.max(1), max_bytes: limits.max_bytes },
             entries: VecDeque::new(),
@@ -133,7 +133,8 @@ impl AckTracker {
     /// Records that the source has reached `position`: once every record
     /// registered so far is acknowledged, `position` is committed. Needs no
     /// room, so a source can always report progress.
-    pub fn checkpoint(&mut self, position: SourcePosition) {
+    pub fn checkpoint(&mut self, position: impl Into<Checkpoint>) {
+        let position = position.into();
         match self.entries.back_mut() {
             Some(last) => last.checkpoint = Some(position),
             None => self.committed = Some(position),
@@ -180,7 +181,7 @@ impl AckTracker {
     }
 
     /// The highest position at or before which everything is acknowledged.
-    pub fn committed(&self) -> Option<&SourcePosition> {
+    pub fn committed(&self) -> Option<&Checkpoint> {
         self.committed.as_ref()
     }
 
@@ -220,8 +221,30 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn pos(n: u64) -> SourcePosition {
-        SourcePosition::Sequence { seq: n }
+    use crate::position::SourcePosition;
+    use crate::traits::SnapshotProgress;
+
+    fn pos(n: u64) -> Checkpoint {
+        SourcePosition::Sequence { seq: n }.into()
+    }
+
+    #[test]
+    fn snapshot_progress_is_committed_with_its_position_only_after_the_acks() {
+        let mut t = AckTracker::new(roomy(), Some(pos(1)));
+        let chunk = |last: i64| Checkpoint {
+            position: SourcePosition::Sequence { seq: 1 },
+            snapshot: Some(SnapshotProgress {
+                pending_tables: vec!["public.t".into()],
+                last_key: Some(serde_json::json!({ "id": last })),
+            }),
+        };
+        let a = t.try_register(10).unwrap();
+        let b = t.try_register(10).unwrap();
+        t.checkpoint(chunk(1024));
+        t.ack(b, Ok(())).unwrap();
+        assert_eq!(t.committed(), Some(&pos(1)), "a chunk is not committed before all its rows");
+        t.ack(a, Ok(())).unwrap();
+        assert_eq!(t.committed(), Some(&chunk(1024)));
     }
 
     fn roomy() -> Limits {

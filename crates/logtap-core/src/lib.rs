@@ -26,6 +26,6 @@ pub use schema::{ConnectType, Field, Schema, Struct, Value};
 pub use secret::Secret;
 pub use shared::SharedTracker;
 pub use traits::{
-    ErrorClass, OffsetError, OffsetStore, PipelineError, Sink, SinkRecord, SnapshotProgress,
-    Source, SourceItem, StoredOffset,
+    Checkpoint, ErrorClass, OffsetError, OffsetStore, PipelineError, Sink, SinkRecord,
+    SnapshotProgress, Source, SourceItem, StoredOffset,
 };

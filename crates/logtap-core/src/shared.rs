@@ -4,7 +4,7 @@
 //! that wait is the backpressure that stops the source from being read.
 
 use crate::ack::{AckTracker, DeliveryError, DeliveryFailure, Limits, Seq, UnknownSeq};
-use crate::position::SourcePosition;
+use crate::traits::Checkpoint;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::Notify;
 
@@ -21,7 +21,7 @@ struct Inner {
 }
 
 impl SharedTracker {
-    pub fn new(limits: Limits, committed: Option<SourcePosition>) -> Self {
+    pub fn new(limits: Limits, committed: Option<Checkpoint>) -> Self {
         SharedTracker {
             inner: Arc::new(Inner {
                 tracker: Mutex::new(AckTracker::new(limits, committed)),
@@ -63,12 +63,12 @@ impl SharedTracker {
         r
     }
 
-    pub fn checkpoint(&self, position: SourcePosition) {
+    pub fn checkpoint(&self, position: impl Into<Checkpoint>) {
         self.lock().checkpoint(position);
         self.inner.changed.notify_waiters();
     }
 
-    pub fn committed(&self) -> Option<SourcePosition> {
+    pub fn committed(&self) -> Option<Checkpoint> {
         self.lock().committed().cloned()
     }
 

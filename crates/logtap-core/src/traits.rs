@@ -57,7 +57,7 @@ pub enum SourceItem {
     SchemaChange(Box<crate::event::SchemaChangeEvent>),
     /// Every change before this point has been yielded: once they are all
     /// acknowledged, the source may resume from here.
-    Checkpoint(SourcePosition),
+    Checkpoint(Checkpoint),
 }
 
 /// A change log reader (PostgreSQL, MySQL, the demo).
@@ -129,6 +129,39 @@ pub struct SnapshotProgress {
     /// Key of the last row emitted from the first pending table, as JSON.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_key: Option<serde_json::Value>,
+}
+
+/// A resume point: the stream position, and where a snapshot stands while
+/// one runs. The two travel together through the ack tracker and are
+/// stored together once every record before them is acknowledged, so a
+/// restart resumes both exactly (an interrupted snapshot at its next
+/// chunk).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    pub position: SourcePosition,
+    pub snapshot: Option<SnapshotProgress>,
+}
+
+impl From<SourcePosition> for Checkpoint {
+    /// A streaming checkpoint: no snapshot running.
+    fn from(position: SourcePosition) -> Self {
+        Checkpoint { position, snapshot: None }
+    }
+}
+
+impl std::fmt::Display for Checkpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.position)?;
+        if let Some(s) = &self.snapshot {
+            write!(
+                f,
+                " (snapshot: {} tables left, last key {:?})",
+                s.pending_tables.len(),
+                s.last_key
+            )?;
+        }
+        Ok(())
+    }
 }
 
 /// What the offset store keeps for one source.

@@ -666,13 +666,14 @@ impl BinlogMachine {
         self.payload_end = None;
         self.skip = None;
         self.advance(end_pos);
-        self.pending.push_back(SourceItem::Checkpoint(SourcePosition::Mysql {
+        let position = SourcePosition::Mysql {
             file: self.file.clone(),
             pos: self.pos,
             gtid_set: self.gtids.text(),
             skip_events: 0,
             skip_rows: 0,
-        }));
+        };
+        self.pending.push_back(SourceItem::Checkpoint(position.into()));
     }
 
     fn table_map(&mut self, ev: &Event, event_start: u64) -> Result<(), PipelineError> {
@@ -836,7 +837,7 @@ impl BinlogMachine {
             let before = before.map(|b| ctx.image(&b)).transpose()?;
             let after = after.map(|a| ctx.image(&a)).transpose()?;
             ctx.events(op, before, after, &mut out);
-            out.push(SourceItem::Checkpoint(tx.restart.after(index, row_no + 1)));
+            out.push(SourceItem::Checkpoint(tx.restart.after(index, row_no + 1).into()));
         }
         self.pending.extend(out);
         Ok(())

@@ -172,9 +172,9 @@ impl PgMachine {
             Input::Keepalive { wal_end } => {
                 if self.tx.is_none() && wal_end > self.last_checkpoint {
                     self.last_checkpoint = wal_end;
-                    self.pending.push_back(SourceItem::Checkpoint(SourcePosition::Postgres {
-                        lsn: Lsn(wal_end),
-                    }));
+                    self.pending.push_back(SourceItem::Checkpoint(
+                        SourcePosition::Postgres { lsn: Lsn(wal_end) }.into(),
+                    ));
                 }
                 Ok(None)
             }
@@ -238,7 +238,7 @@ impl PgMachine {
                 if c.end_lsn > self.last_checkpoint {
                     self.last_checkpoint = c.end_lsn;
                 }
-                self.pending.push_back(SourceItem::Checkpoint(SourcePosition::Postgres { lsn: Lsn(c.end_lsn) }));
+                self.pending.push_back(SourceItem::Checkpoint(SourcePosition::Postgres { lsn: Lsn(c.end_lsn) }.into()));
             }
             Message::Relation { relation, .. } => self.relation(&relation)?,
             Message::Type(_) => {}
