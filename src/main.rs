@@ -154,7 +154,7 @@ fn open_offsets(cfg: &Config, wait_for_lock: bool) -> Result<SledOffsetStore> {
     loop {
         match SledOffsetStore::open(&cfg.offsets.path) {
             Ok(store) => return Ok(store),
-            Err(e) if wait_for_lock && e.to_string().contains("lock") && tries < 50 => {
+            Err(e) if wait_for_lock && e.locked && tries < 50 => {
                 tries += 1;
                 std::thread::sleep(std::time::Duration::from_millis(100));
             }
@@ -380,7 +380,7 @@ fn status(cfg: &Config) -> Result<()> {
     // JSON mirror it keeps beside it.
     let all = match open_offsets(cfg, false) {
         Ok(offsets) => offsets.list()?,
-        Err(e) if e.to_string().contains("lock") => {
+        Err(e) if e.downcast_ref::<logtap_core::OffsetError>().is_some_and(|o| o.locked) => {
             say!(
                 "(logtap is running on {}; positions from its mirror file)",
                 cfg.offsets.path.display()

@@ -187,6 +187,8 @@ pub struct OffsetError {
     pub what: &'static str,
     pub source_name: String,
     pub detail: String,
+    /// Another process holds the store (sled admits one at a time).
+    pub locked: bool,
 }
 
 /// Durable positions, one per source name. `store` returns only once the

@@ -23,6 +23,14 @@ pub struct SledOffsetStore {
     path: PathBuf,
 }
 
+/// Whether sled failed to open because another process holds its lock.
+/// sled 0.34 reports that only as an `Other` IO error with this text, so
+/// this is the one place that reads it; callers see `OffsetError::locked`.
+fn is_lock_error(e: &sled::Error) -> bool {
+    matches!(e, sled::Error::Io(io) if io.kind() == std::io::ErrorKind::Other
+        && io.to_string().starts_with("could not acquire lock"))
+}
+
 impl SledOffsetStore {
     /// Opens (or creates) the store at `path`.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, OffsetError> {
@@ -31,6 +39,7 @@ impl SledOffsetStore {
             store: path.display().to_string(),
             what: "cannot open",
             source_name: String::new(),
+            locked: is_lock_error(&e),
             detail: format!("{e} (is another logtap process using this offsets directory?)"),
         })?;
         Ok(SledOffsetStore { db, path })
@@ -42,6 +51,7 @@ impl SledOffsetStore {
             what,
             source_name: source.to_string(),
             detail: detail.to_string(),
+            locked: false,
         }
     }
 
@@ -127,6 +137,7 @@ pub fn read_mirror(path: &Path) -> Result<Vec<(String, StoredOffset)>, OffsetErr
         what,
         source_name: "*".into(),
         detail,
+        locked: false,
     };
     let bytes = std::fs::read(&file).map_err(|e| err("cannot read the mirror", e.to_string()))?;
     let map: std::collections::BTreeMap<String, StoredOffset> = serde_json::from_slice(&bytes)
@@ -223,5 +234,18 @@ mod tests {
         s.db.insert(b"offset/pg", b"{not json".to_vec()).unwrap();
         let e = s.load("pg").unwrap_err().to_string();
         assert!(e.contains("`pg`") && e.contains("decode"), "{e}");
+    }
+
+    #[test]
+    fn a_store_held_by_another_opener_is_reported_as_locked() {
+        let dir = tempfile::tempdir().unwrap();
+        let _held = SledOffsetStore::open(dir.path()).unwrap();
+        let e = SledOffsetStore::open(dir.path()).err().expect("a second open must fail");
+        assert!(e.locked, "{e}");
+        // Any other failure is not a lock.
+        let file = dir.path().join("a-file");
+        std::fs::write(&file, b"x").unwrap();
+        let e = SledOffsetStore::open(file.join("sub")).err().expect("not a directory");
+        assert!(!e.locked, "{e}");
     }
 }

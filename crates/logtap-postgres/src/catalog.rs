@@ -12,7 +12,9 @@ use logtap_core::{Lsn, PipelineError};
 use tokio_postgres::{Client, NoTls};
 
 fn sql_err(what: &str, e: tokio_postgres::Error) -> PipelineError {
-    let retry = e.is_closed() || e.as_db_error().is_none() && e.to_string().contains("connection");
+    // A closed connection or an IO error in the cause chain is worth a
+    // retry; a server error (with its SQLSTATE) or anything else is not.
+    let retry = e.is_closed() || (e.as_db_error().is_none() && has_io_cause(&e));
     let msg = match e.as_db_error() {
         Some(db) => format!(
             "{what}: {} ({}){}",
@@ -27,6 +29,18 @@ fn sql_err(what: &str, e: tokio_postgres::Error) -> PipelineError {
     } else {
         PipelineError::fatal(msg)
     }
+}
+
+/// Whether an IO error is somewhere in `e`'s cause chain.
+fn has_io_cause(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        if c.is::<std::io::Error>() {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
 }
 
 /// Opens a catalog connection; its driver task runs in the background.

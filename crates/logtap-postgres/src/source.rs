@@ -229,8 +229,11 @@ impl PostgresSource {
         let cmd =
             format!("START_REPLICATION SLOT {} LOGICAL {start} ({options})", quote_ident(slot));
         let (reader, writer) = ws.start_replication(&cmd).await.map_err(|e| {
+            // 55006 object_in_use: the slot is active for another process
+            // (often our own previous connection, not yet gone): retried.
+            let in_use = e.sqlstate() == Some("55006");
             let mut err = wal_err(&format!("starting replication on slot `{slot}`"), e);
-            if err.message.contains("55006") || err.message.contains("is active") {
+            if in_use {
                 err.class = ErrorClass::Retryable;
             }
             err
