@@ -240,12 +240,12 @@ mod tests {
     fn a_store_held_by_another_opener_is_reported_as_locked() {
         let dir = tempfile::tempdir().unwrap();
         let _held = SledOffsetStore::open(dir.path()).unwrap();
-        let e = SledOffsetStore::open(dir.path()).err().expect("a second open must fail");
+        let Err(e) = SledOffsetStore::open(dir.path()) else { panic!("a second open must fail") };
         assert!(e.locked, "{e}");
         // Any other failure is not a lock.
         let file = dir.path().join("a-file");
         std::fs::write(&file, b"x").unwrap();
-        let e = SledOffsetStore::open(file.join("sub")).err().expect("not a directory");
+        let Err(e) = SledOffsetStore::open(file.join("sub")) else { panic!("not a directory") };
         assert!(!e.locked, "{e}");
     }
 }
