@@ -115,24 +115,23 @@ impl DemoSource {
             _ => (Some(self.customer(id, 0)?), None),
         };
         let now = now_us();
-        let source = Struct::new(
-            self.source_schema.clone(),
-            vec![
-                Value::String(env!("CARGO_PKG_VERSION").into()),
-                Value::String("demo".into()),
-                Value::String(self.prefix.clone()),
-                Value::Int64(now / 1000),
-                Value::String("false".into()),
-                Value::String("demo".into()),
-                Value::Null,
-                Value::Int64(now),
-                Value::Int64(now.saturating_mul(1000)),
+        let common = logtap_core::event::SourceCommon {
+            connector: "demo",
+            name: &self.prefix,
+            ts_us: now,
+            snapshot: logtap_core::event::SnapshotMarker::False,
+            db: "demo",
+            sequence: None,
+        };
+        let source = logtap_core::event::source_block(
+            &self.source_schema,
+            common,
+            [
                 Value::String(self.table.namespace.clone()),
                 Value::String(self.table.table.clone()),
                 Value::Int64(i64::try_from(n).unwrap_or(i64::MAX)),
             ],
-        )
-        .map_err(|e| PipelineError::fatal(e.to_string()))?;
+        );
         let key = Struct::new(self.key_schema.clone(), vec![Value::Int32(id)])
             .map_err(|e| PipelineError::fatal(e.to_string()))?;
         Ok(ChangeEvent {

@@ -241,6 +241,72 @@ fn avro_safe(part: &str) -> String {
     out
 }
 
+/// Debezium's `source.snapshot`: whether and where in a snapshot a record
+/// was read (`false` while streaming).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapshotMarker {
+    False,
+    True,
+    First,
+    FirstInDataCollection,
+    LastInDataCollection,
+    Last,
+    Incremental,
+}
+
+impl SnapshotMarker {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SnapshotMarker::False => "false",
+            SnapshotMarker::True => "true",
+            SnapshotMarker::First => "first",
+            SnapshotMarker::FirstInDataCollection => "first_in_data_collection",
+            SnapshotMarker::LastInDataCollection => "last_in_data_collection",
+            SnapshotMarker::Last => "last",
+            SnapshotMarker::Incremental => "incremental",
+        }
+    }
+}
+
+/// The fields every connector's `source` block starts with (see
+/// [`source_schema`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceCommon<'a> {
+    /// Debezium's `connector`: `postgresql`, `mysql`, `mariadb`.
+    pub connector: &'a str,
+    /// The topic prefix (Debezium's `name`).
+    pub name: &'a str,
+    /// When the change was made in the database, microseconds since the
+    /// epoch (`ts_ms`, `ts_us` and `ts_ns` are derived from it).
+    pub ts_us: i64,
+    pub snapshot: SnapshotMarker,
+    pub db: &'a str,
+    pub sequence: Option<String>,
+}
+
+/// A `source` block: the common fields, then the connector's own values in
+/// the order its schema lists them.
+pub fn source_block(
+    schema: &Arc<Schema>,
+    common: SourceCommon<'_>,
+    own: impl IntoIterator<Item = crate::schema::Value>,
+) -> Struct {
+    use crate::schema::Value;
+    let mut values = vec![
+        Value::String(env!("CARGO_PKG_VERSION").into()),
+        Value::String(common.connector.into()),
+        Value::String(common.name.into()),
+        Value::Int64(common.ts_us.div_euclid(1000)),
+        Value::String(common.snapshot.as_str().into()),
+        Value::String(common.db.into()),
+        common.sequence.map_or(Value::Null, Value::String),
+        Value::Int64(common.ts_us),
+        Value::Int64(common.ts_us.saturating_mul(1000)),
+    ];
+    values.extend(own);
+    Struct { schema: schema.clone(), values }
+}
+
 /// The `snapshot` field's allowed values, in Debezium 3.x's order.
 pub const SNAPSHOT_ALLOWED: &str =
     "true,first,first_in_data_collection,last_in_data_collection,last,false,incremental";

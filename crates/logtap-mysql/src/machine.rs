@@ -37,7 +37,8 @@ use crate::mariadb::{
 use crate::schema_change::SchemaChangeSchemas;
 use crate::types::{column_schema, table_columns, ColumnConversion, ColumnType, TableColumns};
 use logtap_core::event::{
-    key_schema, now_us, split_row_change, ChangeEvent, Op, RecordNames, TableId,
+    key_schema, now_us, source_block, split_row_change, ChangeEvent, Op, RecordNames,
+    SnapshotMarker, SourceCommon, TableId,
 };
 use logtap_core::schema::{Field, Schema, Struct, Value};
 use logtap_core::traits::{PipelineError, SourceItem};
@@ -861,18 +862,18 @@ struct SourceFields<'a> {
 
 /// The `source` block (see [`source_schema`] for the fields).
 fn source_struct(schema: &Arc<Schema>, f: &SourceFields<'_>) -> Struct {
-    Struct {
-        schema: schema.clone(),
-        values: vec![
-            Value::String(env!("CARGO_PKG_VERSION").into()),
-            Value::String(f.connector.into()),
-            Value::String(f.prefix.into()),
-            Value::Int64(f.ts_ms),
-            Value::String("false".into()),
-            Value::String(f.db.into()),
-            Value::Null,
-            Value::Int64(f.ts_ms.saturating_mul(1000)),
-            Value::Int64(f.ts_ms.saturating_mul(1_000_000)),
+    let common = SourceCommon {
+        connector: f.connector,
+        name: f.prefix,
+        ts_us: f.ts_ms.saturating_mul(1000),
+        snapshot: SnapshotMarker::False,
+        db: f.db,
+        sequence: None,
+    };
+    source_block(
+        schema,
+        common,
+        [
             f.table.map_or(Value::Null, |t| Value::String(t.into())),
             Value::Int64(f.server_id),
             f.gtid.map_or(Value::Null, |g| Value::String(g.into())),
@@ -882,7 +883,7 @@ fn source_struct(schema: &Arc<Schema>, f: &SourceFields<'_>) -> Struct {
             f.thread.map_or(Value::Null, Value::Int64),
             Value::Null,
         ],
-    }
+    )
 }
 
 /// What a row's events need to know besides the row.

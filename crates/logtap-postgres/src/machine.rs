@@ -24,7 +24,9 @@
 use crate::catalog;
 use crate::config::PostgresConfig;
 use crate::types::{ColumnConversion, TypeOptions, TypeRegistry};
-use logtap_core::event::{key_schema, now_us, split_row_change};
+use logtap_core::event::{
+    key_schema, now_us, source_block, split_row_change, SnapshotMarker, SourceCommon,
+};
 use logtap_core::{
     ChangeEvent, Field, Lsn, Op, PipelineError, RecordNames, Schema, SourceItem, SourcePosition,
     Struct, TableId, Value,
@@ -500,18 +502,18 @@ impl PgMachine {
             "[{},\"{lsn}\"]",
             self.last_commit_lsn.map(|l| format!("\"{l}\"")).unwrap_or_else(|| "null".into())
         );
-        let source = Struct {
-            schema: self.source_schema.clone(),
-            values: vec![
-                Value::String(env!("CARGO_PKG_VERSION").into()),
-                Value::String("postgresql".into()),
-                Value::String(self.prefix.clone()),
-                Value::Int64(tx.commit_ts_us.div_euclid(1000)),
-                Value::String("false".into()),
-                Value::String(self.cfg.database.clone()),
-                Value::String(sequence),
-                Value::Int64(tx.commit_ts_us),
-                Value::Int64(tx.commit_ts_us.saturating_mul(1000)),
+        let common = SourceCommon {
+            connector: "postgresql",
+            name: &self.prefix,
+            ts_us: tx.commit_ts_us,
+            snapshot: SnapshotMarker::False,
+            db: &self.cfg.database,
+            sequence: Some(sequence),
+        };
+        let source = source_block(
+            &self.source_schema,
+            common,
+            [
                 Value::String(state.id.namespace.clone()),
                 Value::String(state.id.table.clone()),
                 Value::Int64(i64::from(tx.xid)),
@@ -520,7 +522,7 @@ impl PgMachine {
                 tx.origin.as_ref().map_or(Value::Null, |(name, _)| Value::String(name.clone())),
                 tx.origin.as_ref().map_or(Value::Null, |(_, lsn)| Value::Int64(*lsn as i64)),
             ],
-        };
+        );
         ChangeEvent {
             table: state.id.clone(),
             op,
