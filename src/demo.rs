@@ -42,7 +42,7 @@ impl DemoSource {
             None => 0,
             Some(SourcePosition::Sequence { seq }) => *seq,
             Some(other) => {
-                return Err(PipelineError::fatal(format!(
+                return Err(PipelineError::new(logtap_core::ErrorKind::WrongSource, format!(
                     "the stored position ({other}) is not a demo position: it belongs to another source kind; run `logtap reset` to start over"
                 )))
             }
@@ -98,11 +98,11 @@ impl DemoSource {
                 Value::String(email),
             ],
         )
-        .map_err(|e| PipelineError::fatal(e.to_string()))
+        .map_err(|e| PipelineError::internal(e.to_string()))
     }
 
     fn event(&self, n: u64) -> Result<ChangeEvent, PipelineError> {
-        let round = i32::try_from(n / 4).map_err(|_| PipelineError::fatal("demo exhausted"))?;
+        let round = i32::try_from(n / 4).map_err(|_| PipelineError::internal("demo exhausted"))?;
         let (op, id) = match n % 4 {
             0 => (Op::Create, 1001 + 2 * round),
             1 => (Op::Create, 1002 + 2 * round),
@@ -133,7 +133,7 @@ impl DemoSource {
             ],
         );
         let key = Struct::new(self.key_schema.clone(), vec![Value::Int32(id)])
-            .map_err(|e| PipelineError::fatal(e.to_string()))?;
+            .map_err(|e| PipelineError::internal(e.to_string()))?;
         Ok(ChangeEvent {
             table: self.table.clone(),
             op,

@@ -35,7 +35,7 @@ use clap::{Parser, Subcommand};
 use config::{Config, LogFormat, SinkKind};
 use logtap_core::Source;
 use logtap_core::{
-    Encoder, EnvelopeOptions, ErrorClass, Limits, OffsetStore, PipelineError, SharedTracker,
+    Encoder, EnvelopeOptions, Limits, OffsetStore, PipelineError, Policy, SharedTracker,
 };
 use logtap_kafka::{KafkaSink, Router};
 use logtap_offsets::SledOffsetStore;
@@ -85,6 +85,11 @@ enum Command {
     },
 }
 
+/// The exit status when the stored position cannot be read any more (slot
+/// dropped, binlog purged, offsets of another source): restarting cannot
+/// help, `logtap reset` can.
+const EXIT_NEEDS_RESET: u8 = 3;
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -98,7 +103,18 @@ fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
+            // A classified error says what to do, and a position that is
+            // gone exits differently so a supervisor can tell it apart.
+            match e.downcast_ref::<PipelineError>() {
+                Some(p) => {
+                    eprintln!("  fix: {}", p.kind.fix());
+                    std::process::ExitCode::from(match p.policy() {
+                        Policy::Reset => EXIT_NEEDS_RESET,
+                        _ => 1,
+                    })
+                }
+                None => std::process::ExitCode::FAILURE,
+            }
         }
     }
 }
@@ -207,7 +223,7 @@ async fn run(cfg: Config) -> Result<()> {
                 tracing::info!("source finished; final position stored");
                 return Ok(());
             }
-            Err(e) if e.class == ErrorClass::Retryable && !*shutdown.borrow() => {
+            Err(e) if e.policy() == Policy::Retry && !*shutdown.borrow() => {
                 tracing::warn!(error = %e, retry_in = ?backoff, "retrying from the stored position");
                 let mut stop = shutdown.clone();
                 tokio::select! {
@@ -230,8 +246,7 @@ async fn run_once(
     offsets: &SledOffsetStore,
     shutdown: watch::Receiver<bool>,
 ) -> Result<Stopped, PipelineError> {
-    let stored =
-        offsets.load(&cfg.topic_prefix).map_err(|e| PipelineError::fatal(e.to_string()))?;
+    let stored = offsets.load(&cfg.topic_prefix)?;
     let stored_id = stored.as_ref().and_then(|s| s.source_id.clone());
     // The tracker starts from the stored checkpoint (position and snapshot
     // progress); the source from its position.
@@ -284,7 +299,7 @@ async fn run_once(
         with_sink(cfg, &mut source, tracker, parts).await
     } else {
         let demo_cfg =
-            cfg.demo.clone().ok_or_else(|| PipelineError::fatal("no source configured"))?;
+            cfg.demo.clone().ok_or_else(|| PipelineError::config("no source configured"))?;
         let mut source = demo::DemoSource::new(demo_cfg, &cfg.topic_prefix, position.as_ref())?;
         with_sink(cfg, &mut source, tracker, parts).await
     }
@@ -304,7 +319,7 @@ async fn with_sink<S: Source>(
         }
         SinkKind::Kafka => {
             let kcfg =
-                cfg.kafka.as_ref().ok_or_else(|| PipelineError::fatal("no [kafka] section"))?;
+                cfg.kafka.as_ref().ok_or_else(|| PipelineError::config("no [kafka] section"))?;
             let mut sink = KafkaSink::new(kcfg, tracker)?;
             pipeline::run(source, &mut sink, parts).await
         }

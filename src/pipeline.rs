@@ -48,7 +48,7 @@ pub async fn run<S: Source, K: Sink>(
 ) -> Result<Stopped, PipelineError> {
     // What is stored now, read once: later writes keep its snapshot progress.
     let mut last_stored: Option<StoredOffset> =
-        parts.offsets.load(parts.name).map_err(fatal_offsets)?;
+        parts.offsets.load(parts.name).map_err(PipelineError::from)?;
     let mut ticker = tokio::time::interval(parts.commit_interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut shutdown = parts.shutdown.clone();
@@ -164,12 +164,8 @@ async fn commit<S: Source>(
     };
     // The store fsyncs; keep that off the async workers' hot path.
     tokio::task::block_in_place(|| parts.offsets.store(parts.name, &offset))
-        .map_err(fatal_offsets)?;
+        .map_err(PipelineError::from)?;
     tracing::debug!(%position, "stored position");
     *last_stored = Some(offset);
     source.committed(&position).await
-}
-
-fn fatal_offsets(e: logtap_core::OffsetError) -> PipelineError {
-    PipelineError::fatal(e.to_string())
 }

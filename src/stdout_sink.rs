@@ -54,10 +54,15 @@ impl Sink for StdoutSink {
             .and_then(|()| out.flush());
         let result = written.as_ref().map(|_| ()).map_err(|e| logtap_core::DeliveryError {
             message: format!("stdout: {e}"),
-            fatal: true,
+            kind: logtap_core::ErrorKind::DeliveryRejected,
         });
         let _ = self.tracker.ack(seq, result);
-        written.map_err(|e| PipelineError::fatal(format!("cannot write to standard output: {e}")))
+        written.map_err(|e| {
+            PipelineError::new(
+                logtap_core::ErrorKind::DeliveryRejected,
+                format!("cannot write to standard output: {e}"),
+            )
+        })
     }
 
     async fn flush(&mut self, _timeout: Duration) -> Result<(), PipelineError> {

@@ -221,8 +221,8 @@ async fn a_refused_record_stops_the_position_and_names_the_topic() {
         "position must stop before the refused record"
     );
     assert_eq!(
-        tracker.failure().map(|f| f.fatal),
-        Some(true),
+        tracker.failure().map(|f| (f.kind, f.kind.policy())),
+        Some((logtap_core::ErrorKind::DeliveryRejected, logtap_core::Policy::Stop)),
         "an oversize record cannot succeed on retry"
     );
     let next = sink

@@ -737,3 +737,34 @@ async fn status_shows_the_stored_binlog_position_and_a_clean_restart_sends_nothi
     assert!(dups.is_empty(), "{dups:?}");
     f.drop_db().await;
 }
+
+/// A position the server does not have (here a binlog file it never had;
+/// after a purge it is the same answer, error 1236) is a lost position, not a
+/// lost connection: logtap stops at once with exit status 3 and says how to
+/// start over, instead of retrying forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_binlog_position_the_server_does_not_have_stops_with_the_reset_status() {
+    let f = MyFixture::new("mylost", &["CREATE TABLE t (id int PRIMARY KEY)"]).await;
+    let gone = common::BinlogPoint {
+        gtid: String::new(),
+        file: "logtap-purged-bin.000001".into(),
+        pos: 4,
+    };
+    let cfg = common::my_config(&f.prefix, &[&f.db], &gone, &f.dir.path().join("off"), "");
+    let mut l = Logtap::start(f.dir.path(), &cfg);
+    let mut status = None;
+    assert!(
+        wait_until(Duration::from_secs(60), || {
+            status = l.child.try_wait().expect("try_wait");
+            status.is_some()
+        }),
+        "logtap kept running on a position the server does not have:\n{}",
+        l.log_text()
+    );
+    let log = l.log_text();
+    assert_eq!(status.and_then(|s| s.code()), Some(3), "exit status for a lost position:\n{log}");
+    assert!(log.contains("error 1236") && log.contains("logtap-purged-bin.000001"), "{log}");
+    assert!(log.contains("fix: ") && log.contains("logtap reset"), "{log}");
+    assert!(!log.contains("retrying"), "a lost position must not be retried:\n{log}");
+    f.drop_db().await;
+}

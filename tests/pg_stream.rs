@@ -260,6 +260,9 @@ async fn faults_are_reported_clearly_and_a_lost_connection_resumes() {
     };
     assert!(!status.0.success(), "must not start when its slot is gone");
     assert!(status.1.contains("does not exist, but logtap has a stored position"), "{}", status.1);
+    // A lost position is not retried, and exits with its own status and fix.
+    assert_eq!(status.0.code(), Some(3), "exit status for a lost position:\n{}", status.1);
+    assert!(status.1.contains("fix: ") && !status.1.contains("retrying from"), "{}", status.1);
 }
 
 /// The topic replayed in LSN order (see [`common::replay_rows`]).

@@ -308,7 +308,8 @@ async fn verify_full_to_127_0_0_1_fails_clearly_with_a_ca_that_did_not_sign_the_
             .await
             .expect_err("catalog: a certificate from another CA must not verify");
         eprintln!("catalog, {mode}, wrong CA: {}", e.message);
-        assert_eq!(e.class, logtap_core::ErrorClass::Fatal, "{e}");
+        assert_eq!(e.kind, logtap_core::ErrorKind::Tls, "{e}");
+        assert_eq!(e.policy(), logtap_core::Policy::Stop, "{e}");
         for part in
             [addr.as_str(), &format!("sslmode={mode}"), "does not verify", &wrong, "local issuer"]
         {
@@ -447,7 +448,7 @@ async fn a_server_refusing_tls_fails_require_and_gets_plain_text_with_prefer() {
         "{}",
         e.message
     );
-    assert_eq!(e.class, logtap_core::ErrorClass::Fatal);
+    assert_eq!((e.kind, e.policy()), (logtap_core::ErrorKind::Tls, logtap_core::Policy::Stop));
     next.recv().await;
 
     // prefer carries on in plain text on the same socket: a StartupMessage
@@ -528,7 +529,10 @@ async fn a_wrong_password_over_tls_names_the_user() {
         "catalog error: {}",
         e.message
     );
-    assert_eq!(e.class, logtap_core::ErrorClass::Fatal);
+    assert_eq!(
+        (e.kind, e.policy()),
+        (logtap_core::ErrorKind::Authentication, logtap_core::Policy::Stop)
+    );
 }
 
 #[tokio::test]
@@ -569,7 +573,7 @@ async fn an_unreadable_root_certificate_fails_before_connecting_and_names_the_fi
         "{}",
         e.message
     );
-    assert_eq!(e.class, logtap_core::ErrorClass::Fatal);
+    assert_eq!((e.kind, e.policy()), (logtap_core::ErrorKind::Tls, logtap_core::Policy::Stop));
 }
 
 #[test]

@@ -19,6 +19,7 @@
 //! A single record larger than `max_bytes` is admitted only when nothing else
 //! is in flight, so it cannot deadlock the pipeline.
 
+use crate::error::ErrorKind;
 use crate::traits::Checkpoint;
 use std::collections::VecDeque;
 
@@ -56,28 +57,28 @@ pub struct Full;
 pub struct DeliveryFailure {
     pub seq: Seq,
     pub error: String,
-    /// Retrying cannot help (record too large, not authorized): stop
-    /// instead of replaying the same failure forever.
-    pub fatal: bool,
+    /// Decides whether the pipeline retries: a record too large or not
+    /// authorized stops it instead of replaying the same failure forever.
+    pub kind: ErrorKind,
 }
 
 /// Why a record was not delivered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryError {
     pub message: String,
-    pub fatal: bool,
+    pub kind: ErrorKind,
 }
 
 impl From<String> for DeliveryError {
     /// A transient failure (e.g. a delivery timeout while the broker is down).
     fn from(message: String) -> Self {
-        DeliveryError { message, fatal: false }
+        DeliveryError { message, kind: ErrorKind::Delivery }
     }
 }
 
 impl From<&str> for DeliveryError {
     fn from(message: &str) -> Self {
-        DeliveryError { message: message.to_string(), fatal: false }
+        DeliveryError { message: message.to_string(), kind: ErrorKind::Delivery }
     }
 }
 
@@ -158,7 +159,7 @@ impl AckTracker {
             Err(e) => {
                 entry.state = State::Failed;
                 if self.failure.is_none() {
-                    self.failure = Some(DeliveryFailure { seq, error: e.message, fatal: e.fatal });
+                    self.failure = Some(DeliveryFailure { seq, error: e.message, kind: e.kind });
                 }
             }
         }
@@ -293,7 +294,11 @@ mod tests {
         assert_eq!(t.committed(), Some(&pos(1)));
         assert_eq!(t.failure().map(|f| f.seq), Some(b));
         assert_eq!(t.failure().map(|f| f.error.as_str()), Some("broker down"));
-        assert_eq!(t.failure().map(|f| f.fatal), Some(false), "plain messages are transient");
+        assert_eq!(
+            t.failure().map(|f| f.kind),
+            Some(ErrorKind::Delivery),
+            "plain messages are transient"
+        );
     }
 
     #[test]

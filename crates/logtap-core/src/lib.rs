@@ -11,6 +11,7 @@ pub mod check;
 pub mod convert;
 pub mod decimal;
 pub mod envelope;
+pub mod error;
 pub mod event;
 pub mod position;
 pub mod schema;
@@ -20,12 +21,13 @@ pub mod traits;
 
 pub use ack::{AckTracker, DeliveryError, DeliveryFailure, Limits, Seq};
 pub use envelope::{EncodedRecord, Encoder, EnvelopeOptions};
+pub use error::{ErrorKind, Policy};
 pub use event::{ChangeEvent, Op, RecordNames, RowKey, TableId, TransactionBlock};
 pub use position::{Lsn, SourcePosition};
 pub use schema::{ConnectType, Field, Schema, Struct, Value};
 pub use secret::Secret;
 pub use shared::SharedTracker;
 pub use traits::{
-    Checkpoint, ErrorClass, OffsetError, OffsetStore, PipelineError, Sink, SinkRecord,
-    SnapshotProgress, Source, SourceItem, StoredOffset,
+    Checkpoint, OffsetError, OffsetStore, PipelineError, Sink, SinkRecord, SnapshotProgress,
+    Source, SourceItem, StoredOffset,
 };

@@ -2,50 +2,64 @@
 //! deliver records and acknowledge them through the shared tracker, and the
 //! offset store keeps the committed position across restarts.
 
+use crate::error::{ErrorKind, Policy};
 use crate::event::ChangeEvent;
 use crate::position::SourcePosition;
 use serde::{Deserialize, Serialize};
 use std::future::Future;
 use std::time::Duration;
 
-/// Whether an error is worth retrying after a backoff (lost connection,
-/// broker unavailable) or needs an operator (bad config, dropped slot).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorClass {
-    Retryable,
-    Fatal,
-}
-
-/// An error from a source or sink, classified once where it is raised.
+/// An error from a source or sink, classified once where it is raised
+/// (see [`crate::error`] for the kinds and the policy table).
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
 pub struct PipelineError {
-    pub class: ErrorClass,
+    pub kind: ErrorKind,
     pub message: String,
     #[source]
     pub cause: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
 impl PipelineError {
-    pub fn fatal(message: impl Into<String>) -> Self {
-        PipelineError { class: ErrorClass::Fatal, message: message.into(), cause: None }
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        PipelineError { kind, message: message.into(), cause: None }
     }
-    pub fn retryable(message: impl Into<String>) -> Self {
-        PipelineError { class: ErrorClass::Retryable, message: message.into(), cause: None }
+    /// A setting of logtap's configuration is wrong.
+    pub fn config(message: impl Into<String>) -> Self {
+        PipelineError::new(ErrorKind::Config, message)
     }
-    /// The error for a failed delivery, classified as the failure was.
+    /// A lost or refused connection, worth a retry.
+    pub fn connection(message: impl Into<String>) -> Self {
+        PipelineError::new(ErrorKind::Connection, message)
+    }
+    /// Bytes from the server that do not decode.
+    pub fn decode(message: impl Into<String>) -> Self {
+        PipelineError::new(ErrorKind::Decode, message)
+    }
+    /// A logtap bug.
+    pub fn internal(message: impl Into<String>) -> Self {
+        PipelineError::new(ErrorKind::Internal, message)
+    }
+    /// The error for a failed delivery, of the kind the failure was.
     pub fn from_delivery(f: &crate::ack::DeliveryFailure, context: &str) -> Self {
-        let message = format!("{context}{}", f.error);
-        if f.fatal {
-            PipelineError::fatal(message)
-        } else {
-            PipelineError::retryable(message)
-        }
+        PipelineError::new(f.kind, format!("{context}{}", f.error))
     }
 
     pub fn with_cause(mut self, cause: impl std::error::Error + Send + Sync + 'static) -> Self {
         self.cause = Some(Box::new(cause));
         self
+    }
+
+    /// What the run loop does about it.
+    pub fn policy(&self) -> Policy {
+        self.kind.policy()
+    }
+}
+
+impl From<OffsetError> for PipelineError {
+    fn from(e: OffsetError) -> Self {
+        let kind = if e.locked { ErrorKind::OffsetStoreBusy } else { ErrorKind::OffsetStore };
+        PipelineError::new(kind, e.to_string())
     }
 }
 

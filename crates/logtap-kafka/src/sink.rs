@@ -8,7 +8,7 @@
 
 use crate::config::KafkaConfig;
 use crate::topics::TopicManager;
-use logtap_core::{DeliveryError, ErrorClass, PipelineError, SharedTracker, Sink, SinkRecord};
+use logtap_core::{DeliveryError, ErrorKind, PipelineError, SharedTracker, Sink, SinkRecord};
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, Message, OwnedHeaders};
@@ -47,7 +47,7 @@ impl ProducerContext for AckContext {
                     msg.topic(),
                     msg.partition()
                 ),
-                fatal: false,
+                kind: ErrorKind::Delivery,
             }),
             Ok(msg) => {
                 tracing::trace!(
@@ -65,7 +65,7 @@ impl ProducerContext for AckContext {
                     msg.topic(),
                     msg.partition()
                 ),
-                fatal: classify(e).class == ErrorClass::Fatal,
+                kind: kind_of(e.rdkafka_error_code()),
             }),
         };
         if let Err(e) = self.tracker.ack(seq as u64, outcome) {
@@ -89,27 +89,29 @@ impl std::fmt::Debug for KafkaSink {
     }
 }
 
-fn classify(e: &KafkaError) -> PipelineError {
-    let code = e.rdkafka_error_code();
-    let fatal = matches!(
-        code,
+/// The kind of a producer error, by its rdkafka code: refusals a retry
+/// cannot change stop the pipeline, the rest are retried.
+fn kind_of(code: Option<RDKafkaErrorCode>) -> ErrorKind {
+    match code {
+        Some(
+            RDKafkaErrorCode::TopicAuthorizationFailed
+            | RDKafkaErrorCode::ClusterAuthorizationFailed
+            | RDKafkaErrorCode::TransactionalIdAuthorizationFailed,
+        ) => ErrorKind::Privileges,
+        Some(RDKafkaErrorCode::InvalidConfig) => ErrorKind::Config,
         Some(
             RDKafkaErrorCode::MessageSizeTooLarge
-                | RDKafkaErrorCode::InvalidMessageSize
-                | RDKafkaErrorCode::UnknownTopicOrPartition
-                | RDKafkaErrorCode::UnknownTopic
-                | RDKafkaErrorCode::TopicAuthorizationFailed
-                | RDKafkaErrorCode::ClusterAuthorizationFailed
-                | RDKafkaErrorCode::InvalidConfig
-                | RDKafkaErrorCode::Fatal
-        )
-    );
-    let msg = format!("Kafka producer: {e}");
-    if fatal {
-        PipelineError::fatal(msg)
-    } else {
-        PipelineError::retryable(msg)
+            | RDKafkaErrorCode::InvalidMessageSize
+            | RDKafkaErrorCode::UnknownTopicOrPartition
+            | RDKafkaErrorCode::UnknownTopic
+            | RDKafkaErrorCode::Fatal,
+        ) => ErrorKind::DeliveryRejected,
+        _ => ErrorKind::Delivery,
     }
+}
+
+fn classify(e: &KafkaError) -> PipelineError {
+    PipelineError::new(kind_of(e.rdkafka_error_code()), format!("Kafka producer: {e}"))
 }
 
 impl KafkaSink {
@@ -125,7 +127,8 @@ impl KafkaSink {
         }
         let producer: ThreadedProducer<AckContext> =
             cc.create_with_context(AckContext { tracker: tracker.clone() }).map_err(|e| {
-                PipelineError::fatal(format!("cannot create the Kafka producer: {e}")).with_cause(e)
+                PipelineError::config(format!("cannot create the Kafka producer: {e}"))
+                    .with_cause(e)
             })?;
         let topics = TopicManager::new(config)?;
         Ok(KafkaSink { producer, tracker, topics })
@@ -145,7 +148,8 @@ impl Sink for KafkaSink {
             .register(record.payload_len())
             .await
             .map_err(|f| PipelineError::from_delivery(&f, "not sending more: an earlier "))?;
-        let opaque = usize::try_from(seq).map_err(|_| PipelineError::fatal("sequence overflow"))?;
+        let opaque =
+            usize::try_from(seq).map_err(|_| PipelineError::internal("sequence overflow"))?;
         let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
         for (k, v) in &record.headers {
             headers = headers.insert(Header { key: k, value: Some(v) });
@@ -171,7 +175,7 @@ impl Sink for KafkaSink {
                         seq,
                         Err(DeliveryError {
                             message: format!("record for topic `{}` refused: {e}", record.topic),
-                            fatal: err.class == ErrorClass::Fatal,
+                            kind: err.kind,
                         }),
                     );
                     return Err(PipelineError {
@@ -198,14 +202,33 @@ impl Sink for KafkaSink {
         let producer = self.producer.clone();
         let flushed = tokio::task::spawn_blocking(move || producer.flush(timeout))
             .await
-            .map_err(|e| PipelineError::fatal(format!("flush task failed: {e}")))?;
+            .map_err(|e| PipelineError::internal(format!("flush task failed: {e}")))?;
         if let Some(f) = self.tracker.failure() {
             return Err(PipelineError::from_delivery(&f, ""));
         }
         flushed.map_err(|e| {
-            PipelineError::retryable(format!(
-                "Kafka did not acknowledge every record within {timeout:?}: {e}"
-            ))
+            PipelineError::new(
+                ErrorKind::Delivery,
+                format!("Kafka did not acknowledge every record within {timeout:?}: {e}"),
+            )
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use logtap_core::Policy;
+
+    #[test]
+    fn a_refused_record_stops_and_an_unavailable_broker_is_retried() {
+        let policy = |c| kind_of(Some(c)).policy();
+        assert_eq!(policy(RDKafkaErrorCode::MessageSizeTooLarge), Policy::Stop);
+        assert_eq!(policy(RDKafkaErrorCode::TopicAuthorizationFailed), Policy::Stop);
+        assert_eq!(policy(RDKafkaErrorCode::UnknownTopicOrPartition), Policy::Stop);
+        assert_eq!(policy(RDKafkaErrorCode::MessageTimedOut), Policy::Retry);
+        assert_eq!(policy(RDKafkaErrorCode::BrokerTransportFailure), Policy::Retry);
+        assert_eq!(policy(RDKafkaErrorCode::AllBrokersDown), Policy::Retry);
+        assert_eq!(kind_of(None), ErrorKind::Delivery);
     }
 }

@@ -3,7 +3,7 @@
 //! Topics that exist are left as they are (logtap never alters a topic).
 
 use crate::config::{KafkaConfig, TopicConfig};
-use logtap_core::PipelineError;
+use logtap_core::{ErrorKind, PipelineError};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
@@ -44,7 +44,7 @@ impl TopicManager {
             }
         }
         let admin: AdminClient<DefaultClientContext> = cc.create().map_err(|e| {
-            PipelineError::fatal(format!("cannot create the Kafka admin client: {e}"))
+            PipelineError::config(format!("cannot create the Kafka admin client: {e}"))
         })?;
         Ok(TopicManager {
             admin: Arc::new(admin),
@@ -60,8 +60,10 @@ impl TopicManager {
             admin.inner().fetch_metadata(None, METADATA_TIMEOUT)
         })
         .await
-        .map_err(|e| PipelineError::fatal(format!("metadata task failed: {e}")))?
-        .map_err(|e| PipelineError::retryable(format!("cannot read Kafka metadata: {e}")))?;
+        .map_err(|e| PipelineError::internal(format!("metadata task failed: {e}")))?
+        .map_err(|e| {
+            PipelineError::new(ErrorKind::Delivery, format!("cannot read Kafka metadata: {e}"))
+        })?;
         Ok((md.brokers().len(), md.topics().len()))
     }
 
@@ -73,9 +75,12 @@ impl TopicManager {
             admin.inner().fetch_metadata(Some(&name), METADATA_TIMEOUT)
         })
         .await
-        .map_err(|e| PipelineError::fatal(format!("metadata task failed: {e}")))?
+        .map_err(|e| PipelineError::internal(format!("metadata task failed: {e}")))?
         .map_err(|e| {
-            PipelineError::retryable(format!("cannot read Kafka metadata for topic `{topic}`: {e}"))
+            PipelineError::new(
+                ErrorKind::Delivery,
+                format!("cannot read Kafka metadata for topic `{topic}`: {e}"),
+            )
         })?;
         let Some(t) = md.topics().iter().find(|t| t.name() == topic) else { return Ok(None) };
         match t.error() {
@@ -83,10 +88,10 @@ impl TopicManager {
             Some(e) if RDKafkaErrorCode::from(e) == RDKafkaErrorCode::UnknownTopicOrPartition => {
                 Ok(None)
             }
-            Some(e) => Err(PipelineError::retryable(format!(
-                "Kafka metadata for topic `{topic}`: {}",
-                RDKafkaErrorCode::from(e)
-            ))),
+            Some(e) => Err(PipelineError::new(
+                ErrorKind::Delivery,
+                format!("Kafka metadata for topic `{topic}`: {}", RDKafkaErrorCode::from(e)),
+            )),
         }
     }
 
@@ -100,7 +105,7 @@ impl TopicManager {
             return Ok(n);
         }
         if !self.config.create {
-            return Err(PipelineError::fatal(format!(
+            return Err(PipelineError::config(format!(
                 "topic `{topic}` does not exist and kafka.topics.create is false: create it, or set kafka.topics.create = true"
             )));
         }
@@ -113,9 +118,10 @@ impl TopicManager {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        Err(PipelineError::retryable(format!(
-            "topic `{topic}` was created but does not show in metadata"
-        )))
+        Err(PipelineError::new(
+            ErrorKind::Delivery,
+            format!("topic `{topic}` was created but does not show in metadata"),
+        ))
     }
 
     async fn create(&self, topic: &str) -> Result<(), PipelineError> {
@@ -129,10 +135,9 @@ impl TopicManager {
             nt = nt.set(k, v);
         }
         let opts = AdminOptions::new().operation_timeout(Some(METADATA_TIMEOUT));
-        let results =
-            self.admin.create_topics([&nt], &opts).await.map_err(|e| {
-                PipelineError::retryable(format!("cannot create topic `{topic}`: {e}"))
-            })?;
+        let results = self.admin.create_topics([&nt], &opts).await.map_err(|e| {
+            PipelineError::new(ErrorKind::Delivery, format!("cannot create topic `{topic}`: {e}"))
+        })?;
         for r in results {
             match r {
                 Ok(_) => tracing::info!(
@@ -150,8 +155,8 @@ impl TopicManager {
     }
 }
 
-/// The error for a topic the broker refused to create: fatal only when
-/// retrying cannot change the answer.
+/// The error for a topic the broker refused to create: a kind that stops
+/// the pipeline only when retrying cannot change the answer.
 fn creation_refused(topic: &str, config: &TopicConfig, code: RDKafkaErrorCode) -> PipelineError {
     let msg = format!(
         "cannot create topic `{topic}` ({} partitions, replication factor {}): {code}",
@@ -162,39 +167,44 @@ fn creation_refused(topic: &str, config: &TopicConfig, code: RDKafkaErrorCode) -
         RDKafkaErrorCode::InvalidPartitions
         | RDKafkaErrorCode::InvalidConfig
         | RDKafkaErrorCode::InvalidTopic
-        | RDKafkaErrorCode::PolicyViolation
-        | RDKafkaErrorCode::TopicAuthorizationFailed
-        | RDKafkaErrorCode::ClusterAuthorizationFailed => PipelineError::fatal(msg),
+        | RDKafkaErrorCode::PolicyViolation => PipelineError::config(msg),
+        RDKafkaErrorCode::TopicAuthorizationFailed
+        | RDKafkaErrorCode::ClusterAuthorizationFailed => {
+            PipelineError::new(ErrorKind::Privileges, msg)
+        }
         // A broker that has just started is not yet counted as available,
         // so the controller reports too few brokers for the replication
         // factor; the factor may also really be too high for the cluster.
-        RDKafkaErrorCode::InvalidReplicationFactor => PipelineError::retryable(format!(
-            "{msg}: fewer brokers available than kafka.topics.replication_factor (brokers \
+        RDKafkaErrorCode::InvalidReplicationFactor => PipelineError::new(
+            ErrorKind::Delivery,
+            format!(
+                "{msg}: fewer brokers available than kafka.topics.replication_factor (brokers \
              still starting, or the setting is too high for the cluster)"
-        )),
-        _ => PipelineError::retryable(msg),
+            ),
+        ),
+        _ => PipelineError::new(ErrorKind::Delivery, msg),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use logtap_core::ErrorClass;
+    use logtap_core::Policy;
 
-    fn class(code: RDKafkaErrorCode) -> ErrorClass {
+    fn class(code: RDKafkaErrorCode) -> Policy {
         let config = KafkaConfig::new("127.0.0.1:9092").topics;
-        creation_refused("t", &config, code).class
+        creation_refused("t", &config, code).policy()
     }
 
     #[test]
     fn a_refusal_retrying_cannot_change_is_fatal_and_others_are_retried() {
-        assert_eq!(class(RDKafkaErrorCode::InvalidConfig), ErrorClass::Fatal);
-        assert_eq!(class(RDKafkaErrorCode::TopicAuthorizationFailed), ErrorClass::Fatal);
-        assert_eq!(class(RDKafkaErrorCode::InvalidPartitions), ErrorClass::Fatal);
+        assert_eq!(class(RDKafkaErrorCode::InvalidConfig), Policy::Stop);
+        assert_eq!(class(RDKafkaErrorCode::TopicAuthorizationFailed), Policy::Stop);
+        assert_eq!(class(RDKafkaErrorCode::InvalidPartitions), Policy::Stop);
         // What a broker answers in the second after it started.
-        assert_eq!(class(RDKafkaErrorCode::InvalidReplicationFactor), ErrorClass::Retryable);
-        assert_eq!(class(RDKafkaErrorCode::NotController), ErrorClass::Retryable);
-        assert_eq!(class(RDKafkaErrorCode::RequestTimedOut), ErrorClass::Retryable);
+        assert_eq!(class(RDKafkaErrorCode::InvalidReplicationFactor), Policy::Retry);
+        assert_eq!(class(RDKafkaErrorCode::NotController), Policy::Retry);
+        assert_eq!(class(RDKafkaErrorCode::RequestTimedOut), Policy::Retry);
     }
 
     #[test]

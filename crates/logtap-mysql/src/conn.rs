@@ -3,7 +3,8 @@
 //! bounded connect, and the server facts the source and `check` need.
 
 use crate::config::{MysqlConfig, SslMode};
-use logtap_core::PipelineError;
+use logtap_core::error::io_cause;
+use logtap_core::{ErrorKind, PipelineError};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, OptsBuilder, SslOpts};
 use std::time::Duration;
@@ -33,7 +34,7 @@ fn opts(cfg: &MysqlConfig, tls: bool) -> Result<Opts, PipelineError> {
             }
             SslMode::VerifyCa | SslMode::VerifyIdentity => {
                 let ca = cfg.ssl_ca.clone().ok_or_else(|| {
-                    PipelineError::fatal(format!(
+                    PipelineError::config(format!(
                         "mysql.ssl_ca: required with ssl_mode = {}",
                         cfg.ssl_mode
                     ))
@@ -57,7 +58,7 @@ pub async fn connect(cfg: &MysqlConfig) -> Result<Conn, PipelineError> {
     let attempt = |tls: bool| async move {
         let o = opts(cfg, tls).map_err(ConnectError::Other)?;
         match tokio::time::timeout(timeout, Conn::new(o)).await {
-            Err(_) => Err(ConnectError::Other(PipelineError::retryable(format!(
+            Err(_) => Err(ConnectError::Other(PipelineError::connection(format!(
                 "MySQL/MariaDB at {}:{}: no connection within {} ms",
                 cfg.host, cfg.port, cfg.connect_timeout_ms
             )))),
@@ -76,17 +77,20 @@ pub async fn connect(cfg: &MysqlConfig) -> Result<Conn, PipelineError> {
             Err(ConnectError::NoTls) => unreachable_no_tls(cfg),
             Err(ConnectError::Other(e)) => Err(e),
         },
-        Err(ConnectError::NoTls) => Err(PipelineError::fatal(format!(
-            "MySQL/MariaDB at {}:{} does not offer TLS, and mysql.ssl_mode = {} requires it \
+        Err(ConnectError::NoTls) => Err(PipelineError::new(
+            ErrorKind::Tls,
+            format!(
+                "MySQL/MariaDB at {}:{} does not offer TLS, and mysql.ssl_mode = {} requires it \
              (configure ssl_cert/ssl_key on the server, or set ssl_mode = \"preferred\")",
-            cfg.host, cfg.port, cfg.ssl_mode
-        ))),
+                cfg.host, cfg.port, cfg.ssl_mode
+            ),
+        )),
         Err(ConnectError::Other(e)) => Err(e),
     }
 }
 
 fn unreachable_no_tls(cfg: &MysqlConfig) -> Result<Conn, PipelineError> {
-    Err(PipelineError::fatal(format!(
+    Err(PipelineError::internal(format!(
         "MySQL/MariaDB at {}:{}: the driver asked for TLS on a plain connection",
         cfg.host, cfg.port
     )))
@@ -97,25 +101,53 @@ enum ConnectError {
     Other(PipelineError),
 }
 
-/// Server error codes that retrying cannot fix.
-const FATAL_CODES: [u16; 6] = [
-    1044, // ER_DBACCESS_DENIED_ERROR
-    1045, // ER_ACCESS_DENIED_ERROR
-    1227, // ER_SPECIFIC_ACCESS_DENIED_ERROR
-    1236, // ER_MASTER_FATAL_ERROR_READING_BINLOG (purged binlog, bad position)
-    1251, // ER_NOT_SUPPORTED_AUTH_MODE
-    1698, // ER_ACCESS_DENIED_NO_PASSWORD_ERROR
-];
+/// The kind of a MySQL/MariaDB server error by its error number (the
+/// server's errmsg tables): what a retry can fix is a lost connection or a
+/// contended lock; the rest needs an operator.
+pub fn server_code_kind(code: u16) -> ErrorKind {
+    match code {
+        // ER_ACCESS_DENIED_ERROR, ER_NOT_SUPPORTED_AUTH_MODE,
+        // ER_ACCESS_DENIED_NO_PASSWORD_ERROR
+        1045 | 1251 | 1698 => ErrorKind::Authentication,
+        // ER_DBACCESS_DENIED_ERROR, ER_TABLEACCESS_DENIED_ERROR,
+        // ER_COLUMNACCESS_DENIED_ERROR, ER_SPECIFIC_ACCESS_DENIED_ERROR
+        1044 | 1142 | 1143 | 1227 => ErrorKind::Privileges,
+        // ER_MASTER_FATAL_ERROR_READING_BINLOG: purged binlog, bad position
+        // (also what a dump thread displaced by one with the same server_id
+        // hears; the source's message names both)
+        1236 => ErrorKind::PositionLost,
+        // ER_CON_COUNT_ERROR, ER_SERVER_SHUTDOWN, ER_ABORTING_CONNECTION,
+        // ER_NET_* (1158-1161), ER_QUERY_INTERRUPTED, ER_CONNECTION_KILLED
+        // (MariaDB), ER_CLIENT_INTERACTION_TIMEOUT (MySQL), too many
+        // connections for the user
+        1040 | 1053 | 1152 | 1158..=1161 | 1317 | 1927 | 4031 | 1203 => ErrorKind::Connection,
+        // ER_LOCK_WAIT_TIMEOUT, ER_LOCK_DEADLOCK: a catalog read met DDL.
+        1205 | 1213 => ErrorKind::Connection,
+        // Anything else is the server refusing, for its message to explain.
+        _ => ErrorKind::Refused,
+    }
+}
 
-/// A driver error as a pipeline error: authentication and privilege
-/// failures are fatal (retrying cannot fix them), the rest retryable.
+/// A driver error as a pipeline error, of the kind its structure says: a
+/// server error by its number, an IO or driver (closed connection) error
+/// as a lost connection, a TLS failure as TLS.
 pub fn classify(cfg: &MysqlConfig, e: &mysql_async::Error) -> PipelineError {
     let message = format!("MySQL/MariaDB at {}:{} as {}: {e}", cfg.host, cfg.port, cfg.user);
+    PipelineError::new(error_kind(e), message)
+}
+
+/// The kind of a driver error (see [`classify`]).
+pub fn error_kind(e: &mysql_async::Error) -> ErrorKind {
+    use mysql_async::{Error, IoError};
     match e {
-        mysql_async::Error::Server(s) if FATAL_CODES.contains(&s.code) => {
-            PipelineError::fatal(message)
-        }
-        _ => PipelineError::retryable(message),
+        Error::Server(s) => server_code_kind(s.code),
+        Error::Io(IoError::Io(_)) | Error::Driver(_) => ErrorKind::Connection,
+        Error::Io(IoError::Tls(_)) => match io_cause(e) {
+            Some(_) => ErrorKind::Connection,
+            None => ErrorKind::Tls,
+        },
+        Error::Url(_) => ErrorKind::Config,
+        Error::Other(_) => ErrorKind::Internal,
     }
 }
 
@@ -199,4 +231,28 @@ pub async fn binlog_files(
         .into_iter()
         .filter_map(|r| r.get_opt::<String, usize>(0).and_then(Result::ok))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use logtap_core::Policy;
+
+    #[test]
+    fn a_purged_binlog_needs_a_reset_denied_access_stops_and_a_killed_connection_retries() {
+        assert_eq!(server_code_kind(1236).policy(), Policy::Reset);
+        for code in [1045, 1044, 1227, 1698] {
+            assert_eq!(server_code_kind(code).policy(), Policy::Stop, "{code}");
+        }
+        for code in [1040, 1053, 1927, 4031, 1205, 1213] {
+            assert_eq!(server_code_kind(code).policy(), Policy::Retry, "{code}");
+        }
+        assert_eq!(server_code_kind(1064), ErrorKind::Refused);
+        let reset = mysql_async::Error::Io(mysql_async::IoError::Io(std::io::Error::from(
+            std::io::ErrorKind::ConnectionReset,
+        )));
+        assert_eq!(error_kind(&reset), ErrorKind::Connection);
+        let closed = mysql_async::Error::Driver(mysql_async::DriverError::ConnectionClosed);
+        assert_eq!(error_kind(&closed), ErrorKind::Connection);
+    }
 }

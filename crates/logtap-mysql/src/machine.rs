@@ -555,7 +555,7 @@ impl BinlogMachine {
     }
 
     fn bad(&self, pos: u64, what: String) -> PipelineError {
-        PipelineError::fatal(format!("binlog {}:{pos}: {what}", self.file))
+        PipelineError::decode(format!("binlog {}:{pos}: {what}", self.file))
     }
 
     fn mariadb_event(
@@ -791,7 +791,7 @@ impl BinlogMachine {
         let Some(tx) = self.tx.as_mut() else {
             // Servers wrap row events in a group (GTID or BEGIN) even for
             // non-transactional tables.
-            return Err(PipelineError::fatal(format!(
+            return Err(PipelineError::new(logtap_core::ErrorKind::Unsupported, format!(
                 "binlog {}:{event_start}: ROWS event for table {} outside a transaction (no GTID or BEGIN before it): there is no position to resume it from",
                 self.file, state.id
             )));
@@ -904,7 +904,7 @@ struct RowCtx<'a> {
 
 impl RowCtx<'_> {
     fn error(&self, what: String) -> PipelineError {
-        PipelineError::fatal(format!(
+        PipelineError::decode(format!(
             "binlog {}:{} table {}: {what}",
             self.file, self.pos, self.state.id
         ))

@@ -20,6 +20,7 @@ use crate::config::MysqlConfig;
 use crate::conn::{self, Flavor, ServerInfo};
 use crate::machine::{rotate_of, BinlogMachine, Gtids, Need, Start};
 use logtap_core::traits::{PipelineError, Source, SourceItem};
+use logtap_core::ErrorKind;
 use logtap_core::SourcePosition;
 use mysql_async::binlog::events::Event;
 use mysql_async::binlog::EventType;
@@ -93,7 +94,7 @@ impl MysqlSource {
         let info = conn::server_info(&cfg, &mut sql).await?;
         let server_id = cfg.effective_server_id(prefix);
         if server_id == info.server_id {
-            return Err(PipelineError::fatal(format!(
+            return Err(PipelineError::config(format!(
                 "mysql.server_id {server_id} is the server's own @@server_id; set [mysql] server_id to a number no server or replica uses"
             )));
         }
@@ -111,7 +112,7 @@ impl MysqlSource {
         if let (Some(old), Some(_)) = (stored_id, stored) {
             if old != source_id {
                 if matches!(start.gtids, Gtids::None) {
-                    return Err(PipelineError::fatal(format!(
+                    return Err(PipelineError::new(ErrorKind::WrongSource, format!(
                         "the stored position {} was taken from another server ({old}); this is {source_id}. A binlog file/position means nothing on another server: point logtap at the original one, or run `logtap reset` to start afresh",
                         stored.map(ToString::to_string).unwrap_or_default()
                     )));
@@ -152,7 +153,7 @@ impl MysqlSource {
         let use_gtid = cfg.use_gtid && info.gtid_enabled;
         let parse_gtids = |text: &str, what: &str| -> Result<Gtids, PipelineError> {
             let bad = |e: String| {
-                PipelineError::fatal(format!(
+                PipelineError::config(format!(
                     "{what} `{text}` is not a {} GTID position: {e}",
                     match info.flavor {
                         Flavor::Mariadb => "MariaDB",
@@ -179,7 +180,7 @@ impl MysqlSource {
                 return Ok(Start { file: file.clone(), pos: *pos, gtids, skip });
             }
             Some(other) => {
-                return Err(PipelineError::fatal(format!(
+                return Err(PipelineError::new(ErrorKind::WrongSource, format!(
                     "the stored position ({other}) is not a MySQL/MariaDB position: this offsets directory belongs to another source; use another topic_prefix or run `logtap reset`"
                 )))
             }
@@ -187,7 +188,7 @@ impl MysqlSource {
         }
         if let Some(g) = &cfg.initial_gtid {
             if !info.gtid_enabled {
-                return Err(PipelineError::fatal(
+                return Err(PipelineError::config(
                     "mysql.initial_gtid is set but the server has gtid_mode OFF: use initial_binlog",
                 ));
             }
@@ -215,7 +216,7 @@ impl MysqlSource {
                 None
             };
             let end = conn::binlog_end(cfg, sql).await?.ok_or_else(|| {
-                PipelineError::fatal(format!(
+                PipelineError::new(ErrorKind::ServerSetup, format!(
                     "MySQL/MariaDB at {}:{}: binary logging is off (log_bin = OFF); set log-bin in the server's configuration and restart it",
                     cfg.host, cfg.port
                 ))
@@ -233,7 +234,7 @@ impl MysqlSource {
                 return Ok(Start { file: end.0, pos: end.1, gtids, skip: None });
             }
         }
-        Err(PipelineError::retryable(
+        Err(PipelineError::connection(
             "the server's GTID position kept moving while logtap read its binlog position; retrying",
         ))
     }
@@ -346,7 +347,7 @@ fn stream_error(cfg: &MysqlConfig, e: &mysql_async::Error, start: &Start) -> Pip
                 Some(g) => format!("GTID position {g}"),
                 None => format!("binlog {}:{}", start.file, start.pos),
             };
-            return PipelineError::fatal(format!(
+            return PipelineError::new(ErrorKind::PositionLost, format!(
                 "the server cannot send the binlog from {at}: {} (error 1236). The binlog there was probably purged (see SHOW BINARY LOGS and binlog_expire_logs_seconds / expire_logs_days). Changes since then cannot be read any more: to start over from the current end of the binlog, run `logtap reset` (the changes in between are lost; a re-snapshot will be possible once snapshots exist), or set mysql.initial_gtid / initial_binlog to a point the server still has",
                 s.message
             ));
@@ -373,7 +374,7 @@ async fn read_loop(
                 Ok(n) => n,
                 Err(_) => {
                     let _ = tx
-                        .send(Err(PipelineError::retryable(format!(
+                        .send(Err(PipelineError::connection(format!(
                             "binlog stream from {server}: no event and no heartbeat for {} ms, the connection is presumed dead",
                             t.as_millis()
                         ))))
@@ -386,7 +387,7 @@ async fn read_loop(
         let ev = match next {
             None => {
                 let _ = tx
-                    .send(Err(PipelineError::retryable(format!(
+                    .send(Err(PipelineError::connection(format!(
                         "binlog stream from {server}: the server ended the stream (after {}:{})",
                         last.0, last.1
                     ))))
@@ -395,11 +396,11 @@ async fn read_loop(
             }
             Some(Err(e)) => {
                 let err = match &e {
-                    mysql_async::Error::Server(s) if s.code == 1236 => PipelineError::fatal(format!(
+                    mysql_async::Error::Server(s) if s.code == 1236 => PipelineError::new(ErrorKind::PositionLost, format!(
                         "binlog stream from {server}: {} (error 1236, after {}:{}). The binlog there is gone or unreadable (purged?): run `logtap reset` to start over from the current end (changes in between are lost), or set mysql.initial_gtid / initial_binlog",
                         s.message, last.0, last.1
                     )),
-                    _ => PipelineError::retryable(format!(
+                    _ => PipelineError::new(conn::error_kind(&e), format!(
                         "binlog stream from {server} (after {}:{}): {e}",
                         last.0, last.1
                     )),
@@ -425,7 +426,7 @@ async fn read_loop(
                 let alg = mysql_async::binlog::BinlogChecksumAlg::BINLOG_CHECKSUM_ALG_CRC32;
                 if ev.calc_checksum(alg) != u32::from_le_bytes(sum) {
                     let _ = tx
-                        .send(Err(PipelineError::retryable(format!(
+                        .send(Err(PipelineError::connection(format!(
                             "binlog stream from {server}: event of type {} ending at {}:{} fails its CRC32 check; reconnecting to read it again",
                             header.event_type_raw(),
                             last.0,
@@ -466,13 +467,13 @@ impl Source for MysqlSource {
                 Some(r) => r,
                 None => Err(match self.task.take() {
                     Some(task) => match task.await {
-                        Err(e) if e.is_panic() => PipelineError::fatal(format!(
+                        Err(e) if e.is_panic() => PipelineError::decode(format!(
                             "the binlog reader failed on bytes it could not parse after {}:{} (a panic in the event decoder: {e})",
                             self.m.file, self.m.pos
                         )),
-                        _ => PipelineError::retryable("the binlog reader task stopped"),
+                        _ => PipelineError::connection("the binlog reader task stopped"),
                     },
-                    None => PipelineError::retryable("the binlog reader task stopped"),
+                    None => PipelineError::connection("the binlog reader task stopped"),
                 }),
             };
             self.held = Some(read?);

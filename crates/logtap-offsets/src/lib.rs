@@ -21,28 +21,50 @@ const KEY_PREFIX: &str = "offset/";
 pub struct SledOffsetStore {
     db: sled::Db,
     path: PathBuf,
-}
-
-/// Whether sled failed to open because another process holds its lock.
-/// sled 0.34 reports that only as an `Other` IO error with this text, so
-/// this is the one place that reads it; callers see `OffsetError::locked`.
-fn is_lock_error(e: &sled::Error) -> bool {
-    matches!(e, sled::Error::Io(io) if io.kind() == std::io::ErrorKind::Other
-        && io.to_string().starts_with("could not acquire lock"))
+    /// logtap's own lock on `<path>/logtap.lock`, held while the store is
+    /// open. sled locks its database too, but reports a held lock only as
+    /// an IO error of kind `Other` with a text; an OS file lock taken first
+    /// tells "another process has it" as a typed `WouldBlock`.
+    _lock: std::fs::File,
 }
 
 impl SledOffsetStore {
     /// Opens (or creates) the store at `path`.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, OffsetError> {
         let path = path.as_ref().to_path_buf();
-        let db = sled::Config::new().path(&path).open().map_err(|e| OffsetError {
+        let fail = |what: &'static str, locked: bool, detail: String| OffsetError {
             store: path.display().to_string(),
-            what: "cannot open",
+            what,
             source_name: String::new(),
-            locked: is_lock_error(&e),
-            detail: format!("{e} (is another logtap process using this offsets directory?)"),
-        })?;
-        Ok(SledOffsetStore { db, path })
+            locked,
+            detail,
+        };
+        std::fs::create_dir_all(&path)
+            .map_err(|e| fail("cannot create the directory", false, e.to_string()))?;
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path.join("logtap.lock"))
+            .map_err(|e| fail("cannot open the lock file", false, e.to_string()))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(fail(
+                    "cannot open",
+                    true,
+                    "another logtap process is using this offsets directory".into(),
+                ))
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(fail("cannot lock", false, e.to_string()))
+            }
+        }
+        let db = sled::Config::new()
+            .path(&path)
+            .open()
+            .map_err(|e| fail("cannot open", false, e.to_string()))?;
+        Ok(SledOffsetStore { db, path, _lock: lock })
     }
 
     fn err(&self, what: &'static str, source: &str, detail: impl ToString) -> OffsetError {

@@ -8,39 +8,90 @@
 //! `pg_attribute` and `pg_index` when a Relation message arrives.
 
 use crate::config::PostgresConfig;
-use logtap_core::{Lsn, PipelineError};
+use crate::config::SslMode;
+use crate::walsender::sqlstate_kind;
+use logtap_core::error::io_cause;
+use logtap_core::{ErrorKind, Lsn, PipelineError};
 use tokio_postgres::{Client, NoTls};
 
-fn sql_err(what: &str, e: tokio_postgres::Error) -> PipelineError {
-    // A closed connection or an IO error in the cause chain is worth a
-    // retry; a server error (with its SQLSTATE) or anything else is not.
-    let retry = e.is_closed() || (e.as_db_error().is_none() && has_io_cause(&e));
-    let msg = match e.as_db_error() {
-        Some(db) => format!(
-            "{what}: {} ({}){}",
-            db.message(),
-            db.code().code(),
-            db.hint().map(|h| format!(" HINT: {h}")).unwrap_or_default()
+/// A failed catalog query as a pipeline error: a server error by its
+/// SQLSTATE, a closed connection or an IO error in the cause chain as a
+/// lost connection, anything else as a refusal to read in the message.
+pub(crate) fn sql_err(what: &str, e: tokio_postgres::Error) -> PipelineError {
+    let (kind, msg) = match e.as_db_error() {
+        Some(db) => (
+            sqlstate_kind(db.code().code()),
+            format!(
+                "{what}: {} ({}){}",
+                db.message(),
+                db.code().code(),
+                db.hint().map(|h| format!(" HINT: {h}")).unwrap_or_default()
+            ),
         ),
-        None => format!("{what}: {e}"),
+        None if e.is_closed() || io_cause(&e).is_some() => {
+            (ErrorKind::Connection, format!("{what}: {e}"))
+        }
+        None => (ErrorKind::Refused, format!("{what}: {e}")),
     };
-    if retry {
-        PipelineError::retryable(msg)
-    } else {
-        PipelineError::fatal(msg)
-    }
+    PipelineError::new(kind, msg)
 }
 
-/// Whether an IO error is somewhere in `e`'s cause chain.
-fn has_io_cause(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut cause = e.source();
+/// Why tokio-postgres could not connect, classified by structure: the
+/// server's error by its SQLSTATE, a network error by the IO error in the
+/// cause chain, a TLS failure by the OpenSSL error in it; what is left was
+/// refused before anything was sent (no password, a server without TLS).
+fn connect_err(cfg: &PostgresConfig, mode: SslMode, e: tokio_postgres::Error) -> PipelineError {
+    let at = format!("{}:{}", cfg.host, cfg.port);
+    let what = format!("cannot connect to PostgreSQL at {at} (sslmode={mode})");
+    if e.as_db_error().is_some() {
+        return sql_err(&what, e);
+    }
+    // tokio-postgres's Display is only the kind ("error performing TLS
+    // handshake"); the why is in the source chain, which repeats itself.
+    let mut text = e.to_string();
+    let mut tls = false;
+    let mut cause = std::error::Error::source(&e);
     while let Some(c) = cause {
-        if c.is::<std::io::Error>() {
-            return true;
+        tls |= c.is::<openssl::ssl::Error>() || c.is::<openssl::error::ErrorStack>();
+        let t = c.to_string();
+        if !text.contains(&t) {
+            text = format!("{text}: {t}");
         }
         cause = c.source();
     }
-    false
+    if io_cause(&e).is_some() || e.is_closed() {
+        // Also mid-handshake: the network, not the certificate, failed.
+        return PipelineError::connection(format!("{what}: {text}"));
+    }
+    if tls {
+        // postgres-openssl appends the certificate's verification result
+        // last; it is only text, so it only shapes the message.
+        let reason = text.rsplit(": ").next().unwrap_or("the TLS handshake failed");
+        let why =
+            crate::walsender::verify_failure(mode, cfg.sslrootcert.as_deref(), &cfg.host, reason);
+        return PipelineError::new(
+            ErrorKind::Tls,
+            format!("TLS to PostgreSQL at {at} (sslmode={mode}): {why} ({text})"),
+        );
+    }
+    if cfg.password.is_none() {
+        return PipelineError::new(
+            ErrorKind::Authentication,
+            format!("{what}: {text} (no password configured: set postgres.password, password_env or password_file)"),
+        );
+    }
+    if mode != SslMode::Disable {
+        // With a password and no IO or OpenSSL error, the one refusal left
+        // is the server's `N` to the SSLRequest.
+        return PipelineError::new(
+            ErrorKind::Tls,
+            format!(
+                "PostgreSQL server at {at} does not accept TLS (sslmode={mode}): {text}; turn on \
+                 ssl in its postgresql.conf, or set postgres.sslmode = \"prefer\" to allow plain text"
+            ),
+        );
+    }
+    PipelineError::new(ErrorKind::Refused, format!("{what}: {text}"))
 }
 
 /// Opens a catalog connection; its driver task runs in the background.
@@ -51,7 +102,6 @@ fn has_io_cause(e: &(dyn std::error::Error + 'static)) -> bool {
 /// `verify-ca` and `verify-full` are `require` to it, and the connector
 /// does the verifying (chain always, host name for `verify-full`).
 pub async fn connect(cfg: &PostgresConfig) -> Result<Client, PipelineError> {
-    use crate::config::SslMode;
     use tokio_postgres::config::SslMode as PgSslMode;
     type Driver = std::pin::Pin<
         Box<dyn std::future::Future<Output = Result<(), tokio_postgres::Error>> + Send>,
@@ -59,7 +109,7 @@ pub async fn connect(cfg: &PostgresConfig) -> Result<Client, PipelineError> {
 
     let at = format!("{}:{}", cfg.host, cfg.port);
     let mode =
-        cfg.ssl_mode().map_err(|(field, msg)| PipelineError::fatal(format!("{field}: {msg}")))?;
+        cfg.ssl_mode().map_err(|(field, msg)| PipelineError::config(format!("{field}: {msg}")))?;
     let mut c = tokio_postgres::Config::new();
     c.host(&cfg.host)
         .port(cfg.port)
@@ -77,7 +127,10 @@ pub async fn connect(cfg: &PostgresConfig) -> Result<Client, PipelineError> {
     }
     let connector =
         crate::walsender::tls_connector(mode, cfg.sslrootcert.as_deref()).map_err(|m| {
-            PipelineError::fatal(format!("TLS to PostgreSQL at {at} (sslmode={mode}): {m}"))
+            PipelineError::new(
+                ErrorKind::Tls,
+                format!("TLS to PostgreSQL at {at} (sslmode={mode}): {m}"),
+            )
         })?;
     let connected = match connector {
         None => c.connect(NoTls).await.map(|(client, conn)| (client, Box::pin(conn) as Driver)),
@@ -91,58 +144,7 @@ pub async fn connect(cfg: &PostgresConfig) -> Result<Client, PipelineError> {
             c.connect(tls).await.map(|(client, conn)| (client, Box::pin(conn) as Driver))
         }
     };
-    let (client, conn) = connected.map_err(|e| {
-        let what = format!("cannot connect to PostgreSQL at {at} (sslmode={mode})");
-        if e.as_db_error().is_some() {
-            // The server said no: authentication is for an operator, the
-            // rest (starting up, too many connections, ...) may pass.
-            let mut err = sql_err(&what, e);
-            err.class = if ["password", "28P01", "28000"].iter().any(|p| err.message.contains(p)) {
-                logtap_core::ErrorClass::Fatal
-            } else {
-                logtap_core::ErrorClass::Retryable
-            };
-            return err;
-        }
-        // tokio-postgres's Display is only the kind ("error performing TLS
-        // handshake"); the why is in the source chain, which repeats itself.
-        let mut text = e.to_string();
-        let mut io_cause = false;
-        let mut cause = std::error::Error::source(&e);
-        while let Some(c) = cause {
-            io_cause |= c.is::<std::io::Error>();
-            let t = c.to_string();
-            if !text.contains(&t) {
-                text = format!("{text}: {t}");
-            }
-            cause = c.source();
-        }
-        if text.contains("server does not support TLS") {
-            return PipelineError::fatal(format!(
-                "PostgreSQL server at {at} does not accept TLS (sslmode={mode}): it refused the \
-                 SSLRequest; turn on ssl in its postgresql.conf, or set postgres.sslmode = \
-                 \"prefer\" to allow plain text"
-            ));
-        }
-        // A network error anywhere in the chain (also mid-handshake) is
-        // worth a retry; an unverifiable certificate or a missing password
-        // is not.
-        let tls_failure = text.starts_with("error performing TLS handshake") && !io_cause;
-        if tls_failure && text.contains("certificate verify failed") {
-            // postgres-openssl appends the verification result last.
-            let reason = text.rsplit(": ").next().unwrap_or("certificate verify failed");
-            let rootcert = cfg.sslrootcert.as_deref();
-            let why = crate::walsender::verify_failure(mode, rootcert, &cfg.host, reason);
-            return PipelineError::fatal(format!(
-                "TLS to PostgreSQL at {at} (sslmode={mode}): {why}"
-            ));
-        }
-        if tls_failure || text.contains("password") {
-            PipelineError::fatal(format!("{what}: {text}"))
-        } else {
-            PipelineError::retryable(format!("{what}: {text}"))
-        }
-    })?;
+    let (client, conn) = connected.map_err(|e| connect_err(cfg, mode, e))?;
     tokio::spawn(async move {
         if let Err(e) = conn.await {
             tracing::debug!(error = %e, "catalog connection ended");
@@ -341,7 +343,7 @@ pub async fn ensure_publication(
         .cloned()
         .collect();
     match (cfg.publication_autocreate_mode.as_str(), current) {
-        ("disabled", None) => Err(PipelineError::fatal(format!(
+        ("disabled", None) => Err(PipelineError::new(ErrorKind::ServerSetup, format!(
             "publication `{name}` does not exist and postgres.publication_autocreate_mode is `disabled`: \
              run CREATE PUBLICATION {} FOR TABLE ...; or set publication_autocreate_mode = \"filtered\"",
             quote_ident(name)
@@ -356,7 +358,7 @@ pub async fn ensure_publication(
         ("all_tables", Some(_)) => Ok(()),
         (_, current) => {
             if wanted.is_empty() {
-                return Err(PipelineError::fatal(
+                return Err(PipelineError::config(
                     "postgres.table_include_list is empty: with publication_autocreate_mode = \"filtered\" list the tables to capture, or use \"all_tables\"",
                 ));
             }

@@ -13,15 +13,12 @@ async fn setting(client: &Client, name: &str) -> Result<String, PipelineError> {
     let row = client
         .query_one("SELECT current_setting($1)", &[&name])
         .await
-        .map_err(|e| PipelineError::fatal(format!("reading setting {name}: {e}")))?;
+        .map_err(|e| catalog::sql_err(&format!("reading setting {name}"), e))?;
     Ok(row.get(0))
 }
 
 async fn count(client: &Client, sql: &str) -> Result<i64, PipelineError> {
-    let row = client
-        .query_one(sql, &[])
-        .await
-        .map_err(|e| PipelineError::fatal(format!("{sql}: {e}")))?;
+    let row = client.query_one(sql, &[]).await.map_err(|e| catalog::sql_err(sql, e))?;
     Ok(row.get(0))
 }
 
@@ -73,7 +70,7 @@ pub async fn run(cfg: &PostgresConfig) -> Result<Vec<Finding>, PipelineError> {
             &[],
         )
         .await
-        .map_err(|e| PipelineError::fatal(format!("reading role attributes: {e}")))?;
+        .map_err(|e| catalog::sql_err("reading role attributes", e))?;
     let (repl, sup): (bool, bool) = (row.get(0), row.get(1));
     out.push(if repl || sup {
         ok(format!("role {} has REPLICATION", cfg.user))
@@ -139,7 +136,7 @@ pub async fn run(cfg: &PostgresConfig) -> Result<Vec<Finding>, PipelineError> {
                 &[&schema, &name],
             )
             .await
-            .map_err(|e| PipelineError::fatal(format!("reading table {t}: {e}")))?;
+            .map_err(|e| catalog::sql_err(&format!("reading table {t}"), e))?;
         let Some(row) = row else {
             out.push(fail(format!("table {t} does not exist"), "fix postgres.table_include_list"));
             continue;

@@ -181,10 +181,9 @@ impl PgMachine {
                 Ok(None)
             }
             Input::XLogData { wal_start, data } => {
-                let msg = self
-                    .decoder
-                    .decode(data)
-                    .map_err(|e| PipelineError::fatal(format!("at LSN {}: {e}", Lsn(wal_start))))?;
+                let msg = self.decoder.decode(data).map_err(|e| {
+                    PipelineError::decode(format!("at LSN {}: {e}", Lsn(wal_start)))
+                })?;
                 if let Message::Relation { relation, .. } = &msg {
                     if let Some(need) = self.relation_need(relation) {
                         return Ok(Some(need));
@@ -282,7 +281,7 @@ impl PgMachine {
                 }
             }
             other => {
-                return Err(PipelineError::fatal(format!(
+                return Err(PipelineError::decode(format!(
                     "at LSN {}: unexpected pgoutput message {other:?} (logtap does not request streaming or two-phase)",
                     Lsn(lsn)
                 )))
@@ -313,7 +312,7 @@ impl PgMachine {
     /// The state of relation `id` if it is captured; an error if unknown.
     fn captured(&self, id: u32, lsn: u64) -> Result<Option<&TableState>, PipelineError> {
         let state = self.tables.get(&id).ok_or_else(|| {
-            PipelineError::fatal(format!(
+            PipelineError::decode(format!(
                 "at LSN {}: change for relation {id} before its Relation message",
                 Lsn(lsn)
             ))
@@ -330,7 +329,7 @@ impl PgMachine {
         let Some((_, (catalog_cols, pk))) =
             self.shape_cache.as_ref().filter(|(r, _)| r == rel).cloned()
         else {
-            return Err(PipelineError::fatal(format!(
+            return Err(PipelineError::internal(format!(
                 "relation {id}: processed without its catalog shape (a logtap bug)"
             )));
         };
@@ -344,7 +343,10 @@ impl PgMachine {
                 .types
                 .column_schema(col.type_oid, col.type_modifier, !not_null, &self.opts)
                 .map_err(|e| {
-                    PipelineError::fatal(format!("table {id} column {}: {e}", col.name))
+                    PipelineError::new(
+                        logtap_core::ErrorKind::Unsupported,
+                        format!("table {id} column {}: {e}", col.name),
+                    )
                 })?;
             let unknown = conv.is_fallback().then_some(if self.cfg.include_unknown_datatypes {
                 Unknown::Bytes
@@ -430,7 +432,7 @@ impl PgMachine {
         lsn: u64,
     ) -> Result<Struct, PipelineError> {
         if tuple.0.len() != state.columns.len() {
-            return Err(PipelineError::fatal(format!(
+            return Err(PipelineError::decode(format!(
                 "at LSN {}: table {} row has {} columns, its Relation message {}",
                 Lsn(lsn),
                 state.id,
@@ -468,14 +470,14 @@ impl PgMachine {
                 }
                 TupleValue::Text(bytes) => {
                     let text = std::str::from_utf8(bytes).map_err(|_| {
-                        PipelineError::fatal(format!("at LSN {}: table {} column {}: value is not UTF-8", Lsn(lsn), state.id, col.name))
+                        PipelineError::decode(format!("at LSN {}: table {} column {}: value is not UTF-8", Lsn(lsn), state.id, col.name))
                     })?;
                     col.conv.convert_text(text).map_err(|e| {
-                        PipelineError::fatal(format!("at LSN {}: table {} column {}: {e}", Lsn(lsn), state.id, col.name))
+                        PipelineError::decode(format!("at LSN {}: table {} column {}: {e}", Lsn(lsn), state.id, col.name))
                     })?
                 }
                 TupleValue::Binary(_) => {
-                    return Err(PipelineError::fatal(format!(
+                    return Err(PipelineError::decode(format!(
                         "at LSN {}: table {} column {}: binary tuple data, which logtap does not request",
                         Lsn(lsn), state.id, col.name
                     )))
@@ -483,7 +485,7 @@ impl PgMachine {
             });
         }
         Struct::new(state.value_schema.clone(), values)
-            .map_err(|e| PipelineError::fatal(e.to_string()))
+            .map_err(|e| PipelineError::internal(e.to_string()))
     }
 
     #[allow(clippy::too_many_arguments)]

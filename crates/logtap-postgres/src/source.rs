@@ -25,7 +25,7 @@ use crate::machine::{Input, Need, PgMachine};
 use crate::types::TypeOptions;
 use crate::walsender::{ConnectParams, Reader, WalSender, WalSenderError, Writer};
 use logtap_core::event::now_us;
-use logtap_core::{ErrorClass, Lsn, PipelineError, Source, SourceItem, SourcePosition};
+use logtap_core::{ErrorKind, Lsn, PipelineError, Source, SourceItem, SourcePosition};
 use logtap_pgoutput::{
     decode_copy_data, unix_micros_to_pg, CopyData, Decoder, StandbyStatusUpdate,
 };
@@ -85,8 +85,7 @@ impl Drop for PostgresSource {
 }
 
 fn wal_err(context: &str, e: WalSenderError) -> PipelineError {
-    let class = if e.is_retryable() { ErrorClass::Retryable } else { ErrorClass::Fatal };
-    PipelineError { class, message: format!("{context}: {e}"), cause: None }
+    PipelineError::new(e.kind(), format!("{context}: {e}"))
 }
 
 fn quote_ident(s: &str) -> String {
@@ -107,7 +106,7 @@ impl PostgresSource {
             None => None,
             Some(SourcePosition::Postgres { lsn }) => Some(*lsn),
             Some(other) => {
-                return Err(PipelineError::fatal(format!(
+                return Err(PipelineError::new(ErrorKind::WrongSource, format!(
                     "the stored position ({other}) is not a PostgreSQL position: this offsets directory belongs to another source; use another topic_prefix or run `logtap reset`"
                 )))
             }
@@ -124,7 +123,7 @@ impl PostgresSource {
             connect_timeout: Duration::from_secs(10),
             sslmode: cfg
                 .ssl_mode()
-                .map_err(|(field, msg)| PipelineError::fatal(format!("{field}: {msg}")))?,
+                .map_err(|(field, msg)| PipelineError::config(format!("{field}: {msg}")))?,
             sslrootcert: cfg.sslrootcert.clone(),
         };
         let mut ws =
@@ -140,7 +139,7 @@ impl PostgresSource {
         let source_id = format!("postgres system {system} slot {}", cfg.slot_name);
         if let Some(stored_id) = stored_id {
             if stored_id != source_id {
-                return Err(PipelineError::fatal(format!(
+                return Err(PipelineError::new(ErrorKind::WrongSource, format!(
                     "the stored position belongs to `{stored_id}`, but this configuration reads `{source_id}`: \
                      applying it to another server or slot could skip changes. Use another topic_prefix or offsets.path \
                      for the new source, or run `logtap reset` to start over"
@@ -159,30 +158,30 @@ impl PostgresSource {
         let slot_floor: Lsn = match catalog::slot_info(&sql, slot).await? {
             Some(info) => {
                 if info.plugin.as_deref() != Some("pgoutput") {
-                    return Err(PipelineError::fatal(format!(
+                    return Err(PipelineError::new(ErrorKind::ServerSetup, format!(
                         "replication slot `{slot}` uses plugin {:?}, not pgoutput: drop it (SELECT pg_drop_replication_slot('{slot}')) or set postgres.slot_name to another name",
                         info.plugin
                     )));
                 }
                 if info.database.as_deref() != Some(cfg.database.as_str()) {
-                    return Err(PipelineError::fatal(format!(
+                    return Err(PipelineError::new(ErrorKind::ServerSetup, format!(
                         "replication slot `{slot}` belongs to database {:?}, not `{}`: set postgres.slot_name to another name",
                         info.database, cfg.database
                     )));
                 }
                 if let Some(pid) = info.active_pid {
-                    return Err(PipelineError::retryable(format!(
+                    return Err(PipelineError::new(ErrorKind::SlotInUse, format!(
                         "replication slot `{slot}` is in use by server process {pid} (another logtap, or a stale connection): stop it, or SELECT pg_terminate_backend({pid})"
                     )));
                 }
                 if info.wal_status.as_deref() == Some("lost") {
-                    return Err(PipelineError::fatal(format!(
+                    return Err(PipelineError::new(ErrorKind::PositionLost, format!(
                         "replication slot `{slot}` has lost required WAL (wal_status = lost, max_slot_wal_keep_size exceeded): changes are gone; drop the slot and start over with `logtap reset` (a new snapshot is needed)"
                     )));
                 }
                 if let (Some(stored), Some(confirmed)) = (stored_lsn, info.confirmed_flush_lsn) {
                     if confirmed > stored {
-                        return Err(PipelineError::fatal(format!(
+                        return Err(PipelineError::new(ErrorKind::PositionLost, format!(
                             "replication slot `{slot}` has confirmed {confirmed}, past logtap's stored position {stored}: the changes between were consumed by another client and cannot be replayed; \
                              to start over run `logtap reset` (a new snapshot is needed to get them back)"
                         )));
@@ -195,7 +194,7 @@ impl PostgresSource {
             }
             None => {
                 if let Some(stored) = stored_lsn {
-                    return Err(PipelineError::fatal(format!(
+                    return Err(PipelineError::new(ErrorKind::PositionLost, format!(
                         "replication slot `{slot}` does not exist, but logtap has a stored position ({stored}): the slot was dropped and changes since then may be lost; \
                          to start over run `logtap reset` (a new snapshot is needed to recover them)"
                     )));
@@ -229,12 +228,15 @@ impl PostgresSource {
         let cmd =
             format!("START_REPLICATION SLOT {} LOGICAL {start} ({options})", quote_ident(slot));
         let (reader, writer) = ws.start_replication(&cmd).await.map_err(|e| {
-            // 55006 object_in_use: the slot is active for another process
-            // (often our own previous connection, not yet gone): retried.
-            let in_use = e.sqlstate() == Some("55006");
+            // On START_REPLICATION of a slot checked above, 55000 is "can no
+            // longer get changes from replication slot" (invalidated since)
+            // and 42704 a slot dropped since: the position is gone. 55006
+            // (in use, often by our own previous connection not yet gone)
+            // is retried by its kind.
+            let gone = matches!(e.sqlstate(), Some("55000" | "42704"));
             let mut err = wal_err(&format!("starting replication on slot `{slot}`"), e);
-            if in_use {
-                err.class = ErrorClass::Retryable;
+            if gone {
+                err.kind = ErrorKind::PositionLost;
             }
             err
         })?;
@@ -251,8 +253,8 @@ impl PostgresSource {
             Duration::from_millis(cfg.status_interval_ms),
         ));
         let opts = TypeOptions::from_config(&cfg)
-            .map_err(|(f, m)| PipelineError::fatal(format!("{f}: {m}")))?;
-        let decoder = Decoder::new(proto).map_err(|e| PipelineError::fatal(e.to_string()))?;
+            .map_err(|(f, m)| PipelineError::config(format!("{f}: {m}")))?;
+        let decoder = Decoder::new(proto).map_err(|e| PipelineError::internal(e.to_string()))?;
         Ok(PostgresSource {
             m: PgMachine::new(cfg.clone(), prefix, decoder, opts, start.0.max(slot_floor.0)),
             sql,
@@ -302,14 +304,13 @@ impl PostgresSource {
     async fn process(&mut self, frame: &Frame) -> Result<(), PipelineError> {
         let input = match frame {
             Frame::Error(e) => {
-                return Err(PipelineError {
-                    class: if e.is_retryable() { ErrorClass::Retryable } else { ErrorClass::Fatal },
-                    message: format!("replication stream on slot `{}`: {e}", self.cfg.slot_name),
-                    cause: None,
-                })
+                return Err(PipelineError::new(
+                    e.kind(),
+                    format!("replication stream on slot `{}`: {e}", self.cfg.slot_name),
+                ))
             }
             Frame::End => {
-                return Err(PipelineError::retryable(format!(
+                return Err(PipelineError::connection(format!(
                     "PostgreSQL ended the replication stream on slot `{}`",
                     self.cfg.slot_name
                 )))

@@ -19,7 +19,7 @@
 
 use crate::config::SslMode;
 use bytes::{Buf, BytesMut};
-use logtap_core::Secret;
+use logtap_core::{ErrorKind, Secret};
 use openssl::hash::MessageDigest;
 use openssl::nid::Nid;
 use openssl::ssl::{ErrorCode, Ssl, SslConnector, SslMethod, SslRef, SslVerifyMode, SslVersion};
@@ -110,21 +110,49 @@ impl WalSenderError {
         }
     }
 
-    /// Lost connections and server restarts are worth a retry; everything
-    /// else (auth, missing slot, protocol surprises) needs an operator.
-    pub fn is_retryable(&self) -> bool {
+    /// The kind of this failure, from its variant and, for a server
+    /// error, its SQLSTATE (see [`sqlstate_kind`]).
+    pub fn kind(&self) -> ErrorKind {
         match self {
             WalSenderError::Connect { .. }
             | WalSenderError::Io { .. }
-            | WalSenderError::Closed { .. } => true,
-            // 57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now,
-            // 53300 too many connections, 08xxx connection exceptions.
-            WalSenderError::Server { code, .. } => {
-                code.starts_with("08")
-                    || ["57P01", "57P02", "57P03", "53300"].contains(&code.as_str())
-            }
-            _ => false,
+            | WalSenderError::Closed { .. } => ErrorKind::Connection,
+            WalSenderError::TlsRefused { .. } | WalSenderError::Tls { .. } => ErrorKind::Tls,
+            WalSenderError::Auth { .. } => ErrorKind::Authentication,
+            WalSenderError::Protocol { .. } => ErrorKind::Decode,
+            WalSenderError::Server { code, .. } => sqlstate_kind(code),
         }
+    }
+
+    /// Lost connections and server restarts are worth a retry; everything
+    /// else (auth, missing slot, protocol surprises) needs an operator.
+    pub fn is_retryable(&self) -> bool {
+        self.kind().is_retryable()
+    }
+}
+
+/// The kind of a PostgreSQL server error by its SQLSTATE, compared as a
+/// code (Appendix A of the PostgreSQL documentation).
+pub fn sqlstate_kind(code: &str) -> ErrorKind {
+    match code {
+        // 57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect
+        // now (starting up), 53300 too many connections, 08xxx connection
+        // exceptions.
+        "57P01" | "57P02" | "57P03" | "53300" => ErrorKind::Connection,
+        c if c.starts_with("08") => ErrorKind::Connection,
+        // invalid_password, invalid_authorization_specification
+        "28P01" | "28000" => ErrorKind::Authentication,
+        // insufficient_privilege
+        "42501" => ErrorKind::Privileges,
+        // object_in_use: a replication slot active for another process.
+        "55006" => ErrorKind::SlotInUse,
+        // undefined_object: on START_REPLICATION, the slot is gone.
+        "42704" => ErrorKind::PositionLost,
+        // feature_not_supported
+        "0A000" => ErrorKind::Unsupported,
+        // object_not_in_prerequisite_state: wal_level, max_replication_slots.
+        "55000" => ErrorKind::ServerSetup,
+        _ => ErrorKind::Refused,
     }
 }
 
@@ -813,6 +841,37 @@ fn parse_server_version(v: &str) -> Option<u32> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_dropped_slot_needs_a_reset_a_shutdown_retries_and_a_bad_password_stops() {
+        use logtap_core::Policy;
+        let server = |code: &str| WalSenderError::Server {
+            severity: "FATAL".into(),
+            code: code.into(),
+            message: String::new(),
+            detail: None,
+            hint: None,
+        };
+        assert_eq!(server("42704").kind(), ErrorKind::PositionLost);
+        assert_eq!(server("42704").kind().policy(), Policy::Reset);
+        for code in ["57P01", "57P02", "57P03", "53300", "08006"] {
+            assert_eq!(server(code).kind(), ErrorKind::Connection, "{code}");
+        }
+        assert_eq!(server("55006").kind(), ErrorKind::SlotInUse);
+        assert!(server("55006").is_retryable());
+        assert_eq!(server("28P01").kind(), ErrorKind::Authentication);
+        assert_eq!(server("42501").kind(), ErrorKind::Privileges);
+        assert_eq!(server("55000").kind(), ErrorKind::ServerSetup);
+        assert_eq!(server("XX000").kind(), ErrorKind::Refused);
+        let reset = WalSenderError::Io {
+            addr: "a".into(),
+            source: std::io::Error::from(std::io::ErrorKind::ConnectionReset),
+        };
+        assert_eq!(reset.kind().policy(), Policy::Retry);
+        let odd = WalSenderError::Protocol { context: "in a test", what: "byte 0x7f".into() };
+        assert_eq!(odd.kind(), ErrorKind::Decode);
+        assert_eq!(odd.kind().policy(), Policy::Stop);
+    }
 
     #[test]
     fn server_versions_parse_like_server_version_num() {

@@ -174,7 +174,7 @@ fn decode_utf32(bytes: &[u8]) -> String {
         .chunks_exact(4)
         .map(|p| char::from_u32(u32::from_be_bytes([p[0], p[1], p[2], p[3]])).unwrap_or('\u{fffd}'))
         .collect();
-    if bytes.len() % 4 != 0 {
+    if !bytes.len().is_multiple_of(4) {
         s.push('\u{fffd}');
     }
     s
