@@ -1,0 +1,183 @@
+# shellcheck shell=bash disable=SC2034 # sourced by scripts/services, which uses these variables
+# MariaDB (Debian's) for scripts/services.
+
+# ---- MariaDB ---------------------------------------------------------------
+MDB_PORT=${LOGTAP_MYSQL_PORT:-$((23306 + PORT_OFFSET))}
+MDB_DIR=$STATE/mariadb
+MDB_DATA=$MDB_DIR/data
+MDB_RUN=$MDB_DIR/run
+MDB_SOCK=$MDB_RUN/mariadbd.sock
+MDB_PID=$MDB_RUN/mariadbd.pid
+MDB_LOG=$MDB_DIR/mariadb.err
+MDB_CNF=$MDB_DIR/my.cnf
+MDB_ROOT_PASSWORD=root      # root over TCP (127.0.0.1); socket root has none
+
+mariadbd_bin() {
+  command -v mariadbd 2>/dev/null || { [ -x /usr/sbin/mariadbd ] && echo /usr/sbin/mariadbd; }
+}
+
+# ============================================================================
+# MariaDB
+# ============================================================================
+
+mariadb_running() {
+  local pid
+  pid=$(read_pid "$MDB_PID")
+  [ -n "$pid" ] && pid_is "$pid" mariadbd
+}
+
+mariadb_client() { # root over the unix socket (no password), see my.cnf [client]
+  mariadb --defaults-file="$MDB_CNF" "$@"
+}
+
+mariadb_write_config() {
+  # One file for server and our client calls. --defaults-file makes both
+  # ignore /etc/mysql (Debian's config sets log paths, bind address, etc.).
+  cat >"$MDB_CNF" <<EOF
+# written by scripts/services; edits are overwritten on the next start
+[client]
+socket = $MDB_SOCK
+port = $MDB_PORT
+user = root
+
+[mariadbd]
+user = mysql
+datadir = $MDB_DATA
+socket = $MDB_SOCK
+pid-file = $MDB_PID
+log-error = $MDB_LOG
+port = $MDB_PORT
+bind-address = 127.0.0.1
+skip-name-resolve
+# binlog as a CDC reader needs it
+log-bin = $MDB_DATA/binlog
+binlog-format = ROW
+binlog-row-image = FULL
+binlog-row-metadata = FULL
+server-id = 1
+gtid-strict-mode = ON
+log-slave-updates
+# without /etc/mysql the compiled-in default would be latin1
+character-set-server = utf8mb4
+collation-server = utf8mb4_general_ci
+max-connections = 200
+# test data is disposable: trade durability for speed
+innodb-flush-log-at-trx-commit = 2
+innodb-doublewrite = 0
+sync-binlog = 0
+EOF
+}
+
+mariadb_init() {
+  [ -d "$MDB_DATA/mysql" ] && return 0
+  say "mariadb-install-db"
+  rm -rf "$MDB_DATA" # leftovers of an interrupted install
+  # --no-defaults: no /etc/mysql and not our my.cnf either, so the system
+  # tables are created without binary logging (the binlog starts clean).
+  mariadb-install-db --no-defaults --user=mysql --datadir="$MDB_DATA" \
+    --auth-root-authentication-method=normal --skip-test-db \
+    >"$MDB_DIR/install-db.log" 2>&1 ||
+    fail_with_log "mariadb-install-db failed" "$MDB_DIR/install-db.log"
+}
+
+mariadb_bootstrap() {
+  # Idempotent, and kept out of the binlog (sql_log_bin=0) so tests reading
+  # the binlog see only their own events. Anonymous users must go: with
+  # them, a TCP login as a new user can match ''@host and be refused.
+  local drops
+  drops=$(mariadb_client -N -B -e \
+    "SELECT CONCAT('DROP USER ', QUOTE(User), '@', QUOTE(Host), ';') FROM mysql.user WHERE User = ''")
+  mariadb_client <<SQL
+SET SESSION sql_log_bin = 0;
+$drops
+CREATE DATABASE IF NOT EXISTS logtap;
+CREATE USER IF NOT EXISTS 'cdc'@'%' IDENTIFIED BY 'cdc';
+CREATE USER IF NOT EXISTS 'cdc'@'localhost' IDENTIFIED BY 'cdc';
+ALTER USER 'cdc'@'%' IDENTIFIED BY 'cdc';
+ALTER USER 'cdc'@'localhost' IDENTIFIED BY 'cdc';
+GRANT REPLICATION SLAVE, REPLICATION CLIENT, SELECT ON *.* TO 'cdc'@'%', 'cdc'@'localhost';
+GRANT ALL PRIVILEGES ON logtap.* TO 'cdc'@'%', 'cdc'@'localhost';
+CREATE USER IF NOT EXISTS 'root'@'127.0.0.1' IDENTIFIED BY '$MDB_ROOT_PASSWORD';
+ALTER USER 'root'@'127.0.0.1' IDENTIFIED BY '$MDB_ROOT_PASSWORD';
+GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;
+SQL
+}
+
+mariadb_up() {
+  local SVC=mariadb t0 mariadbd pid i
+  t0=$(now_us)
+  mariadbd=$(mariadbd_bin) || die "mariadbd not found"
+  id mysql >/dev/null 2>&1 || die "OS user mysql missing (mariadb-server not installed?)"
+  check_socket_path "$MDB_SOCK"
+  mkdir -p "$MDB_RUN"
+  chown mysql:mysql "$MDB_DIR" "$MDB_RUN"
+  check_reachable_by mysql "$MDB_DIR"
+  mariadb_init
+
+  if mariadb_running; then
+    say "already running (pid $(read_pid "$MDB_PID"))"
+  else
+    if port_open "$MDB_PORT"; then
+      die "port $MDB_PORT is in use by another process"
+    fi
+    mariadb_write_config
+    log_marker "$MDB_LOG" "$MDB_DIR/mariadbd.out"
+    rm -f "$MDB_PID"
+    # setsid: own session (see pg_up); all fds away from our stdout so a
+    # caller piping our output (`up | tee`) does not wait for the daemon.
+    setsid "$mariadbd" --defaults-file="$MDB_CNF" </dev/null >>"$MDB_DIR/mariadbd.out" 2>&1 &
+    pid=$!
+    for ((i = 0; ; i++)); do
+      mariadb-admin --defaults-file="$MDB_CNF" --connect-timeout=2 ping >/dev/null 2>&1 && break
+      pid_alive "$pid" ||
+        fail_with_log "mariadbd exited during startup" "$MDB_LOG" "$MDB_DIR/mariadbd.out"
+      ((i < START_TIMEOUT * 5)) ||
+        fail_with_log "mariadbd not ready after ${START_TIMEOUT}s" "$MDB_LOG" "$MDB_DIR/mariadbd.out"
+      sleep 0.2
+    done
+  fi
+  mariadb_bootstrap || fail_with_log "creating users/database failed" "$MDB_LOG"
+  mariadb --no-defaults -h 127.0.0.1 -P "$MDB_PORT" -u cdc -pcdc logtap -N -e 'select 1' >/dev/null ||
+    fail_with_log "login as cdc over TCP failed" "$MDB_LOG"
+  say "ready on 127.0.0.1:$MDB_PORT in $(elapsed "$t0")"
+}
+
+mariadb_down() {
+  local SVC=mariadb pid
+  pid=$(read_pid "$MDB_PID")
+  if [ -n "$pid" ] && pid_is "$pid" mariadbd; then
+    stop_pid "$pid" mariadbd
+    rm -f "$MDB_PID"
+    say "stopped"
+  else
+    say "not running"
+  fi
+}
+
+mariadb_status() {
+  local SVC=mariadb
+  if mariadb_running; then
+    say "running (pid $(read_pid "$MDB_PID")), 127.0.0.1:$MDB_PORT $(mariadb-admin --defaults-file="$MDB_CNF" --connect-timeout=2 ping 2>&1 | head -n 1)"
+  else
+    say "stopped"
+    return 1
+  fi
+}
+
+
+# `export` lines for the tests (scripts/services env).
+mariadb_env() {
+  cat <<EOF
+export LOGTAP_MYSQL_URL='mysql://cdc:cdc@127.0.0.1:$MDB_PORT/logtap'
+export LOGTAP_MYSQL_HOST='127.0.0.1'
+export LOGTAP_MYSQL_PORT='$MDB_PORT'
+export LOGTAP_MYSQL_USER='cdc'
+export LOGTAP_MYSQL_PASSWORD='cdc'
+export LOGTAP_MYSQL_DB='logtap'
+export LOGTAP_MYSQL_ROOT_URL='mysql://root:$MDB_ROOT_PASSWORD@127.0.0.1:$MDB_PORT'
+export LOGTAP_MYSQL_SOCKET='$MDB_SOCK'
+EOF
+}
+
+# The log files `scripts/services logs` shows.
+mariadb_logs() { printf '%s\n' "$MDB_LOG" "$MDB_DIR/mariadbd.out"; }
