@@ -18,7 +18,6 @@ pub mod config;
 pub mod conn;
 pub mod ddl;
 mod machine;
-pub mod mariadb;
 pub mod schema_change;
 pub mod source;
 pub mod types;

@@ -30,12 +30,12 @@ use crate::catalog::TableCatalog;
 use crate::config::MysqlConfig;
 use crate::conn::Flavor;
 use crate::ddl::{self, ChangeKind, Ddl};
-use crate::mariadb::{
+use crate::schema_change::SchemaChangeSchemas;
+use crate::types::{column_schema, table_columns, ColumnConversion, ColumnType, TableColumns};
+use logtap_binlog::{
     decode_mariadb_event_body, EventHeader, GtidPosition, MariadbEvent, MariadbGtid, MysqlGtid,
     MysqlGtidSet,
 };
-use crate::schema_change::SchemaChangeSchemas;
-use crate::types::{column_schema, table_columns, ColumnConversion, ColumnType, TableColumns};
 use logtap_core::event::{
     key_schema, now_us, source_block, split_row_change, ChangeEvent, Op, RecordNames,
     SnapshotMarker, SourceCommon, TableId,
@@ -346,7 +346,7 @@ impl BinlogMachine {
         const HEARTBEAT_V2: u8 = 41;
         let Ok(kind) = header.event_type() else {
             if raw_type == HEARTBEAT_V2
-                || header.flags_raw() & crate::mariadb::LOG_EVENT_IGNORABLE_F != 0
+                || header.flags_raw() & logtap_binlog::LOG_EVENT_IGNORABLE_F != 0
             {
                 tracing::debug!(event_type = raw_type, file = %self.file, pos = event_start, "skipping an ignorable event");
                 self.advance(end_pos);
@@ -576,25 +576,25 @@ impl BinlogMachine {
         let header = EventHeader::from(&ev.header());
         match decode_mariadb_event_body(&header, ev.data(), false) {
             Ok(MariadbEvent::Gtid(g)) => {
-                if g.flags.contains(crate::mariadb::GtidFlags::PREPARED_XA) {
+                if g.flags.contains(logtap_binlog::GtidFlags::PREPARED_XA) {
                     tracing::warn!(gtid = %g.gtid, "XA PREPARE group: its rows are not sent (XA transactions are not supported; they are sent neither at prepare nor at XA COMMIT)");
                 }
                 self.begin(
                     Some(TxGtid::Mariadb(g.gtid)),
                     event_start,
                     g.is_standalone(),
-                    g.flags.contains(crate::mariadb::GtidFlags::PREPARED_XA),
+                    g.flags.contains(logtap_binlog::GtidFlags::PREPARED_XA),
                 )?;
                 if let Some(tx) = &mut self.tx {
                     if let Some(t) = g.thread_id {
                         tx.thread = Some(i64::from(t));
                     }
-                    use crate::mariadb::GtidExtraFlags as X;
+                    use logtap_binlog::GtidExtraFlags as X;
                     tx.alter_not_done = g.flags_extra.0 & (X::START_ALTER | X::ROLLBACK_ALTER) != 0;
                 }
             }
             Ok(_) => {}
-            Err(crate::mariadb::MariadbDecodeError::UnknownEventType { .. }) => {
+            Err(logtap_binlog::MariadbDecodeError::UnknownEventType { .. }) => {
                 tracing::debug!(event_type = raw_type, file = %self.file, pos = event_start, "skipping a MariaDB event type logtap does not know");
             }
             Err(e) => return Err(self.bad(event_start, e.to_string())),
@@ -1032,7 +1032,7 @@ pub(crate) fn rotate_of(ev: &Event, checksum: bool) -> Option<(String, u64)> {
     let mut name = data.get(8..)?;
     if checksum && ev.checksum().is_none() && name.len() >= 4 {
         let (body, tail) = data.split_at(data.len() - 4);
-        if tail == crate::mariadb::event_crc32(&EventHeader::from(&ev.header()), body).to_le_bytes()
+        if tail == logtap_binlog::event_crc32(&EventHeader::from(&ev.header()), body).to_le_bytes()
         {
             name = &name[..name.len() - 4];
         }
@@ -1059,7 +1059,7 @@ mod tests {
         raw.extend_from_slice(&[0, 0, 0, 0, 0x20, 0]); // log_pos 0, LOG_EVENT_ARTIFICIAL_F
         raw.extend_from_slice(&body);
         if with_crc {
-            let crc = crate::mariadb::crc32(&raw);
+            let crc = logtap_binlog::crc32(&raw);
             raw.extend_from_slice(&crc.to_le_bytes());
         }
         let fde = FormatDescriptionEvent::new(BinlogVersion::Version4);

@@ -1,5 +1,5 @@
 //! The state machine driven by recorded MariaDB 10.11 binlog events
-//! (`tests/golden/mariadb/events.txt`, captured by `capture.sh`: GTIDs,
+//! (`logtap-binlog/tests/golden/mariadb/events.txt`, captured by `capture.sh`: GTIDs,
 //! FULL row metadata, CRC32), no server: positions, checkpoints, restart
 //! skips, key changes and schema changes.
 
@@ -13,7 +13,7 @@ use mysql_common::binlog::EventStreamReader;
 /// mysql_common decodes a stream (the FORMAT_DESCRIPTION is read first
 /// whatever `from` is).
 fn recorded(file: &str, from: u64) -> Vec<Event> {
-    let text = include_str!("../tests/golden/mariadb/events.txt");
+    let text = include_str!("../../logtap-binlog/tests/golden/mariadb/events.txt");
     let mut reader = EventStreamReader::new(BinlogVersion::Version4);
     let mut out = Vec::new();
     for line in text.lines().filter(|l| l.starts_with("E ")) {

@@ -163,10 +163,10 @@ impl MysqlSource {
             };
             Ok(match info.flavor {
                 Flavor::Mariadb => Gtids::Mariadb(
-                    text.parse().map_err(|e: crate::mariadb::GtidError| bad(e.to_string()))?,
+                    text.parse().map_err(|e: logtap_binlog::GtidError| bad(e.to_string()))?,
                 ),
                 Flavor::Mysql => Gtids::Mysql(
-                    text.parse().map_err(|e: crate::mariadb::GtidError| bad(e.to_string()))?,
+                    text.parse().map_err(|e: logtap_binlog::GtidError| bad(e.to_string()))?,
                 ),
             })
         };

@@ -2,7 +2,7 @@
 # Produce the MariaDB golden binlog events in this directory from a REAL server.
 #
 #   scripts/services up && eval "$(scripts/services env)"
-#   crates/logtap-mysql/tests/golden/mariadb/capture.sh
+#   crates/logtap-binlog/tests/golden/mariadb/capture.sh
 #
 # (or a private instance: LOGTAP_SERVICES_DIR=/tmp/x LOGTAP_MYSQL_PORT=... for
 # `up`, `env` and `down`, see scripts/services). Needs root (reads the

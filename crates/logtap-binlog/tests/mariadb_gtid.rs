@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use logtap_mysql::mariadb::{GtidError, GtidPosition, MariadbGtid, MysqlGtid, MysqlGtidSet};
+use logtap_binlog::{GtidError, GtidPosition, MariadbGtid, MysqlGtid, MysqlGtidSet};
 use mysql_common::binlog::events::{GtidEvent, PreviousGtidsEvent, PreviousGtidsSid};
 use mysql_common::packets::GnoInterval;
 use proptest::prelude::*;

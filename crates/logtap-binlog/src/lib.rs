@@ -1,6 +1,8 @@
-//! MariaDB's own binlog events, MariaDB GTID positions and MySQL GTID sets:
-//! the binlog pieces mysql_common does not provide. Sans-IO: bytes in,
-//! typed values out, no panics on any input.
+//! logtap's binlog decoding without IO: MariaDB's own binlog events, the
+//! CRC32 of any event, MariaDB GTID positions and MySQL GTID sets, i.e. the
+//! binlog pieces mysql_common does not provide. Bytes in, typed values out,
+//! no panics on any input. `logtap-mysql` keeps the connection, the state
+//! machine and the catalog.
 //!
 //! # What mysql_common 0.38 already does (and does not)
 //!
@@ -57,7 +59,7 @@
 //!   from the raw bytes: [`decode_mariadb_event`] for a whole event,
 //!   [`decode_mariadb_event_body`] for a header plus `Event::data()`.
 //!
-//! # What this module decodes
+//! # What this crate decodes
 //!
 //! | type | event | result |
 //! |---|---|---|

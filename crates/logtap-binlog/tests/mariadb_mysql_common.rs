@@ -1,13 +1,13 @@
 //! What mysql_common 0.38 does with REAL MariaDB 10.11 binlog files (the
 //! golden files rebuilt byte for byte from events.txt): the facts the
-//! module doc of `logtap_mysql::mariadb` states, pinned down so a
+//! module doc of `logtap_binlog` states, pinned down so a
 //! mysql_common upgrade that changes them fails here.
 
 mod mariadb_support;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use logtap_mysql::mariadb::{decode_mariadb_event_body, event_crc32, EventHeader, MariadbEvent};
+use logtap_binlog::{decode_mariadb_event_body, event_crc32, EventHeader, MariadbEvent};
 use mysql_common::binlog::consts::{BinlogVersion, EventType};
 use mysql_common::binlog::events::{Event, EventData, OptionalMetadataField, RowsEventData};
 use mysql_common::binlog::value::BinlogValue;
@@ -189,7 +189,7 @@ fn event_read_panics_on_short_input() {
     // read_exact for the body, and slices the checksum without a length
     // check. The wiring must check event_size before calling it (or catch
     // the panic). If mysql_common fixes this, this test fails: then update
-    // the module doc of logtap_mysql::mariadb.
+    // the module doc of logtap_binlog.
     let (_, bytes) = mariadb_support::files().remove(0);
     let mut file = BinlogFile::new(BinlogVersion::Version4, &bytes[..]).expect("magic");
     file.next().expect("FDE").expect("FDE reads");
@@ -212,6 +212,6 @@ fn event_read_panics_on_short_input() {
     assert!(short.is_err(), "Event::read no longer panics on short input");
     assert!(underflow.is_err(), "Event::read no longer panics on a tiny event_size");
     // The same inputs are plain errors here.
-    assert!(logtap_mysql::mariadb::decode_mariadb_event(&gtid.bytes[..30], true).is_err());
-    assert!(logtap_mysql::mariadb::decode_mariadb_event(&tiny, true).is_err());
+    assert!(logtap_binlog::decode_mariadb_event(&gtid.bytes[..30], true).is_err());
+    assert!(logtap_binlog::decode_mariadb_event(&tiny, true).is_err());
 }

@@ -2,7 +2,7 @@
 # Produce encrypted.txt: the first events of a REAL encrypted MariaDB binlog,
 # up to and including its START_ENCRYPTION_EVENT (type 164).
 #
-#   crates/logtap-mysql/tests/golden/mariadb/capture-encrypted.sh
+#   crates/logtap-binlog/tests/golden/mariadb/capture-encrypted.sh
 #
 # Starts a throwaway mariadbd (Debian's mariadb-server, its
 # file_key_management plugin, a fixed test key) in a temporary directory on

@@ -4,7 +4,7 @@
 
 mod mariadb_support;
 
-use logtap_mysql::mariadb::{
+use logtap_binlog::{
     crc32, decode_mariadb_event, decode_mariadb_event_body, verify_event_checksum, EventHeader,
     GtidExtraFlags, MariadbDecodeError, MariadbEvent, MariadbEventType, CHECKSUM_LEN,
     EVENT_HEADER_LEN,

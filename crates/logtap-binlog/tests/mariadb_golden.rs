@@ -12,7 +12,7 @@ mod mariadb_support;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 
-use logtap_mysql::mariadb::{
+use logtap_binlog::{
     decode_mariadb_event, decode_mariadb_event_body, event_crc32, verify_event_checksum,
     EventHeader, GtidEvent, GtidExtraFlags, GtidFlags, GtidPosition, MariadbDecodeError,
     MariadbEvent, MariadbGtid, StartEncryptionEvent, XaXid,
@@ -536,17 +536,17 @@ fn empty_gtid_list_of_a_first_binlog_file_has_zero_padding() {
         0xae, 0x34, 0x03, 0x6b, 0xa3, 0x01, 0x00, 0x00, 0x00, 0x1d, 0x00, 0x00, 0x00, 0x1d, 0x01,
         0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x5b, 0xdc, 0xf9, 0xe8,
     ];
-    let (header, ev) = logtap_mysql::mariadb::decode_mariadb_event(&bytes, true).unwrap();
+    let (header, ev) = logtap_binlog::decode_mariadb_event(&bytes, true).unwrap();
     assert_eq!(header.log_pos, 285);
     match ev {
-        logtap_mysql::mariadb::MariadbEvent::GtidList(l) => assert!(l.gtids.is_empty()),
+        logtap_binlog::MariadbEvent::GtidList(l) => assert!(l.gtids.is_empty()),
         other => panic!("not a GTID list: {other:?}"),
     }
     let mut bad = bytes;
     bad[23] = 1;
     // Recompute the CRC so only the padding differs.
-    let crc = logtap_mysql::mariadb::crc32(&bad[..25]);
+    let crc = logtap_binlog::crc32(&bad[..25]);
     bad[25..].copy_from_slice(&crc.to_le_bytes());
-    let err = logtap_mysql::mariadb::decode_mariadb_event(&bad, true).unwrap_err().to_string();
+    let err = logtap_binlog::decode_mariadb_event(&bad, true).unwrap_err().to_string();
     assert!(err.contains("trailing"), "{err}");
 }
