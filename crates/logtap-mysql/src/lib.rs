@@ -20,6 +20,7 @@ pub mod ddl;
 mod machine;
 pub mod schema_change;
 pub mod source;
+pub mod status;
 pub mod types;
 
 pub use config::MysqlConfig;

@@ -12,6 +12,7 @@ pub mod check;
 pub mod config;
 mod machine;
 pub mod source;
+pub mod status;
 pub mod types;
 pub mod walsender;
 

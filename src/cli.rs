@@ -1,0 +1,43 @@
+//! The command line.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Native change-data-capture: database changes to Kafka as Debezium-compatible records.
+#[derive(Debug, Parser)]
+#[command(name = "logtap", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Stream changes to the sink until SIGTERM/SIGINT (drains and stores the position on exit).
+    Run {
+        /// Path to logtap.toml.
+        #[arg(short, long, default_value = "logtap.toml")]
+        config: PathBuf,
+    },
+    /// Validate the configuration and check that Kafka is reachable.
+    Check {
+        /// Path to logtap.toml.
+        #[arg(short, long, default_value = "logtap.toml")]
+        config: PathBuf,
+    },
+    /// Show the stored positions.
+    Status {
+        /// Path to logtap.toml.
+        #[arg(short, long, default_value = "logtap.toml")]
+        config: PathBuf,
+    },
+    /// Forget the stored position of this config's source, so the next run starts over.
+    Reset {
+        /// Path to logtap.toml.
+        #[arg(short, long, default_value = "logtap.toml")]
+        config: PathBuf,
+        /// Do it without asking (needed when standard input is not a terminal).
+        #[arg(long)]
+        yes: bool,
+    },
+}

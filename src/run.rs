@@ -1,0 +1,175 @@
+//! `logtap run`: logging, signals, and the retry loop around one pipeline
+//! attempt. What is retried is decided by the error's kind
+//! (`logtap_core::error`), nowhere else.
+
+use crate::config::{Config, LogFormat, SinkKind};
+use crate::pipeline::{self, PipelineParts, Stopped};
+use crate::{demo, open_offsets, stdout_sink};
+use anyhow::{Context, Result};
+use logtap_core::{
+    Encoder, EnvelopeOptions, Limits, OffsetStore, PipelineError, Policy, SharedTracker, Source,
+};
+use logtap_kafka::{KafkaSink, Router};
+use logtap_offsets::SledOffsetStore;
+use logtap_postgres::PostgresSource;
+use std::io::IsTerminal;
+use std::time::Duration;
+use tokio::sync::watch;
+
+pub fn init_logging(cfg: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&cfg.log.level))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match cfg.log.format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Human => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+    }
+}
+
+/// Watches SIGTERM and SIGINT; the receiver turns `true` on the first one.
+fn shutdown_signal() -> Result<watch::Receiver<bool>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (tx, rx) = watch::channel(false);
+    let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM: draining in-flight records"),
+            _ = int.recv() => tracing::info!("SIGINT: draining in-flight records"),
+        }
+        let _ = tx.send(true);
+        // A second signal means "now": the drain is taking too long.
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        eprintln!("second signal: exiting without waiting for the drain (the stored position is safe; the unacknowledged window will be replayed)");
+        std::process::exit(130);
+    });
+    Ok(rx)
+}
+
+pub async fn run(cfg: Config) -> Result<()> {
+    let offsets = open_offsets(&cfg, true)?;
+    let shutdown = shutdown_signal()?;
+    const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+    let mut backoff = FIRST_BACKOFF;
+    loop {
+        let started = std::time::Instant::now();
+        let outcome = run_once(&cfg, &offsets, shutdown.clone()).await;
+        // A run that went well for a while earns a quick retry again.
+        if started.elapsed() > Duration::from_secs(60) {
+            backoff = FIRST_BACKOFF;
+        }
+        match outcome {
+            Ok(Stopped::Shutdown) => {
+                tracing::info!("stopped; final position stored");
+                return Ok(());
+            }
+            Ok(Stopped::SourceFinished) => {
+                tracing::info!("source finished; final position stored");
+                return Ok(());
+            }
+            Err(e) if e.policy() == Policy::Retry && !*shutdown.borrow() => {
+                tracing::warn!(error = %e, retry_in = ?backoff, "retrying from the stored position");
+                let mut stop = shutdown.clone();
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = stop.wait_for(|s| *s) => {
+                        tracing::info!("stopped while waiting to retry; the stored position is unchanged");
+                        return Ok(());
+                    }
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+            }
+            Err(e) => return Err(anyhow::Error::new(e)),
+        }
+    }
+}
+
+/// One attempt: a fresh tracker, source and sink from the stored position.
+async fn run_once(
+    cfg: &Config,
+    offsets: &SledOffsetStore,
+    shutdown: watch::Receiver<bool>,
+) -> Result<Stopped, PipelineError> {
+    let stored = offsets.load(&cfg.topic_prefix)?;
+    let stored_id = stored.as_ref().and_then(|s| s.source_id.clone());
+    // The tracker starts from the stored checkpoint (position and snapshot
+    // progress); the source from its position.
+    let stored_checkpoint =
+        stored.map(|s| logtap_core::Checkpoint { position: s.position, snapshot: s.snapshot });
+    let position = stored_checkpoint.as_ref().map(|c| c.position.clone());
+    match &position {
+        Some(p) => tracing::info!(source = %cfg.topic_prefix, position = %p, "resuming"),
+        None => {
+            tracing::info!(source = %cfg.topic_prefix, "no stored position: starting from the beginning")
+        }
+    }
+    let tracker = SharedTracker::new(
+        Limits {
+            max_records: cfg.sink.max_in_flight_records,
+            max_bytes: cfg.sink.max_in_flight_bytes,
+        },
+        stored_checkpoint,
+    );
+    let parts = PipelineParts {
+        name: &cfg.topic_prefix,
+        encoder: Encoder::new(EnvelopeOptions {
+            schemas_enable: cfg.record.schemas_enable,
+            tombstones_on_delete: cfg.record.tombstones_on_delete,
+        }),
+        router: Router::new(&cfg.topic_prefix, cfg.record.routing, cfg.record.single_topic.clone()),
+        tracker: tracker.clone(),
+        offsets,
+        commit_interval: Duration::from_millis(cfg.sink.commit_interval_ms),
+        drain_timeout: Duration::from_secs(cfg.sink.drain_timeout_s),
+        shutdown,
+    };
+    if let Some(pg) = &cfg.postgres {
+        let mut source = PostgresSource::start(
+            pg.clone(),
+            &cfg.topic_prefix,
+            position.as_ref(),
+            stored_id.as_deref(),
+        )
+        .await?;
+        with_sink(cfg, &mut source, tracker, parts).await
+    } else if let Some(my) = &cfg.mysql {
+        let mut source = logtap_mysql::MysqlSource::start(
+            my.clone(),
+            &cfg.topic_prefix,
+            position.as_ref(),
+            stored_id.as_deref(),
+        )
+        .await?;
+        with_sink(cfg, &mut source, tracker, parts).await
+    } else {
+        let demo_cfg =
+            cfg.demo.clone().ok_or_else(|| PipelineError::config("no source configured"))?;
+        let mut source = demo::DemoSource::new(demo_cfg, &cfg.topic_prefix, position.as_ref())?;
+        with_sink(cfg, &mut source, tracker, parts).await
+    }
+}
+
+/// Runs the pipeline from `source` into the configured sink.
+async fn with_sink<S: Source>(
+    cfg: &Config,
+    source: &mut S,
+    tracker: SharedTracker,
+    parts: PipelineParts<'_>,
+) -> Result<Stopped, PipelineError> {
+    match cfg.sink.kind {
+        SinkKind::Stdout => {
+            let mut sink = stdout_sink::StdoutSink::new(tracker);
+            pipeline::run(source, &mut sink, parts).await
+        }
+        SinkKind::Kafka => {
+            let kcfg =
+                cfg.kafka.as_ref().ok_or_else(|| PipelineError::config("no [kafka] section"))?;
+            let mut sink = KafkaSink::new(kcfg, tracker)?;
+            pipeline::run(source, &mut sink, parts).await
+        }
+    }
+}

@@ -1,0 +1,45 @@
+//! `logtap status`: the stored positions (from the store, or from its
+//! mirror file while `logtap run` holds it), then what the source's server
+//! says (asked of the source crate).
+
+use crate::config::Config;
+use crate::open_offsets;
+use anyhow::Result;
+use logtap_core::OffsetStore;
+
+pub async fn status(cfg: &Config) -> Result<()> {
+    // sled admits one process: while `logtap run` holds the store, read the
+    // JSON mirror it keeps beside it.
+    let all = match open_offsets(cfg, false) {
+        Ok(offsets) => offsets.list()?,
+        Err(e) if e.downcast_ref::<logtap_core::OffsetError>().is_some_and(|o| o.locked) => {
+            say!(
+                "(logtap is running on {}; positions from its mirror file)",
+                cfg.offsets.path.display()
+            );
+            logtap_offsets::read_mirror(&cfg.offsets.path)?
+        }
+        Err(e) => return Err(e),
+    };
+    if all.is_empty() {
+        say!("no stored positions in {}", cfg.offsets.path.display());
+    }
+    for (name, off) in all {
+        let marker = if name == cfg.topic_prefix { " (this config)" } else { "" };
+        say!("{name}{marker}: {} (stored at {} ms since epoch)", off.position, off.updated_at_ms);
+        if let Some(s) = off.snapshot {
+            say!("  snapshot pending: {:?}, last key {:?}", s.pending_tables, s.last_key);
+        }
+    }
+    let server = if let Some(pg) = &cfg.postgres {
+        logtap_postgres::status::report(pg).await
+    } else if let Some(my) = &cfg.mysql {
+        logtap_mysql::status::report(my).await
+    } else {
+        Vec::new()
+    };
+    for line in server {
+        say!("{line}");
+    }
+    Ok(())
+}
