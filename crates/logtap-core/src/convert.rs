@@ -7,8 +7,11 @@
 use crate::schema::Value;
 use base64::Engine;
 
-/// `decimal.handling.mode`: how exact decimals are sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// `decimal.handling.mode`: how exact decimals are sent. Configured with
+/// Debezium's spelling (`precise`, `double`, `string`), checked once when
+/// the configuration is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum DecimalMode {
     /// Connect `Decimal` (bytes of the unscaled value), or Debezium's
     /// `VariableScaleDecimal` where the scale is not fixed.
@@ -20,20 +23,10 @@ pub enum DecimalMode {
     String,
 }
 
-impl DecimalMode {
-    /// Debezium's spelling: `precise`, `double`, `string`.
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "precise" => DecimalMode::Precise,
-            "double" => DecimalMode::Double,
-            "string" => DecimalMode::String,
-            _ => return None,
-        })
-    }
-}
-
-/// `binary.handling.mode`: how binary column values are sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// `binary.handling.mode`: how binary column values are sent. Debezium's
+/// spelling: `bytes`, `base64`, `base64-url-safe`, `hex`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum BinaryMode {
     #[default]
     Bytes,
@@ -43,17 +36,6 @@ pub enum BinaryMode {
 }
 
 impl BinaryMode {
-    /// Debezium's spelling: `bytes`, `base64`, `base64-url-safe`, `hex`.
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "bytes" => BinaryMode::Bytes,
-            "base64" => BinaryMode::Base64,
-            "base64-url-safe" => BinaryMode::Base64UrlSafe,
-            "hex" => BinaryMode::Hex,
-            _ => return None,
-        })
-    }
-
     /// A binary value in this mode: Connect bytes, or a string.
     pub fn encode(self, bytes: Vec<u8>) -> Value {
         match self {
@@ -104,10 +86,12 @@ mod tests {
 
     #[test]
     fn modes_parse_debeziums_names_and_encode() {
-        assert_eq!(DecimalMode::parse("double"), Some(DecimalMode::Double));
-        assert_eq!(DecimalMode::parse("exact"), None);
-        assert_eq!(BinaryMode::parse("base64-url-safe"), Some(BinaryMode::Base64UrlSafe));
-        assert_eq!(BinaryMode::parse("base64url"), None);
+        let mode = |s: &str| serde_json::from_value::<DecimalMode>(s.into()).ok();
+        assert_eq!(mode("double"), Some(DecimalMode::Double));
+        assert_eq!(mode("exact"), None);
+        let mode = |s: &str| serde_json::from_value::<BinaryMode>(s.into()).ok();
+        assert_eq!(mode("base64-url-safe"), Some(BinaryMode::Base64UrlSafe));
+        assert_eq!(mode("base64url"), None);
         assert_eq!(BinaryMode::Bytes.encode(vec![0xff]), Value::Bytes(vec![0xff]));
         assert_eq!(BinaryMode::Base64.encode(vec![0xfb, 0xff]), Value::String("+/8=".into()));
         assert_eq!(

@@ -41,8 +41,8 @@ pub struct MysqlConfig {
     /// not verified), `verify_ca` (chain checked against `ssl_ca`) or
     /// `verify_identity` (chain and host name), as Debezium's
     /// `database.ssl.mode`.
-    #[serde(default = "default_ssl_mode")]
-    pub ssl_mode: String,
+    #[serde(default)]
+    pub ssl_mode: SslMode,
     /// PEM file with the CA certificate(s) for `verify_ca` / `verify_identity`.
     #[serde(default)]
     pub ssl_ca: Option<String>,
@@ -76,17 +76,18 @@ pub struct MysqlConfig {
     #[serde(default)]
     pub table_exclude_list: Vec<String>,
     /// `precise` (Connect Decimal), `double` or `string`.
-    #[serde(default = "default_decimal_mode")]
-    pub decimal_handling_mode: String,
+    #[serde(default)]
+    pub decimal_handling_mode: DecimalMode,
     /// `long` (BIGINT UNSIGNED wraps above 2^63-1) or `precise` (Decimal).
-    #[serde(default = "default_bigint_mode")]
-    pub bigint_unsigned_handling_mode: String,
-    /// `adaptive_time_microseconds` (Debezium's MySQL default) or `connect`.
-    #[serde(default = "default_time_mode")]
-    pub time_precision_mode: String,
+    #[serde(default)]
+    pub bigint_unsigned_handling_mode: BigIntUnsignedMode,
+    /// `adaptive_time_microseconds` (Debezium's MySQL default), `connect`,
+    /// `microseconds`, `nanoseconds` or `isostring`.
+    #[serde(default)]
+    pub time_precision_mode: TimePrecisionMode,
     /// `bytes`, `base64`, `base64-url-safe` or `hex`.
-    #[serde(default = "default_binary_mode")]
-    pub binary_handling_mode: String,
+    #[serde(default)]
+    pub binary_handling_mode: BinaryMode,
     /// `enable.time.adjuster`: two-digit years (0001-0099) become 1970-2069.
     #[serde(default = "default_true")]
     pub enable_time_adjuster: bool,
@@ -112,23 +113,8 @@ pub struct MysqlConfig {
 fn default_port() -> u16 {
     3306
 }
-fn default_ssl_mode() -> String {
-    "preferred".into()
-}
 fn default_true() -> bool {
     true
-}
-fn default_decimal_mode() -> String {
-    "precise".into()
-}
-fn default_bigint_mode() -> String {
-    "long".into()
-}
-fn default_time_mode() -> String {
-    "adaptive_time_microseconds".into()
-}
-fn default_binary_mode() -> String {
-    "bytes".into()
 }
 fn default_heartbeat_ms() -> u64 {
     10_000
@@ -141,34 +127,36 @@ fn default_connect_timeout_ms() -> u64 {
 pub const SYSTEM_DATABASES: [&str; 4] =
     ["mysql", "sys", "information_schema", "performance_schema"];
 
-/// TLS to the server, Debezium's `database.ssl.mode` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// TLS to the server, Debezium's `database.ssl.mode` values: `disabled`,
+/// `preferred`, `required`, `verify_ca`, `verify_identity`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum SslMode {
     Disabled,
+    #[default]
     Preferred,
     Required,
     VerifyCa,
     VerifyIdentity,
 }
 
-impl SslMode {
-    /// Parses a configured mode name.
-    pub fn parse(s: &str) -> Option<SslMode> {
-        Some(match s {
-            "disabled" => SslMode::Disabled,
-            "preferred" => SslMode::Preferred,
-            "required" => SslMode::Required,
-            "verify_ca" => SslMode::VerifyCa,
-            "verify_identity" => SslMode::VerifyIdentity,
-            _ => return None,
+impl std::fmt::Display for SslMode {
+    /// The configured spelling.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SslMode::Disabled => "disabled",
+            SslMode::Preferred => "preferred",
+            SslMode::Required => "required",
+            SslMode::VerifyCa => "verify_ca",
+            SslMode::VerifyIdentity => "verify_identity",
         })
     }
 }
 
 impl MysqlConfig {
-    /// The TLS mode (validated by [`MysqlConfig::validate`]).
+    /// The TLS mode.
     pub fn ssl(&self) -> SslMode {
-        SslMode::parse(&self.ssl_mode).unwrap_or(SslMode::Preferred)
+        self.ssl_mode
     }
 
     /// The server id to register with: the configured one, or one derived
@@ -188,13 +176,10 @@ impl MysqlConfig {
     /// The value-conversion options these settings select.
     pub fn type_options(&self) -> TypeOptions {
         TypeOptions {
-            decimal: DecimalMode::parse(&self.decimal_handling_mode)
-                .unwrap_or(DecimalMode::Precise),
-            bigint_unsigned: BigIntUnsignedMode::parse(&self.bigint_unsigned_handling_mode)
-                .unwrap_or(BigIntUnsignedMode::Long),
-            time_precision: TimePrecisionMode::parse(&self.time_precision_mode)
-                .unwrap_or(TimePrecisionMode::AdaptiveTimeMicroseconds),
-            binary: BinaryMode::parse(&self.binary_handling_mode).unwrap_or(BinaryMode::Bytes),
+            decimal: self.decimal_handling_mode,
+            bigint_unsigned: self.bigint_unsigned_handling_mode,
+            time_precision: self.time_precision_mode,
+            binary: self.binary_handling_mode,
             time_adjuster: self.enable_time_adjuster,
         }
     }
@@ -211,49 +196,10 @@ impl MysqlConfig {
         if self.server_id == Some(0) {
             return Err(("server_id".into(), "0 is not a valid replica server id".into()));
         }
-        let mode = SslMode::parse(&self.ssl_mode).ok_or_else(|| {
-            (
-                "ssl_mode".to_string(),
-                format!(
-                    "`{}` is not one of disabled, preferred, required, verify_ca, verify_identity",
-                    self.ssl_mode
-                ),
-            )
-        })?;
+        let mode = self.ssl_mode;
         if matches!(mode, SslMode::VerifyCa | SslMode::VerifyIdentity) && self.ssl_ca.is_none() {
-            return Err(("ssl_ca".into(), format!("required with ssl_mode = {}", self.ssl_mode)));
+            return Err(("ssl_ca".into(), format!("required with ssl_mode = {mode}")));
         }
-        let one_of = |field: &str, value: &str, ok: bool, allowed: &str| {
-            if ok {
-                Ok(())
-            } else {
-                Err((field.to_string(), format!("`{value}` is not one of {allowed}")))
-            }
-        };
-        one_of(
-            "decimal_handling_mode",
-            &self.decimal_handling_mode,
-            DecimalMode::parse(&self.decimal_handling_mode).is_some(),
-            "precise, double, string",
-        )?;
-        one_of(
-            "bigint_unsigned_handling_mode",
-            &self.bigint_unsigned_handling_mode,
-            BigIntUnsignedMode::parse(&self.bigint_unsigned_handling_mode).is_some(),
-            "long, precise",
-        )?;
-        one_of(
-            "time_precision_mode",
-            &self.time_precision_mode,
-            TimePrecisionMode::parse(&self.time_precision_mode).is_some(),
-            "adaptive_time_microseconds, connect",
-        )?;
-        one_of(
-            "binary_handling_mode",
-            &self.binary_handling_mode,
-            BinaryMode::parse(&self.binary_handling_mode).is_some(),
-            "bytes, base64, base64-url-safe, hex",
-        )?;
         for (field, list) in [
             ("table_include_list", &self.table_include_list),
             ("table_exclude_list", &self.table_exclude_list),
@@ -339,11 +285,20 @@ mod tests {
 
     #[test]
     fn bad_values_name_their_field() {
+        // Modes are typed: a value that is not one is refused when the file
+        // is read, naming the field and the accepted values.
+        for (extra, field, accepted) in [
+            ("ssl_mode = \"maybe\"", "ssl_mode", "verify_identity"),
+            ("decimal_handling_mode = \"exact\"", "decimal_handling_mode", "precise"),
+            ("time_precision_mode = \"adaptive\"", "time_precision_mode", "isostring"),
+            ("bigint_unsigned_handling_mode = \"huge\"", "bigint_unsigned_handling_mode", "long"),
+            ("binary_handling_mode = \"base64url\"", "binary_handling_mode", "base64-url-safe"),
+        ] {
+            let e = cfg(extra).unwrap_err().to_string();
+            assert!(e.contains(field) && e.contains(accepted), "{extra}: {e}");
+        }
         for (extra, field) in [
-            ("ssl_mode = \"maybe\"", "ssl_mode"),
             ("ssl_mode = \"verify_ca\"", "ssl_ca"),
-            ("decimal_handling_mode = \"exact\"", "decimal_handling_mode"),
-            ("time_precision_mode = \"adaptive\"", "time_precision_mode"),
             ("table_include_list = [\"orders\"]", "table_include_list"),
             ("server_id = 0", "server_id"),
             ("json_columns = [\"a.b\"]", "json_columns"),

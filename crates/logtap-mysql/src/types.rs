@@ -131,8 +131,9 @@ pub use table_map::{table_columns, ColumnDef, TableColumns};
 use logtap_core::decimal::BigDec;
 use temporal::{MICROS_PER_DAY, MICROS_PER_SECOND};
 
-/// `bigint.unsigned.handling.mode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// `bigint.unsigned.handling.mode`: `long`, `precise`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum BigIntUnsignedMode {
     /// `int64`; values above 2^63-1 wrap to negative numbers, as Debezium's
     /// (a Java `long`).
@@ -142,8 +143,12 @@ pub enum BigIntUnsignedMode {
     Precise,
 }
 
-/// `time.precision.mode`, the values Debezium's MySQL connector accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// `time.precision.mode`, the values Debezium's MySQL connector accepts:
+/// `adaptive_time_microseconds`, `connect`, `microseconds`, `nanoseconds`,
+/// `isostring`. `adaptive` is not accepted (Debezium's MySQL connector
+/// refuses it too).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum TimePrecisionMode {
     /// DATE `Date`, TIME `MicroTime`, DATETIME `Timestamp` (milliseconds) up
     /// to precision 3 and `MicroTimestamp` above.
@@ -158,34 +163,8 @@ pub enum TimePrecisionMode {
     /// 1677-2262 only).
     Nanoseconds,
     /// `IsoDate`, `IsoTime` (00:00-24:00 only), `IsoTimestamp` strings.
+    #[serde(rename = "isostring")]
     IsoString,
-}
-
-impl BigIntUnsignedMode {
-    /// Debezium's spelling: `long`, `precise`.
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "long" => BigIntUnsignedMode::Long,
-            "precise" => BigIntUnsignedMode::Precise,
-            _ => return None,
-        })
-    }
-}
-
-impl TimePrecisionMode {
-    /// Debezium's spelling: `adaptive_time_microseconds`, `connect`,
-    /// `microseconds`, `nanoseconds`, `isostring`. `adaptive` is not
-    /// accepted (Debezium's MySQL connector refuses it too).
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "adaptive_time_microseconds" => TimePrecisionMode::AdaptiveTimeMicroseconds,
-            "connect" => TimePrecisionMode::Connect,
-            "microseconds" => TimePrecisionMode::Microseconds,
-            "nanoseconds" => TimePrecisionMode::Nanoseconds,
-            "isostring" => TimePrecisionMode::IsoString,
-            _ => return None,
-        })
-    }
 }
 
 /// The value-conversion options, Debezium's MySQL defaults by default.

@@ -108,8 +108,7 @@ pub async fn connect(cfg: &PostgresConfig) -> Result<Client, PipelineError> {
     >;
 
     let at = format!("{}:{}", cfg.host, cfg.port);
-    let mode =
-        cfg.ssl_mode().map_err(|(field, msg)| PipelineError::config(format!("{field}: {msg}")))?;
+    let mode = cfg.sslmode;
     let mut c = tokio_postgres::Config::new();
     c.host(&cfg.host)
         .port(cfg.port)
@@ -342,21 +341,22 @@ pub async fn ensure_publication(
         .filter(|t| !cfg.table_exclude_list.contains(t))
         .cloned()
         .collect();
-    match (cfg.publication_autocreate_mode.as_str(), current) {
-        ("disabled", None) => Err(PipelineError::new(ErrorKind::ServerSetup, format!(
+    use crate::config::PublicationMode;
+    match (cfg.publication_autocreate_mode, current) {
+        (PublicationMode::Disabled, None) => Err(PipelineError::new(ErrorKind::ServerSetup, format!(
             "publication `{name}` does not exist and postgres.publication_autocreate_mode is `disabled`: \
              run CREATE PUBLICATION {} FOR TABLE ...; or set publication_autocreate_mode = \"filtered\"",
             quote_ident(name)
         ))),
-        ("disabled", Some(_)) => Ok(()),
-        ("all_tables", None) => {
+        (PublicationMode::Disabled, Some(_)) => Ok(()),
+        (PublicationMode::AllTables, None) => {
             let sql = format!("CREATE PUBLICATION {} FOR ALL TABLES", quote_ident(name));
             client.batch_execute(&sql).await.map_err(|e| sql_err(&format!("{sql} (needs a superuser)"), e))?;
             tracing::info!(publication = %name, "created publication for all tables");
             Ok(())
         }
-        ("all_tables", Some(_)) => Ok(()),
-        (_, current) => {
+        (PublicationMode::AllTables, Some(_)) => Ok(()),
+        (PublicationMode::Filtered, current) => {
             if wanted.is_empty() {
                 return Err(PipelineError::config(
                     "postgres.table_include_list is empty: with publication_autocreate_mode = \"filtered\" list the tables to capture, or use \"all_tables\"",

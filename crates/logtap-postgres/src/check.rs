@@ -88,7 +88,7 @@ pub async fn run(cfg: &PostgresConfig) -> Result<Vec<Finding>, PipelineError> {
                 cfg.publication_name,
                 t.len()
             )));
-            if cfg.publication_autocreate_mode == "filtered" {
+            if cfg.publication_autocreate_mode == crate::config::PublicationMode::Filtered {
                 for want in &cfg.table_include_list {
                     if !t.contains(want) {
                         out.push(warn(
@@ -110,7 +110,7 @@ pub async fn run(cfg: &PostgresConfig) -> Result<Vec<Finding>, PipelineError> {
                 })
                 .collect()
         }
-        None if cfg.publication_autocreate_mode == "disabled" => {
+        None if cfg.publication_autocreate_mode == crate::config::PublicationMode::Disabled => {
             out.push(fail(
                 format!("publication `{}` does not exist", cfg.publication_name),
                 format!("CREATE PUBLICATION \"{}\" FOR TABLE <tables>;", cfg.publication_name),

@@ -2,6 +2,8 @@
 //! Debezium's PostgreSQL connector where one exists (`slot.name` becomes
 //! `slot_name`, and so on).
 
+use crate::types::{IntervalMode, TimePrecisionMode};
+use logtap_core::convert::{BinaryMode, DecimalMode};
 use logtap_core::Secret;
 use serde::Deserialize;
 
@@ -31,8 +33,8 @@ pub struct PostgresConfig {
     /// `disable`, `prefer` (the default, as in libpq), `require`,
     /// `verify-ca` or `verify-full`. Applies to both connections, the
     /// catalog one and the walsender.
-    #[serde(default = "default_sslmode")]
-    pub sslmode: String,
+    #[serde(default)]
+    pub sslmode: SslMode,
     /// PEM file with the CA certificate(s) the server's certificate must
     /// chain to, or `system` for the system's trust store. Required with
     /// `verify-ca` and `verify-full`. As in libpq, giving it with `prefer`
@@ -50,8 +52,8 @@ pub struct PostgresConfig {
     /// `filtered` (create/alter the publication to exactly the included
     /// tables), `all_tables` (`FOR ALL TABLES`, needs superuser) or
     /// `disabled` (the publication must exist).
-    #[serde(default = "default_publication_mode")]
-    pub publication_autocreate_mode: String,
+    #[serde(default)]
+    pub publication_autocreate_mode: PublicationMode,
     /// Tables to capture, as `schema.table`. Empty means every table of the
     /// publication (with `filtered`, every table in non-system schemas).
     #[serde(default)]
@@ -64,17 +66,17 @@ pub struct PostgresConfig {
     #[serde(default = "default_true")]
     pub emit_truncate: bool,
     /// `precise` (Connect Decimal), `double` or `string`.
-    #[serde(default = "default_decimal_mode")]
-    pub decimal_handling_mode: String,
+    #[serde(default)]
+    pub decimal_handling_mode: DecimalMode,
     /// `adaptive`, `adaptive_time_microseconds` or `connect`.
-    #[serde(default = "default_time_mode")]
-    pub time_precision_mode: String,
+    #[serde(default)]
+    pub time_precision_mode: TimePrecisionMode,
     /// `bytes`, `base64`, `base64-url-safe` or `hex`.
-    #[serde(default = "default_binary_mode")]
-    pub binary_handling_mode: String,
+    #[serde(default)]
+    pub binary_handling_mode: BinaryMode,
     /// `numeric` (MicroDuration) or `string` (ISO-8601).
-    #[serde(default = "default_interval_mode")]
-    pub interval_handling_mode: String,
+    #[serde(default)]
+    pub interval_handling_mode: IntervalMode,
     /// How often to send a standby status update, in milliseconds. Keep it
     /// well under the server's `wal_sender_timeout` (60 s by default).
     #[serde(default = "default_status_interval_ms")]
@@ -90,43 +92,30 @@ pub struct PostgresConfig {
 fn default_port() -> u16 {
     5432
 }
-fn default_sslmode() -> String {
-    SslMode::Prefer.as_str().into()
-}
 fn default_slot_name() -> String {
     "logtap".into()
 }
 fn default_publication_name() -> String {
     "logtap".into()
 }
-fn default_publication_mode() -> String {
-    "filtered".into()
-}
 fn default_true() -> bool {
     true
-}
-fn default_decimal_mode() -> String {
-    "precise".into()
-}
-fn default_time_mode() -> String {
-    "adaptive".into()
-}
-fn default_binary_mode() -> String {
-    "bytes".into()
-}
-fn default_interval_mode() -> String {
-    "numeric".into()
 }
 fn default_status_interval_ms() -> u64 {
     10_000
 }
 
-fn one_of(field: &str, value: &str, allowed: &[&str]) -> Result<(), (String, String)> {
-    if allowed.contains(&value) {
-        Ok(())
-    } else {
-        Err((field.to_string(), format!("`{value}` is not one of {}", allowed.join(", "))))
-    }
+/// `publication.autocreate.mode`: what logtap does to the publication.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PublicationMode {
+    /// Create or alter it to exactly the included tables.
+    #[default]
+    Filtered,
+    /// `FOR ALL TABLES` (needs a superuser).
+    AllTables,
+    /// Leave it alone: it must exist.
+    Disabled,
 }
 
 fn is_identifier(s: &str) -> bool {
@@ -137,8 +126,10 @@ fn is_identifier(s: &str) -> bool {
 
 /// How the connections to PostgreSQL use TLS: libpq's `sslmode`, minus
 /// `allow` (plain first, TLS only if the server insists), which protects
-/// nothing `prefer` does not.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// nothing `prefer` does not. Configured with libpq's spelling
+/// (`verify-ca`, not `verify_ca`), checked once when the file is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum SslMode {
     /// Plain TCP; no SSLRequest is sent.
     Disable,
@@ -148,6 +139,7 @@ pub enum SslMode {
     /// A handshake that fails after an `S` is an error; libpq would try
     /// again in plain text, which would hide a certificate that does not
     /// verify against a given `sslrootcert`.
+    #[default]
     Prefer,
     /// TLS or no connection. The certificate is not checked (unless a root
     /// certificate is given, as in libpq), so this stops eavesdropping but
@@ -162,22 +154,6 @@ pub enum SslMode {
 }
 
 impl SslMode {
-    /// The accepted spellings, in order of strictness.
-    pub const NAMES: [&'static str; 5] =
-        ["disable", "prefer", "require", "verify-ca", "verify-full"];
-
-    /// Parses libpq's spelling (`verify-ca`, not `verify_ca`).
-    pub fn parse(s: &str) -> Option<SslMode> {
-        Some(match s {
-            "disable" => SslMode::Disable,
-            "prefer" => SslMode::Prefer,
-            "require" => SslMode::Require,
-            "verify-ca" => SslMode::VerifyCa,
-            "verify-full" => SslMode::VerifyFull,
-            _ => return None,
-        })
-    }
-
     /// libpq's spelling, as in the config file.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -208,16 +184,6 @@ impl std::fmt::Display for SslMode {
 }
 
 impl PostgresConfig {
-    /// `sslmode` parsed; the error names the field like `validate()` does.
-    pub fn ssl_mode(&self) -> Result<SslMode, (String, String)> {
-        SslMode::parse(&self.sslmode).ok_or_else(|| {
-            (
-                "postgres.sslmode".to_string(),
-                format!("`{}` is not one of {}", self.sslmode, SslMode::NAMES.join(", ")),
-            )
-        })
-    }
-
     /// Checks every field; errors name it as `postgres.<field>`.
     pub fn validate(&self) -> Result<(), (String, String)> {
         if self.host.is_empty() {
@@ -229,7 +195,7 @@ impl PostgresConfig {
         if self.database.is_empty() {
             return Err(("postgres.database".into(), "must not be empty".into()));
         }
-        let sslmode = self.ssl_mode()?;
+        let sslmode = self.sslmode;
         match self.sslrootcert.as_deref() {
             Some("") => {
                 return Err((
@@ -261,11 +227,6 @@ impl PostgresConfig {
                 "must be 1-63 lower-case letters, digits or underscores".into(),
             ));
         }
-        one_of(
-            "postgres.publication_autocreate_mode",
-            &self.publication_autocreate_mode,
-            &["filtered", "all_tables", "disabled"],
-        )?;
         for (field, list) in [
             ("postgres.table_include_list", &self.table_include_list),
             ("postgres.table_exclude_list", &self.table_exclude_list),
@@ -276,26 +237,6 @@ impl PostgresConfig {
                 }
             }
         }
-        one_of(
-            "postgres.decimal_handling_mode",
-            &self.decimal_handling_mode,
-            &["precise", "double", "string"],
-        )?;
-        one_of(
-            "postgres.time_precision_mode",
-            &self.time_precision_mode,
-            &["adaptive", "adaptive_time_microseconds", "connect"],
-        )?;
-        one_of(
-            "postgres.binary_handling_mode",
-            &self.binary_handling_mode,
-            &["bytes", "base64", "base64-url-safe", "hex"],
-        )?;
-        one_of(
-            "postgres.interval_handling_mode",
-            &self.interval_handling_mode,
-            &["numeric", "string"],
-        )?;
         if !(100..=3_600_000).contains(&self.status_interval_ms) {
             return Err((
                 "postgres.status_interval_ms".into(),

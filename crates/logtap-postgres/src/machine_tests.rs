@@ -29,7 +29,7 @@ fn machine(extra: &str) -> PgMachine {
         "host = \"h\"\nuser = \"u\"\ndatabase = \"logtap\"\ntable_include_list = [\"gold.basic\", \"gold.full_ri\"]\n{extra}"
     ))
     .unwrap();
-    let opts = TypeOptions::from_config(&cfg).unwrap();
+    let opts = TypeOptions::from_config(&cfg);
     PgMachine::new(cfg, "gp", Decoder::new(1).unwrap(), opts, 0)
 }
 

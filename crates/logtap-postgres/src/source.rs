@@ -121,9 +121,7 @@ impl PostgresSource {
             database: cfg.database.clone(),
             application_name: format!("logtap-{}", cfg.slot_name),
             connect_timeout: Duration::from_secs(10),
-            sslmode: cfg
-                .ssl_mode()
-                .map_err(|(field, msg)| PipelineError::config(format!("{field}: {msg}")))?,
+            sslmode: cfg.sslmode,
             sslrootcert: cfg.sslrootcert.clone(),
         };
         let mut ws =
@@ -252,8 +250,7 @@ impl PostgresSource {
             stop.clone(),
             Duration::from_millis(cfg.status_interval_ms),
         ));
-        let opts = TypeOptions::from_config(&cfg)
-            .map_err(|(f, m)| PipelineError::config(format!("{f}: {m}")))?;
+        let opts = TypeOptions::from_config(&cfg);
         let decoder = Decoder::new(proto).map_err(|e| PipelineError::internal(e.to_string()))?;
         Ok(PostgresSource {
             m: PgMachine::new(cfg.clone(), prefix, decoder, opts, start.0.max(slot_floor.0)),

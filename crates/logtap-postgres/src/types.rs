@@ -52,8 +52,10 @@ use temporal::Temporal;
 /// unchanged TOAST column.
 pub const DEFAULT_UNAVAILABLE_VALUE: &str = "__debezium_unavailable_value";
 
-/// `time.precision.mode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// `time.precision.mode`: `adaptive`, `adaptive_time_microseconds`,
+/// `connect`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum TimePrecisionMode {
     /// Milli- or microsecond types chosen by the column's precision.
     #[default]
@@ -64,8 +66,9 @@ pub enum TimePrecisionMode {
     Connect,
 }
 
-/// `interval.handling.mode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// `interval.handling.mode`: `numeric`, `string`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum IntervalMode {
     /// `io.debezium.time.MicroDuration`: microseconds, months counted as
     /// 365.25/12 days.
@@ -83,30 +86,6 @@ pub enum HStoreMode {
     Json,
     /// A Connect `map<string, string>`.
     Map,
-}
-
-impl TimePrecisionMode {
-    /// Debezium's spelling: `adaptive`, `adaptive_time_microseconds`,
-    /// `connect`.
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "adaptive" => TimePrecisionMode::Adaptive,
-            "adaptive_time_microseconds" => TimePrecisionMode::AdaptiveTimeMicroseconds,
-            "connect" => TimePrecisionMode::Connect,
-            _ => return None,
-        })
-    }
-}
-
-impl IntervalMode {
-    /// Debezium's spelling: `numeric`, `string`.
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "numeric" => IntervalMode::Numeric,
-            "string" => IntervalMode::String,
-            _ => return None,
-        })
-    }
 }
 
 impl HStoreMode {
@@ -146,33 +125,15 @@ impl Default for TypeOptions {
 }
 
 impl TypeOptions {
-    /// The options of a `[postgres]` section; `(field, message)` on a value
-    /// that is not one of Debezium's.
-    pub fn from_config(cfg: &crate::config::PostgresConfig) -> Result<Self, (String, String)> {
-        fn pick<T>(
-            field: &str,
-            value: &str,
-            parse: fn(&str) -> Option<T>,
-        ) -> Result<T, (String, String)> {
-            parse(value).ok_or_else(|| {
-                (format!("postgres.{field}"), format!("`{value}` is not a known mode"))
-            })
-        }
-        Ok(TypeOptions {
-            decimal: pick("decimal_handling_mode", &cfg.decimal_handling_mode, DecimalMode::parse)?,
-            time_precision: pick(
-                "time_precision_mode",
-                &cfg.time_precision_mode,
-                TimePrecisionMode::parse,
-            )?,
-            binary: pick("binary_handling_mode", &cfg.binary_handling_mode, BinaryMode::parse)?,
-            interval: pick(
-                "interval_handling_mode",
-                &cfg.interval_handling_mode,
-                IntervalMode::parse,
-            )?,
+    /// The options of a `[postgres]` section (typed when it was read).
+    pub fn from_config(cfg: &crate::config::PostgresConfig) -> Self {
+        TypeOptions {
+            decimal: cfg.decimal_handling_mode,
+            time_precision: cfg.time_precision_mode,
+            binary: cfg.binary_handling_mode,
+            interval: cfg.interval_handling_mode,
             ..TypeOptions::default()
-        })
+        }
     }
 }
 
