@@ -1,7 +1,7 @@
 //! `logtap check`: the configuration, the source's prerequisites (asked of
 //! the source crate) and Kafka's reachability, each with its fix.
 
-use crate::config::{Config, SinkKind};
+use crate::config::{Config, SinkKind, SourceConfig};
 use anyhow::{bail, Result};
 use std::path::Path;
 
@@ -11,20 +11,22 @@ pub async fn check(path: &Path) -> Result<()> {
     say!("  topic_prefix: {}", cfg.topic_prefix);
     say!("  offsets: {}", cfg.offsets.path.display());
     let mut failed = false;
-    let findings = if let Some(pg) = &cfg.postgres {
-        say!("source: PostgreSQL {}:{} database {}", pg.host, pg.port, pg.database);
-        Some(logtap_postgres::check::run(pg).await?)
-    } else if let Some(my) = &cfg.mysql {
-        say!(
-            "source: MySQL/MariaDB {}:{} as {} (server_id {})",
-            my.host,
-            my.port,
-            my.user,
-            my.effective_server_id(&cfg.topic_prefix)
-        );
-        Some(logtap_mysql::check::run(my, &cfg.topic_prefix).await?)
-    } else {
-        None
+    let findings = match &cfg.source {
+        SourceConfig::Postgres(pg) => {
+            say!("source: PostgreSQL {}:{} database {}", pg.host, pg.port, pg.database);
+            Some(logtap_postgres::check::run(pg).await?)
+        }
+        SourceConfig::Mysql(my) => {
+            say!(
+                "source: MySQL/MariaDB {}:{} as {} (server_id {})",
+                my.host,
+                my.port,
+                my.user,
+                my.effective_server_id(&cfg.topic_prefix)
+            );
+            Some(logtap_mysql::check::run(my, &cfg.topic_prefix).await?)
+        }
+        SourceConfig::Demo(_) => None,
     };
     if let Some(findings) = findings {
         use logtap_core::check::Level;

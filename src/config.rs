@@ -14,10 +14,35 @@ use logtap_postgres::PostgresConfig;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
-/// The whole configuration file.
+/// The configuration, read and checked: exactly one source, secrets
+/// resolved, every mode typed.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Debezium's `topic.prefix`: topic names, schema names, the key of the
+    /// stored position.
+    pub topic_prefix: String,
+    /// The one source.
+    pub source: SourceConfig,
+    pub record: RecordConfig,
+    pub sink: SinkConfig,
+    pub kafka: Option<KafkaConfig>,
+    pub offsets: OffsetsConfig,
+    pub log: LogConfig,
+}
+
+/// The source section of the file: `[postgres]`, `[mysql]` or `[demo]`,
+/// exactly one (the section's name is the tag).
+#[derive(Debug, Clone)]
+pub enum SourceConfig {
+    Postgres(PostgresConfig),
+    Mysql(MysqlConfig),
+    Demo(DemoConfig),
+}
+
+/// The whole configuration file as written.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Config {
+struct RawConfig {
     /// Logical name of this source, as Debezium's `topic.prefix`: the first
     /// part of every topic name, of record schema names, and the key of the
     /// stored position. Changing it starts over from no position.
@@ -212,6 +237,27 @@ pub enum ConfigError {
 
 const ENV_PREFIX: &str = "LOGTAP__";
 
+impl RawConfig {
+    /// The checked configuration (after [`RawConfig::validate`]).
+    fn into_config(self) -> Result<Config, (String, String)> {
+        let source = match (self.postgres, self.mysql, self.demo) {
+            (Some(p), None, None) => SourceConfig::Postgres(p),
+            (None, Some(m), None) => SourceConfig::Mysql(m),
+            (None, None, Some(d)) => SourceConfig::Demo(d),
+            _ => return Err(("postgres".into(), "configure exactly one source".into())),
+        };
+        Ok(Config {
+            topic_prefix: self.topic_prefix,
+            source,
+            record: self.record,
+            sink: self.sink,
+            kafka: self.kafka,
+            offsets: self.offsets,
+            log: self.log,
+        })
+    }
+}
+
 impl Config {
     /// Reads, overrides from the environment, resolves secrets, validates.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -240,7 +286,7 @@ impl Config {
                 message,
             })?;
         }
-        let mut config: Config =
+        let mut config: RawConfig =
             toml::Value::Table(table).try_into().map_err(|e: toml::de::Error| {
                 ConfigError::Parse { path: p.clone(), message: e.to_string() }
             })?;
@@ -249,47 +295,48 @@ impl Config {
             field,
             message,
         })?;
-        config.validate().map_err(|(field, message)| ConfigError::Invalid {
-            path: p.clone(),
-            field,
-            message,
-        })?;
-        Ok(config)
+        config
+            .validate()
+            .and_then(|()| config.into_config())
+            .map_err(|(field, message)| ConfigError::Invalid { path: p.clone(), field, message })
     }
+}
 
+impl RawConfig {
     fn resolve_secrets(&mut self) -> Result<(), (String, String)> {
+        use logtap_core::secret::SecretRef;
         if let Some(p) = &mut self.postgres {
-            p.password = read_secret(
-                "postgres.password_env",
-                p.password_env.as_deref(),
-                "postgres.password_file",
-                p.password_file.as_deref(),
-            )?
-            .map(logtap_core::Secret::new);
+            p.password = SecretRef {
+                section: "postgres",
+                name: "password",
+                env: p.password_env.as_deref(),
+                file: p.password_file.as_deref(),
+            }
+            .resolve()?;
         }
         if let Some(m) = &mut self.mysql {
-            m.password = read_secret(
-                "mysql.password_env",
-                m.password_env.as_deref(),
-                "mysql.password_file",
-                m.password_file.as_deref(),
-            )?
-            .map(logtap_core::Secret::new);
+            m.password = SecretRef {
+                section: "mysql",
+                name: "password",
+                env: m.password_env.as_deref(),
+                file: m.password_file.as_deref(),
+            }
+            .resolve()?;
         }
         if let Some(k) = &mut self.kafka {
-            k.sasl_password = read_secret(
-                "kafka.sasl_password_env",
-                k.sasl_password_env.as_deref(),
-                "kafka.sasl_password_file",
-                k.sasl_password_file.as_deref(),
-            )?
-            .map(logtap_core::Secret::new);
+            k.sasl_password = SecretRef {
+                section: "kafka",
+                name: "sasl_password",
+                env: k.sasl_password_env.as_deref(),
+                file: k.sasl_password_file.as_deref(),
+            }
+            .resolve()?;
         }
         Ok(())
     }
 
     /// Checks the settings together; the error names the field at fault.
-    pub fn validate(&self) -> Result<(), (String, String)> {
+    fn validate(&self) -> Result<(), (String, String)> {
         let bad = |f: &str, m: &str| Err((f.to_string(), m.to_string()));
         if self.topic_prefix.is_empty()
             || !self.topic_prefix.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
@@ -346,27 +393,6 @@ impl Config {
             return bad("offsets.path", "must name a directory");
         }
         Ok(())
-    }
-}
-
-fn read_secret(
-    env_field: &str,
-    env_var: Option<&str>,
-    file_field: &str,
-    file: Option<&str>,
-) -> Result<Option<String>, (String, String)> {
-    match (env_var, file) {
-        (Some(_), Some(_)) => Err((
-            env_field.to_string(),
-            format!("set either {env_field} or {file_field}, not both"),
-        )),
-        (Some(var), None) => std::env::var(var).map(Some).map_err(|_| {
-            (env_field.to_string(), format!("environment variable `{var}` is not set"))
-        }),
-        (None, Some(f)) => std::fs::read_to_string(f)
-            .map(|s| Some(s.trim_end_matches(['\n', '\r']).to_string()))
-            .map_err(|e| (file_field.to_string(), format!("cannot read `{f}`: {e}"))),
-        (None, None) => Ok(None),
     }
 }
 
@@ -492,7 +518,7 @@ path = "/tmp/x"
     fn mysql_settings_are_validated_by_name() {
         let my = "[mysql]\nhost = \"127.0.0.1\"\nuser = \"cdc\"\n";
         let c = load(&MINIMAL.replace("[demo]", my), &[]).unwrap();
-        assert_eq!(c.mysql.as_ref().unwrap().port, 3306);
+        assert!(matches!(&c.source, SourceConfig::Mysql(m) if m.port == 3306));
         let e = load(&MINIMAL.replace("[demo]", &format!("{my}ssl_mode = \"sometimes\"")), &[])
             .unwrap_err();
         assert!(e.to_string().contains("mysql.ssl_mode"), "{e}");
@@ -504,7 +530,7 @@ path = "/tmp/x"
     fn postgres_settings_are_validated_by_name() {
         let pg = "[postgres]\nhost = \"127.0.0.1\"\nuser = \"cdc\"\ndatabase = \"app\"\n";
         let c = load(&MINIMAL.replace("[demo]", pg), &[]).unwrap();
-        assert_eq!(c.postgres.as_ref().unwrap().slot_name, "logtap");
+        assert!(matches!(&c.source, SourceConfig::Postgres(p) if p.slot_name == "logtap"));
         let e = load(&MINIMAL.replace("[demo]", &format!("{pg}slot_name = \"Bad-Name\"")), &[])
             .unwrap_err();
         assert!(e.to_string().contains("postgres.slot_name"), "{e}");

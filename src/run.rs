@@ -2,7 +2,7 @@
 //! attempt. What is retried is decided by the error's kind
 //! (`logtap_core::error`), nowhere else.
 
-use crate::config::{Config, LogFormat, SinkKind};
+use crate::config::{Config, LogFormat, SinkKind, SourceConfig};
 use crate::pipeline::{self, PipelineParts, Stopped};
 use crate::{demo, open_offsets, stdout_sink};
 use anyhow::{Context, Result};
@@ -127,29 +127,32 @@ async fn run_once(
         drain_timeout: Duration::from_secs(cfg.sink.drain_timeout_s),
         shutdown,
     };
-    if let Some(pg) = &cfg.postgres {
-        let mut source = PostgresSource::start(
-            pg.clone(),
-            &cfg.topic_prefix,
-            position.as_ref(),
-            stored_id.as_deref(),
-        )
-        .await?;
-        with_sink(cfg, &mut source, tracker, parts).await
-    } else if let Some(my) = &cfg.mysql {
-        let mut source = logtap_mysql::MysqlSource::start(
-            my.clone(),
-            &cfg.topic_prefix,
-            position.as_ref(),
-            stored_id.as_deref(),
-        )
-        .await?;
-        with_sink(cfg, &mut source, tracker, parts).await
-    } else {
-        let demo_cfg =
-            cfg.demo.clone().ok_or_else(|| PipelineError::config("no source configured"))?;
-        let mut source = demo::DemoSource::new(demo_cfg, &cfg.topic_prefix, position.as_ref())?;
-        with_sink(cfg, &mut source, tracker, parts).await
+    match &cfg.source {
+        SourceConfig::Postgres(pg) => {
+            let mut source = PostgresSource::start(
+                pg.clone(),
+                &cfg.topic_prefix,
+                position.as_ref(),
+                stored_id.as_deref(),
+            )
+            .await?;
+            with_sink(cfg, &mut source, tracker, parts).await
+        }
+        SourceConfig::Mysql(my) => {
+            let mut source = logtap_mysql::MysqlSource::start(
+                my.clone(),
+                &cfg.topic_prefix,
+                position.as_ref(),
+                stored_id.as_deref(),
+            )
+            .await?;
+            with_sink(cfg, &mut source, tracker, parts).await
+        }
+        SourceConfig::Demo(demo_cfg) => {
+            let mut source =
+                demo::DemoSource::new(demo_cfg.clone(), &cfg.topic_prefix, position.as_ref())?;
+            with_sink(cfg, &mut source, tracker, parts).await
+        }
     }
 }
 

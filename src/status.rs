@@ -2,7 +2,7 @@
 //! mirror file while `logtap run` holds it), then what the source's server
 //! says (asked of the source crate).
 
-use crate::config::Config;
+use crate::config::{Config, SourceConfig};
 use crate::open_offsets;
 use anyhow::Result;
 use logtap_core::OffsetStore;
@@ -31,12 +31,10 @@ pub async fn status(cfg: &Config) -> Result<()> {
             say!("  snapshot pending: {:?}, last key {:?}", s.pending_tables, s.last_key);
         }
     }
-    let server = if let Some(pg) = &cfg.postgres {
-        logtap_postgres::status::report(pg).await
-    } else if let Some(my) = &cfg.mysql {
-        logtap_mysql::status::report(my).await
-    } else {
-        Vec::new()
+    let server = match &cfg.source {
+        SourceConfig::Postgres(pg) => logtap_postgres::status::report(pg).await,
+        SourceConfig::Mysql(my) => logtap_mysql::status::report(my).await,
+        SourceConfig::Demo(_) => Vec::new(),
     };
     for line in server {
         say!("{line}");
