@@ -304,7 +304,36 @@ pub fn source_block(
         Value::Int64(common.ts_us.saturating_mul(1000)),
     ];
     values.extend(own);
+    debug_assert_eq!(
+        values.len(),
+        schema.fields.len(),
+        "source values out of step with its schema"
+    );
     Struct { schema: schema.clone(), values }
+}
+
+/// A connector's own `source` fields (after the common ones): their schema
+/// and one change's values, declared by one type so the order of the two
+/// cannot drift apart.
+pub trait ConnectorFields {
+    /// The fields, in the order Debezium's connector writes them.
+    fn fields() -> Vec<crate::schema::Field>;
+    /// This change's values, in the order of [`ConnectorFields::fields`].
+    fn values(&self) -> Vec<crate::schema::Value>;
+}
+
+/// The `source` schema of a connector whose own fields are `F`.
+pub fn connector_source_schema<F: ConnectorFields>(name: &str) -> Schema {
+    source_schema(name, F::fields())
+}
+
+/// The `source` block of one change: the common fields, then `own`'s.
+pub fn connector_source_block<F: ConnectorFields>(
+    schema: &Arc<Schema>,
+    common: SourceCommon<'_>,
+    own: &F,
+) -> Struct {
+    source_block(schema, common, own.values())
 }
 
 /// The `snapshot` field's allowed values, in Debezium 3.x's order.

@@ -37,8 +37,8 @@ use logtap_binlog::{
     MysqlGtidSet,
 };
 use logtap_core::event::{
-    key_schema, now_us, source_block, split_row_change, ChangeEvent, Op, RecordNames,
-    SnapshotMarker, SourceCommon, TableId,
+    connector_source_block, key_schema, now_us, split_row_change, ChangeEvent, ConnectorFields, Op,
+    RecordNames, SnapshotMarker, SourceCommon, TableId,
 };
 use logtap_core::schema::{Field, Schema, Struct, Value};
 use logtap_core::traits::{PipelineError, SourceItem};
@@ -55,16 +55,7 @@ pub fn source_schema(flavor: Flavor) -> Schema {
             Flavor::Mysql => "io.debezium.connector.mysql.Source",
             Flavor::Mariadb => "io.debezium.connector.mariadb.Source",
         },
-        vec![
-            Field::new("table", Schema::string().optional()),
-            Field::new("server_id", Schema::int64()),
-            Field::new("gtid", Schema::string().optional()),
-            Field::new("file", Schema::string()),
-            Field::new("pos", Schema::int64()),
-            Field::new("row", Schema::int32()),
-            Field::new("thread", Schema::int64().optional()),
-            Field::new("query", Schema::string().optional()),
-        ],
+        SourceFields::fields(),
     )
 }
 
@@ -870,20 +861,36 @@ fn source_struct(schema: &Arc<Schema>, f: &SourceFields<'_>) -> Struct {
         db: f.db,
         sequence: None,
     };
-    source_block(
-        schema,
-        common,
-        [
-            f.table.map_or(Value::Null, |t| Value::String(t.into())),
-            Value::Int64(f.server_id),
-            f.gtid.map_or(Value::Null, |g| Value::String(g.into())),
-            Value::String(f.file.into()),
-            Value::Int64(f.pos as i64),
-            Value::Int32(f.row as i32),
-            f.thread.map_or(Value::Null, Value::Int64),
+    connector_source_block(schema, common, f)
+}
+
+impl ConnectorFields for SourceFields<'_> {
+    fn fields() -> Vec<Field> {
+        vec![
+            Field::new("table", Schema::string().optional()),
+            Field::new("server_id", Schema::int64()),
+            Field::new("gtid", Schema::string().optional()),
+            Field::new("file", Schema::string()),
+            Field::new("pos", Schema::int64()),
+            Field::new("row", Schema::int32()),
+            Field::new("thread", Schema::int64().optional()),
+            Field::new("query", Schema::string().optional()),
+        ]
+    }
+
+    fn values(&self) -> Vec<Value> {
+        vec![
+            self.table.map_or(Value::Null, |t| Value::String(t.into())),
+            Value::Int64(self.server_id),
+            self.gtid.map_or(Value::Null, |g| Value::String(g.into())),
+            Value::String(self.file.into()),
+            Value::Int64(self.pos as i64),
+            Value::Int32(self.row as i32),
+            self.thread.map_or(Value::Null, Value::Int64),
+            // query: only with `include.query`, which needs binlog_rows_query_log_events.
             Value::Null,
-        ],
-    )
+        ]
+    }
 }
 
 /// What a row's events need to know besides the row.

@@ -25,7 +25,8 @@ use crate::catalog;
 use crate::config::PostgresConfig;
 use crate::types::{ColumnConversion, TypeOptions, TypeRegistry};
 use logtap_core::event::{
-    key_schema, now_us, source_block, split_row_change, SnapshotMarker, SourceCommon,
+    connector_source_block, connector_source_schema, key_schema, now_us, split_row_change,
+    ConnectorFields, SnapshotMarker, SourceCommon,
 };
 use logtap_core::{
     ChangeEvent, Field, Lsn, Op, PipelineError, RecordNames, Schema, SourceItem, SourcePosition,
@@ -87,8 +88,21 @@ struct Tx {
 
 /// The `io.debezium.connector.postgresql.Source` schema (Debezium 3.5+ shape).
 pub fn source_schema() -> Schema {
-    logtap_core::event::source_schema(
-        "io.debezium.connector.postgresql.Source",
+    connector_source_schema::<PgSourceFields>("io.debezium.connector.postgresql.Source")
+}
+
+/// The PostgreSQL connector's own `source` fields.
+struct PgSourceFields<'a> {
+    schema: &'a str,
+    table: &'a str,
+    tx_id: u32,
+    lsn: u64,
+    /// Replication origin of the transaction (name, its LSN), if any.
+    origin: Option<&'a (String, u64)>,
+}
+
+impl ConnectorFields for PgSourceFields<'_> {
+    fn fields() -> Vec<Field> {
         vec![
             Field::new("schema", Schema::string()),
             Field::new("table", Schema::string()),
@@ -97,8 +111,21 @@ pub fn source_schema() -> Schema {
             Field::new("xmin", Schema::int64().optional()),
             Field::new("origin", Schema::string().optional()),
             Field::new("origin_lsn", Schema::int64().optional()),
-        ],
-    )
+        ]
+    }
+
+    fn values(&self) -> Vec<Value> {
+        vec![
+            Value::String(self.schema.into()),
+            Value::String(self.table.into()),
+            Value::Int64(i64::from(self.tx_id)),
+            Value::Int64(self.lsn as i64),
+            // xmin: only with Debezium's `xmin.fetch.interval.ms`, not read.
+            Value::Null,
+            self.origin.map_or(Value::Null, |(name, _)| Value::String(name.clone())),
+            self.origin.map_or(Value::Null, |(_, lsn)| Value::Int64(*lsn as i64)),
+        ]
+    }
 }
 
 /// What [`PgMachine::input`] needs answered before it can handle a frame.
@@ -512,19 +539,14 @@ impl PgMachine {
             db: &self.cfg.database,
             sequence: Some(sequence),
         };
-        let source = source_block(
-            &self.source_schema,
-            common,
-            [
-                Value::String(state.id.namespace.clone()),
-                Value::String(state.id.table.clone()),
-                Value::Int64(i64::from(tx.xid)),
-                Value::Int64(lsn as i64),
-                Value::Null,
-                tx.origin.as_ref().map_or(Value::Null, |(name, _)| Value::String(name.clone())),
-                tx.origin.as_ref().map_or(Value::Null, |(_, lsn)| Value::Int64(*lsn as i64)),
-            ],
-        );
+        let own = PgSourceFields {
+            schema: &state.id.namespace,
+            table: &state.id.table,
+            tx_id: tx.xid,
+            lsn,
+            origin: tx.origin.as_ref(),
+        };
+        let source = connector_source_block(&self.source_schema, common, &own);
         ChangeEvent {
             table: state.id.clone(),
             op,
