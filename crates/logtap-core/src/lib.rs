@@ -9,6 +9,7 @@
 pub mod ack;
 pub mod check;
 pub mod convert;
+pub mod dblog;
 pub mod decimal;
 pub mod envelope;
 pub mod error;
