@@ -141,7 +141,8 @@ pub fn error_kind(e: &mysql_async::Error) -> ErrorKind {
     use mysql_async::{Error, IoError};
     match e {
         Error::Server(s) => server_code_kind(s.code),
-        Error::Io(IoError::Io(_)) | Error::Driver(_) => ErrorKind::Connection,
+        Error::Io(IoError::Io(_)) => ErrorKind::Connection,
+        Error::Driver(d) => driver_kind(d),
         Error::Io(IoError::Tls(_)) => match io_cause(e) {
             Some(_) => ErrorKind::Connection,
             None => ErrorKind::Tls,
@@ -233,6 +234,27 @@ pub async fn binlog_files(
         .collect())
 }
 
+/// The kind of a mysql_async driver error: a closed connection retries;
+/// authentication the client cannot do, TLS the server does not offer and
+/// packets that make no sense stop; the rest are logtap's own mistakes.
+fn driver_kind(d: &mysql_async::DriverError) -> ErrorKind {
+    use mysql_async::DriverError as D;
+    match d {
+        D::ConnectionClosed | D::PoolDisconnected => ErrorKind::Connection,
+        D::UnknownAuthPlugin { .. }
+        | D::MysqlOldPasswordDisabled
+        | D::CleartextPluginDisabled
+        | D::InvalidParsecSalt => ErrorKind::Authentication,
+        D::NoClientSslFlagFromServer => ErrorKind::Tls,
+        D::PacketOutOfOrder
+        | D::UnexpectedPacket { .. }
+        | D::PacketTooLarge
+        | D::BadCompressedPacketHeader
+        | D::CantParseServerVersion { .. } => ErrorKind::Decode,
+        _ => ErrorKind::Internal,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -254,5 +276,7 @@ mod tests {
         assert_eq!(error_kind(&reset), ErrorKind::Connection);
         let closed = mysql_async::Error::Driver(mysql_async::DriverError::ConnectionClosed);
         assert_eq!(error_kind(&closed), ErrorKind::Connection);
+        let odd = mysql_async::Error::Driver(mysql_async::DriverError::PacketOutOfOrder);
+        assert_eq!(error_kind(&odd).policy(), Policy::Stop);
     }
 }
