@@ -157,3 +157,21 @@ ensure_packages() {
   fi
   say "installed in $(elapsed "$t0")"
 }
+
+# The users and grants of both MySQL-family servers (MariaDB and MySQL): the
+# `logtap` database, the `cdc` user with replication and SELECT, and root
+# over TCP with the password given as $1. Idempotent.
+my_users_sql() {
+  cat <<SQL
+CREATE DATABASE IF NOT EXISTS logtap;
+CREATE USER IF NOT EXISTS 'cdc'@'%' IDENTIFIED BY 'cdc';
+CREATE USER IF NOT EXISTS 'cdc'@'localhost' IDENTIFIED BY 'cdc';
+ALTER USER 'cdc'@'%' IDENTIFIED BY 'cdc';
+ALTER USER 'cdc'@'localhost' IDENTIFIED BY 'cdc';
+GRANT REPLICATION SLAVE, REPLICATION CLIENT, SELECT ON *.* TO 'cdc'@'%', 'cdc'@'localhost';
+GRANT ALL PRIVILEGES ON logtap.* TO 'cdc'@'%', 'cdc'@'localhost';
+CREATE USER IF NOT EXISTS 'root'@'127.0.0.1' IDENTIFIED BY '$1';
+ALTER USER 'root'@'127.0.0.1' IDENTIFIED BY '$1';
+GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;
+SQL
+}

@@ -243,16 +243,7 @@ mysql_bootstrap() {
   # key (mysql --get-server-public-key) for the first login of a user.
   mysql_client <<SQL
 SET SESSION sql_log_bin = 0;
-CREATE DATABASE IF NOT EXISTS logtap;
-CREATE USER IF NOT EXISTS 'cdc'@'%' IDENTIFIED BY 'cdc';
-CREATE USER IF NOT EXISTS 'cdc'@'localhost' IDENTIFIED BY 'cdc';
-ALTER USER 'cdc'@'%' IDENTIFIED BY 'cdc';
-ALTER USER 'cdc'@'localhost' IDENTIFIED BY 'cdc';
-GRANT REPLICATION SLAVE, REPLICATION CLIENT, SELECT ON *.* TO 'cdc'@'%', 'cdc'@'localhost';
-GRANT ALL PRIVILEGES ON logtap.* TO 'cdc'@'%', 'cdc'@'localhost';
-CREATE USER IF NOT EXISTS 'root'@'127.0.0.1' IDENTIFIED BY '$MY_ROOT_PASSWORD';
-ALTER USER 'root'@'127.0.0.1' IDENTIFIED BY '$MY_ROOT_PASSWORD';
-GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;
+$(my_users_sql "$MY_ROOT_PASSWORD")
 SQL
 }
 
