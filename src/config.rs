@@ -28,6 +28,7 @@ pub struct Config {
     pub kafka: Option<KafkaConfig>,
     pub offsets: OffsetsConfig,
     pub log: LogConfig,
+    pub heartbeat: HeartbeatConfig,
 }
 
 /// The source section of the file: `[postgres]`, `[mysql]` or `[demo]`,
@@ -70,6 +71,34 @@ struct RawConfig {
     /// Logging.
     #[serde(default)]
     pub log: LogConfig,
+    /// Heartbeat records.
+    #[serde(default)]
+    pub heartbeat: HeartbeatConfig,
+}
+
+/// Heartbeat records, as Debezium's `heartbeat.interval.ms` and
+/// `topic.heartbeat.prefix`: a record on `<topic_prefix>.<topic_prefix of
+/// the config>` every interval, so consumers (and alerts) see logtap alive
+/// while the captured tables are idle.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct HeartbeatConfig {
+    /// Milliseconds between heartbeats; 0 (Debezium's default) sends none.
+    #[serde(default)]
+    pub interval_ms: u64,
+    /// The heartbeat topic's prefix.
+    #[serde(default = "default_heartbeat_prefix")]
+    pub topic_prefix: String,
+}
+
+impl Default for HeartbeatConfig {
+    fn default() -> Self {
+        HeartbeatConfig { interval_ms: 0, topic_prefix: default_heartbeat_prefix() }
+    }
+}
+
+fn default_heartbeat_prefix() -> String {
+    "__debezium-heartbeat".into()
 }
 
 /// Settings of the demo source.
@@ -254,6 +283,7 @@ impl RawConfig {
             kafka: self.kafka,
             offsets: self.offsets,
             log: self.log,
+            heartbeat: self.heartbeat,
         })
     }
 }
@@ -388,6 +418,12 @@ impl RawConfig {
             }
             (_, Some(k)) => k.validate().map_err(|e| (e.field, e.message))?,
             _ => {}
+        }
+        if self.heartbeat.interval_ms != 0 && self.heartbeat.interval_ms < 100 {
+            return bad("heartbeat.interval_ms", "must be 0 (off) or at least 100");
+        }
+        if self.heartbeat.topic_prefix.is_empty() {
+            return bad("heartbeat.topic_prefix", "must not be empty");
         }
         if self.offsets.path.as_os_str().is_empty() {
             return bad("offsets.path", "must name a directory");

@@ -28,6 +28,8 @@ pub struct PipelineParts<'a> {
     pub drain_timeout: Duration,
     /// Becomes `true` when logtap should stop (SIGTERM, SIGINT).
     pub shutdown: watch::Receiver<bool>,
+    /// Send a heartbeat record to this topic every this often.
+    pub heartbeat: Option<(String, Duration)>,
 }
 
 /// Why the pipeline stopped without an error.
@@ -53,6 +55,11 @@ pub async fn run<S: Source, K: Sink>(
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut shutdown = parts.shutdown.clone();
     let mut stop_wait = parts.shutdown.clone();
+    let mut heartbeat = parts.heartbeat.as_ref().map(|(topic, every)| {
+        let mut t = tokio::time::interval_at(tokio::time::Instant::now() + *every, *every);
+        t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        (topic.clone(), t)
+    });
     let outcome = loop {
         if *shutdown.borrow() {
             break Ok(Stopped::Shutdown);
@@ -61,6 +68,23 @@ pub async fn run<S: Source, K: Sink>(
             _ = shutdown.changed() => continue,
             _ = ticker.tick() => {
                 if let Err(e) = commit(source, &parts, &mut last_stored).await {
+                    break Err(e);
+                }
+            }
+            topic = next_heartbeat(&mut heartbeat) => {
+                // Acknowledged like any record; it covers no position, so
+                // it neither holds back nor moves the stored one.
+                let rec = parts.encoder.encode_heartbeat(parts.name, now_us() / 1000);
+                let sent = tokio::select! {
+                    r = sink.send(SinkRecord {
+                        topic,
+                        key: rec.key,
+                        value: rec.value,
+                        headers: rec.headers,
+                    }) => r,
+                    _ = wait_true(&mut stop_wait) => Ok(()),
+                };
+                if let Err(e) = sent {
                     break Err(e);
                 }
             }
@@ -97,6 +121,17 @@ pub async fn run<S: Source, K: Sink>(
     drained?;
     stored?;
     Ok(outcome)
+}
+
+/// The heartbeat topic when the next heartbeat is due; never without one.
+async fn next_heartbeat(heartbeat: &mut Option<(String, tokio::time::Interval)>) -> String {
+    match heartbeat {
+        Some((topic, interval)) => {
+            interval.tick().await;
+            topic.clone()
+        }
+        None => std::future::pending().await,
+    }
 }
 
 async fn wait_true(rx: &mut watch::Receiver<bool>) {

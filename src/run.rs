@@ -126,6 +126,14 @@ async fn run_once(
         commit_interval: Duration::from_millis(cfg.sink.commit_interval_ms),
         drain_timeout: Duration::from_secs(cfg.sink.drain_timeout_s),
         shutdown,
+        heartbeat: (cfg.heartbeat.interval_ms > 0).then(|| {
+            let router =
+                Router::new(&cfg.topic_prefix, cfg.record.routing, cfg.record.single_topic.clone());
+            (
+                router.heartbeat_topic(&cfg.heartbeat.topic_prefix),
+                Duration::from_millis(cfg.heartbeat.interval_ms),
+            )
+        }),
     };
     match &cfg.source {
         SourceConfig::Postgres(pg) => {

@@ -494,3 +494,54 @@ async fn logical_decoding_messages_are_not_changes() {
         "server_version_num {version}, warning expected only before 14:\n{log}"
     );
 }
+
+/// Heartbeats (`[heartbeat] interval_ms`): while the captured table is idle,
+/// a record keyed by the server name arrives on
+/// `__debezium-heartbeat.<topic_prefix>` each interval, in Debezium's shape
+/// (the exact schemas are checked in `logtap-core`'s envelope tests), with
+/// `ts_ms` moving on; changes go on arriving on their own topic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_source_sends_heartbeats_in_debeziums_shape() {
+    let p = unique("pghb");
+    let t = format!("{p}_t");
+    let pg = pg_superuser().await;
+    pg.batch_execute(&format!(
+        "CREATE TABLE {t} (id int PRIMARY KEY); ALTER TABLE {t} OWNER TO cdc;"
+    ))
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let qt = format!("public.{t}");
+    let cfg = format!(
+        "{}\n[heartbeat]\ninterval_ms = 300\n",
+        pg_config(&p, &dir.path().join("off"), &[&qt], "")
+    );
+    let started_ms =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis()
+            as i64;
+    let l = Logtap::start(dir.path(), &cfg);
+    wait_streaming(&l);
+    let topic = format!("__debezium-heartbeat.{p}");
+    let got = read_at_least(&topic, 4, Duration::from_secs(30));
+    // Changes still flow between heartbeats.
+    pg.batch_execute(&format!("INSERT INTO {t} VALUES (1)")).await.unwrap();
+    let table_topic = format!("{p}.public.{t}");
+    assert_eq!(read_at_least(&table_topic, 1, Duration::from_secs(30)).len(), 1);
+    let log = l.stop();
+    drop_slot(&pg, &p.to_lowercase()).await;
+    assert!(got.len() >= 4, "{} heartbeats:\n{log}", got.len());
+    let mut last = 0;
+    for g in &got {
+        let key: Json = serde_json::from_slice(g.key.as_deref().unwrap()).unwrap();
+        assert_eq!(key, json!({"serverName": p}));
+        let ts = g.value_json()["ts_ms"].as_i64().unwrap();
+        assert_eq!(g.value_json().as_object().unwrap().len(), 1, "only ts_ms: {}", g.value_json());
+        assert!(ts >= last && ts >= started_ms, "ts_ms {ts} after {last} (start {started_ms})");
+        last = ts;
+    }
+    // One key: one partition, in order.
+    assert!(got.iter().all(|g| g.partition == got[0].partition));
+    let changes = read_topic(&table_topic).records;
+    assert_eq!(changes.len(), 1, "one insert, one record:\n{log}");
+    assert_eq!(changes[0].value_json()["op"], "c");
+}

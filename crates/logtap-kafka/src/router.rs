@@ -42,9 +42,10 @@ impl Router {
         self.prefix.clone()
     }
 
-    /// Debezium's heartbeat topic for this prefix.
-    pub fn heartbeat_topic(&self) -> String {
-        format!("__debezium-heartbeat.{}", self.prefix)
+    /// Debezium's heartbeat topic: `<heartbeat prefix>.<topic prefix>`
+    /// (`topic.heartbeat.prefix`, by default `__debezium-heartbeat`).
+    pub fn heartbeat_topic(&self, heartbeat_prefix: &str) -> String {
+        format!("{heartbeat_prefix}.{}", self.prefix)
     }
 }
 
@@ -60,7 +61,7 @@ mod tests {
         assert_eq!(Router::new("app", Routing::PerNamespace, None).topic(&t), "app.public");
         assert_eq!(Router::new("app", Routing::Single, Some("all".into())).topic(&t), "all");
         assert_eq!(
-            Router::new("app", Routing::Single, None).heartbeat_topic(),
+            Router::new("app", Routing::Single, None).heartbeat_topic("__debezium-heartbeat"),
             "__debezium-heartbeat.app"
         );
     }
