@@ -89,11 +89,19 @@ pub struct HeartbeatConfig {
     /// The heartbeat topic's prefix.
     #[serde(default = "default_heartbeat_prefix")]
     pub topic_prefix: String,
+    /// A statement run on the source database at each heartbeat (Debezium's
+    /// `heartbeat.action.query`), e.g. an upsert into a small captured table.
+    #[serde(default)]
+    pub action_query: Option<String>,
 }
 
 impl Default for HeartbeatConfig {
     fn default() -> Self {
-        HeartbeatConfig { interval_ms: 0, topic_prefix: default_heartbeat_prefix() }
+        HeartbeatConfig {
+            interval_ms: 0,
+            topic_prefix: default_heartbeat_prefix(),
+            action_query: None,
+        }
     }
 }
 
@@ -425,6 +433,24 @@ impl RawConfig {
         if self.heartbeat.topic_prefix.is_empty() {
             return bad("heartbeat.topic_prefix", "must not be empty");
         }
+        match &self.heartbeat.action_query {
+            Some(q) if q.trim().is_empty() => {
+                return bad("heartbeat.action_query", "must not be empty (leave it out instead)")
+            }
+            Some(_) if self.heartbeat.interval_ms == 0 => {
+                return bad(
+                    "heartbeat.action_query",
+                    "runs at each heartbeat: set heartbeat.interval_ms too",
+                )
+            }
+            Some(_) if self.demo.is_some() => {
+                return bad(
+                    "heartbeat.action_query",
+                    "the demo source has no database to run it on",
+                )
+            }
+            _ => {}
+        }
         if self.offsets.path.as_os_str().is_empty() {
             return bad("offsets.path", "must name a directory");
         }
@@ -560,6 +586,24 @@ path = "/tmp/x"
         assert!(e.to_string().contains("mysql.ssl_mode"), "{e}");
         let e = load(&MINIMAL.replace("[demo]", &format!("[demo]\n{my}")), &[]).unwrap_err();
         assert!(e.to_string().contains("configure one source"), "{e}");
+    }
+
+    #[test]
+    fn heartbeat_settings_are_validated_by_name() {
+        let hb =
+            |extra: &str| MINIMAL.replace("[offsets]", &format!("[heartbeat]\n{extra}\n[offsets]"));
+        let c = load(&hb("interval_ms = 500"), &[]).unwrap();
+        assert_eq!(c.heartbeat.interval_ms, 500);
+        assert_eq!(c.heartbeat.topic_prefix, "__debezium-heartbeat");
+        for (extra, says) in [
+            ("interval_ms = 5", "heartbeat.interval_ms"),
+            ("interval_ms = 500\ntopic_prefix = \"\"", "heartbeat.topic_prefix"),
+            ("action_query = \"SELECT 1\"", "set heartbeat.interval_ms"),
+            ("interval_ms = 500\naction_query = \"SELECT 1\"", "demo source"),
+        ] {
+            let e = load(&hb(extra), &[]).unwrap_err().to_string();
+            assert!(e.contains(says), "{extra}: {e}");
+        }
     }
 
     #[test]

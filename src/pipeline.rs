@@ -30,6 +30,8 @@ pub struct PipelineParts<'a> {
     pub shutdown: watch::Receiver<bool>,
     /// Send a heartbeat record to this topic every this often.
     pub heartbeat: Option<(String, Duration)>,
+    /// Run this statement on the source at each heartbeat.
+    pub heartbeat_action: Option<String>,
 }
 
 /// Why the pipeline stopped without an error.
@@ -72,6 +74,11 @@ pub async fn run<S: Source, K: Sink>(
                 }
             }
             topic = next_heartbeat(&mut heartbeat) => {
+                if let Some(sql) = &parts.heartbeat_action {
+                    if let Err(e) = source.heartbeat_action(sql).await {
+                        break Err(e);
+                    }
+                }
                 // Acknowledged like any record; it covers no position, so
                 // it neither holds back nor moves the stored one.
                 let rec = parts.encoder.encode_heartbeat(parts.name, now_us() / 1000);

@@ -134,6 +134,7 @@ async fn run_once(
                 Duration::from_millis(cfg.heartbeat.interval_ms),
             )
         }),
+        heartbeat_action: cfg.heartbeat.action_query.clone(),
     };
     match &cfg.source {
         SourceConfig::Postgres(pg) => {

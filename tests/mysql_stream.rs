@@ -768,3 +768,39 @@ async fn a_binlog_position_the_server_does_not_have_stops_with_the_reset_status(
     assert!(!log.contains("retrying"), "a lost position must not be retried:\n{log}");
     f.drop_db().await;
 }
+
+/// `[heartbeat] action_query` on MySQL/MariaDB: run on the catalog
+/// connection at each heartbeat, its upserts into a captured table arrive as
+/// changes, in order; the heartbeat records go to their own topic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_heartbeat_action_query_runs_on_the_source_each_interval() {
+    let f = MyFixture::new(
+        "myhb",
+        &[
+            "CREATE TABLE hb (id int PRIMARY KEY, n int NOT NULL)",
+            // logtap's user only reads; the action query writes.
+            "GRANT INSERT, UPDATE ON hb TO 'cdc'@'%', 'cdc'@'localhost'",
+        ],
+    )
+    .await;
+    let action =
+        format!("INSERT INTO `{}`.hb VALUES (1, 1) ON DUPLICATE KEY UPDATE n = n + 1", f.db);
+    let l = f.start("", &format!("\n[heartbeat]\ninterval_ms = 300\naction_query = {action:?}\n"));
+    let got = read_at_least(&f.topic("hb"), 3, Duration::from_secs(60));
+    let beats =
+        read_at_least(&format!("__debezium-heartbeat.{}", f.prefix), 3, Duration::from_secs(30));
+    let log = l.stop();
+    assert!(
+        got.len() >= 3 && beats.len() >= 3,
+        "{} changes, {} heartbeats:\n{log}",
+        got.len(),
+        beats.len()
+    );
+    let ns: Vec<i64> = read_topic(&f.topic("hb"))
+        .records
+        .iter()
+        .map(|g| g.value_json()["after"]["n"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ns, (1..=ns.len() as i64).collect::<Vec<_>>(), "{log}");
+    f.drop_db().await;
+}

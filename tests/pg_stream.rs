@@ -499,22 +499,28 @@ async fn logical_decoding_messages_are_not_changes() {
 /// a record keyed by the server name arrives on
 /// `__debezium-heartbeat.<topic_prefix>` each interval, in Debezium's shape
 /// (the exact schemas are checked in `logtap-core`'s envelope tests), with
-/// `ts_ms` moving on; changes go on arriving on their own topic.
+/// `ts_ms` moving on; changes go on arriving on their own topic. The
+/// `action_query` runs on the source at each heartbeat: its upserts into a
+/// captured table arrive as changes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_source_sends_heartbeats_in_debeziums_shape() {
     let p = unique("pghb");
     let t = format!("{p}_t");
+    let hb = format!("{p}_hb");
     let pg = pg_superuser().await;
     pg.batch_execute(&format!(
-        "CREATE TABLE {t} (id int PRIMARY KEY); ALTER TABLE {t} OWNER TO cdc;"
+        "CREATE TABLE {t} (id int PRIMARY KEY); ALTER TABLE {t} OWNER TO cdc;
+         CREATE TABLE {hb} (id int PRIMARY KEY, n int NOT NULL); ALTER TABLE {hb} OWNER TO cdc;"
     ))
     .await
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let qt = format!("public.{t}");
+    let (qt, qhb) = (format!("public.{t}"), format!("public.{hb}"));
+    let action =
+        format!("INSERT INTO {hb} VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET n = {hb}.n + 1");
     let cfg = format!(
-        "{}\n[heartbeat]\ninterval_ms = 300\n",
-        pg_config(&p, &dir.path().join("off"), &[&qt], "")
+        "{}\n[heartbeat]\ninterval_ms = 300\naction_query = {action:?}\n",
+        pg_config(&p, &dir.path().join("off"), &[&qt, &qhb], "")
     );
     let started_ms =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis()
@@ -544,4 +550,10 @@ async fn an_idle_source_sends_heartbeats_in_debeziums_shape() {
     let changes = read_topic(&table_topic).records;
     assert_eq!(changes.len(), 1, "one insert, one record:\n{log}");
     assert_eq!(changes[0].value_json()["op"], "c");
+    // The action query's upserts: a create, then updates counting up.
+    let actions = read_topic(&format!("{p}.public.{hb}")).records;
+    assert!(actions.len() >= 3, "{} action query changes:\n{log}", actions.len());
+    let ns: Vec<i64> =
+        actions.iter().map(|g| g.value_json()["after"]["n"].as_i64().unwrap()).collect();
+    assert_eq!(ns, (1..=ns.len() as i64).collect::<Vec<_>>(), "{log}");
 }

@@ -98,6 +98,21 @@ pub trait Source: Send {
     fn close(&mut self) -> impl Future<Output = ()> + Send {
         async {}
     }
+
+    /// Runs the operator's `heartbeat.action_query` on the source database
+    /// (Debezium's `heartbeat.action.query`): typically a write to a small
+    /// captured table, so a source whose own tables are idle still sees
+    /// changes go by. A source without a database refuses.
+    fn heartbeat_action(
+        &mut self,
+        _sql: &str,
+    ) -> impl Future<Output = Result<(), PipelineError>> + Send {
+        async {
+            Err(PipelineError::config(
+                "heartbeat.action_query: this source has no database to run it on",
+            ))
+        }
+    }
 }
 
 /// A routed record ready for a sink.

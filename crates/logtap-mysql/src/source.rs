@@ -493,4 +493,31 @@ impl Source for MysqlSource {
             t.abort();
         }
     }
+
+    /// On the catalog connection (taken out while in use, as there); a kept
+    /// connection that died while idle is replaced once.
+    async fn heartbeat_action(&mut self, sql: &str) -> Result<(), PipelineError> {
+        let mut kept = self.catalog_conn.take();
+        loop {
+            let reused = kept.is_some();
+            let mut conn = match kept.take() {
+                Some(c) => c,
+                None => conn::connect(&self.cfg).await?,
+            };
+            match conn.query_drop(sql).await {
+                Ok(()) => {
+                    self.catalog_conn = Some(conn);
+                    return Ok(());
+                }
+                Err(e) if reused && conn::error_kind(&e) == ErrorKind::Connection => {
+                    tracing::debug!(error = %e, "the catalog connection failed; heartbeat on a new one");
+                }
+                Err(e) => {
+                    let mut e = conn::classify(&self.cfg, &e);
+                    e.message = format!("heartbeat.action_query: {}", e.message);
+                    return Err(e);
+                }
+            }
+        }
+    }
 }

@@ -366,6 +366,11 @@ impl Source for PostgresSource {
         self.stop.notify_one();
         let _ = tokio::time::timeout(Duration::from_secs(2), &mut self.socket_task).await;
     }
+
+    /// On the catalog connection, so it never waits behind the stream.
+    async fn heartbeat_action(&mut self, sql: &str) -> Result<(), PipelineError> {
+        self.sql.batch_execute(sql).await.map_err(|e| catalog::sql_err("heartbeat.action_query", e))
+    }
 }
 
 /// Bytes of WAL data read ahead of the pipeline, at most (invariant 4).
