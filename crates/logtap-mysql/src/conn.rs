@@ -3,7 +3,6 @@
 //! bounded connect, and the server facts the source and `check` need.
 
 use crate::config::{MysqlConfig, SslMode};
-use logtap_core::error::io_cause;
 use logtap_core::{ErrorKind, PipelineError};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, OptsBuilder, SslOpts};
@@ -133,7 +132,19 @@ pub fn server_code_kind(code: u16) -> ErrorKind {
 /// as a lost connection, a TLS failure as TLS.
 pub fn classify(cfg: &MysqlConfig, e: &mysql_async::Error) -> PipelineError {
     let message = format!("MySQL/MariaDB at {}:{} as {}: {e}", cfg.host, cfg.port, cfg.user);
-    PipelineError::new(error_kind(e), message)
+    let kind = match e {
+        // Only the verifying modes check a certificate, so only there can a
+        // TLS failure be one retrying cannot fix; in the others it is the
+        // connection failing mid-handshake (a KILL, a reset: native-tls
+        // reports "unexpected EOF" without an IO error in its chain).
+        mysql_async::Error::Io(mysql_async::IoError::Tls(_))
+            if matches!(cfg.ssl(), SslMode::VerifyCa | SslMode::VerifyIdentity) =>
+        {
+            ErrorKind::Tls
+        }
+        _ => error_kind(e),
+    };
+    PipelineError::new(kind, message)
 }
 
 /// The kind of a driver error (see [`classify`]).
@@ -143,10 +154,9 @@ pub fn error_kind(e: &mysql_async::Error) -> ErrorKind {
         Error::Server(s) => server_code_kind(s.code),
         Error::Io(IoError::Io(_)) => ErrorKind::Connection,
         Error::Driver(d) => driver_kind(d),
-        Error::Io(IoError::Tls(_)) => match io_cause(e) {
-            Some(_) => ErrorKind::Connection,
-            None => ErrorKind::Tls,
-        },
+        // Past the handshake (and in the modes that verify nothing) a TLS
+        // error is the connection failing; see `classify` for the others.
+        Error::Io(IoError::Tls(_)) => ErrorKind::Connection,
         Error::Url(_) => ErrorKind::Config,
         Error::Other(_) => ErrorKind::Internal,
     }
