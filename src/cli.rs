@@ -18,6 +18,9 @@ pub enum Command {
         /// Path to logtap.toml.
         #[arg(short, long, default_value = "logtap.toml")]
         config: PathBuf,
+        /// Overrides `[snapshot] mode`: initial, no_data, initial_only, when_needed or always.
+        #[arg(long, value_name = "MODE")]
+        snapshot_mode: Option<logtap_core::SnapshotMode>,
     },
     /// Validate the configuration and check that Kafka is reachable.
     Check {

@@ -8,6 +8,7 @@
 //! Secrets are never written in the file: they come from an environment
 //! variable or a file named there, and are never logged (`Debug` hides them).
 
+use logtap_core::SnapshotConfig;
 use logtap_kafka::{KafkaConfig, Routing};
 use logtap_mysql::MysqlConfig;
 use logtap_postgres::PostgresConfig;
@@ -29,6 +30,7 @@ pub struct Config {
     pub offsets: OffsetsConfig,
     pub log: LogConfig,
     pub heartbeat: HeartbeatConfig,
+    pub snapshot: SnapshotConfig,
 }
 
 /// The source section of the file: `[postgres]`, `[mysql]` or `[demo]`,
@@ -74,6 +76,9 @@ struct RawConfig {
     /// Heartbeat records.
     #[serde(default)]
     pub heartbeat: HeartbeatConfig,
+    /// Snapshots: mode, chunk size, pause between chunks.
+    #[serde(default)]
+    pub snapshot: SnapshotConfig,
 }
 
 /// Heartbeat records, as Debezium's `heartbeat.interval.ms` and
@@ -292,6 +297,7 @@ impl RawConfig {
             offsets: self.offsets,
             log: self.log,
             heartbeat: self.heartbeat,
+            snapshot: self.snapshot,
         })
     }
 }
@@ -426,6 +432,17 @@ impl RawConfig {
             }
             (_, Some(k)) => k.validate().map_err(|e| (e.field, e.message))?,
             _ => {}
+        }
+        if self.snapshot.chunk_size == 0 {
+            return bad("snapshot.chunk_size", "must be at least 1");
+        }
+        if self.mysql.is_some()
+            && self.snapshot.mode.is_some_and(|m| m != logtap_core::SnapshotMode::NoData)
+        {
+            return bad(
+                "snapshot.mode",
+                "MySQL/MariaDB snapshots are not built yet: only \"no_data\" (stream changes only) is supported",
+            );
         }
         if self.heartbeat.interval_ms != 0 && self.heartbeat.interval_ms < 100 {
             return bad("heartbeat.interval_ms", "must be 0 (off) or at least 100");

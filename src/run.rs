@@ -112,7 +112,7 @@ async fn run_once(
             max_records: cfg.sink.max_in_flight_records,
             max_bytes: cfg.sink.max_in_flight_bytes,
         },
-        stored_checkpoint,
+        stored_checkpoint.clone(),
     );
     let parts = PipelineParts {
         name: &cfg.topic_prefix,
@@ -141,8 +141,9 @@ async fn run_once(
             let mut source = PostgresSource::start(
                 pg.clone(),
                 &cfg.topic_prefix,
-                position.as_ref(),
+                stored_checkpoint.as_ref(),
                 stored_id.as_deref(),
+                &cfg.snapshot,
             )
             .await?;
             with_sink(cfg, &mut source, tracker, parts).await

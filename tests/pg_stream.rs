@@ -180,7 +180,7 @@ async fn an_idle_publication_does_not_pin_wal() {
     .await
     .unwrap();
     let target: String =
-        pg.query_one("SELECT pg_current_wal_lsn()::text", &[]).await.unwrap().get(0);
+        pg.query_one("SELECT pg_current_wal_insert_lsn()::text", &[]).await.unwrap().get(0);
     let slot = p.to_lowercase();
     let mut confirmed = String::new();
     let mut caught_up = false;
@@ -449,7 +449,7 @@ async fn logical_decoding_messages_are_not_changes() {
     .await
     .unwrap();
     let target: String =
-        f.pg.query_one("SELECT pg_current_wal_lsn()::text", &[]).await.unwrap().get(0);
+        f.pg.query_one("SELECT pg_current_wal_insert_lsn()::text", &[]).await.unwrap().get(0);
     let topic = f.topic();
     read_at_least(&topic, 3, Duration::from_secs(30));
     let slot = f.slot();

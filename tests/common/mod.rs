@@ -420,6 +420,17 @@ pub fn pg_config(
     tables: &[&str],
     extra_pg: &str,
 ) -> String {
+    pg_config_snapshot(prefix, offsets, tables, extra_pg, "[snapshot]\nmode = \"no_data\"\n")
+}
+
+/// [`pg_config`] with this `[snapshot]` section (streaming tests read no rows).
+pub fn pg_config_snapshot(
+    prefix: &str,
+    offsets: &std::path::Path,
+    tables: &[&str],
+    extra_pg: &str,
+    snapshot: &str,
+) -> String {
     let list = tables.iter().map(|t| format!("\"{t}\"")).collect::<Vec<_>>().join(", ");
     format!(
         r#"topic_prefix = "{prefix}"
@@ -434,6 +445,7 @@ publication_name = "{slot}"
 table_include_list = [{list}]
 status_interval_ms = 1000
 {extra_pg}
+{snapshot}
 {pipeline}"#,
         host = env("LOGTAP_PG_HOST"),
         port = env("LOGTAP_PG_PORT"),

@@ -237,6 +237,7 @@ mod tests {
             snapshot: Some(SnapshotProgress {
                 pending_tables: vec!["public.t".into()],
                 last_key: Some(serde_json::json!({ "id": last })),
+                ..Default::default()
             }),
         };
         let a = t.try_register(10).unwrap();

@@ -54,6 +54,7 @@ struct Window<K, R> {
     chunk: u64,
     low_seen: bool,
     touched: HashSet<K>,
+    all_touched: bool,
     rows: Option<Vec<(K, R)>>,
 }
 
@@ -78,7 +79,13 @@ impl<K: Hash + Eq + Clone, R> Reconciler<K, R> {
     /// still open is abandoned (its watermarks will be ignored): the driver
     /// starts it again, nothing of it was emitted.
     pub fn begin(&mut self, chunk: u64) {
-        self.window = Some(Window { chunk, low_seen: false, touched: HashSet::new(), rows: None });
+        self.window = Some(Window {
+            chunk,
+            low_seen: false,
+            touched: HashSet::new(),
+            all_touched: false,
+            rows: None,
+        });
     }
 
     /// Whether a chunk is open (begun and not yet closed).
@@ -108,6 +115,16 @@ impl<K: Hash + Eq + Clone, R> Reconciler<K, R> {
         }
     }
 
+    /// Every row of the chunk's table changed in the log (a TRUNCATE): none
+    /// of the chunk's rows may be sent.
+    pub fn changed_all(&mut self) {
+        if let Some(w) = &mut self.window {
+            if w.low_seen {
+                w.all_touched = true;
+            }
+        }
+    }
+
     /// A watermark `mark` of chunk `chunk` arrived in the log.
     pub fn watermark(&mut self, chunk: u64, mark: Mark) -> Result<Seen<K, R>, DblogError> {
         let Some(w) = &mut self.window else { return Ok(Seen::Ignored) };
@@ -125,7 +142,11 @@ impl<K: Hash + Eq + Clone, R> Reconciler<K, R> {
                     return Err(DblogError::RowsMissing { chunk });
                 };
                 let touched = std::mem::take(&mut w.touched);
+                let all = w.all_touched;
                 self.window = None;
+                if all {
+                    return Ok(Seen::Closed(Vec::new()));
+                }
                 Ok(Seen::Closed(rows.into_iter().filter(|(k, _)| !touched.contains(k)).collect()))
             }
         }
@@ -322,6 +343,21 @@ mod tests {
         r.rows_read(vec![(1, "new")]).unwrap();
         r.watermark(1, Mark::Low).unwrap();
         assert_eq!(r.watermark(1, Mark::High).unwrap(), Seen::Closed(vec![(1, "new")]));
+    }
+
+    #[test]
+    fn a_truncate_in_the_window_drops_the_whole_chunk_and_one_before_it_nothing() {
+        let mut r: Reconciler<u8, &str> = Reconciler::new();
+        r.begin(1);
+        r.changed_all(); // before the low watermark: the select ran after it
+        r.watermark(1, Mark::Low).unwrap();
+        r.rows_read(vec![(1, "a")]).unwrap();
+        assert_eq!(r.watermark(1, Mark::High).unwrap(), Seen::Closed(vec![(1, "a")]));
+        r.begin(2);
+        r.watermark(2, Mark::Low).unwrap();
+        r.rows_read(vec![(1, "a"), (2, "b")]).unwrap();
+        r.changed_all();
+        assert_eq!(r.watermark(2, Mark::High).unwrap(), Seen::Closed(vec![]));
     }
 
     #[test]

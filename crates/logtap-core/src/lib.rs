@@ -18,6 +18,7 @@ pub mod position;
 pub mod schema;
 pub mod secret;
 pub mod shared;
+pub mod snapshot;
 pub mod traits;
 
 pub use ack::{AckTracker, DeliveryError, DeliveryFailure, Limits, Seq};
@@ -28,6 +29,7 @@ pub use position::{Lsn, SourcePosition};
 pub use schema::{ConnectType, Field, Schema, Struct, Value};
 pub use secret::Secret;
 pub use shared::SharedTracker;
+pub use snapshot::{SnapshotConfig, SnapshotMode, SnapshotPlan};
 pub use traits::{
     Checkpoint, OffsetError, OffsetStore, PipelineError, Sink, SinkRecord, SnapshotProgress,
     Source, SourceItem, StoredOffset,

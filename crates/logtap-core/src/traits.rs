@@ -155,9 +155,20 @@ pub trait Sink: Send {
 pub struct SnapshotProgress {
     /// Tables still to read, in order; the first is in progress.
     pub pending_tables: Vec<String>,
-    /// Key of the last row emitted from the first pending table, as JSON.
+    /// Key of the last row read from the first pending table, as JSON
+    /// (the source's own form: for PostgreSQL the key columns' text).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_key: Option<serde_json::Value>,
+    /// Tables finished so far.
+    #[serde(default)]
+    pub tables_done: u64,
+    /// Rows sent from the first pending table so far.
+    #[serde(default)]
+    pub rows_done: u64,
+    /// An incremental (ad-hoc) snapshot rather than the initial one: its
+    /// records say `snapshot = "incremental"`.
+    #[serde(default)]
+    pub incremental: bool,
 }
 
 /// A resume point: the stream position, and where a snapshot stands while
@@ -184,9 +195,10 @@ impl std::fmt::Display for Checkpoint {
         if let Some(s) = &self.snapshot {
             write!(
                 f,
-                " (snapshot: {} tables left, last key {:?})",
+                " (snapshot: {} tables left, {} rows of the first, last key {})",
                 s.pending_tables.len(),
-                s.last_key
+                s.rows_done,
+                s.last_key.as_ref().map_or("none".to_string(), |k| k.to_string())
             )?;
         }
         Ok(())

@@ -212,6 +212,7 @@ mod tests {
             snapshot: Some(SnapshotProgress {
                 pending_tables: vec!["public.orders".into()],
                 last_key: Some(serde_json::json!({"id": lsn})),
+                ..Default::default()
             }),
             updated_at_ms: 1,
         }

@@ -195,6 +195,88 @@ pub async fn table_shape(
     Ok((cols, pk.iter().map(|r| r.get(0)).collect()))
 }
 
+/// A table to snapshot, as the catalog describes it now: the Relation
+/// message pgoutput would send for it (published columns, replica
+/// identity), and how to page through it.
+#[derive(Debug, Clone)]
+pub struct SnapshotTable {
+    pub relation: logtap_pgoutput::Relation,
+    /// Primary key columns in key order, each with its type as SQL
+    /// (`format_type`), to compare a stored key with; empty without one.
+    pub key: Vec<(String, String)>,
+    /// `pg_class.reltuples`: the planner's row estimate (-1: never analyzed).
+    pub estimate: i64,
+}
+
+/// The table `schema.table` to snapshot; `None` if it does not exist.
+pub async fn snapshot_table(
+    client: &Client,
+    schema: &str,
+    table: &str,
+) -> Result<Option<SnapshotTable>, PipelineError> {
+    use logtap_pgoutput::{Column, Relation, ReplicaIdentity};
+    let what = format!("reading the columns of {schema}.{table} for its snapshot");
+    let Some(rel) = client
+        .query_opt(
+            "SELECT c.oid, c.relreplident::text, c.reltuples::bigint FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2",
+            &[&schema, &table],
+        )
+        .await
+        .map_err(|e| sql_err(&what, e))?
+    else {
+        return Ok(None);
+    };
+    let oid: u32 = rel.get(0);
+    let ident: String = rel.get(1);
+    let (_, pk) = table_shape(client, oid).await?;
+    // Published columns: pgoutput leaves out dropped and generated ones.
+    let rows = client
+        .query(
+            "SELECT a.attname::text, a.atttypid, a.atttypmod, format_type(a.atttypid, NULL) \
+             FROM pg_attribute a WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped \
+             AND a.attgenerated = '' ORDER BY a.attnum",
+            &[&oid],
+        )
+        .await
+        .map_err(|e| sql_err(&what, e))?;
+    let replica_identity = match ident.as_str() {
+        "f" => ReplicaIdentity::Full,
+        "n" => ReplicaIdentity::Nothing,
+        "i" => ReplicaIdentity::Index,
+        _ => ReplicaIdentity::Default,
+    };
+    let columns: Vec<Column> = rows
+        .iter()
+        .map(|r| {
+            let name: String = r.get(0);
+            Column {
+                is_key: replica_identity == ReplicaIdentity::Full || pk.contains(&name),
+                name,
+                type_oid: r.get(1),
+                type_modifier: r.get(2),
+            }
+        })
+        .collect();
+    let key = pk
+        .iter()
+        .filter_map(|k| {
+            rows.iter().find(|r| r.get::<_, String>(0) == *k).map(|r| (k.clone(), r.get(3)))
+        })
+        .collect();
+    Ok(Some(SnapshotTable {
+        relation: Relation {
+            id: oid,
+            namespace: schema.to_string(),
+            name: table.to_string(),
+            replica_identity,
+            columns,
+        },
+        key,
+        estimate: rel.get(2),
+    }))
+}
+
 /// A type as `pg_type` describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CatalogType {

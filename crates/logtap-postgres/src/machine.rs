@@ -29,8 +29,8 @@ use logtap_core::event::{
     ConnectorFields, SnapshotMarker, SourceCommon,
 };
 use logtap_core::{
-    ChangeEvent, Field, Lsn, Op, PipelineError, RecordNames, Schema, SourceItem, SourcePosition,
-    Struct, TableId, Value,
+    ChangeEvent, Checkpoint, Field, Lsn, Op, PipelineError, RecordNames, Schema, SourceItem,
+    SourcePosition, Struct, TableId, Value,
 };
 use logtap_pgoutput::{
     pg_micros_to_unix, Decoder, Message, Relation, ReplicaIdentity, TupleData, TupleValue,
@@ -163,6 +163,8 @@ pub(crate) struct PgMachine {
     shape_cache: Option<(Relation, TableShape)>,
     /// Types the catalog was asked for and does not have.
     absent_types: HashSet<u32>,
+    /// The snapshot running alongside the stream, if any.
+    snap: Option<snapshot::Snapshot>,
 }
 
 impl PgMachine {
@@ -190,6 +192,7 @@ impl PgMachine {
             warned: HashSet::new(),
             shape_cache: None,
             absent_types: HashSet::new(),
+            snap: None,
         }
     }
 
@@ -201,9 +204,7 @@ impl PgMachine {
             Input::Keepalive { wal_end } => {
                 if self.tx.is_none() && wal_end > self.last_checkpoint {
                     self.last_checkpoint = wal_end;
-                    self.pending.push_back(SourceItem::Checkpoint(
-                        SourcePosition::Postgres { lsn: Lsn(wal_end) }.into(),
-                    ));
+                    self.checkpoint(wal_end);
                 }
                 Ok(None)
             }
@@ -266,7 +267,7 @@ impl PgMachine {
                 if c.end_lsn > self.last_checkpoint {
                     self.last_checkpoint = c.end_lsn;
                 }
-                self.pending.push_back(SourceItem::Checkpoint(SourcePosition::Postgres { lsn: Lsn(c.end_lsn) }.into()));
+                self.checkpoint(c.end_lsn);
             }
             Message::Relation { relation, .. } => self.relation(&relation)?,
             Message::Type(_) => {}
@@ -275,14 +276,19 @@ impl PgMachine {
                     tx.origin = Some((o.name, o.commit_lsn));
                 }
             }
-            Message::LogicalMessage(_) => {}
+            Message::LogicalMessage(m) => self.snapshot_message(lsn, &m)?,
             Message::Insert(ins) => {
+                self.snapshot_note(ins.relation_id, &[&ins.new]);
                 let Some(state) = self.captured(ins.relation_id, lsn)? else { return Ok(()) };
                 let after = self.tuple(state, &ins.new, lsn)?;
                 let items = self.row_change(state, Op::Create, None, Some(after), lsn);
                 self.pending.extend(items);
             }
             Message::Update(up) => {
+                match &up.old {
+                    Some(old) => self.snapshot_note(up.relation_id, &[old.tuple(), &up.new]),
+                    None => self.snapshot_note(up.relation_id, &[&up.new]),
+                }
                 let Some(state) = self.captured(up.relation_id, lsn)? else { return Ok(()) };
                 let after = self.tuple(state, &up.new, lsn)?;
                 let before = match &up.old {
@@ -293,6 +299,7 @@ impl PgMachine {
                 self.pending.extend(items);
             }
             Message::Delete(del) => {
+                self.snapshot_note(del.relation_id, &[del.old.tuple()]);
                 let Some(state) = self.captured(del.relation_id, lsn)? else { return Ok(()) };
                 let before = self.tuple(state, del.old.tuple(), lsn)?;
                 let items = self.row_change(state, Op::Delete, Some(before), None, lsn);
@@ -301,8 +308,9 @@ impl PgMachine {
             Message::Truncate(t) => {
                 if self.cfg.emit_truncate {
                     for rel in &t.relation_ids {
+                        self.snapshot_truncated(*rel);
                         let Some(state) = self.captured(*rel, lsn)? else { continue };
-                        let ev = self.event(state, Op::Truncate, None, None, None, lsn, vec![]);
+                        let ev = self.event(state, Op::Truncate, None, None, None, lsn, vec![], SnapshotMarker::False);
                         self.pending.push_back(SourceItem::Change(Box::new(ev)));
                     }
                 }
@@ -318,6 +326,15 @@ impl PgMachine {
     }
 
     /// The events of one row change (see `split_row_change`).
+    /// A resume point at `lsn`, with the snapshot's progress.
+    fn checkpoint(&mut self, lsn: u64) {
+        let snapshot = self.snapshot_progress();
+        self.pending.push_back(SourceItem::Checkpoint(Checkpoint {
+            position: SourcePosition::Postgres { lsn: Lsn(lsn) },
+            snapshot,
+        }));
+    }
+
     fn row_change(
         &self,
         state: &TableState,
@@ -330,7 +347,16 @@ impl PgMachine {
         split_row_change(op, before, after, |row| key_of(state, row))
             .into_iter()
             .map(|c| {
-                let ev = self.event(state, c.op, c.key, c.before, c.after, lsn, c.headers);
+                let ev = self.event(
+                    state,
+                    c.op,
+                    c.key,
+                    c.before,
+                    c.after,
+                    lsn,
+                    c.headers,
+                    SnapshotMarker::False,
+                );
                 SourceItem::Change(Box::new(ev))
             })
             .collect()
@@ -348,6 +374,14 @@ impl PgMachine {
     }
 
     fn relation(&mut self, rel: &Relation) -> Result<(), PipelineError> {
+        let state = self.table_state(rel)?;
+        self.tables.insert(rel.id, state);
+        Ok(())
+    }
+
+    /// Schemas and converters of relation `rel`, whose catalog shape (and
+    /// types) `input` asked for first.
+    fn table_state(&mut self, rel: &Relation) -> Result<TableState, PipelineError> {
         let namespace =
             if rel.namespace.is_empty() { "pg_catalog".to_string() } else { rel.namespace.clone() };
         let id = TableId::new(&namespace, &rel.name);
@@ -445,11 +479,7 @@ impl PgMachine {
         }
         let value_schema = Arc::new(Schema::structure(&names.value, fields));
         tracing::debug!(table = %id, relation = rel.id, captured, columns = columns.len(), key = ?pk, "relation");
-        self.tables.insert(
-            rel.id,
-            TableState { id, captured, columns, key_idx, key_schema, value_schema },
-        );
-        Ok(())
+        Ok(TableState { id, captured, columns, key_idx, key_schema, value_schema })
     }
 
     fn tuple(
@@ -525,6 +555,7 @@ impl PgMachine {
         after: Option<Struct>,
         lsn: u64,
         headers: Vec<(String, Vec<u8>)>,
+        snapshot: SnapshotMarker,
     ) -> ChangeEvent {
         let tx = self.tx.clone().unwrap_or(Tx { xid: 0, commit_ts_us: now_us(), origin: None });
         let sequence = format!(
@@ -535,7 +566,7 @@ impl PgMachine {
             connector: "postgresql",
             name: &self.prefix,
             ts_us: tx.commit_ts_us,
-            snapshot: SnapshotMarker::False,
+            snapshot,
             db: &self.cfg.database,
             sequence: Some(sequence),
         };
@@ -601,6 +632,9 @@ fn key_of(state: &TableState, row: &Struct) -> Option<Struct> {
     let values = state.key_idx.iter().map(|&i| row.values[i].clone()).collect();
     Some(Struct { schema: schema.clone(), values })
 }
+
+#[path = "machine_snapshot.rs"]
+pub(crate) mod snapshot;
 
 #[cfg(test)]
 #[path = "machine_tests.rs"]

@@ -21,11 +21,16 @@
 
 use crate::catalog;
 use crate::config::PostgresConfig;
+use crate::machine::snapshot::{SnapStep, Snapshot};
 use crate::machine::{Input, Need, PgMachine};
+use crate::snapshot::{ChunkMsg, ChunkRequest};
 use crate::types::TypeOptions;
 use crate::walsender::{ConnectParams, Reader, WalSender, WalSenderError, Writer};
 use logtap_core::event::now_us;
-use logtap_core::{ErrorKind, Lsn, PipelineError, Source, SourceItem, SourcePosition};
+use logtap_core::snapshot::{self, SnapshotConfig, SnapshotMode, SnapshotPlan};
+use logtap_core::{
+    Checkpoint, ErrorKind, Lsn, PipelineError, SnapshotProgress, Source, SourceItem, SourcePosition,
+};
 use logtap_pgoutput::{
     decode_copy_data, unix_micros_to_pg, CopyData, Decoder, StandbyStatusUpdate,
 };
@@ -70,6 +75,49 @@ pub struct PostgresSource {
     source_id: String,
     /// The state machine the frames go through.
     m: PgMachine,
+    /// The snapshot's chunk reader, while a snapshot runs.
+    chunks: Option<Chunks>,
+    /// `initial_only`: the source ends once the snapshot is read.
+    stop_when_done: bool,
+}
+
+/// The task reading chunks (`snapshot.rs`) and its pacing.
+struct Chunks {
+    tx: mpsc::Sender<ChunkRequest>,
+    rx: mpsc::Receiver<ChunkMsg>,
+    task: tokio::task::JoinHandle<()>,
+    /// `[snapshot] chunk_delay_ms`.
+    delay: Duration,
+    /// No chunk starts before this.
+    next_at: Option<tokio::time::Instant>,
+}
+
+impl Drop for Chunks {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A watermark run id, new for each start (see `snapshot.rs`).
+fn run_id() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    nanos ^ (u64::from(std::process::id()) << 40)
+}
+
+/// The chunk task's next report (`Some`), or `None` when the pause before
+/// the next chunk is over; never without a snapshot.
+async fn chunk_event(chunks: &mut Option<Chunks>) -> Option<Option<ChunkMsg>> {
+    let Some(c) = chunks else { return std::future::pending().await };
+    match c.next_at {
+        Some(at) if at > tokio::time::Instant::now() => tokio::select! {
+            m = c.rx.recv() => Some(m),
+            _ = tokio::time::sleep_until(at) => None,
+        },
+        _ => Some(c.rx.recv().await),
+    }
 }
 
 impl std::fmt::Debug for PostgresSource {
@@ -94,15 +142,19 @@ fn quote_ident(s: &str) -> String {
 
 impl PostgresSource {
     /// Connects, prepares publication and slot, and starts streaming after
-    /// `stored` (the committed position) or, without one, from the slot's
-    /// confirmed position (a new slot: from now).
+    /// the stored checkpoint or, without one, from the slot's confirmed
+    /// position (a new slot: from now); with a snapshot as `snap` and the
+    /// stored progress say.
     pub async fn start(
         cfg: PostgresConfig,
         prefix: &str,
-        stored: Option<&SourcePosition>,
+        stored: Option<&Checkpoint>,
         stored_id: Option<&str>,
+        snap: &SnapshotConfig,
     ) -> Result<Self, PipelineError> {
-        let stored_lsn = match stored {
+        let mode = snap.mode.unwrap_or(SnapshotMode::Initial);
+        let mut progress = stored.and_then(|c| c.snapshot.clone());
+        let mut stored_lsn = match stored.map(|c| &c.position) {
             None => None,
             Some(SourcePosition::Postgres { lsn }) => Some(*lsn),
             Some(other) => {
@@ -153,50 +205,69 @@ impl PostgresSource {
         let slot = &cfg.slot_name;
         // The server never sends anything before this point; keepalives
         // below it (sent while it rewinds to restart_lsn) are not progress.
-        let slot_floor: Lsn = match catalog::slot_info(&sql, slot).await? {
+        let mut info = catalog::slot_info(&sql, slot).await?;
+        if let Some(info) = &info {
+            if info.plugin.as_deref() != Some("pgoutput") {
+                return Err(PipelineError::new(ErrorKind::ServerSetup, format!(
+                    "replication slot `{slot}` uses plugin {:?}, not pgoutput: drop it (SELECT pg_drop_replication_slot('{slot}')) or set postgres.slot_name to another name",
+                    info.plugin
+                )));
+            }
+            if info.database.as_deref() != Some(cfg.database.as_str()) {
+                return Err(PipelineError::new(ErrorKind::ServerSetup, format!(
+                    "replication slot `{slot}` belongs to database {:?}, not `{}`: set postgres.slot_name to another name",
+                    info.database, cfg.database
+                )));
+            }
+            if let Some(pid) = info.active_pid {
+                return Err(PipelineError::new(ErrorKind::SlotInUse, format!(
+                    "replication slot `{slot}` is in use by server process {pid} (another logtap, or a stale connection): stop it, or SELECT pg_terminate_backend({pid})"
+                )));
+            }
+        }
+        // Is the stored position still there to resume from?
+        let gone = match (&info, stored_lsn) {
+            (Some(i), _) if i.wal_status.as_deref() == Some("lost") => Some(format!(
+                "replication slot `{slot}` has lost required WAL (wal_status = lost, max_slot_wal_keep_size exceeded): changes are gone"
+            )),
+            (Some(i), Some(stored)) if i.confirmed_flush_lsn.is_some_and(|c| c > stored) => Some(format!(
+                "replication slot `{slot}` has confirmed {}, past logtap's stored position {stored}: the changes between were consumed by another client and cannot be replayed",
+                i.confirmed_flush_lsn.unwrap_or(stored)
+            )),
+            (None, Some(stored)) => Some(format!(
+                "replication slot `{slot}` does not exist, but logtap has a stored position ({stored}): the slot was dropped and changes since then may be lost"
+            )),
+            _ => None,
+        };
+        if let Some(why) = gone {
+            if mode != SnapshotMode::WhenNeeded {
+                return Err(PipelineError::new(ErrorKind::PositionLost, format!(
+                    "{why}; to start over run `logtap reset` (a new snapshot brings the tables back), or set [snapshot] mode = \"when_needed\" to do that by itself"
+                )));
+            }
+            tracing::warn!(slot = %slot, "{why}; snapshot mode when_needed: starting over with a new slot and a new snapshot");
+            if info.is_some() {
+                sql.execute("SELECT pg_drop_replication_slot($1)", &[&slot.as_str()])
+                    .await
+                    .map_err(|e| {
+                        catalog::sql_err(&format!("dropping replication slot `{slot}`"), e)
+                    })?;
+                info = None;
+            }
+            stored_lsn = None;
+            progress = None;
+        }
+        let plan = snapshot::plan(mode, stored_lsn.is_some(), progress.as_ref());
+        // The server never sends anything before this point; keepalives
+        // below it (sent while it rewinds to restart_lsn) are not progress.
+        let slot_floor: Lsn = match info {
             Some(info) => {
-                if info.plugin.as_deref() != Some("pgoutput") {
-                    return Err(PipelineError::new(ErrorKind::ServerSetup, format!(
-                        "replication slot `{slot}` uses plugin {:?}, not pgoutput: drop it (SELECT pg_drop_replication_slot('{slot}')) or set postgres.slot_name to another name",
-                        info.plugin
-                    )));
-                }
-                if info.database.as_deref() != Some(cfg.database.as_str()) {
-                    return Err(PipelineError::new(ErrorKind::ServerSetup, format!(
-                        "replication slot `{slot}` belongs to database {:?}, not `{}`: set postgres.slot_name to another name",
-                        info.database, cfg.database
-                    )));
-                }
-                if let Some(pid) = info.active_pid {
-                    return Err(PipelineError::new(ErrorKind::SlotInUse, format!(
-                        "replication slot `{slot}` is in use by server process {pid} (another logtap, or a stale connection): stop it, or SELECT pg_terminate_backend({pid})"
-                    )));
-                }
-                if info.wal_status.as_deref() == Some("lost") {
-                    return Err(PipelineError::new(ErrorKind::PositionLost, format!(
-                        "replication slot `{slot}` has lost required WAL (wal_status = lost, max_slot_wal_keep_size exceeded): changes are gone; drop the slot and start over with `logtap reset` (a new snapshot is needed)"
-                    )));
-                }
-                if let (Some(stored), Some(confirmed)) = (stored_lsn, info.confirmed_flush_lsn) {
-                    if confirmed > stored {
-                        return Err(PipelineError::new(ErrorKind::PositionLost, format!(
-                            "replication slot `{slot}` has confirmed {confirmed}, past logtap's stored position {stored}: the changes between were consumed by another client and cannot be replayed; \
-                             to start over run `logtap reset` (a new snapshot is needed to get them back)"
-                        )));
-                    }
-                }
                 if stored_lsn.is_none() {
                     tracing::info!(slot = %slot, confirmed = ?info.confirmed_flush_lsn, "reusing existing slot without a stored position: streaming from its confirmed position");
                 }
                 info.confirmed_flush_lsn.unwrap_or(Lsn(0))
             }
             None => {
-                if let Some(stored) = stored_lsn {
-                    return Err(PipelineError::new(ErrorKind::PositionLost, format!(
-                        "replication slot `{slot}` does not exist, but logtap has a stored position ({stored}): the slot was dropped and changes since then may be lost; \
-                         to start over run `logtap reset` (a new snapshot is needed to recover them)"
-                    )));
-                }
                 let rows = ws
                     .simple_query(&format!(
                         "CREATE_REPLICATION_SLOT {} LOGICAL pgoutput NOEXPORT_SNAPSHOT",
@@ -207,6 +278,29 @@ impl PostgresSource {
                 let at = rows.first().and_then(|r| r.get(1)).cloned().flatten().unwrap_or_default();
                 tracing::info!(slot = %slot, consistent_point = %at, "created replication slot");
                 at.parse().unwrap_or(Lsn(0))
+            }
+        };
+        let snapshot = match plan {
+            SnapshotPlan::None => None,
+            _ if version < 140000 => {
+                return Err(PipelineError::new(ErrorKind::Unsupported, format!(
+                    "snapshot mode {mode} needs PostgreSQL 14 or later (its watermarks are logical decoding messages); this server is {version}: \
+                     set [snapshot] mode = \"no_data\" to stream changes only"
+                )))
+            }
+            SnapshotPlan::Resume(p) => {
+                tracing::info!(tables = ?p.pending_tables, last_key = ?p.last_key, "resuming the snapshot");
+                Some(p)
+            }
+            SnapshotPlan::Full => {
+                let tables: Vec<String> = catalog::publication_tables(&sql, &cfg.publication_name)
+                    .await?
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|t| t.split_once('.').is_some_and(|(s, n)| cfg.captures(s, n)))
+                    .collect();
+                tracing::info!(mode = %mode, tables = ?tables, "snapshotting");
+                Some(SnapshotProgress { pending_tables: tables, ..Default::default() })
             }
         };
         let proto = match version {
@@ -252,8 +346,27 @@ impl PostgresSource {
         ));
         let opts = TypeOptions::from_config(&cfg);
         let decoder = Decoder::new(proto).map_err(|e| PipelineError::internal(e.to_string()))?;
+        let mut m = PgMachine::new(cfg.clone(), prefix, decoder, opts, start.0.max(slot_floor.0));
+        let chunks = match snapshot {
+            Some(progress) => {
+                let run = run_id();
+                m.start_snapshot(Snapshot::new(slot, run, snap.chunk_size, progress));
+                let (tx, rx, task) =
+                    crate::snapshot::spawn(catalog::connect(&cfg).await?, slot.clone(), run);
+                Some(Chunks {
+                    tx,
+                    rx,
+                    task,
+                    delay: Duration::from_millis(snap.chunk_delay_ms),
+                    next_at: None,
+                })
+            }
+            None => None,
+        };
         Ok(PostgresSource {
-            m: PgMachine::new(cfg.clone(), prefix, decoder, opts, start.0.max(slot_floor.0)),
+            m,
+            chunks,
+            stop_when_done: mode == SnapshotMode::InitialOnly,
             sql,
             rx,
             flushed,
@@ -296,6 +409,65 @@ impl PostgresSource {
         Ok(())
     }
 
+    /// What the chunk task reported: rows go to the machine before the
+    /// task may write the chunk's high watermark.
+    fn chunk_msg(&mut self, msg: Option<ChunkMsg>) -> Result<(), PipelineError> {
+        match msg {
+            Some(ChunkMsg::Rows { chunk, rows, ack }) => {
+                self.m.snapshot_rows(chunk, rows)?;
+                let _ = ack.send(());
+                Ok(())
+            }
+            Some(ChunkMsg::Failed(e)) => Err(e),
+            None => Err(PipelineError::connection("the snapshot's connection ended")),
+        }
+    }
+
+    /// Moves the snapshot on: takes the chunk task's reports, describes the
+    /// next table, starts the next chunk when its pause is over.
+    async fn drive_snapshot(&mut self) -> Result<(), PipelineError> {
+        loop {
+            let Some(chunks) = &mut self.chunks else { return Ok(()) };
+            match chunks.rx.try_recv() {
+                Ok(msg) => {
+                    self.chunk_msg(Some(msg))?;
+                    continue;
+                }
+                Err(mpsc::error::TryRecvError::Disconnected) => return self.chunk_msg(None),
+                Err(mpsc::error::TryRecvError::Empty) => {}
+            }
+            if chunks.next_at.is_some_and(|at| at > tokio::time::Instant::now()) {
+                return Ok(());
+            }
+            match self.m.snapshot_step()? {
+                SnapStep::Idle => {
+                    if self.m.snapshot_finished() {
+                        // Closes the snapshot's connection.
+                        self.chunks = None;
+                    }
+                    return Ok(());
+                }
+                SnapStep::Describe { schema, table } => {
+                    let found = catalog::snapshot_table(&self.sql, &schema, &table).await?;
+                    while let Some(need) = self.m.snapshot_table_read(found.clone())? {
+                        self.answer(need).await?;
+                    }
+                }
+                SnapStep::Chunk(req) => {
+                    let Some(chunks) = &mut self.chunks else { return Ok(()) };
+                    // One chunk at a time: the task's queue is always free here.
+                    if chunks.tx.try_send(req).is_err() {
+                        return self.chunk_msg(None);
+                    }
+                    if !chunks.delay.is_zero() {
+                        chunks.next_at = Some(tokio::time::Instant::now() + chunks.delay);
+                    }
+                    return Ok(());
+                }
+            }
+        }
+    }
+
     /// Handles one frame: errors and the end of the stream here, the rest
     /// through the machine, answering what it needs.
     async fn process(&mut self, frame: &Frame) -> Result<(), PipelineError> {
@@ -327,8 +499,15 @@ impl PostgresSource {
 impl Source for PostgresSource {
     async fn next(&mut self) -> Result<Option<SourceItem>, PipelineError> {
         loop {
+            // First, so the next chunk is read while this one's rows are
+            // still being sent.
+            self.drive_snapshot().await?;
             if let Some(item) = self.m.pending.pop_front() {
                 return Ok(Some(item));
+            }
+            if self.stop_when_done && (self.chunks.is_none() || self.m.snapshot_finished()) {
+                tracing::info!("snapshot mode initial_only: the snapshot is read, stopping");
+                return Ok(None);
             }
             // Cancel-safe: a frame is either still in the channel or in
             // `current` until it is fully processed. Processing awaits only
@@ -338,7 +517,16 @@ impl Source for PostgresSource {
             let frame = match &self.current {
                 Some(f) => f.clone(),
                 None => {
-                    let f = Arc::new(self.rx.recv().await.unwrap_or(Frame::End));
+                    let f = tokio::select! {
+                        f = self.rx.recv() => f,
+                        event = chunk_event(&mut self.chunks) => {
+                            if let Some(msg) = event {
+                                self.chunk_msg(msg)?;
+                            }
+                            continue;
+                        }
+                    };
+                    let f = Arc::new(f.unwrap_or(Frame::End));
                     self.current = Some(f.clone());
                     f
                 }

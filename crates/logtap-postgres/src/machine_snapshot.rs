@@ -1,0 +1,422 @@
+//! The snapshot half of the PostgreSQL state machine (DESIGN.md section 6):
+//! which chunk to read next, what streamed changes touch while a chunk is
+//! open, and the rows to emit as reads when the chunk's high watermark
+//! passes in the stream. No IO: the driver (`source.rs`) asks
+//! [`PgMachine::snapshot_step`] what to do, runs it (`snapshot.rs` reads
+//! chunks between watermarks), and hands back what it got.
+//!
+//! Every table, the initial snapshot included, is read by the same
+//! DBLog chunks on the primary key, so no transaction or lock is held
+//! across chunks and an interrupted snapshot resumes at its next chunk:
+//! the progress (tables left, last key read) travels in every checkpoint
+//! the machine yields, and changes only when a chunk's reads are queued,
+//! so a stored checkpoint never claims rows that Kafka has not
+//! acknowledged.
+//!
+//! Keys are compared as the server's text output of the key columns (what
+//! pgoutput sends and what the chunk's simple-query `SELECT` returns). A
+//! table without a primary key is paged by `ctid` and reconciled on the
+//! whole row: a read row equal to a row changed inside its chunk's window
+//! is not sent (two identical rows in a keyless table are
+//! indistinguishable to any consumer).
+
+use super::{key_of, Need, PgMachine, TableState};
+use crate::catalog::SnapshotTable;
+use crate::snapshot::WATERMARK_PREFIX;
+use crate::snapshot::{parse_watermark, quote_ident, quote_literal, ChunkRequest, TextRow};
+use logtap_core::dblog::{Reconciler, Seen};
+use logtap_core::event::SnapshotMarker;
+use logtap_core::{Op, PipelineError, SnapshotProgress, SourceItem, TableId};
+use logtap_pgoutput::{LogicalMessage, TupleData, TupleValue};
+
+/// A running snapshot.
+pub(crate) struct Snapshot {
+    slot: String,
+    /// This start's watermark run (see `snapshot.rs`).
+    run: u64,
+    chunk_size: u32,
+    progress: SnapshotProgress,
+    next_chunk: u64,
+    rec: Reconciler<TextRow, TextRow>,
+    table: Option<SnapTable>,
+    in_flight: Option<InFlight>,
+    /// Every table is read; the checkpoints from here on say so.
+    done: bool,
+    /// A checkpoint saying so is queued, after the last reads.
+    done_checkpoint: bool,
+}
+
+/// The table being read.
+struct SnapTable {
+    id: TableId,
+    state: TableState,
+    /// Column names, in the order the chunk's `SELECT` returns them.
+    columns: Vec<String>,
+    /// The primary key: (column, its SQL type, its index in `columns`).
+    /// Empty: paged by `ctid`, which the `SELECT` returns first.
+    key: Vec<(String, String, usize)>,
+    estimate: i64,
+}
+
+struct InFlight {
+    chunk: u64,
+    /// More rows follow this chunk in the table.
+    more: bool,
+    /// The paging key of the chunk's last row.
+    last: Option<TextRow>,
+    /// A change in the window whose key could not be told (a column
+    /// renamed, an unchanged TOAST value in a keyless row): the chunk is
+    /// read again instead of guessing.
+    redo: bool,
+}
+
+/// What the driver should do for the snapshot now.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum SnapStep {
+    /// Nothing (no snapshot, a chunk in flight, or all read).
+    Idle,
+    /// Read this table's description ([`crate::catalog::snapshot_table`])
+    /// and give it to [`PgMachine::snapshot_table_read`].
+    Describe { schema: String, table: String },
+    /// Read this chunk (`snapshot.rs`).
+    Chunk(ChunkRequest),
+}
+
+impl Snapshot {
+    /// A snapshot from `progress` (fresh: every table pending, no key).
+    pub(crate) fn new(slot: &str, run: u64, chunk_size: u32, progress: SnapshotProgress) -> Self {
+        let done = progress.pending_tables.is_empty();
+        Snapshot {
+            slot: slot.to_string(),
+            run,
+            chunk_size: chunk_size.max(1),
+            progress,
+            next_chunk: 1,
+            rec: Reconciler::new(),
+            table: None,
+            in_flight: None,
+            done,
+            done_checkpoint: false,
+        }
+    }
+}
+
+impl PgMachine {
+    pub(crate) fn start_snapshot(&mut self, snapshot: Snapshot) {
+        self.snap = Some(snapshot);
+    }
+
+    /// The progress the next checkpoint carries: `None` when no snapshot
+    /// runs or it has finished.
+    pub(super) fn snapshot_progress(&mut self) -> Option<SnapshotProgress> {
+        let snap = self.snap.as_mut()?;
+        if snap.done {
+            snap.done_checkpoint = true;
+            return None;
+        }
+        Some(snap.progress.clone())
+    }
+
+    /// Whether a snapshot was started, has read every table, and a
+    /// checkpoint saying so is queued.
+    pub(crate) fn snapshot_finished(&self) -> bool {
+        self.snap.as_ref().is_some_and(|s| s.done_checkpoint)
+    }
+
+    /// See [`SnapStep`]. A chunk returned here is begun: its watermarks are
+    /// awaited from now on.
+    pub(crate) fn snapshot_step(&mut self) -> Result<SnapStep, PipelineError> {
+        let Some(snap) = &mut self.snap else { return Ok(SnapStep::Idle) };
+        if snap.done || snap.in_flight.is_some() {
+            return Ok(SnapStep::Idle);
+        }
+        let Some(table) = &snap.table else {
+            let name = &snap.progress.pending_tables[0];
+            let (schema, table) = name.split_once('.').ok_or_else(|| {
+                PipelineError::internal(format!("snapshot table `{name}` is not schema.table"))
+            })?;
+            return Ok(SnapStep::Describe { schema: schema.into(), table: table.into() });
+        };
+        let last: Option<TextRow> = match &snap.progress.last_key {
+            None => None,
+            Some(v) => Some(serde_json::from_value(v.clone()).map_err(|e| {
+                PipelineError::internal(format!(
+                    "stored snapshot progress of {}: last key {v} is not a list of texts: {e}",
+                    table.id
+                ))
+            })?),
+        };
+        let select = chunk_select(table, last.as_deref(), snap.chunk_size)?;
+        let chunk = snap.next_chunk;
+        snap.next_chunk += 1;
+        snap.rec.begin(chunk);
+        snap.in_flight = Some(InFlight { chunk, more: false, last: None, redo: false });
+        Ok(SnapStep::Chunk(ChunkRequest { chunk, select }))
+    }
+
+    /// The answer to [`SnapStep::Describe`] (`None`: the table is gone, and
+    /// is skipped with a warning), or a catalog question first.
+    pub(crate) fn snapshot_table_read(
+        &mut self,
+        found: Option<SnapshotTable>,
+    ) -> Result<Option<Need>, PipelineError> {
+        let Some(found) = found else {
+            if let Some(snap) = &mut self.snap {
+                let name = snap.progress.pending_tables.remove(0);
+                tracing::warn!(table = %name, "table to snapshot no longer exists: skipped");
+                table_finished(snap);
+            }
+            return Ok(None);
+        };
+        if let Some(need) = self.relation_need(&found.relation) {
+            return Ok(Some(need));
+        }
+        let state = self.table_state(&found.relation)?;
+        let columns: Vec<String> = found.relation.columns.iter().map(|c| c.name.clone()).collect();
+        let key = found
+            .key
+            .iter()
+            .map(|(name, ty)| {
+                let at = columns.iter().position(|c| c == name).ok_or_else(|| {
+                    PipelineError::internal(format!(
+                        "{}: key column {name} is not a published column",
+                        state.id
+                    ))
+                })?;
+                Ok((name.clone(), ty.clone(), at))
+            })
+            .collect::<Result<Vec<_>, PipelineError>>()?;
+        if key.is_empty() {
+            tracing::warn!(table = %state.id, "no primary key: snapshotting by ctid ranges, reconciled on whole rows");
+        }
+        if let Some(snap) = &mut self.snap {
+            tracing::info!(table = %state.id, estimated_rows = found.estimate, resume_after = ?snap.progress.last_key, "snapshotting table");
+            snap.table = Some(SnapTable {
+                id: state.id.clone(),
+                state,
+                columns,
+                key,
+                estimate: found.estimate,
+            });
+        }
+        Ok(None)
+    }
+
+    /// The rows of chunk `chunk`, as the `SELECT` returned them.
+    pub(crate) fn snapshot_rows(
+        &mut self,
+        chunk: u64,
+        mut rows: Vec<TextRow>,
+    ) -> Result<(), PipelineError> {
+        let Some(snap) = &mut self.snap else { return Ok(()) };
+        let (Some(flight), Some(table)) = (&mut snap.in_flight, &snap.table) else {
+            return Ok(());
+        };
+        if flight.chunk != chunk {
+            return Ok(());
+        }
+        flight.more = rows.len() > snap.chunk_size as usize;
+        rows.truncate(snap.chunk_size as usize);
+        let keyless = table.key.is_empty();
+        let keyed: Vec<(TextRow, TextRow)> = rows
+            .into_iter()
+            .map(|mut row| {
+                if keyless {
+                    let ctid = row.remove(0);
+                    flight.last = Some(vec![ctid]);
+                    (row.clone(), row)
+                } else {
+                    let key: TextRow = table.key.iter().map(|(_, _, i)| row[*i].clone()).collect();
+                    flight.last = Some(key.clone());
+                    (key, row)
+                }
+            })
+            .collect();
+        snap.rec.rows_read(keyed).map_err(|e| PipelineError::internal(e.to_string()))
+    }
+
+    /// A streamed change of relation `rel` with these tuples (old and/or
+    /// new): notes the keys it touches in the open chunk's window.
+    pub(super) fn snapshot_note(&mut self, rel: u32, tuples: &[&TupleData]) {
+        let Some(snap) = &mut self.snap else { return };
+        let (Some(flight), Some(table)) = (&mut snap.in_flight, &snap.table) else { return };
+        let Some(stream) = self.tables.get(&rel) else { return };
+        if stream.id != table.id {
+            return;
+        }
+        let names: Vec<&str> = if table.key.is_empty() {
+            table.columns.iter().map(String::as_str).collect()
+        } else {
+            table.key.iter().map(|(n, _, _)| n.as_str()).collect()
+        };
+        for tuple in tuples {
+            let key: Option<TextRow> = names
+                .iter()
+                .map(|n| {
+                    let at = stream.columns.iter().position(|c| c.name == *n)?;
+                    match tuple.0.get(at)? {
+                        TupleValue::Text(b) => Some(Some(String::from_utf8_lossy(b).into_owned())),
+                        TupleValue::Null => Some(None),
+                        _ => None,
+                    }
+                })
+                .collect();
+            match key {
+                Some(k) => snap.rec.changed(&k),
+                None => flight.redo = true,
+            }
+        }
+    }
+
+    /// A TRUNCATE of relation `rel`: no row read before it may be sent.
+    pub(super) fn snapshot_truncated(&mut self, rel: u32) {
+        let Some(snap) = &mut self.snap else { return };
+        let Some(table) = &snap.table else { return };
+        if self.tables.get(&rel).is_some_and(|s| s.id == table.id) {
+            snap.rec.changed_all();
+        }
+    }
+
+    /// A logical decoding message at `lsn`: a watermark of this run closes
+    /// or opens the chunk's window; at the high one the chunk's rows that
+    /// no change touched are queued as reads, here in the stream.
+    pub(super) fn snapshot_message(
+        &mut self,
+        lsn: u64,
+        msg: &LogicalMessage,
+    ) -> Result<(), PipelineError> {
+        let Some(mut snap) = self.snap.take() else { return Ok(()) };
+        let result = self.snapshot_message_with(&mut snap, lsn, msg);
+        self.snap = Some(snap);
+        result
+    }
+
+    fn snapshot_message_with(
+        &mut self,
+        snap: &mut Snapshot,
+        lsn: u64,
+        msg: &LogicalMessage,
+    ) -> Result<(), PipelineError> {
+        if msg.prefix != WATERMARK_PREFIX {
+            return Ok(());
+        }
+        let Some((chunk, mark)) = parse_watermark(&snap.slot, snap.run, &msg.content) else {
+            return Ok(());
+        };
+        let rows = match snap.rec.watermark(chunk, mark) {
+            Ok(Seen::Closed(rows)) => rows,
+            Ok(Seen::Opened | Seen::Ignored) => return Ok(()),
+            Err(e) => return Err(PipelineError::internal(format!("snapshot: {e}"))),
+        };
+        let (Some(flight), Some(table)) = (snap.in_flight.take(), &snap.table) else {
+            return Ok(());
+        };
+        if flight.redo {
+            tracing::debug!(table = %table.id, chunk, "a change in the chunk's window had no readable key: reading the chunk again");
+            return Ok(());
+        }
+        let p = &snap.progress;
+        let first_of_table = p.rows_done == 0 && p.last_key.is_none();
+        let last_table = p.pending_tables.len() == 1;
+        let n = rows.len();
+        for (i, (_, row)) in rows.into_iter().enumerate() {
+            let marker = if p.incremental {
+                SnapshotMarker::Incremental
+            } else {
+                let (first, last) = (first_of_table && i == 0, !flight.more && i + 1 == n);
+                match (first, last) {
+                    (_, true) if last_table => SnapshotMarker::Last,
+                    (true, _) if p.tables_done == 0 => SnapshotMarker::First,
+                    (_, true) => SnapshotMarker::LastInDataCollection,
+                    (true, _) => SnapshotMarker::FirstInDataCollection,
+                    _ => SnapshotMarker::True,
+                }
+            };
+            let tuple = TupleData(
+                row.into_iter()
+                    .map(|v| v.map_or(TupleValue::Null, |t| TupleValue::Text(t.into_bytes())))
+                    .collect(),
+            );
+            let after = self.tuple(&table.state, &tuple, lsn)?;
+            let key = key_of(&table.state, &after);
+            let ev =
+                self.event(&table.state, Op::Read, key, None, Some(after), lsn, vec![], marker);
+            self.pending.push_back(SourceItem::Change(Box::new(ev)));
+        }
+        snap.progress.rows_done += n as u64;
+        if flight.more {
+            snap.progress.last_key = flight.last.map(|k| serde_json::json!(k));
+        } else {
+            let name = snap.progress.pending_tables.remove(0);
+            tracing::info!(table = %name, rows = snap.progress.rows_done, estimated = table.estimate, "table snapshotted");
+            snap.table = None;
+            table_finished(snap);
+        }
+        Ok(())
+    }
+}
+
+/// The first pending table was removed: on to the next, or done.
+fn table_finished(snap: &mut Snapshot) {
+    snap.table = None;
+    snap.progress.last_key = None;
+    snap.progress.rows_done = 0;
+    snap.progress.tables_done += 1;
+    if snap.progress.pending_tables.is_empty() {
+        snap.done = true;
+        tracing::info!(tables = snap.progress.tables_done, "snapshot finished");
+    }
+}
+
+/// The chunk's `SELECT`: keyset pagination on the primary key after
+/// `last` (its text values as literals cast to the key's types), or on
+/// `ctid` for a keyless table; one row more than a chunk, to tell whether
+/// the table goes on.
+fn chunk_select(
+    table: &SnapTable,
+    last: Option<&[Option<String>]>,
+    chunk_size: u32,
+) -> Result<String, PipelineError> {
+    let cols = table.columns.iter().map(|c| quote_ident(c)).collect::<Vec<_>>().join(", ");
+    let from = format!("{}.{}", quote_ident(&table.id.namespace), quote_ident(&table.id.table));
+    let limit = u64::from(chunk_size) + 1;
+    let literal = |v: &Option<String>| {
+        v.as_deref().map(quote_literal).ok_or_else(|| {
+            PipelineError::internal(format!("{}: stored snapshot key has a null", table.id))
+        })
+    };
+    if table.key.is_empty() {
+        let after = match last {
+            Some([ctid]) => format!(" WHERE ctid > {}::tid", literal(ctid)?),
+            Some(_) => {
+                return Err(PipelineError::internal(format!(
+                    "{}: stored snapshot key is not a ctid",
+                    table.id
+                )))
+            }
+            None => String::new(),
+        };
+        return Ok(format!("SELECT ctid, {cols} FROM {from}{after} ORDER BY ctid LIMIT {limit}"));
+    }
+    let keys = table.key.iter().map(|(n, _, _)| quote_ident(n)).collect::<Vec<_>>().join(", ");
+    let after = match last {
+        None => String::new(),
+        Some(values) if values.len() == table.key.len() => {
+            let lits = table
+                .key
+                .iter()
+                .zip(values)
+                .map(|((_, ty, _), v)| Ok(format!("{}::{ty}", literal(v)?)))
+                .collect::<Result<Vec<_>, PipelineError>>()?
+                .join(", ");
+            format!(" WHERE ({keys}) > ({lits})")
+        }
+        Some(_) => {
+            return Err(PipelineError::internal(format!(
+                "{}: stored snapshot key does not match the primary key ({keys}); the key changed since: run `logtap reset` to snapshot again",
+                table.id
+            )))
+        }
+    };
+    Ok(format!("SELECT {cols} FROM {from}{after} ORDER BY {keys} LIMIT {limit}"))
+}

@@ -1,0 +1,182 @@
+//! The snapshot's IO: a task on its own connection that reads one chunk at
+//! a time between two watermarks written into the WAL, and the watermarks'
+//! format. What to read and what to emit is the state machine's
+//! (`machine_snapshot.rs`); this only runs the statements, in this order:
+//!
+//! 1. `pg_logical_emit_message(true, 'logtap.watermark', '<slot>/<run>/<chunk>/low')`
+//! 2. the chunk's `SELECT` (its own statement, so its own MVCC snapshot,
+//!    taken after the low watermark committed);
+//! 3. the rows go to the source, which must have them before
+//! 4. the high watermark is written: the task waits for the source to
+//!    acknowledge the rows, so the high watermark can never reach the
+//!    stream before the rows reached the state machine.
+//!
+//! Watermarks are transactional logical decoding messages (PostgreSQL 14+,
+//! pgoutput's `messages` option): nothing is written to a user table and no
+//! signal table is needed. `<run>` is new for each start, so a watermark of
+//! an earlier run (replayed after a restart) is never taken for this one's.
+
+use crate::catalog::sql_err;
+use logtap_core::dblog::Mark;
+use logtap_core::PipelineError;
+use tokio::sync::{mpsc, oneshot};
+use tokio_postgres::{Client, SimpleQueryMessage};
+
+/// The logical decoding message prefix of a watermark.
+pub(crate) const WATERMARK_PREFIX: &str = "logtap.watermark";
+
+/// A row as the server's text output gives it (what pgoutput sends too).
+pub(crate) type TextRow = Vec<Option<String>>;
+
+/// Read one chunk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ChunkRequest {
+    pub chunk: u64,
+    /// The chunk's `SELECT`, literals included (simple query protocol, so
+    /// the rows come in the types' text output, exactly as pgoutput's).
+    pub select: String,
+}
+
+/// What the task reports.
+#[derive(Debug)]
+pub(crate) enum ChunkMsg {
+    /// The chunk's rows; the high watermark is written once `ack` is sent.
+    Rows { chunk: u64, rows: Vec<TextRow>, ack: oneshot::Sender<()> },
+    /// A statement failed; the task has stopped.
+    Failed(PipelineError),
+}
+
+/// A watermark's content.
+pub(crate) fn watermark(slot: &str, run: u64, chunk: u64, mark: Mark) -> String {
+    let m = match mark {
+        Mark::Low => "low",
+        Mark::High => "high",
+    };
+    format!("{slot}/{run:x}/{chunk}/{m}")
+}
+
+/// A watermark of this slot's run `run`: its chunk and mark. `None` for
+/// anything else (another run, another logtap, not a watermark).
+pub(crate) fn parse_watermark(slot: &str, run: u64, content: &[u8]) -> Option<(u64, Mark)> {
+    let text = std::str::from_utf8(content).ok()?;
+    let rest = text.strip_prefix(slot)?.strip_prefix('/')?;
+    let mut parts = rest.split('/');
+    let (r, chunk, mark) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() || u64::from_str_radix(r, 16).ok()? != run {
+        return None;
+    }
+    let mark = match mark {
+        "low" => Mark::Low,
+        "high" => Mark::High,
+        _ => return None,
+    };
+    Some((chunk.parse().ok()?, mark))
+}
+
+/// Starts the task on `client`: requests in, reports out.
+pub(crate) fn spawn(
+    client: Client,
+    slot: String,
+    run: u64,
+) -> (mpsc::Sender<ChunkRequest>, mpsc::Receiver<ChunkMsg>, tokio::task::JoinHandle<()>) {
+    let (req_tx, mut req_rx) = mpsc::channel::<ChunkRequest>(1);
+    let (msg_tx, msg_rx) = mpsc::channel(1);
+    let task = tokio::spawn(async move {
+        while let Some(req) = req_rx.recv().await {
+            match chunk(&client, &slot, run, req, &msg_tx).await {
+                Ok(true) => {}
+                // The source is gone.
+                Ok(false) => return,
+                Err(e) => {
+                    let _ = msg_tx.send(ChunkMsg::Failed(e)).await;
+                    return;
+                }
+            }
+        }
+    });
+    (req_tx, msg_rx, task)
+}
+
+/// One chunk; `false` when the source went away.
+async fn chunk(
+    client: &Client,
+    slot: &str,
+    run: u64,
+    req: ChunkRequest,
+    tx: &mpsc::Sender<ChunkMsg>,
+) -> Result<bool, PipelineError> {
+    emit(client, &watermark(slot, run, req.chunk, Mark::Low)).await?;
+    let messages = client
+        .simple_query(&req.select)
+        .await
+        .map_err(|e| sql_err(&format!("snapshot chunk {} ({})", req.chunk, req.select), e))?;
+    let rows = messages
+        .iter()
+        .filter_map(|m| match m {
+            SimpleQueryMessage::Row(r) => {
+                Some((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect())
+            }
+            _ => None,
+        })
+        .collect();
+    let (ack, acked) = oneshot::channel();
+    if tx.send(ChunkMsg::Rows { chunk: req.chunk, rows, ack }).await.is_err()
+        || acked.await.is_err()
+    {
+        return Ok(false);
+    }
+    emit(client, &watermark(slot, run, req.chunk, Mark::High)).await?;
+    Ok(true)
+}
+
+async fn emit(client: &Client, content: &str) -> Result<(), PipelineError> {
+    client
+        .query_one(
+            "SELECT pg_logical_emit_message(true, $1::text, $2::text)",
+            &[&WATERMARK_PREFIX, &content],
+        )
+        .await
+        .map_err(|e| sql_err("writing a snapshot watermark (pg_logical_emit_message)", e))?;
+    Ok(())
+}
+
+/// `'text'` as an SQL literal, as PostgreSQL's `quote_literal` writes it
+/// (an `E''` string when it holds a backslash), so it means the same under
+/// any `standard_conforming_strings`.
+pub(crate) fn quote_literal(s: &str) -> String {
+    let body = s.replace('\'', "''");
+    if s.contains('\\') {
+        format!("E'{}'", body.replace('\\', "\\\\"))
+    } else {
+        format!("'{body}'")
+    }
+}
+
+pub(crate) fn quote_ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn watermarks_round_trip_and_other_runs_are_not_ours() {
+        let w = watermark("logtap", 0xabc, 7, Mark::High);
+        assert_eq!(w, "logtap/abc/7/high");
+        assert_eq!(parse_watermark("logtap", 0xabc, w.as_bytes()), Some((7, Mark::High)));
+        assert_eq!(parse_watermark("logtap", 0xabd, w.as_bytes()), None);
+        assert_eq!(parse_watermark("other", 0xabc, w.as_bytes()), None);
+        assert_eq!(parse_watermark("logtap", 0xabc, b"logtap/abc/7/middle"), None);
+        assert_eq!(parse_watermark("logtap", 0xabc, b"logtap/abc/7/low/x"), None);
+        assert_eq!(parse_watermark("logtap", 0xabc, &[0xff, 0xfe]), None);
+    }
+
+    #[test]
+    fn literals_are_quoted_as_postgres_does() {
+        assert_eq!(quote_literal("a'b"), "'a''b'");
+        assert_eq!(quote_literal(r"a\b'"), r"E'a\\b'''");
+        assert_eq!(quote_ident("My\"T"), "\"My\"\"T\"");
+    }
+}

@@ -1,0 +1,434 @@
+//! PostgreSQL snapshots (DBLog chunks between WAL watermarks) against the
+//! real server and Kafka: rows already in the tables arrive as reads while
+//! a writer keeps changing them, the topics replay to the tables, no read
+//! follows a newer change of its key, and a snapshot killed with SIGKILL
+//! resumes at its next chunk.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{
+    drop_slot, pg_config_snapshot, pg_superuser, read_topic, unique, wait_until, Got, Logtap,
+};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+const UNAVAILABLE: &str = "__debezium_unavailable_value";
+
+/// Tables `<p>_a (id PK, n, pad TOASTed)`, `<p>_b (k1, k2) PK`, `<p>_c`
+/// without a key (REPLICA IDENTITY FULL), owned by the capture role.
+async fn create_tables(pg: &tokio_postgres::Client, p: &str, rows: i32) {
+    pg.batch_execute(&format!(
+        "CREATE TABLE {p}_a (id int PRIMARY KEY, n int NOT NULL, pad text);
+         CREATE TABLE {p}_b (k1 int, k2 text, n int, PRIMARY KEY (k1, k2));
+         CREATE TABLE {p}_c (x int, n int);
+         ALTER TABLE {p}_c REPLICA IDENTITY FULL;
+         ALTER TABLE {p}_a OWNER TO cdc; ALTER TABLE {p}_b OWNER TO cdc; ALTER TABLE {p}_c OWNER TO cdc;
+         INSERT INTO {p}_a SELECT g, g, CASE WHEN g % 10 = 0
+             THEN (SELECT string_agg(md5(random()::text || g || s), '') FROM generate_series(1, 200) s) ELSE 'p' || g END
+             FROM generate_series(1, {rows}) g;
+         INSERT INTO {p}_b SELECT g % 50, 'k' || g, g FROM generate_series(1, {rows}) g;
+         INSERT INTO {p}_c SELECT g, g FROM generate_series(1, {rows}) g;"
+    ))
+    .await
+    .unwrap();
+}
+
+/// A tiny deterministic generator (xorshift), seeded per run and printed.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self, n: i64) -> i64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as i64
+    }
+}
+
+/// Inserts, updates (TOAST unchanged and changed), deletes and key changes
+/// on the three tables until `stop`; returns how many statements ran.
+async fn writer(p: String, rows: i64, stop: Arc<AtomicBool>) -> u64 {
+    let pg = pg_superuser().await;
+    let seed =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos()
+            as u64
+            | 1;
+    eprintln!("writer seed {seed}");
+    let mut r = Rng(seed);
+    let mut next = rows + 1;
+    let mut done = 0;
+    while !stop.load(Ordering::SeqCst) {
+        let id = 1 + r.next(next);
+        let sql = match r.next(11) {
+            0 => {
+                next += 1;
+                format!("INSERT INTO {p}_a VALUES ({next}, 0, 'new')")
+            }
+            1 => format!("UPDATE {p}_a SET n = n + 1 WHERE id = {id}"),
+            2 => format!("UPDATE {p}_a SET pad = md5(pad) WHERE id = {id}"),
+            3 => format!("DELETE FROM {p}_a WHERE id = {id}"),
+            4 => {
+                next += 1;
+                format!("UPDATE {p}_a SET id = {next} WHERE id = {id}")
+            }
+            5 => {
+                next += 1;
+                format!("INSERT INTO {p}_b VALUES ({}, 'new{next}', 0)", next % 50)
+            }
+            6 => format!("UPDATE {p}_b SET n = n + 1 WHERE k1 = {} AND k2 = 'k{id}'", id % 50),
+            7 => format!("UPDATE {p}_b SET k2 = k2 || 'x' WHERE k1 = {} AND k2 = 'k{id}'", id % 50),
+            8 => {
+                next += 1;
+                format!("INSERT INTO {p}_c VALUES ({next}, 0)")
+            }
+            9 => format!("UPDATE {p}_c SET n = n + 1 WHERE x = {id}"),
+            _ => format!("DELETE FROM {p}_c WHERE x = {id}"),
+        };
+        pg.batch_execute(&sql).await.unwrap();
+        done += 1;
+        // A busy but not saturating writer: the stream must keep up for
+        // chunks to close (their high watermark has to pass).
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    done
+}
+
+/// Waits until the slot has confirmed the WAL written so far: logtap has
+/// then stored a position past every change made before this call. (The
+/// insert position: the harness runs with `synchronous_commit = off`, so
+/// the write position may not have reached a commit yet.)
+async fn wait_confirmed(pg: &tokio_postgres::Client, slot: &str, l: &Logtap) {
+    let lsn: String =
+        pg.query_one("SELECT pg_current_wal_insert_lsn()::text", &[]).await.unwrap().get(0);
+    for _ in 0..600 {
+        let ok: Option<bool> = pg
+            .query_opt(
+                "SELECT confirmed_flush_lsn >= $1::text::pg_lsn FROM pg_replication_slots WHERE slot_name = $2",
+                &[&lsn, &slot],
+            )
+            .await
+            .unwrap()
+            .and_then(|r| r.get(0));
+        if ok == Some(true) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("slot {slot} did not confirm {lsn} in 60 s:\n{}", l.log_text());
+}
+
+/// A consumer's view of a keyed topic: per key, in offset order (one key
+/// is one partition), reads and changes applied, an unchanged TOAST
+/// placeholder keeping the value before it. Also every read that does not
+/// equal the state the last change before it left: a read older than a
+/// change already sent (invariant 5).
+fn replay_keyed(records: &[Got]) -> (BTreeMap<String, Value>, Vec<String>) {
+    let mut state: HashMap<String, Option<Value>> = HashMap::new();
+    let mut last_change: HashMap<String, Option<Value>> = HashMap::new();
+    let mut stale = Vec::new();
+    for g in records.iter().filter(|g| g.value.is_some()) {
+        let v = g.value_json();
+        let key = g.key_str();
+        let op = v["op"].as_str().unwrap();
+        let merged = |after: &Value, prev: Option<&Value>| {
+            let mut after = after.clone();
+            if let (Some(obj), Some(prev)) = (after.as_object_mut(), prev) {
+                for (k, val) in obj.iter_mut() {
+                    if val == UNAVAILABLE {
+                        *val = prev[k].clone();
+                    }
+                }
+            }
+            after
+        };
+        match op {
+            "c" | "u" => {
+                let prev = state.get(&key).cloned().flatten();
+                let row = merged(&v["after"], prev.as_ref());
+                state.insert(key.clone(), Some(row.clone()));
+                last_change.insert(key, Some(row));
+            }
+            "d" => {
+                state.insert(key.clone(), None);
+                last_change.insert(key, None);
+            }
+            "r" => {
+                let row = v["after"].clone();
+                if let Some(before) = last_change.get(&key) {
+                    // A TOAST value the change left out (and no earlier
+                    // record gave) is not compared.
+                    let agrees = match before {
+                        None => false,
+                        Some(b) => b
+                            .as_object()
+                            .unwrap()
+                            .iter()
+                            .all(|(k, v)| v == UNAVAILABLE || row[k] == *v),
+                    };
+                    if !agrees {
+                        stale.push(format!(
+                            "{key} at partition {} offset {}: read {row} after a change to {before:?}",
+                            g.partition, g.offset
+                        ));
+                    }
+                }
+                state.insert(key, Some(row));
+            }
+            other => panic!("unexpected op {other}: {v}"),
+        }
+    }
+    (state.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))).collect(), stale)
+}
+
+/// A consumer's view of the keyless topic: records in log order (their
+/// `source.lsn`; a chunk's reads share their high watermark's), rows by
+/// their column `x`, which the test keeps unique.
+fn replay_keyless(records: &[Got]) -> BTreeMap<String, Value> {
+    let mut changes: Vec<Value> =
+        records.iter().filter(|g| g.value.is_some()).map(Got::value_json).collect();
+    changes.sort_by_key(|v| v["source"]["lsn"].as_i64().unwrap());
+    let mut rows = BTreeMap::new();
+    for v in changes {
+        let before_x = v["before"]["x"].to_string();
+        match v["op"].as_str().unwrap() {
+            "d" => {
+                rows.remove(&before_x);
+            }
+            "u" => {
+                rows.remove(&before_x);
+                rows.insert(v["after"]["x"].to_string(), v["after"].clone());
+            }
+            _ => {
+                rows.insert(v["after"]["x"].to_string(), v["after"].clone());
+            }
+        }
+    }
+    rows
+}
+
+/// The three tables as key (as the record key's JSON) → row.
+async fn table_state(pg: &tokio_postgres::Client, p: &str) -> [BTreeMap<String, Value>; 3] {
+    let q = |sql: String| async move { pg.query(&sql, &[]).await.unwrap() };
+    let (a, b, c) = (
+        q(format!("SELECT id, n, pad FROM {p}_a")).await,
+        q(format!("SELECT k1, k2, n FROM {p}_b")).await,
+        q(format!("SELECT x, n FROM {p}_c")).await,
+    );
+    let a = a.iter().map(|r| {
+        let id: i32 = r.get(0);
+        let (n, pad): (i32, Option<String>) = (r.get(1), r.get(2));
+        (json!({"id": id}).to_string(), json!({"id": id, "n": n, "pad": pad}))
+    });
+    let b = b.iter().map(|r| {
+        let (k1, k2, n): (i32, String, Option<i32>) = (r.get(0), r.get(1), r.get(2));
+        (json!({"k1": k1, "k2": k2}).to_string(), json!({"k1": k1, "k2": k2, "n": n}))
+    });
+    let c = c.iter().map(|r| {
+        let (x, n): (Option<i32>, Option<i32>) = (r.get(0), r.get(1));
+        (json!(x).to_string(), json!({"x": x, "n": n}))
+    });
+    [a.collect(), b.collect(), c.collect()]
+}
+
+fn config(p: &str, dir: &std::path::Path, snapshot: &str) -> String {
+    let tables: Vec<String> = ["a", "b", "c"].iter().map(|t| format!("public.{p}_{t}")).collect();
+    let tables: Vec<&str> = tables.iter().map(String::as_str).collect();
+    pg_config_snapshot(p, &dir.join("off"), &tables, "", snapshot)
+}
+
+fn topics(p: &str) -> [String; 3] {
+    ["a", "b", "c"].map(|t| format!("{p}.public.{p}_{t}"))
+}
+
+/// Reads the three topics and checks them against the tables; returns the
+/// number of read (`r`) records.
+async fn converged(pg: &tokio_postgres::Client, p: &str, log: &str) -> usize {
+    let [ta, tb, tc] = topics(p);
+    let (a, b, c) = (read_topic(&ta).records, read_topic(&tb).records, read_topic(&tc).records);
+    let [want_a, want_b, want_c] = table_state(pg, p).await;
+    let (got_a, stale_a) = replay_keyed(&a);
+    let (got_b, stale_b) = replay_keyed(&b);
+    let got_c = replay_keyless(&c);
+    let tail: String = log.lines().rev().take(40).collect::<Vec<_>>().join("\n");
+    assert!(
+        stale_a.is_empty() && stale_b.is_empty(),
+        "stale reads: {stale_a:?} {stale_b:?}\n{tail}"
+    );
+    for (name, got, want) in
+        [("a", &got_a, &want_a), ("b", &got_b, &want_b), ("c", &got_c, &want_c)]
+    {
+        // A TOAST value an update left unchanged and no earlier record of
+        // that key gave (a key change, an update before the key's read) is
+        // Debezium's placeholder: a consumer cannot know it, so it is not
+        // compared.
+        let agrees = |g: &Value, w: &Value| {
+            g.as_object().unwrap().iter().all(|(k, v)| v == UNAVAILABLE || w[k] == *v)
+        };
+        let same = got.len() == want.len()
+            && got.iter().all(|(k, g)| want.get(k).is_some_and(|w| agrees(g, w)));
+        if !same {
+            let missing: Vec<_> = want
+                .iter()
+                .filter(|(k, w)| !got.get(*k).is_some_and(|g| agrees(g, w)))
+                .map(|(k, w)| (k, w, got.get(k)))
+                .take(3)
+                .collect();
+            let extra: Vec<_> =
+                got.iter().filter(|(k, _)| !want.contains_key(*k)).take(5).collect();
+            panic!(
+                "table {name}: topic ({} rows) differs from the table ({} rows); wrong or missing {missing:?}, extra {extra:?}\n{tail}",
+                got.len(),
+                want.len()
+            );
+        }
+    }
+    [&a, &b, &c]
+        .iter()
+        .flat_map(|r| r.iter())
+        .filter(|g| g.value.is_some() && g.value_json()["op"] == "r")
+        .count()
+}
+
+/// One test at a time: each runs a writer and a snapshot, and the stream
+/// must keep up with the writer for chunks to close.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_initial_snapshot_under_concurrent_writes_converges() {
+    let _serial = SERIAL.lock().await;
+    let p = unique("pgsnap");
+    let pg = pg_superuser().await;
+    let rows = 3000;
+    create_tables(&pg, &p, rows).await;
+    let dir = tempfile::tempdir().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let w = tokio::spawn(writer(p.clone(), i64::from(rows), stop.clone()));
+    let l = Logtap::start(
+        dir.path(),
+        &config(&p, dir.path(), "[snapshot]\nchunk_size = 100\nchunk_delay_ms = 5\n"),
+    );
+    let finished =
+        wait_until(Duration::from_secs(120), || l.log_text().contains("snapshot finished"));
+    stop.store(true, Ordering::SeqCst);
+    let statements = w.await.unwrap();
+    assert!(finished, "the snapshot did not finish:\n{}", l.log_text());
+    wait_confirmed(&pg, &p, &l).await;
+    let log = l.stop();
+    let reads = converged(&pg, &p, &log).await;
+    eprintln!("{statements} statements during the snapshot, {reads} reads");
+    assert!(statements > 100, "the writer should have run during the snapshot");
+    // Debezium's markers: the first read says first, the last one last.
+    let [ta, _, tc] = topics(&p);
+    let markers: Vec<String> = read_topic(&ta)
+        .records
+        .iter()
+        .chain(read_topic(&tc).records.iter())
+        .filter(|g| g.value.is_some())
+        .map(|g| g.value_json())
+        .filter(|v| v["op"] == "r")
+        .map(|v| v["source"]["snapshot"].as_str().unwrap().to_string())
+        .collect();
+    for m in ["first", "true", "last"] {
+        assert!(markers.iter().any(|x| x == m), "no read marked {m}");
+    }
+    drop_slot(&pg, &p).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_killed_six_times_resumes_at_its_next_chunk() {
+    let _serial = SERIAL.lock().await;
+    let p = unique("pgsnapkill");
+    let pg = pg_superuser().await;
+    let rows = 200_000;
+    create_tables(&pg, &p, 1000).await;
+    pg.batch_execute(&format!(
+        "INSERT INTO {p}_a SELECT g, g, 'p' || g FROM generate_series(1001, {rows}) g"
+    ))
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(&p, dir.path(), "[snapshot]\nchunk_size = 1024\n");
+    let stop = Arc::new(AtomicBool::new(false));
+    let w = tokio::spawn(writer(p.clone(), i64::from(rows), stop.clone()));
+    let first = Logtap::start(dir.path(), &cfg);
+    let (l, kills) = common::kill9_six_times(first, dir.path(), &cfg, 1500, 1000).await;
+    let finished =
+        wait_until(Duration::from_secs(180), || l.log_text().contains("snapshot finished"));
+    stop.store(true, Ordering::SeqCst);
+    w.await.unwrap();
+    assert!(finished, "the snapshot did not finish:\n{}", l.log_text());
+    wait_confirmed(&pg, &p, &l).await;
+    let log = l.stop();
+    // Every restart found a snapshot under way (the kills hit it).
+    let resumed = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| std::fs::read_to_string(e.unwrap().path()).ok())
+        .filter(|t| t.contains("resuming the snapshot") && t.contains("last_key=Some"))
+        .count();
+    assert!(resumed >= 5, "{kills} kills, only {resumed} starts resumed mid-table:\n{log}");
+    let reads = converged(&pg, &p, &log).await;
+    let total = rows as usize + 1000 + 1000;
+    eprintln!("{kills} kills, {resumed} resumed mid-table; {reads} reads for {total} rows");
+    assert!(
+        (reads as f64) < 1.2 * total as f64,
+        "{reads} reads for {total} rows: resume restarted too far back"
+    );
+    drop_slot(&pg, &p).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn modes_no_data_initial_only_and_when_needed() {
+    let _serial = SERIAL.lock().await;
+    let p = unique("pgsnapmode");
+    let pg = pg_superuser().await;
+    create_tables(&pg, &p, 50).await;
+    let dir = tempfile::tempdir().unwrap();
+    let [ta, _, _] = topics(&p);
+    let reads = |records: &[Got]| {
+        records.iter().filter(|g| g.value.is_some() && g.value_json()["op"] == "r").count()
+    };
+
+    // no_data: streams, reads no row.
+    let l = Logtap::start(dir.path(), &config(&p, dir.path(), "[snapshot]\nmode = \"no_data\"\n"));
+    assert!(wait_until(Duration::from_secs(30), || l.log_text().contains("streaming")));
+    pg.batch_execute(&format!("INSERT INTO {p}_a VALUES (1000, 0, 'after')")).await.unwrap();
+    wait_confirmed(&pg, &p, &l).await;
+    let log = l.stop();
+    let got = read_topic(&ta).records;
+    assert_eq!(reads(&got), 0, "no_data read rows:\n{log}");
+    assert_eq!(got.len(), 1, "the one insert:\n{log}");
+
+    // The slot is dropped: a stored position without its slot. when_needed
+    // starts over with a new slot and a snapshot (initial would stop).
+    drop_slot(&pg, &p).await;
+    let l =
+        Logtap::start(dir.path(), &config(&p, dir.path(), "[snapshot]\nmode = \"when_needed\"\n"));
+    assert!(
+        wait_until(Duration::from_secs(60), || l.log_text().contains("snapshot finished")),
+        "{}",
+        l.log_text()
+    );
+    wait_confirmed(&pg, &p, &l).await;
+    let log = l.stop();
+    assert!(log.contains("starting over with a new slot"), "{log}");
+    let got = read_topic(&ta).records;
+    assert_eq!(reads(&got), 51, "when_needed re-read the 51 rows:\n{log}");
+
+    // initial_only: a fresh source reads the tables and exits by itself.
+    let p2 = format!("{p}io");
+    let dir2 = tempfile::tempdir().unwrap();
+    let mut cfg = config(&p, dir2.path(), "[snapshot]\nmode = \"initial_only\"\n");
+    cfg = cfg.replacen(&format!("topic_prefix = \"{p}\""), &format!("topic_prefix = \"{p2}\""), 1);
+    cfg = cfg.replace(&format!("slot_name = \"{p}\""), &format!("slot_name = \"{p2}\""));
+    let mut l = Logtap::start(dir2.path(), &cfg);
+    let exited = wait_until(Duration::from_secs(60), || matches!(l.child.try_wait(), Ok(Some(_))));
+    assert!(exited, "initial_only did not exit:\n{}", l.log_text());
+    assert!(l.child.try_wait().unwrap().unwrap().success(), "{}", l.log_text());
+    let got = read_topic(&format!("{p2}.public.{p}_a")).records;
+    assert_eq!(reads(&got), 51, "initial_only read the table:\n{}", l.log_text());
+    drop_slot(&pg, &p2).await;
+    drop_slot(&pg, &p).await;
+}
