@@ -205,3 +205,204 @@ fn a_column_of_a_type_the_catalog_does_not_have_is_left_out() {
         r#"c gold.basic key={"id":1} before=null after={"id":1,"name":"alice","score":"BOI=","big":null,"tags":["a","b c"]}"#
     );
 }
+
+/// pgoutput v1 messages written by hand, for the snapshot tests.
+mod wire {
+    pub fn relation(id: u32, ns: &str, name: &str, cols: &[(&str, u32, bool)]) -> Vec<u8> {
+        let mut b = vec![b'R'];
+        b.extend(id.to_be_bytes());
+        for s in [ns, name] {
+            b.extend(s.as_bytes());
+            b.push(0);
+        }
+        b.push(b'd');
+        b.extend((cols.len() as i16).to_be_bytes());
+        for (n, oid, key) in cols {
+            b.push(u8::from(*key));
+            b.extend(n.as_bytes());
+            b.push(0);
+            b.extend(oid.to_be_bytes());
+            b.extend((-1i32).to_be_bytes());
+        }
+        b
+    }
+    pub fn begin(xid: u32) -> Vec<u8> {
+        let mut b = vec![b'B'];
+        b.extend(0u64.to_be_bytes());
+        b.extend(0i64.to_be_bytes());
+        b.extend(xid.to_be_bytes());
+        b
+    }
+    pub fn commit(end: u64) -> Vec<u8> {
+        let mut b = vec![b'C', 0];
+        b.extend((end - 1).to_be_bytes());
+        b.extend(end.to_be_bytes());
+        b.extend(0i64.to_be_bytes());
+        b
+    }
+    pub fn message(prefix: &str, content: &str) -> Vec<u8> {
+        let mut b = vec![b'M', 1];
+        b.extend(0u64.to_be_bytes());
+        b.extend(prefix.as_bytes());
+        b.push(0);
+        b.extend((content.len() as u32).to_be_bytes());
+        b.extend(content.as_bytes());
+        b
+    }
+    pub fn insert(rel: u32, values: &[&str]) -> Vec<u8> {
+        let mut b = vec![b'I'];
+        b.extend(rel.to_be_bytes());
+        b.push(b'N');
+        b.extend((values.len() as i16).to_be_bytes());
+        for v in values {
+            b.push(b't');
+            b.extend((v.len() as u32).to_be_bytes());
+            b.extend(v.as_bytes());
+        }
+        b
+    }
+}
+
+mod snapshots {
+    use super::*;
+    use crate::catalog::SnapshotTable;
+    use crate::machine::snapshot::{SnapStep, Snapshot};
+    use logtap_core::SnapshotProgress;
+    use logtap_pgoutput::{Column, ReplicaIdentity};
+
+    const INT4: u32 = 23;
+    const TEXT: u32 = 25;
+
+    fn table() -> SnapshotTable {
+        let col = |name: &str, type_oid, is_key| Column {
+            is_key,
+            name: name.into(),
+            type_oid,
+            type_modifier: -1,
+        };
+        SnapshotTable {
+            relation: logtap_pgoutput::Relation {
+                id: 77,
+                namespace: "gold".into(),
+                name: "basic".into(),
+                replica_identity: ReplicaIdentity::Default,
+                columns: vec![col("id", INT4, true), col("name", TEXT, false)],
+            },
+            key: vec![("id".into(), "integer".into())],
+            estimate: 3,
+        }
+    }
+
+    fn feed(m: &mut PgMachine, lsn: u64, data: &[u8], out: &mut Vec<String>) {
+        let mut asked = Vec::new();
+        while let Some(need) = m.input(Input::XLogData { wal_start: lsn, data }).unwrap() {
+            answer(m, need, &mut asked);
+        }
+        while let Some(item) = m.pending.pop_front() {
+            out.push(match &item {
+                SourceItem::Change(e) => {
+                    format!("{} {}", describe(&item), format!("{:?}", e.source.values[4]))
+                }
+                _ => describe(&item),
+            });
+        }
+    }
+
+    /// A machine snapshotting gold.basic with chunks of `chunk` rows, its
+    /// table described; returns it and its first chunk's SELECT.
+    fn started(chunk: u32, progress: SnapshotProgress) -> (PgMachine, String) {
+        let mut m = machine("");
+        m.start_snapshot(Snapshot::new("s", 0xab, chunk, progress));
+        let step = m.snapshot_step().unwrap();
+        assert_eq!(step, SnapStep::Describe { schema: "gold".into(), table: "basic".into() });
+        let mut asked = Vec::new();
+        while let Some(need) = m.snapshot_table_read(Some(table())).unwrap() {
+            answer(&mut m, need, &mut asked);
+        }
+        let SnapStep::Chunk(req) = m.snapshot_step().unwrap() else { panic!("a chunk") };
+        assert_eq!(m.snapshot_step().unwrap(), SnapStep::Idle, "one chunk at a time");
+        (m, req.select)
+    }
+
+    fn rows(ids: &[i32]) -> Vec<Vec<Option<String>>> {
+        ids.iter().map(|i| vec![Some(i.to_string()), Some(format!("n{i}"))]).collect()
+    }
+
+    #[test]
+    fn a_chunk_skips_keys_changed_in_its_window_and_its_progress_rides_the_checkpoint() {
+        let progress = SnapshotProgress {
+            pending_tables: vec!["gold.basic".into(), "gold.full_ri".into()],
+            ..Default::default()
+        };
+        let (mut m, select) = started(3, progress);
+        assert_eq!(select, r#"SELECT "id", "name" FROM "gold"."basic" ORDER BY "id" LIMIT 4"#);
+        let rel = wire::relation(77, "gold", "basic", &[("id", INT4, true), ("name", TEXT, false)]);
+        let mut out = Vec::new();
+        feed(&mut m, 0x100, &rel, &mut out);
+        // Low watermark, then the select's rows (4: the chunk goes on).
+        feed(&mut m, 0x101, &wire::begin(9), &mut out);
+        feed(&mut m, 0x102, &wire::message("logtap.watermark", "s/ab/1/low"), &mut out);
+        feed(&mut m, 0x103, &wire::commit(0x104), &mut out);
+        m.snapshot_rows(1, rows(&[1, 2, 3, 4])).unwrap();
+        // Key 2 changes inside the window; a watermark of another run is noise.
+        feed(&mut m, 0x105, &wire::begin(10), &mut out);
+        feed(&mut m, 0x106, &wire::insert(77, &["2", "changed"]), &mut out);
+        feed(&mut m, 0x107, &wire::message("logtap.watermark", "s/ac/1/high"), &mut out);
+        feed(&mut m, 0x108, &wire::commit(0x109), &mut out);
+        feed(&mut m, 0x10a, &wire::begin(11), &mut out);
+        feed(&mut m, 0x10b, &wire::message("logtap.watermark", "s/ab/1/high"), &mut out);
+        feed(&mut m, 0x10c, &wire::commit(0x10d), &mut out);
+        assert_eq!(
+            out,
+            [
+                r#"at lsn 0/104 (snapshot: 2 tables left, 0 rows of the first, last key none)"#,
+                r#"c gold.basic key={"id":2} before=null after={"id":2,"name":"changed"} String("false")"#,
+                r#"at lsn 0/109 (snapshot: 2 tables left, 0 rows of the first, last key none)"#,
+                r#"r gold.basic key={"id":1} before=null after={"id":1,"name":"n1"} String("first")"#,
+                r#"r gold.basic key={"id":3} before=null after={"id":3,"name":"n3"} String("true")"#,
+                r#"at lsn 0/10D (snapshot: 2 tables left, 2 rows of the first, last key ["3"])"#,
+            ],
+            "{out:#?}"
+        );
+        // The next chunk starts after the last key read (3, though 4 came
+        // along to tell that the table goes on).
+        let SnapStep::Chunk(req) = m.snapshot_step().unwrap() else { panic!("a chunk") };
+        assert_eq!(
+            req.select,
+            r#"SELECT "id", "name" FROM "gold"."basic" WHERE ("id") > ('3'::integer) ORDER BY "id" LIMIT 4"#
+        );
+    }
+
+    #[test]
+    fn the_last_chunk_ends_the_snapshot_and_the_checkpoint_says_so() {
+        let progress = SnapshotProgress {
+            pending_tables: vec!["gold.basic".into()],
+            last_key: Some(serde_json::json!(["7"])),
+            rows_done: 5,
+            tables_done: 1,
+            ..Default::default()
+        };
+        let (mut m, select) = started(10, progress);
+        assert!(select.contains(r#"WHERE ("id") > ('7'::integer)"#), "{select}");
+        let rel = wire::relation(77, "gold", "basic", &[("id", INT4, true), ("name", TEXT, false)]);
+        let mut out = Vec::new();
+        feed(&mut m, 0x100, &rel, &mut out);
+        feed(&mut m, 0x101, &wire::begin(9), &mut out);
+        feed(&mut m, 0x102, &wire::message("logtap.watermark", "s/ab/1/low"), &mut out);
+        m.snapshot_rows(1, rows(&[8, 9])).unwrap();
+        feed(&mut m, 0x103, &wire::message("logtap.watermark", "s/ab/1/high"), &mut out);
+        assert!(!m.snapshot_finished(), "not before the checkpoint after the reads");
+        feed(&mut m, 0x104, &wire::commit(0x105), &mut out);
+        assert_eq!(
+            out,
+            [
+                r#"r gold.basic key={"id":8} before=null after={"id":8,"name":"n8"} String("true")"#,
+                r#"r gold.basic key={"id":9} before=null after={"id":9,"name":"n9"} String("last")"#,
+                "at lsn 0/105",
+            ],
+            "{out:#?}"
+        );
+        assert!(m.snapshot_finished());
+        assert_eq!(m.snapshot_step().unwrap(), SnapStep::Idle);
+    }
+}
