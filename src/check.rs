@@ -14,7 +14,9 @@ pub async fn check(path: &Path) -> Result<()> {
     let findings = match &cfg.source {
         SourceConfig::Postgres(pg) => {
             say!("source: PostgreSQL {}:{} database {}", pg.host, pg.port, pg.database);
-            Some(logtap_postgres::check::run(pg).await?)
+            let mode = cfg.snapshot.mode.unwrap_or(logtap_core::SnapshotMode::Initial);
+            say!("  snapshot mode: {mode}");
+            Some(logtap_postgres::check::run(pg, mode != logtap_core::SnapshotMode::NoData).await?)
         }
         SourceConfig::Mysql(my) => {
             say!(

@@ -34,6 +34,17 @@ pub enum Command {
         #[arg(short, long, default_value = "logtap.toml")]
         config: PathBuf,
     },
+    /// Snapshot tables now, while streaming (Debezium's execute-snapshot signal, written into the source's log).
+    Snapshot {
+        /// Path to logtap.toml.
+        #[arg(short, long, default_value = "logtap.toml")]
+        config: PathBuf,
+        /// Tables to read, as schema.table.
+        tables: Vec<String>,
+        /// End the running snapshot instead (stop-snapshot).
+        #[arg(long, conflicts_with = "tables")]
+        stop: bool,
+    },
     /// Forget the stored position of this config's source, so the next run starts over.
     Reset {
         /// Path to logtap.toml.

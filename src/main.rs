@@ -37,6 +37,7 @@ mod demo;
 mod pipeline;
 mod reset;
 mod run;
+mod snapshot;
 mod status;
 mod stdout_sink;
 
@@ -99,6 +100,9 @@ async fn dispatch(cli: Cli) -> Result<()> {
         Command::Check { config } => check::check(&config).await,
         Command::Status { config } => status::status(&Config::load(&config)?).await,
         Command::Reset { config, yes } => reset::reset(&Config::load(&config)?, yes),
+        Command::Snapshot { config, tables, stop } => {
+            snapshot::snapshot(&Config::load(&config)?, &tables, stop).await
+        }
     }
 }
 

@@ -28,7 +28,19 @@ pub async fn status(cfg: &Config) -> Result<()> {
         let marker = if name == cfg.topic_prefix { " (this config)" } else { "" };
         say!("{name}{marker}: {} (stored at {} ms since epoch)", off.position, off.updated_at_ms);
         if let Some(s) = off.snapshot {
-            say!("  snapshot pending: {:?}, last key {:?}", s.pending_tables, s.last_key);
+            let kind = if s.incremental { "incremental snapshot" } else { "snapshot" };
+            say!(
+                "  {kind} under way: {} table(s) done, {} to go",
+                s.tables_done,
+                s.pending_tables.len()
+            );
+            if let Some(first) = s.pending_tables.first() {
+                let after = s.last_key.map_or("its first row".to_string(), |k| format!("key {k}"));
+                say!("    {first}: {} rows sent, resumes after {after}", s.rows_done);
+            }
+            for t in s.pending_tables.iter().skip(1) {
+                say!("    {t}: not started");
+            }
         }
     }
     let server = match &cfg.source {

@@ -432,3 +432,48 @@ async fn modes_no_data_initial_only_and_when_needed() {
     drop_slot(&pg, &p2).await;
     drop_slot(&pg, &p).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ad_hoc_snapshot_while_streaming_converges() {
+    let _serial = SERIAL.lock().await;
+    let p = unique("pgsnapsig");
+    let pg = pg_superuser().await;
+    create_tables(&pg, &p, 2000).await;
+    let dir = tempfile::tempdir().unwrap();
+    // Streaming only: the rows already there are not read at start.
+    let cfg = config(&p, dir.path(), "[snapshot]\nmode = \"no_data\"\nchunk_size = 200\n");
+    let l = Logtap::start(dir.path(), &cfg);
+    assert!(wait_until(Duration::from_secs(30), || l.log_text().contains("streaming")));
+    let stop = Arc::new(AtomicBool::new(false));
+    let w = tokio::spawn(writer(p.clone(), 2000, stop.clone()));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let tables: Vec<String> = ["a", "b", "c"].iter().map(|t| format!("public.{p}_{t}")).collect();
+    let mut args = vec!["snapshot".to_string(), "--config".into(), l.config.display().to_string()];
+    args.extend(tables);
+    let out =
+        std::process::Command::new(env!("CARGO_BIN_EXE_logtap")).args(&args).output().unwrap();
+    let said =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "logtap snapshot: {said}");
+    assert!(said.contains("execute-snapshot signal"), "{said}");
+    let finished =
+        wait_until(Duration::from_secs(120), || l.log_text().contains("snapshot finished"));
+    stop.store(true, Ordering::SeqCst);
+    w.await.unwrap();
+    assert!(finished, "the ad-hoc snapshot did not finish:\n{}", l.log_text());
+    wait_confirmed(&pg, &p, &l).await;
+    let log = l.stop();
+    assert!(log.contains("incremental snapshot"), "{log}");
+    converged(&pg, &p, &log).await;
+    let [ta, _, _] = topics(&p);
+    let markers: std::collections::HashSet<String> = read_topic(&ta)
+        .records
+        .iter()
+        .filter(|g| g.value.is_some())
+        .map(|g| g.value_json())
+        .filter(|v| v["op"] == "r")
+        .map(|v| v["source"]["snapshot"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(markers, ["incremental".to_string()].into(), "reads of an ad-hoc snapshot");
+    drop_slot(&pg, &p).await;
+}

@@ -22,8 +22,9 @@ async fn count(client: &Client, sql: &str) -> Result<i64, PipelineError> {
     Ok(row.get(0))
 }
 
-/// Runs every check against the server in `cfg`.
-pub async fn run(cfg: &PostgresConfig) -> Result<Vec<Finding>, PipelineError> {
+/// Runs every check against the server in `cfg`; with `snapshots`, also
+/// what reading the tables' rows needs.
+pub async fn run(cfg: &PostgresConfig, snapshots: bool) -> Result<Vec<Finding>, PipelineError> {
     let client = catalog::connect(cfg).await?;
     let mut out = Vec::new();
     let version: String = setting(&client, "server_version").await?;
@@ -31,6 +32,29 @@ pub async fn run(cfg: &PostgresConfig) -> Result<Vec<Finding>, PipelineError> {
         "connected to PostgreSQL {version} at {}:{} as {}",
         cfg.host, cfg.port, cfg.user
     )));
+
+    if snapshots {
+        let num: i64 = setting(&client, "server_version_num").await?.parse().unwrap_or(0);
+        let emit = client
+            .query_one(
+                "SELECT has_function_privilege('pg_logical_emit_message(boolean,text,text)', 'EXECUTE')",
+                &[],
+            )
+            .await
+            .map(|r| r.get::<_, bool>(0))
+            .unwrap_or(false);
+        out.push(match (num >= 140000, emit) {
+            (false, _) => fail(
+                format!("snapshots need PostgreSQL 14 or later (watermarks are logical decoding messages); this is {version}"),
+                "set [snapshot] mode = \"no_data\" to stream changes only",
+            ),
+            (true, false) => fail(
+                format!("role {} may not run pg_logical_emit_message (the snapshot's watermarks)", cfg.user),
+                format!("GRANT EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, text) TO \"{}\";", cfg.user),
+            ),
+            (true, true) => ok("snapshots: watermarks by pg_logical_emit_message"),
+        });
+    }
 
     let wal_level = setting(&client, "wal_level").await?;
     out.push(if wal_level == "logical" {
@@ -155,7 +179,7 @@ pub async fn run(cfg: &PostgresConfig) -> Result<Vec<Finding>, PipelineError> {
                 format!("ALTER TABLE {qualified} REPLICA IDENTITY DEFAULT; (with a primary key) or FULL"),
             )),
             ("d", false) => out.push(warn(
-                format!("{t} has no primary key: records get a null key, and UPDATE/DELETE fail while it is published"),
+                format!("{t} has no primary key: records get a null key, snapshots page it by ctid, and UPDATE/DELETE fail while it is published"),
                 format!("add a primary key, or ALTER TABLE {qualified} REPLICA IDENTITY FULL;"),
             )),
             ("f", _) => out.push(ok(format!("{t}: REPLICA IDENTITY FULL (full before images)"))),

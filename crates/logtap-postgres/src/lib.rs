@@ -11,7 +11,7 @@ pub mod catalog;
 pub mod check;
 pub mod config;
 mod machine;
-mod snapshot;
+pub mod snapshot;
 pub mod source;
 pub mod status;
 pub mod types;

@@ -165,6 +165,8 @@ pub(crate) struct PgMachine {
     absent_types: HashSet<u32>,
     /// The snapshot running alongside the stream, if any.
     snap: Option<snapshot::Snapshot>,
+    /// Set when snapshots are possible (PostgreSQL 14+).
+    snap_setup: Option<snapshot::SnapSetup>,
 }
 
 impl PgMachine {
@@ -193,6 +195,7 @@ impl PgMachine {
             shape_cache: None,
             absent_types: HashSet::new(),
             snap: None,
+            snap_setup: None,
         }
     }
 
@@ -275,6 +278,9 @@ impl PgMachine {
                 if let Some(tx) = &mut self.tx {
                     tx.origin = Some((o.name, o.commit_lsn));
                 }
+            }
+            Message::LogicalMessage(m) if m.prefix == crate::snapshot::SIGNAL_PREFIX => {
+                self.snapshot_signal(lsn, &m)
             }
             Message::LogicalMessage(m) => self.snapshot_message(lsn, &m)?,
             Message::Insert(ins) => {

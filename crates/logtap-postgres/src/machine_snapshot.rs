@@ -22,11 +22,11 @@
 
 use super::{key_of, Need, PgMachine, TableState};
 use crate::catalog::SnapshotTable;
-use crate::snapshot::WATERMARK_PREFIX;
+use crate::snapshot::{parse_signal, Signal, WATERMARK_PREFIX};
 use crate::snapshot::{parse_watermark, quote_ident, quote_literal, ChunkRequest, TextRow};
 use logtap_core::dblog::{Reconciler, Seen};
 use logtap_core::event::SnapshotMarker;
-use logtap_core::{Op, PipelineError, SnapshotProgress, SourceItem, TableId};
+use logtap_core::{Lsn, Op, PipelineError, SnapshotProgress, SourceItem, TableId};
 use logtap_pgoutput::{LogicalMessage, TupleData, TupleValue};
 
 /// A running snapshot.
@@ -36,7 +36,6 @@ pub(crate) struct Snapshot {
     run: u64,
     chunk_size: u32,
     progress: SnapshotProgress,
-    next_chunk: u64,
     rec: Reconciler<TextRow, TextRow>,
     table: Option<SnapTable>,
     in_flight: Option<InFlight>,
@@ -84,14 +83,13 @@ pub(crate) enum SnapStep {
 
 impl Snapshot {
     /// A snapshot from `progress` (fresh: every table pending, no key).
-    pub(crate) fn new(slot: &str, run: u64, chunk_size: u32, progress: SnapshotProgress) -> Self {
+    fn new(slot: &str, run: u64, chunk_size: u32, progress: SnapshotProgress) -> Self {
         let done = progress.pending_tables.is_empty();
         Snapshot {
             slot: slot.to_string(),
             run,
             chunk_size: chunk_size.max(1),
             progress,
-            next_chunk: 1,
             rec: Reconciler::new(),
             table: None,
             in_flight: None,
@@ -101,9 +99,90 @@ impl Snapshot {
     }
 }
 
+/// What a snapshot started later (by a signal) needs.
+#[derive(Debug, Clone)]
+pub(crate) struct SnapSetup {
+    pub slot: String,
+    pub run: u64,
+    pub chunk_size: u32,
+    /// Chunks are numbered across the snapshots of a run, so a late
+    /// watermark of a stopped snapshot's chunk is never another's.
+    pub next_chunk: u64,
+}
+
 impl PgMachine {
-    pub(crate) fn start_snapshot(&mut self, snapshot: Snapshot) {
-        self.snap = Some(snapshot);
+    /// Enables snapshots for this start (the watermarks' slot and run, the
+    /// chunk size), so a signal can start one.
+    pub(crate) fn snapshot_setup(&mut self, setup: SnapSetup) {
+        self.snap_setup = Some(setup);
+    }
+
+    /// Starts (or resumes) a snapshot at `progress`.
+    pub(crate) fn start_snapshot(&mut self, progress: SnapshotProgress) {
+        if let Some(s) = &self.snap_setup {
+            self.snap = Some(Snapshot::new(&s.slot, s.run, s.chunk_size, progress));
+        }
+    }
+
+    /// The watermark run of this start, when snapshots are possible.
+    pub(crate) fn snapshot_run(&self) -> Option<u64> {
+        self.snap_setup.as_ref().map(|s| s.run)
+    }
+
+    /// No snapshot, or a finished one whose last checkpoint is queued.
+    pub(crate) fn snapshot_idle(&self) -> bool {
+        self.snap.as_ref().is_none_or(|s| s.done_checkpoint)
+    }
+
+    /// Whether a snapshot is under way (the driver then needs its chunk reader).
+    pub(crate) fn snapshot_running(&self) -> bool {
+        self.snap.as_ref().is_some_and(|s| !s.done)
+    }
+
+    /// A signal message (`logtap snapshot`): `execute-snapshot` adds its
+    /// tables to the running snapshot, or starts an incremental one;
+    /// `stop-snapshot` ends the running one. Signals for another slot, and
+    /// tables this source does not capture, are left alone (with a warning).
+    pub(super) fn snapshot_signal(&mut self, lsn: u64, msg: &LogicalMessage) {
+        let Some(setup) = &self.snap_setup else { return };
+        let Some(signal) = parse_signal(&setup.slot, &msg.content) else { return };
+        match signal {
+            Signal::Execute(tables) => {
+                let mut add = Vec::new();
+                for t in tables {
+                    let captured = t.split_once('.').is_some_and(|(s, n)| self.cfg.captures(s, n));
+                    if captured {
+                        add.push(t);
+                    } else {
+                        tracing::warn!(table = %t, lsn = %Lsn(lsn), "execute-snapshot signal for a table this source does not capture (write it as schema.table): skipped");
+                    }
+                }
+                match &mut self.snap {
+                    Some(snap) if !snap.done => {
+                        for t in add {
+                            if !snap.progress.pending_tables.contains(&t) {
+                                snap.progress.pending_tables.push(t);
+                            }
+                        }
+                    }
+                    _ if add.is_empty() => {}
+                    _ => {
+                        tracing::info!(tables = ?add, lsn = %Lsn(lsn), "execute-snapshot signal: incremental snapshot");
+                        self.start_snapshot(SnapshotProgress {
+                            pending_tables: add,
+                            incremental: true,
+                            ..Default::default()
+                        });
+                    }
+                }
+            }
+            Signal::Stop => {
+                if self.snapshot_running() {
+                    tracing::info!(lsn = %Lsn(lsn), "stop-snapshot signal: the snapshot ends here");
+                    self.snap = None;
+                }
+            }
+        }
     }
 
     /// The progress the next checkpoint carries: `None` when no snapshot
@@ -119,6 +198,7 @@ impl PgMachine {
 
     /// Whether a snapshot was started, has read every table, and a
     /// checkpoint saying so is queued.
+    #[cfg(test)]
     pub(crate) fn snapshot_finished(&self) -> bool {
         self.snap.as_ref().is_some_and(|s| s.done_checkpoint)
     }
@@ -147,8 +227,9 @@ impl PgMachine {
             })?),
         };
         let select = chunk_select(table, last.as_deref(), snap.chunk_size)?;
-        let chunk = snap.next_chunk;
-        snap.next_chunk += 1;
+        let Some(setup) = &mut self.snap_setup else { return Ok(SnapStep::Idle) };
+        let chunk = setup.next_chunk;
+        setup.next_chunk += 1;
         snap.rec.begin(chunk);
         snap.in_flight = Some(InFlight { chunk, more: false, last: None, redo: false });
         Ok(SnapStep::Chunk(ChunkRequest { chunk, select }))

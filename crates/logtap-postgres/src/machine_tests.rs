@@ -266,7 +266,7 @@ mod wire {
 mod snapshots {
     use super::*;
     use crate::catalog::SnapshotTable;
-    use crate::machine::snapshot::{SnapStep, Snapshot};
+    use crate::machine::snapshot::{SnapSetup, SnapStep};
     use logtap_core::SnapshotProgress;
     use logtap_pgoutput::{Column, ReplicaIdentity};
 
@@ -312,7 +312,13 @@ mod snapshots {
     /// table described; returns it and its first chunk's SELECT.
     fn started(chunk: u32, progress: SnapshotProgress) -> (PgMachine, String) {
         let mut m = machine("");
-        m.start_snapshot(Snapshot::new("s", 0xab, chunk, progress));
+        m.snapshot_setup(SnapSetup {
+            slot: "s".into(),
+            run: 0xab,
+            chunk_size: chunk,
+            next_chunk: 1,
+        });
+        m.start_snapshot(progress);
         let step = m.snapshot_step().unwrap();
         assert_eq!(step, SnapStep::Describe { schema: "gold".into(), table: "basic".into() });
         let mut asked = Vec::new();

@@ -25,6 +25,75 @@ use tokio_postgres::{Client, SimpleQueryMessage};
 /// The logical decoding message prefix of a watermark.
 pub(crate) const WATERMARK_PREFIX: &str = "logtap.watermark";
 
+/// The logical decoding message prefix of a signal (`logtap snapshot`).
+pub const SIGNAL_PREFIX: &str = "logtap.signal";
+
+/// What a signal asks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Signal {
+    /// Debezium's `execute-snapshot` (incremental): these tables, as `schema.table`.
+    Execute(Vec<String>),
+    /// Debezium's `stop-snapshot`.
+    Stop,
+}
+
+/// A signal's content, Debezium's signal shape plus the slot it is for:
+/// `{"slot": "...", "type": "execute-snapshot", "data": {"data-collections": [...]}}`.
+pub fn signal(slot: &str, execute: Option<&[String]>) -> String {
+    match execute {
+        Some(tables) => serde_json::json!({
+            "slot": slot,
+            "type": "execute-snapshot",
+            "data": {"data-collections": tables, "type": "incremental"},
+        }),
+        None => serde_json::json!({"slot": slot, "type": "stop-snapshot"}),
+    }
+    .to_string()
+}
+
+/// A signal for `slot`; `None` for another slot's or one that does not
+/// parse (warned: someone asked for something logtap did not do).
+pub(crate) fn parse_signal(slot: &str, content: &[u8]) -> Option<Signal> {
+    let v: serde_json::Value = match serde_json::from_slice(content) {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::warn!(error = %e, "a logtap.signal message that is not JSON: ignored");
+            return None;
+        }
+    };
+    if v["slot"].as_str() != Some(slot) {
+        return None;
+    }
+    match v["type"].as_str() {
+        Some("execute-snapshot") => {
+            let tables = v["data"]["data-collections"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|t| t.as_str().map(str::to_string)).collect())
+                .unwrap_or_default();
+            Some(Signal::Execute(tables))
+        }
+        Some("stop-snapshot") => Some(Signal::Stop),
+        other => {
+            tracing::warn!(signal = ?other, "a logtap.signal of an unknown type: ignored");
+            None
+        }
+    }
+}
+
+/// Writes a signal into the WAL of the database `client` is connected
+/// to: the source reading `slot` acts on it where it passes in the
+/// stream (now if it runs, at its next start otherwise).
+pub async fn send_signal(client: &Client, content: &str) -> Result<String, PipelineError> {
+    let row = client
+        .query_one(
+            "SELECT pg_logical_emit_message(true, $1::text, $2::text)::text",
+            &[&SIGNAL_PREFIX, &content],
+        )
+        .await
+        .map_err(|e| sql_err("writing a snapshot signal (pg_logical_emit_message)", e))?;
+    Ok(row.get(0))
+}
+
 /// A row as the server's text output gives it (what pgoutput sends too).
 pub(crate) type TextRow = Vec<Option<String>>;
 

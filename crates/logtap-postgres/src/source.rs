@@ -21,7 +21,7 @@
 
 use crate::catalog;
 use crate::config::PostgresConfig;
-use crate::machine::snapshot::{SnapStep, Snapshot};
+use crate::machine::snapshot::{SnapSetup, SnapStep};
 use crate::machine::{Input, Need, PgMachine};
 use crate::snapshot::{ChunkMsg, ChunkRequest};
 use crate::types::TypeOptions;
@@ -77,6 +77,8 @@ pub struct PostgresSource {
     m: PgMachine,
     /// The snapshot's chunk reader, while a snapshot runs.
     chunks: Option<Chunks>,
+    /// `[snapshot] chunk_delay_ms`.
+    chunk_delay: Duration,
     /// `initial_only`: the source ends once the snapshot is read.
     stop_when_done: bool,
 }
@@ -86,8 +88,6 @@ struct Chunks {
     tx: mpsc::Sender<ChunkRequest>,
     rx: mpsc::Receiver<ChunkMsg>,
     task: tokio::task::JoinHandle<()>,
-    /// `[snapshot] chunk_delay_ms`.
-    delay: Duration,
     /// No chunk starts before this.
     next_at: Option<tokio::time::Instant>,
 }
@@ -347,25 +347,21 @@ impl PostgresSource {
         let opts = TypeOptions::from_config(&cfg);
         let decoder = Decoder::new(proto).map_err(|e| PipelineError::internal(e.to_string()))?;
         let mut m = PgMachine::new(cfg.clone(), prefix, decoder, opts, start.0.max(slot_floor.0));
-        let chunks = match snapshot {
-            Some(progress) => {
-                let run = run_id();
-                m.start_snapshot(Snapshot::new(slot, run, snap.chunk_size, progress));
-                let (tx, rx, task) =
-                    crate::snapshot::spawn(catalog::connect(&cfg).await?, slot.clone(), run);
-                Some(Chunks {
-                    tx,
-                    rx,
-                    task,
-                    delay: Duration::from_millis(snap.chunk_delay_ms),
-                    next_at: None,
-                })
-            }
-            None => None,
-        };
+        if version >= 140000 {
+            m.snapshot_setup(SnapSetup {
+                slot: slot.clone(),
+                run: run_id(),
+                chunk_size: snap.chunk_size,
+                next_chunk: 1,
+            });
+        }
+        if let Some(progress) = snapshot {
+            m.start_snapshot(progress);
+        }
         Ok(PostgresSource {
             m,
-            chunks,
+            chunks: None,
+            chunk_delay: Duration::from_millis(snap.chunk_delay_ms),
             stop_when_done: mode == SnapshotMode::InitialOnly,
             sql,
             rx,
@@ -426,6 +422,14 @@ impl PostgresSource {
     /// Moves the snapshot on: takes the chunk task's reports, describes the
     /// next table, starts the next chunk when its pause is over.
     async fn drive_snapshot(&mut self) -> Result<(), PipelineError> {
+        if self.chunks.is_none() && self.m.snapshot_running() {
+            if let Some(run) = self.m.snapshot_run() {
+                let client = catalog::connect(&self.cfg).await?;
+                let (tx, rx, task) =
+                    crate::snapshot::spawn(client, self.cfg.slot_name.clone(), run);
+                self.chunks = Some(Chunks { tx, rx, task, next_at: None });
+            }
+        }
         loop {
             let Some(chunks) = &mut self.chunks else { return Ok(()) };
             match chunks.rx.try_recv() {
@@ -441,7 +445,7 @@ impl PostgresSource {
             }
             match self.m.snapshot_step()? {
                 SnapStep::Idle => {
-                    if self.m.snapshot_finished() {
+                    if !self.m.snapshot_running() {
                         // Closes the snapshot's connection.
                         self.chunks = None;
                     }
@@ -459,8 +463,8 @@ impl PostgresSource {
                     if chunks.tx.try_send(req).is_err() {
                         return self.chunk_msg(None);
                     }
-                    if !chunks.delay.is_zero() {
-                        chunks.next_at = Some(tokio::time::Instant::now() + chunks.delay);
+                    if !self.chunk_delay.is_zero() {
+                        chunks.next_at = Some(tokio::time::Instant::now() + self.chunk_delay);
                     }
                     return Ok(());
                 }
@@ -505,7 +509,7 @@ impl Source for PostgresSource {
             if let Some(item) = self.m.pending.pop_front() {
                 return Ok(Some(item));
             }
-            if self.stop_when_done && (self.chunks.is_none() || self.m.snapshot_finished()) {
+            if self.stop_when_done && self.m.snapshot_idle() {
                 tracing::info!("snapshot mode initial_only: the snapshot is read, stopping");
                 return Ok(None);
             }

@@ -1,0 +1,37 @@
+//! `logtap snapshot TABLE...`: asks the source for an incremental snapshot
+//! of tables (Debezium's `execute-snapshot` signal), or `--stop` to end the
+//! running one. The request is written into the database's log, not sent
+//! to a process: the logtap reading that log acts on it where it passes in
+//! the stream, now if it runs, at its next start otherwise, and exactly
+//! once (the snapshot's progress is stored with the position after it).
+
+use crate::config::{Config, SourceConfig};
+use anyhow::{bail, Result};
+
+pub async fn snapshot(cfg: &Config, tables: &[String], stop: bool) -> Result<()> {
+    let SourceConfig::Postgres(pg) = &cfg.source else {
+        bail!("logtap snapshot: only the PostgreSQL source takes snapshots yet");
+    };
+    if !stop && tables.is_empty() {
+        bail!("logtap snapshot: name the tables (schema.table), or --stop");
+    }
+    for t in tables {
+        let captured = t.split_once('.').is_some_and(|(s, n)| pg.captures(s, n));
+        if !captured {
+            bail!("{t}: not a table this configuration captures (write it as schema.table, and list it in postgres.table_include_list)");
+        }
+    }
+    let client = logtap_postgres::catalog::connect(pg).await?;
+    let signal = logtap_postgres::snapshot::signal(&pg.slot_name, (!stop).then_some(tables));
+    let lsn = logtap_postgres::snapshot::send_signal(&client, &signal).await?;
+    if stop {
+        say!("stop-snapshot signal written at LSN {lsn} for slot `{}`", pg.slot_name);
+    } else {
+        say!(
+            "execute-snapshot signal for {} written at LSN {lsn} for slot `{}`: logtap reads the table(s) when its stream reaches it",
+            tables.join(", "),
+            pg.slot_name
+        );
+    }
+    Ok(())
+}
