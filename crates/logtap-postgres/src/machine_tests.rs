@@ -301,7 +301,7 @@ mod snapshots {
         while let Some(item) = m.pending.pop_front() {
             out.push(match &item {
                 SourceItem::Change(e) => {
-                    format!("{} {}", describe(&item), format!("{:?}", e.source.values[4]))
+                    format!("{} {:?}", describe(&item), e.source.values[4])
                 }
                 _ => describe(&item),
             });
