@@ -316,6 +316,23 @@ impl PgMachine {
         snap.rec.rows_read(keyed).map_err(|e| PipelineError::internal(e.to_string()))
     }
 
+    /// Chunk `chunk`'s `SELECT` found its table gone (`table_gone`: skipped
+    /// with a warning) or its columns changed (described again, and the
+    /// chunk read again).
+    pub(crate) fn snapshot_vanished(&mut self, chunk: u64, table_gone: bool) {
+        let Some(snap) = &mut self.snap else { return };
+        if snap.in_flight.as_ref().is_none_or(|f| f.chunk != chunk) {
+            return;
+        }
+        snap.in_flight = None;
+        snap.table = None;
+        if table_gone {
+            let name = snap.progress.pending_tables.remove(0);
+            tracing::warn!(table = %name, "table to snapshot no longer exists: skipped");
+            table_finished(snap);
+        }
+    }
+
     /// A streamed change of relation `rel` with these tuples (old and/or
     /// new): notes the keys it touches in the open chunk's window.
     pub(super) fn snapshot_note(&mut self, rel: u32, tuples: &[&TupleData]) {

@@ -273,7 +273,7 @@ mod snapshots {
     const INT4: u32 = 23;
     const TEXT: u32 = 25;
 
-    fn table() -> SnapshotTable {
+    pub(super) fn table() -> SnapshotTable {
         let col = |name: &str, type_oid, is_key| Column {
             is_key,
             name: name.into(),
@@ -310,7 +310,7 @@ mod snapshots {
 
     /// A machine snapshotting gold.basic with chunks of `chunk` rows, its
     /// table described; returns it and its first chunk's SELECT.
-    fn started(chunk: u32, progress: SnapshotProgress) -> (PgMachine, String) {
+    pub(super) fn started(chunk: u32, progress: SnapshotProgress) -> (PgMachine, String) {
         let mut m = machine("");
         m.snapshot_setup(SnapSetup {
             slot: "s".into(),
@@ -410,5 +410,35 @@ mod snapshots {
         );
         assert!(m.snapshot_finished());
         assert_eq!(m.snapshot_step().unwrap(), SnapStep::Idle);
+    }
+}
+
+mod snapshot_faults {
+    use super::snapshots::started;
+    use crate::machine::snapshot::SnapStep;
+    use logtap_core::SnapshotProgress;
+
+    #[test]
+    fn a_table_dropped_under_its_chunk_is_skipped_and_one_altered_is_described_again() {
+        let progress = SnapshotProgress {
+            pending_tables: vec!["gold.basic".into(), "gold.full_ri".into()],
+            ..Default::default()
+        };
+        let (mut m, _) = started(3, progress.clone());
+        m.snapshot_vanished(1, false);
+        assert_eq!(
+            m.snapshot_step().unwrap(),
+            SnapStep::Describe { schema: "gold".into(), table: "basic".into() },
+            "columns changed: the same table, described again"
+        );
+        let (mut m, _) = started(3, progress);
+        m.snapshot_vanished(7, true); // not the chunk in flight: nothing
+        assert_eq!(m.snapshot_step().unwrap(), SnapStep::Idle);
+        m.snapshot_vanished(1, true);
+        assert_eq!(
+            m.snapshot_step().unwrap(),
+            SnapStep::Describe { schema: "gold".into(), table: "full_ri".into() },
+            "table gone: the next one"
+        );
     }
 }

@@ -111,6 +111,10 @@ pub(crate) struct ChunkRequest {
 pub(crate) enum ChunkMsg {
     /// The chunk's rows; the high watermark is written once `ack` is sent.
     Rows { chunk: u64, rows: Vec<TextRow>, ack: oneshot::Sender<()> },
+    /// The chunk's table (or schema) no longer exists, or its columns
+    /// changed under the `SELECT`: the source skips the table or reads its
+    /// description again. No high watermark follows; the task goes on.
+    Vanished { chunk: u64, table_gone: bool },
     /// A statement failed; the task has stopped.
     Failed(PipelineError),
 }
@@ -175,10 +179,24 @@ async fn chunk(
     tx: &mpsc::Sender<ChunkMsg>,
 ) -> Result<bool, PipelineError> {
     emit(client, &watermark(slot, run, req.chunk, Mark::Low)).await?;
-    let messages = client
-        .simple_query(&req.select)
-        .await
-        .map_err(|e| sql_err(&format!("snapshot chunk {} ({})", req.chunk, req.select), e))?;
+    let messages = match client.simple_query(&req.select).await {
+        Ok(m) => m,
+        Err(e) => {
+            // undefined_table, invalid_schema_name; undefined_column,
+            // datatype_mismatch (a key's type altered).
+            let code = e.code().map(|c| c.code().to_string());
+            let gone = match code.as_deref() {
+                Some("42P01" | "3F000") => Some(true),
+                Some("42703" | "42804") => Some(false),
+                _ => None,
+            };
+            if let Some(table_gone) = gone {
+                tracing::warn!(chunk = req.chunk, error = %e, "snapshot chunk: the table changed under it");
+                return Ok(tx.send(ChunkMsg::Vanished { chunk: req.chunk, table_gone }).await.is_ok());
+            }
+            return Err(sql_err(&format!("snapshot chunk {} ({})", req.chunk, req.select), e));
+        }
+    };
     let rows = messages
         .iter()
         .filter_map(|m| match m {

@@ -288,8 +288,17 @@ impl PostgresSource {
                      set [snapshot] mode = \"no_data\" to stream changes only"
                 )))
             }
-            SnapshotPlan::Resume(p) => {
+            SnapshotPlan::Resume(mut p) => {
                 tracing::info!(tables = ?p.pending_tables, last_key = ?p.last_key, "resuming the snapshot");
+                let before = p.pending_tables.clone();
+                p.pending_tables.retain(|t| t.split_once('.').is_some_and(|(s, n)| cfg.captures(s, n)));
+                if p.pending_tables.first() != before.first() {
+                    p.last_key = None;
+                    p.rows_done = 0;
+                }
+                for t in before.iter().filter(|t| !p.pending_tables.contains(t)) {
+                    tracing::warn!(table = %t, "no longer captured (table_include_list changed): its snapshot is dropped");
+                }
                 Some(p)
             }
             SnapshotPlan::Full => {
@@ -412,6 +421,10 @@ impl PostgresSource {
             Some(ChunkMsg::Rows { chunk, rows, ack }) => {
                 self.m.snapshot_rows(chunk, rows)?;
                 let _ = ack.send(());
+                Ok(())
+            }
+            Some(ChunkMsg::Vanished { chunk, table_gone }) => {
+                self.m.snapshot_vanished(chunk, table_gone);
                 Ok(())
             }
             Some(ChunkMsg::Failed(e)) => Err(e),
