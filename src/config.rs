@@ -436,6 +436,11 @@ impl RawConfig {
         if self.snapshot.chunk_size == 0 {
             return bad("snapshot.chunk_size", "must be at least 1");
         }
+        if let Some(t) = &self.snapshot.signal_data_collection {
+            if t.split_once('.').is_none_or(|(s, n)| s.is_empty() || n.is_empty()) {
+                return bad("snapshot.signal_data_collection", "must be schema.table");
+            }
+        }
         if self.mysql.is_some()
             && self.snapshot.mode.is_some_and(|m| m != logtap_core::SnapshotMode::NoData)
         {

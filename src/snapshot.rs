@@ -22,8 +22,15 @@ pub async fn snapshot(cfg: &Config, tables: &[String], stop: bool) -> Result<()>
         }
     }
     let client = logtap_postgres::catalog::connect(pg).await?;
-    let signal = logtap_postgres::snapshot::signal(&pg.slot_name, (!stop).then_some(tables));
-    let lsn = logtap_postgres::snapshot::send_signal(&client, &signal).await?;
+    let execute = (!stop).then_some(tables);
+    let lsn = match &cfg.snapshot.signal_data_collection {
+        // Debezium's way, and the only one before PostgreSQL 14.
+        Some(table) => logtap_postgres::snapshot::insert_signal(&client, table, execute).await?,
+        None => {
+            let signal = logtap_postgres::snapshot::signal(&pg.slot_name, execute);
+            logtap_postgres::snapshot::send_signal(&client, &signal).await?
+        }
+    };
     if stop {
         say!("stop-snapshot signal written at LSN {lsn} for slot `{}`", pg.slot_name);
     } else {

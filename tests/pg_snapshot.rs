@@ -25,6 +25,8 @@ async fn create_tables(pg: &tokio_postgres::Client, p: &str, rows: i32) {
         "CREATE TABLE {p}_a (id int PRIMARY KEY, n int NOT NULL, pad text);
          CREATE TABLE {p}_b (k1 int, k2 text, n int, PRIMARY KEY (k1, k2));
          CREATE TABLE {p}_c (x int, n int);
+         CREATE TABLE {p}_signal (id varchar(42) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048));
+         ALTER TABLE {p}_signal OWNER TO cdc;
          ALTER TABLE {p}_c REPLICA IDENTITY FULL;
          ALTER TABLE {p}_a OWNER TO cdc; ALTER TABLE {p}_b OWNER TO cdc; ALTER TABLE {p}_c OWNER TO cdc;
          INSERT INTO {p}_a SELECT g, g, CASE WHEN g % 10 = 0
@@ -233,10 +235,16 @@ async fn table_state(pg: &tokio_postgres::Client, p: &str) -> [BTreeMap<String, 
     [a.collect(), b.collect(), c.collect()]
 }
 
+/// The three tables captured, with `[snapshot]` as given plus the test's
+/// signal table (Debezium's; on PostgreSQL 13 it carries the watermarks).
 fn config(p: &str, dir: &std::path::Path, snapshot: &str) -> String {
     let tables: Vec<String> = ["a", "b", "c"].iter().map(|t| format!("public.{p}_{t}")).collect();
     let tables: Vec<&str> = tables.iter().map(String::as_str).collect();
-    pg_config_snapshot(p, &dir.join("off"), &tables, "", snapshot)
+    let snapshot = format!(
+        "[snapshot]\nsignal_data_collection = \"public.{p}_signal\"\n{}",
+        snapshot.trim_start_matches("[snapshot]\n")
+    );
+    pg_config_snapshot(p, &dir.join("off"), &tables, "", &snapshot)
 }
 
 fn topics(p: &str) -> [String; 3] {
@@ -292,21 +300,16 @@ async fn converged(pg: &tokio_postgres::Client, p: &str, log: &str) -> usize {
         .count()
 }
 
-/// The server's major version: snapshots need 14+ (logical decoding
-/// messages); on 13 the modes test checks the error instead and the others
-/// have nothing to run.
+/// The server's major version: before 14 the watermarks are signal table
+/// rows, from 14 on logical decoding messages.
 async fn major(pg: &tokio_postgres::Client) -> i32 {
     let v: String = pg.query_one("SHOW server_version_num", &[]).await.unwrap().get(0);
     v.parse::<i32>().unwrap() / 10000
 }
 
-macro_rules! needs_14 {
-    ($pg:expr) => {
-        if major(&$pg).await < 14 {
-            eprintln!("PostgreSQL 13: no snapshots (modes_no_data_initial_only_and_when_needed checks the error)");
-            return;
-        }
-    };
+/// `config` without the signal table.
+fn without_signal_table(cfg: &str) -> String {
+    cfg.lines().filter(|l| !l.starts_with("signal_data_collection")).collect::<Vec<_>>().join("\n")
 }
 
 /// One test at a time: each runs a writer and a snapshot, and the stream
@@ -318,7 +321,6 @@ async fn an_initial_snapshot_under_concurrent_writes_converges() {
     let _serial = SERIAL.lock().await;
     let p = unique("pgsnap");
     let pg = pg_superuser().await;
-    needs_14!(pg);
     let rows = 3000;
     create_tables(&pg, &p, rows).await;
     let dir = tempfile::tempdir().unwrap();
@@ -360,7 +362,6 @@ async fn a_snapshot_killed_six_times_resumes_at_its_next_chunk() {
     let _serial = SERIAL.lock().await;
     let p = unique("pgsnapkill");
     let pg = pg_superuser().await;
-    needs_14!(pg);
     let rows = 200_000;
     create_tables(&pg, &p, 1000).await;
     pg.batch_execute(&format!(
@@ -406,15 +407,19 @@ async fn modes_no_data_initial_only_and_when_needed() {
     create_tables(&pg, &p, 50).await;
     let dir = tempfile::tempdir().unwrap();
     if major(&pg).await < 14 {
-        // The default mode (initial) stops at start, saying why and what to do.
-        let mut l = Logtap::start(dir.path(), &config(&p, dir.path(), ""));
+        // Without a signal table the default mode (initial) stops at
+        // start, saying why and what to do.
+        let d = tempfile::tempdir().unwrap();
+        let mut l = Logtap::start(d.path(), &without_signal_table(&config(&p, d.path(), "")));
         let exited =
             wait_until(Duration::from_secs(30), || matches!(l.child.try_wait(), Ok(Some(_))));
         let log = l.log_text();
         assert!(exited && !l.child.try_wait().unwrap().unwrap().success(), "{log}");
-        assert!(log.contains("needs PostgreSQL 14") && log.contains("no_data"), "{log}");
+        assert!(
+            log.contains("needs PostgreSQL 14") && log.contains("signal_data_collection"),
+            "{log}"
+        );
         drop_slot(&pg, &p).await;
-        return;
     }
     let [ta, _, _] = topics(&p);
     let reads = |records: &[Got]| {
@@ -468,7 +473,6 @@ async fn an_ad_hoc_snapshot_while_streaming_converges() {
     let _serial = SERIAL.lock().await;
     let p = unique("pgsnapsig");
     let pg = pg_superuser().await;
-    needs_14!(pg);
     create_tables(&pg, &p, 2000).await;
     let dir = tempfile::tempdir().unwrap();
     // Streaming only: the rows already there are not read at start.
@@ -478,17 +482,31 @@ async fn an_ad_hoc_snapshot_while_streaming_converges() {
     let stop = Arc::new(AtomicBool::new(false));
     let w = tokio::spawn(writer(p.clone(), 2000, stop.clone()));
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let tables: Vec<String> = ["a", "b", "c"].iter().map(|t| format!("public.{p}_{t}")).collect();
-    let mut args = vec!["snapshot".to_string(), "--config".into(), l.config.display().to_string()];
-    args.extend(tables);
+    // Tables a and b by `logtap snapshot` (a logical decoding message from
+    // 14 on, a signal row before), c by a Debezium signal row written by hand.
+    let cli_config = dir.path().join("cli.toml");
+    let cli_text = if major(&pg).await >= 14 { without_signal_table(&cfg) } else { cfg.clone() };
+    std::fs::write(&cli_config, cli_text).unwrap();
+    let mut args =
+        vec!["snapshot".to_string(), "--config".into(), cli_config.display().to_string()];
+    args.extend(["a", "b"].iter().map(|t| format!("public.{p}_{t}")));
     let out =
         std::process::Command::new(env!("CARGO_BIN_EXE_logtap")).args(&args).output().unwrap();
     let said =
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "logtap snapshot: {said}");
     assert!(said.contains("execute-snapshot signal"), "{said}");
-    let finished =
-        wait_until(Duration::from_secs(120), || l.log_text().contains("snapshot finished"));
+    pg.batch_execute(&format!(
+        r#"INSERT INTO {p}_signal VALUES ('by-hand', 'execute-snapshot', '{{"data-collections": ["public.{p}_c"], "type": "incremental"}}')"#
+    ))
+    .await
+    .unwrap();
+    // All three tables read (c may come as its own snapshot after a and b).
+    let done = |t: &str| format!("table snapshotted table=public.{p}_{t}");
+    let finished = wait_until(Duration::from_secs(120), || {
+        let log = l.log_text();
+        ["a", "b", "c"].iter().all(|t| log.contains(&done(t)))
+    });
     stop.store(true, Ordering::SeqCst);
     w.await.unwrap();
     assert!(finished, "the ad-hoc snapshot did not finish:\n{}", l.log_text());

@@ -69,6 +69,14 @@ pub struct SnapshotConfig {
     /// Pause between chunks, to spare a busy server.
     #[serde(default)]
     pub chunk_delay_ms: u64,
+    /// Debezium's `signal.data.collection`: a `schema.table` with columns
+    /// `id varchar(42) PRIMARY KEY, type varchar(32) NOT NULL, data
+    /// varchar(2048)`. Rows inserted into it are signals
+    /// (`execute-snapshot`, `stop-snapshot`); on servers without logical
+    /// decoding messages (PostgreSQL 13) the snapshot's watermarks are rows
+    /// in it too.
+    #[serde(default)]
+    pub signal_data_collection: Option<String>,
 }
 
 fn default_chunk_size() -> u32 {
@@ -77,7 +85,12 @@ fn default_chunk_size() -> u32 {
 
 impl Default for SnapshotConfig {
     fn default() -> Self {
-        SnapshotConfig { mode: None, chunk_size: default_chunk_size(), chunk_delay_ms: 0 }
+        SnapshotConfig {
+            mode: None,
+            chunk_size: default_chunk_size(),
+            chunk_delay_ms: 0,
+            signal_data_collection: None,
+        }
     }
 }
 

@@ -410,19 +410,26 @@ pub async fn publication_tables(
     Ok(Some(rows.iter().map(|r| r.get(0)).collect()))
 }
 
-/// Creates or adjusts the publication per `publication_autocreate_mode`.
+/// Creates or adjusts the publication per `publication_autocreate_mode`;
+/// `extra` are published too (the signal table), not captured.
 pub async fn ensure_publication(
     client: &Client,
     cfg: &PostgresConfig,
+    extra: Option<&str>,
 ) -> Result<(), PipelineError> {
     let name = &cfg.publication_name;
     let current = publication_tables(client, name).await?;
-    let wanted: Vec<String> = cfg
+    let mut wanted: Vec<String> = cfg
         .table_include_list
         .iter()
         .filter(|t| !cfg.table_exclude_list.contains(t))
         .cloned()
         .collect();
+    if let Some(t) = extra {
+        if !wanted.iter().any(|w| w == t) {
+            wanted.push(t.to_string());
+        }
+    }
     use crate::config::PublicationMode;
     match (cfg.publication_autocreate_mode, current) {
         (PublicationMode::Disabled, None) => Err(PipelineError::new(ErrorKind::ServerSetup, format!(
@@ -439,7 +446,7 @@ pub async fn ensure_publication(
         }
         (PublicationMode::AllTables, Some(_)) => Ok(()),
         (PublicationMode::Filtered, current) => {
-            if wanted.is_empty() {
+            if wanted.len() == usize::from(extra.is_some()) {
                 return Err(PipelineError::config(
                     "postgres.table_include_list is empty: with publication_autocreate_mode = \"filtered\" list the tables to capture, or use \"all_tables\"",
                 ));

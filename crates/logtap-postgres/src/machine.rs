@@ -283,6 +283,9 @@ impl PgMachine {
                 self.snapshot_signal(lsn, &m)
             }
             Message::LogicalMessage(m) => self.snapshot_message(lsn, &m)?,
+            Message::Insert(ins) if self.is_signal_table(ins.relation_id) => {
+                self.signal_row(lsn, ins.relation_id, &ins.new)?;
+            }
             Message::Insert(ins) => {
                 self.snapshot_note(ins.relation_id, &[&ins.new]);
                 let Some(state) = self.captured(ins.relation_id, lsn)? else { return Ok(()) };

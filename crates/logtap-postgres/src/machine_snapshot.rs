@@ -22,7 +22,9 @@
 
 use super::{key_of, Need, PgMachine, TableState};
 use crate::catalog::SnapshotTable;
-use crate::snapshot::{parse_signal, Signal, WATERMARK_PREFIX};
+use crate::snapshot::{
+    parse_signal, parse_signal_row, Signal, WATERMARK_PREFIX, WINDOW_CLOSE, WINDOW_OPEN,
+};
 use crate::snapshot::{parse_watermark, quote_ident, quote_literal, ChunkRequest, TextRow};
 use logtap_core::dblog::{Reconciler, Seen};
 use logtap_core::event::SnapshotMarker;
@@ -108,6 +110,9 @@ pub(crate) struct SnapSetup {
     /// Chunks are numbered across the snapshots of a run, so a late
     /// watermark of a stopped snapshot's chunk is never another's.
     pub next_chunk: u64,
+    /// `[snapshot] signal_data_collection`: its inserted rows are signals
+    /// (and, on PostgreSQL 13, the watermarks).
+    pub signal_table: Option<TableId>,
 }
 
 impl PgMachine {
@@ -145,7 +150,53 @@ impl PgMachine {
     /// tables this source does not capture, are left alone (with a warning).
     pub(super) fn snapshot_signal(&mut self, lsn: u64, msg: &LogicalMessage) {
         let Some(setup) = &self.snap_setup else { return };
-        let Some(signal) = parse_signal(&setup.slot, &msg.content) else { return };
+        if let Some(signal) = parse_signal(&setup.slot, &msg.content) {
+            self.apply_signal(lsn, signal);
+        }
+    }
+
+    /// Whether relation `rel` is the signal table.
+    pub(super) fn is_signal_table(&self, rel: u32) -> bool {
+        let Some(signal) = self.snap_setup.as_ref().and_then(|s| s.signal_table.as_ref()) else {
+            return false;
+        };
+        self.tables.get(&rel).is_some_and(|t| &t.id == signal)
+    }
+
+    /// A row inserted into the signal table: a watermark (Debezium's
+    /// `snapshot-window-open` / `-close`, written by this source on servers
+    /// without logical decoding messages) or a signal.
+    pub(super) fn signal_row(
+        &mut self,
+        lsn: u64,
+        rel: u32,
+        row: &TupleData,
+    ) -> Result<(), PipelineError> {
+        let Some(table) = self.tables.get(&rel) else { return Ok(()) };
+        let text = |name: &str| {
+            let at = table.columns.iter().position(|c| c.name == name)?;
+            match row.0.get(at)? {
+                TupleValue::Text(b) => Some(String::from_utf8_lossy(b).into_owned()),
+                _ => None,
+            }
+        };
+        let (id, kind, data) = (text("id"), text("type"), text("data"));
+        let Some(kind) = kind else {
+            tracing::warn!(table = %table.id, "a signal row without a type: ignored");
+            return Ok(());
+        };
+        if kind == WINDOW_OPEN || kind == WINDOW_CLOSE {
+            // id `<run>/<chunk>/<mark>`, data the slot: the message form.
+            let content = format!("{}/{}", data.unwrap_or_default(), id.unwrap_or_default());
+            return self.snapshot_watermark(lsn, content.as_bytes());
+        }
+        if let Some(signal) = parse_signal_row(&kind, data.as_deref()) {
+            self.apply_signal(lsn, signal);
+        }
+        Ok(())
+    }
+
+    fn apply_signal(&mut self, lsn: u64, signal: Signal) {
         match signal {
             Signal::Execute(tables) => {
                 let mut add = Vec::new();
@@ -383,22 +434,27 @@ impl PgMachine {
         lsn: u64,
         msg: &LogicalMessage,
     ) -> Result<(), PipelineError> {
+        if msg.prefix != WATERMARK_PREFIX {
+            return Ok(());
+        }
+        self.snapshot_watermark(lsn, &msg.content)
+    }
+
+    /// A watermark's content (`<slot>/<run>/<chunk>/<mark>`) at `lsn`.
+    fn snapshot_watermark(&mut self, lsn: u64, content: &[u8]) -> Result<(), PipelineError> {
         let Some(mut snap) = self.snap.take() else { return Ok(()) };
-        let result = self.snapshot_message_with(&mut snap, lsn, msg);
+        let result = self.snapshot_watermark_with(&mut snap, lsn, content);
         self.snap = Some(snap);
         result
     }
 
-    fn snapshot_message_with(
+    fn snapshot_watermark_with(
         &mut self,
         snap: &mut Snapshot,
         lsn: u64,
-        msg: &LogicalMessage,
+        content: &[u8],
     ) -> Result<(), PipelineError> {
-        if msg.prefix != WATERMARK_PREFIX {
-            return Ok(());
-        }
-        let Some((chunk, mark)) = parse_watermark(&snap.slot, snap.run, &msg.content) else {
+        let Some((chunk, mark)) = parse_watermark(&snap.slot, snap.run, content) else {
             return Ok(());
         };
         let rows = match snap.rec.watermark(chunk, mark) {

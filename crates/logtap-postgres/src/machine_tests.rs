@@ -317,6 +317,7 @@ mod snapshots {
             run: 0xab,
             chunk_size: chunk,
             next_chunk: 1,
+            signal_table: None,
         });
         m.start_snapshot(progress);
         let step = m.snapshot_step().unwrap();

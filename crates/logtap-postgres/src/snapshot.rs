@@ -51,8 +51,8 @@ pub fn signal(slot: &str, execute: Option<&[String]>) -> String {
     .to_string()
 }
 
-/// A signal for `slot`; `None` for another slot's or one that does not
-/// parse (warned: someone asked for something logtap did not do).
+/// A signal message for `slot`; `None` for another slot's or one that
+/// does not parse (warned: someone asked for something logtap did not do).
 pub(crate) fn parse_signal(slot: &str, content: &[u8]) -> Option<Signal> {
     let v: serde_json::Value = match serde_json::from_slice(content) {
         Ok(v) => v,
@@ -64,17 +64,37 @@ pub(crate) fn parse_signal(slot: &str, content: &[u8]) -> Option<Signal> {
     if v["slot"].as_str() != Some(slot) {
         return None;
     }
-    match v["type"].as_str() {
-        Some("execute-snapshot") => {
-            let tables = v["data"]["data-collections"]
+    signal_of(v["type"].as_str().unwrap_or_default(), &v["data"])
+}
+
+/// A signal table row (Debezium's: `type`, `data` JSON text).
+pub(crate) fn parse_signal_row(kind: &str, data: Option<&str>) -> Option<Signal> {
+    let data = match data.map(serde_json::from_str::<serde_json::Value>) {
+        None => serde_json::Value::Null,
+        Some(Ok(v)) => v,
+        Some(Err(e)) => {
+            tracing::warn!(signal = %kind, error = %e, "a signal row whose data is not JSON: ignored");
+            return None;
+        }
+    };
+    signal_of(kind, &data)
+}
+
+fn signal_of(kind: &str, data: &serde_json::Value) -> Option<Signal> {
+    match kind {
+        "execute-snapshot" => {
+            if data.get("additional-conditions").is_some_and(|c| !c.is_null()) {
+                tracing::warn!("execute-snapshot: additional-conditions are not supported; the whole tables are read");
+            }
+            let tables = data["data-collections"]
                 .as_array()
                 .map(|a| a.iter().filter_map(|t| t.as_str().map(str::to_string)).collect())
                 .unwrap_or_default();
             Some(Signal::Execute(tables))
         }
-        Some("stop-snapshot") => Some(Signal::Stop),
+        "stop-snapshot" => Some(Signal::Stop),
         other => {
-            tracing::warn!(signal = ?other, "a logtap.signal of an unknown type: ignored");
+            tracing::warn!(signal = %other, "a signal of a type logtap does not act on: ignored");
             None
         }
     }
@@ -91,6 +111,38 @@ pub async fn send_signal(client: &Client, content: &str) -> Result<String, Pipel
         )
         .await
         .map_err(|e| sql_err("writing a snapshot signal (pg_logical_emit_message)", e))?;
+    Ok(row.get(0))
+}
+
+/// Inserts a signal row into the signal table `schema.table` (Debezium's
+/// columns); returns the WAL position after it.
+pub async fn insert_signal(
+    client: &Client,
+    table: &str,
+    execute: Option<&[String]>,
+) -> Result<String, PipelineError> {
+    let (schema, name) = table.split_once('.').unwrap_or(("public", table));
+    let (kind, data) = match execute {
+        Some(tables) => (
+            "execute-snapshot",
+            serde_json::json!({"data-collections": tables, "type": "incremental"}).to_string(),
+        ),
+        None => ("stop-snapshot", "{}".to_string()),
+    };
+    let id = format!("logtap-{:x}", logtap_core::event::now_us());
+    let sql = format!(
+        "INSERT INTO {}.{} (id, type, data) VALUES ($1, $2, $3)",
+        quote_ident(schema),
+        quote_ident(name)
+    );
+    client
+        .execute(&sql, &[&id, &kind, &data])
+        .await
+        .map_err(|e| sql_err(&format!("inserting a signal into {table}"), e))?;
+    let row = client
+        .query_one("SELECT pg_current_wal_insert_lsn()::text", &[])
+        .await
+        .map_err(|e| sql_err("reading the WAL position", e))?;
     Ok(row.get(0))
 }
 
@@ -119,14 +171,35 @@ pub(crate) enum ChunkMsg {
     Failed(PipelineError),
 }
 
+/// Where the watermarks are written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Watermarks {
+    /// Logical decoding messages (PostgreSQL 14+).
+    Messages,
+    /// Rows of the signal table (`schema.table`, quoted), Debezium's
+    /// `snapshot-window-open` / `snapshot-window-close`: id
+    /// `<run>/<chunk>/<mark>` (at most 42 characters, the column's width),
+    /// data the slot. Deleted again after the chunk.
+    Table(String),
+}
+
 /// A watermark's content.
 pub(crate) fn watermark(slot: &str, run: u64, chunk: u64, mark: Mark) -> String {
+    format!("{slot}/{}", watermark_id(run, chunk, mark))
+}
+
+/// A watermark's signal-table id (see [`Watermarks::Table`]).
+fn watermark_id(run: u64, chunk: u64, mark: Mark) -> String {
     let m = match mark {
         Mark::Low => "low",
         Mark::High => "high",
     };
-    format!("{slot}/{run:x}/{chunk}/{m}")
+    format!("{run:x}/{chunk}/{m}")
 }
+
+/// Debezium's signal types of a chunk's window.
+pub(crate) const WINDOW_OPEN: &str = "snapshot-window-open";
+pub(crate) const WINDOW_CLOSE: &str = "snapshot-window-close";
 
 /// A watermark of this slot's run `run`: its chunk and mark. `None` for
 /// anything else (another run, another logtap, not a watermark).
@@ -151,12 +224,14 @@ pub(crate) fn spawn(
     client: Client,
     slot: String,
     run: u64,
+    marks: Watermarks,
 ) -> (mpsc::Sender<ChunkRequest>, mpsc::Receiver<ChunkMsg>, tokio::task::JoinHandle<()>) {
     let (req_tx, mut req_rx) = mpsc::channel::<ChunkRequest>(1);
     let (msg_tx, msg_rx) = mpsc::channel(1);
     let task = tokio::spawn(async move {
+        let w = Writer { client: &client, slot: &slot, run, marks: &marks };
         while let Some(req) = req_rx.recv().await {
-            match chunk(&client, &slot, run, req, &msg_tx).await {
+            match chunk(&w, req, &msg_tx).await {
                 Ok(true) => {}
                 // The source is gone.
                 Ok(false) => return,
@@ -170,15 +245,61 @@ pub(crate) fn spawn(
     (req_tx, msg_rx, task)
 }
 
+/// What writes the watermarks.
+struct Writer<'a> {
+    client: &'a Client,
+    slot: &'a str,
+    run: u64,
+    marks: &'a Watermarks,
+}
+
+impl Writer<'_> {
+    async fn write(&self, chunk: u64, mark: Mark) -> Result<(), PipelineError> {
+        match self.marks {
+            Watermarks::Messages => {
+                self.client
+                    .query_one(
+                        "SELECT pg_logical_emit_message(true, $1::text, $2::text)",
+                        &[&WATERMARK_PREFIX, &watermark(self.slot, self.run, chunk, mark)],
+                    )
+                    .await
+                    .map_err(|e| {
+                        sql_err("writing a snapshot watermark (pg_logical_emit_message)", e)
+                    })?;
+            }
+            Watermarks::Table(table) => {
+                let kind = if mark == Mark::Low { WINDOW_OPEN } else { WINDOW_CLOSE };
+                let sql = format!("INSERT INTO {table} (id, type, data) VALUES ($1, $2, $3)");
+                let id = watermark_id(self.run, chunk, mark);
+                self.client.execute(&sql, &[&id, &kind, &self.slot]).await.map_err(|e| {
+                    sql_err(&format!("writing a snapshot watermark into {table}"), e)
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes a chunk's watermark rows (signal table only).
+    async fn clear(&self, chunk: u64) -> Result<(), PipelineError> {
+        if let Watermarks::Table(table) = self.marks {
+            let ids = [Mark::Low, Mark::High].map(|m| watermark_id(self.run, chunk, m));
+            self.client
+                .execute(&format!("DELETE FROM {table} WHERE id = ANY($1)"), &[&ids.as_slice()])
+                .await
+                .map_err(|e| sql_err(&format!("removing snapshot watermarks from {table}"), e))?;
+        }
+        Ok(())
+    }
+}
+
 /// One chunk; `false` when the source went away.
 async fn chunk(
-    client: &Client,
-    slot: &str,
-    run: u64,
+    w: &Writer<'_>,
     req: ChunkRequest,
     tx: &mpsc::Sender<ChunkMsg>,
 ) -> Result<bool, PipelineError> {
-    emit(client, &watermark(slot, run, req.chunk, Mark::Low)).await?;
+    let client = w.client;
+    w.write(req.chunk, Mark::Low).await?;
     let messages = match client.simple_query(&req.select).await {
         Ok(m) => m,
         Err(e) => {
@@ -192,7 +313,10 @@ async fn chunk(
             };
             if let Some(table_gone) = gone {
                 tracing::warn!(chunk = req.chunk, error = %e, "snapshot chunk: the table changed under it");
-                return Ok(tx.send(ChunkMsg::Vanished { chunk: req.chunk, table_gone }).await.is_ok());
+                return Ok(tx
+                    .send(ChunkMsg::Vanished { chunk: req.chunk, table_gone })
+                    .await
+                    .is_ok());
             }
             return Err(sql_err(&format!("snapshot chunk {} ({})", req.chunk, req.select), e));
         }
@@ -212,19 +336,9 @@ async fn chunk(
     {
         return Ok(false);
     }
-    emit(client, &watermark(slot, run, req.chunk, Mark::High)).await?;
+    w.write(req.chunk, Mark::High).await?;
+    w.clear(req.chunk).await?;
     Ok(true)
-}
-
-async fn emit(client: &Client, content: &str) -> Result<(), PipelineError> {
-    client
-        .query_one(
-            "SELECT pg_logical_emit_message(true, $1::text, $2::text)",
-            &[&WATERMARK_PREFIX, &content],
-        )
-        .await
-        .map_err(|e| sql_err("writing a snapshot watermark (pg_logical_emit_message)", e))?;
-    Ok(())
 }
 
 /// `'text'` as an SQL literal, as PostgreSQL's `quote_literal` writes it

@@ -23,7 +23,7 @@ use crate::catalog;
 use crate::config::PostgresConfig;
 use crate::machine::snapshot::{SnapSetup, SnapStep};
 use crate::machine::{Input, Need, PgMachine};
-use crate::snapshot::{ChunkMsg, ChunkRequest};
+use crate::snapshot::{ChunkMsg, ChunkRequest, Watermarks};
 use crate::types::TypeOptions;
 use crate::walsender::{ConnectParams, Reader, WalSender, WalSenderError, Writer};
 use logtap_core::event::now_us;
@@ -79,6 +79,8 @@ pub struct PostgresSource {
     chunks: Option<Chunks>,
     /// `[snapshot] chunk_delay_ms`.
     chunk_delay: Duration,
+    /// How chunks write their watermarks.
+    marks: Watermarks,
     /// `initial_only`: the source ends once the snapshot is read.
     stop_when_done: bool,
 }
@@ -164,7 +166,18 @@ impl PostgresSource {
             }
         };
         let sql = catalog::connect(&cfg).await?;
-        catalog::ensure_publication(&sql, &cfg).await?;
+        let signal_table = snap.signal_data_collection.as_deref();
+        if let Some(t) = signal_table {
+            let (schema, name) = t.split_once('.').unwrap_or(("public", t));
+            if catalog::snapshot_table(&sql, schema, name).await?.is_none() {
+                return Err(PipelineError::new(ErrorKind::ServerSetup, format!(
+                    "snapshot.signal_data_collection `{t}` does not exist: CREATE TABLE {} (id varchar(42) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048)); \
+                     and give logtap's role INSERT and DELETE on it (and ownership, for publication_autocreate_mode = \"filtered\")",
+                    crate::snapshot::quote_ident(schema) + "." + &crate::snapshot::quote_ident(name)
+                )));
+            }
+        }
+        catalog::ensure_publication(&sql, &cfg, signal_table).await?;
         let params = ConnectParams {
             host: cfg.host.clone(),
             port: cfg.port,
@@ -196,10 +209,10 @@ impl PostgresSource {
                 )));
             }
         }
-        if version < 140000 {
+        if version < 140000 && signal_table.is_none() {
             tracing::warn!(
                 server_version = version,
-                "PostgreSQL before 14: logical decoding messages (watermarks) are unavailable"
+                "PostgreSQL before 14 and no snapshot.signal_data_collection: snapshots are unavailable"
             );
         }
         let slot = &cfg.slot_name;
@@ -282,10 +295,11 @@ impl PostgresSource {
         };
         let snapshot = match plan {
             SnapshotPlan::None => None,
-            _ if version < 140000 => {
+            _ if version < 140000 && signal_table.is_none() => {
                 return Err(PipelineError::new(ErrorKind::Unsupported, format!(
-                    "snapshot mode {mode} needs PostgreSQL 14 or later (its watermarks are logical decoding messages); this server is {version}: \
-                     set [snapshot] mode = \"no_data\" to stream changes only"
+                    "snapshot mode {mode} needs PostgreSQL 14 or later (its watermarks are logical decoding messages) or, on this server ({version}), \
+                     a signal table for them: set [snapshot] signal_data_collection (Debezium's table: id varchar(42) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048)); \
+                     or set [snapshot] mode = \"no_data\" to stream changes only"
                 )))
             }
             SnapshotPlan::Resume(mut p) => {
@@ -356,8 +370,26 @@ impl PostgresSource {
         let opts = TypeOptions::from_config(&cfg);
         let decoder = Decoder::new(proto).map_err(|e| PipelineError::internal(e.to_string()))?;
         let mut m = PgMachine::new(cfg.clone(), prefix, decoder, opts, start.0.max(slot_floor.0));
-        if version >= 140000 {
+        let marks = match signal_table {
+            _ if version >= 140000 => Some(Watermarks::Messages),
+            Some(t) => Some(Watermarks::Table(
+                t.split_once('.')
+                    .map(|(s, n)| {
+                        format!(
+                            "{}.{}",
+                            crate::snapshot::quote_ident(s),
+                            crate::snapshot::quote_ident(n)
+                        )
+                    })
+                    .unwrap_or_default(),
+            )),
+            None => None,
+        };
+        if marks.is_some() {
             m.snapshot_setup(SnapSetup {
+                signal_table: signal_table
+                    .and_then(|t| t.split_once('.'))
+                    .map(|(s, n)| logtap_core::TableId::new(s, n)),
                 slot: slot.clone(),
                 run: run_id(),
                 chunk_size: snap.chunk_size,
@@ -370,6 +402,7 @@ impl PostgresSource {
         Ok(PostgresSource {
             m,
             chunks: None,
+            marks: marks.unwrap_or(Watermarks::Messages),
             chunk_delay: Duration::from_millis(snap.chunk_delay_ms),
             stop_when_done: mode == SnapshotMode::InitialOnly,
             sql,
@@ -438,8 +471,12 @@ impl PostgresSource {
         if self.chunks.is_none() && self.m.snapshot_running() {
             if let Some(run) = self.m.snapshot_run() {
                 let client = catalog::connect(&self.cfg).await?;
-                let (tx, rx, task) =
-                    crate::snapshot::spawn(client, self.cfg.slot_name.clone(), run);
+                let (tx, rx, task) = crate::snapshot::spawn(
+                    client,
+                    self.cfg.slot_name.clone(),
+                    run,
+                    self.marks.clone(),
+                );
                 self.chunks = Some(Chunks { tx, rx, task, next_at: None });
             }
         }
