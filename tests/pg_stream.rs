@@ -487,7 +487,7 @@ async fn logical_decoding_messages_are_not_changes() {
         log.contains(&format!("proto_version={proto}")),
         "server_version_num {version}: expected pgoutput protocol {proto}:\n{log}"
     );
-    let warned = log.contains("logical decoding messages (watermarks) are unavailable");
+    let warned = log.contains("snapshots are unavailable");
     assert_eq!(
         warned,
         version < 140000,
