@@ -365,11 +365,13 @@ pub async fn slot_info(client: &Client, slot: &str) -> Result<Option<SlotInfo>, 
     }))
 }
 
-/// Bytes of WAL the slot holds back: current WAL position minus restart_lsn.
+/// Bytes of WAL the slot holds back: the current WAL position (on a
+/// standby, its replay position) minus the slot's confirmed position.
 pub async fn slot_lag_bytes(client: &Client, slot: &str) -> Result<Option<i64>, PipelineError> {
     let row = client
         .query_opt(
-            "SELECT (pg_current_wal_lsn() - confirmed_flush_lsn)::bigint FROM pg_replication_slots WHERE slot_name = $1",
+            "SELECT (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END - confirmed_flush_lsn)::bigint \
+             FROM pg_replication_slots WHERE slot_name = $1",
             &[&slot],
         )
         .await
@@ -410,15 +412,36 @@ pub async fn publication_tables(
     Ok(Some(rows.iter().map(|r| r.get(0)).collect()))
 }
 
+/// Whether the server is a standby (`pg_is_in_recovery()`): it can be
+/// read, and decoded from on PostgreSQL 16+, but nothing can be written.
+pub async fn in_recovery(client: &Client) -> Result<bool, PipelineError> {
+    let row = client
+        .query_one("SELECT pg_is_in_recovery()", &[])
+        .await
+        .map_err(|e| sql_err("SELECT pg_is_in_recovery()", e))?;
+    Ok(row.get(0))
+}
+
 /// Creates or adjusts the publication per `publication_autocreate_mode`;
-/// `extra` are published too (the signal table), not captured.
+/// `extra` are published too (the signal table), not captured. On a
+/// `standby` nothing can be created: a publication that is missing or
+/// would have to change is an error saying what to run on the primary
+/// (where publications live; the standby has them by replication).
 pub async fn ensure_publication(
     client: &Client,
     cfg: &PostgresConfig,
     extra: Option<&str>,
+    standby: bool,
 ) -> Result<(), PipelineError> {
     let name = &cfg.publication_name;
     let current = publication_tables(client, name).await?;
+    let exists = current.is_some();
+    let standby_err = |sql: String| {
+        PipelineError::new(ErrorKind::ServerSetup, format!(
+            "the server is a standby and publication `{name}` {}: run on the primary: {sql}; (or set publication_autocreate_mode = \"disabled\" to use the publication as it is)",
+            if exists { "does not publish the captured tables" } else { "does not exist" }
+        ))
+    };
     let mut wanted: Vec<String> = cfg
         .table_include_list
         .iter()
@@ -440,6 +463,9 @@ pub async fn ensure_publication(
         (PublicationMode::Disabled, Some(_)) => Ok(()),
         (PublicationMode::AllTables, None) => {
             let sql = format!("CREATE PUBLICATION {} FOR ALL TABLES", quote_ident(name));
+            if standby {
+                return Err(standby_err(sql));
+            }
             client.batch_execute(&sql).await.map_err(|e| sql_err(&format!("{sql} (needs a superuser)"), e))?;
             tracing::info!(publication = %name, "created publication for all tables");
             Ok(())
@@ -455,6 +481,9 @@ pub async fn ensure_publication(
             match current {
                 None => {
                     let sql = format!("CREATE PUBLICATION {} FOR TABLE {list}", quote_ident(name));
+                    if standby {
+                        return Err(standby_err(sql));
+                    }
                     client.batch_execute(&sql).await.map_err(|e| sql_err(&sql, e))?;
                     tracing::info!(publication = %name, tables = %list, "created publication");
                 }
@@ -464,6 +493,9 @@ pub async fn ensure_publication(
                     have.sort();
                     if have != want {
                         let sql = format!("ALTER PUBLICATION {} SET TABLE {list}", quote_ident(name));
+                        if standby {
+                            return Err(standby_err(sql));
+                        }
                         client.batch_execute(&sql).await.map_err(|e| sql_err(&sql, e))?;
                         tracing::info!(publication = %name, tables = %list, "changed publication tables");
                     }

@@ -205,9 +205,12 @@ impl PgMachine {
     pub(crate) fn input(&mut self, input: Input<'_>) -> Result<Option<Need>, PipelineError> {
         match input {
             Input::Keepalive { wal_end } => {
-                if self.tx.is_none() && wal_end > self.last_checkpoint {
-                    self.last_checkpoint = wal_end;
-                    self.checkpoint(wal_end);
+                if self.tx.is_none() {
+                    let closed = self.snapshot_passed(wal_end)?;
+                    if wal_end > self.last_checkpoint || closed {
+                        self.last_checkpoint = self.last_checkpoint.max(wal_end);
+                        self.checkpoint(self.last_checkpoint);
+                    }
                 }
                 Ok(None)
             }
@@ -257,6 +260,9 @@ impl PgMachine {
     fn message(&mut self, lsn: u64, msg: Message) -> Result<(), PipelineError> {
         match msg {
             Message::Begin(b) => {
+                // A standby's chunk closes before the first transaction
+                // its snapshot could not see (the next Commit checkpoints).
+                self.snapshot_passed(b.final_lsn)?;
                 self.tx = Some(Tx {
                     xid: b.xid,
                     commit_ts_us: pg_micros_to_unix(b.commit_time),
@@ -270,6 +276,7 @@ impl PgMachine {
                 if c.end_lsn > self.last_checkpoint {
                     self.last_checkpoint = c.end_lsn;
                 }
+                self.snapshot_passed(c.end_lsn)?;
                 self.checkpoint(c.end_lsn);
             }
             Message::Relation { relation, .. } => self.relation(&relation)?,
@@ -315,9 +322,13 @@ impl PgMachine {
                 self.pending.extend(items);
             }
             Message::Truncate(t) => {
+                // Whether or not TRUNCATE is sent, a chunk's rows read
+                // before it must not be.
+                for rel in &t.relation_ids {
+                    self.snapshot_truncated(*rel);
+                }
                 if self.cfg.emit_truncate {
                     for rel in &t.relation_ids {
-                        self.snapshot_truncated(*rel);
                         let Some(state) = self.captured(*rel, lsn)? else { continue };
                         let ev = self.event(state, Op::Truncate, None, None, None, lsn, vec![], SnapshotMarker::False);
                         self.pending.push_back(SourceItem::Change(Box::new(ev)));

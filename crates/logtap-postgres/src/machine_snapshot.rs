@@ -26,7 +26,7 @@ use crate::snapshot::{
     parse_signal, parse_signal_row, Signal, WATERMARK_PREFIX, WINDOW_CLOSE, WINDOW_OPEN,
 };
 use crate::snapshot::{parse_watermark, quote_ident, quote_literal, ChunkRequest, TextRow};
-use logtap_core::dblog::{Reconciler, Seen};
+use logtap_core::dblog::{Mark, Reconciler, Seen};
 use logtap_core::event::SnapshotMarker;
 use logtap_core::{Lsn, Op, PipelineError, SnapshotProgress, SourceItem, TableId};
 use logtap_pgoutput::{LogicalMessage, TupleData, TupleValue};
@@ -69,6 +69,9 @@ struct InFlight {
     /// renamed, an unchanged TOAST value in a keyless row): the chunk is
     /// read again instead of guessing.
     redo: bool,
+    /// On a standby: the replay position read after the chunk's `SELECT`,
+    /// its high watermark (see [`crate::snapshot::Watermarks::Replay`]).
+    replayed: Option<u64>,
 }
 
 /// What the driver should do for the snapshot now.
@@ -113,6 +116,10 @@ pub(crate) struct SnapSetup {
     /// `[snapshot] signal_data_collection`: its inserted rows are signals
     /// (and, on PostgreSQL 13, the watermarks).
     pub signal_table: Option<TableId>,
+    /// The source is a standby: nothing is written, a chunk's window opens
+    /// when it is requested and closes where the stream passes the replay
+    /// position read after its `SELECT` ([`PgMachine::snapshot_passed`]).
+    pub replay: bool,
 }
 
 impl PgMachine {
@@ -282,7 +289,15 @@ impl PgMachine {
         let chunk = setup.next_chunk;
         setup.next_chunk += 1;
         snap.rec.begin(chunk);
-        snap.in_flight = Some(InFlight { chunk, more: false, last: None, redo: false });
+        if setup.replay {
+            // Opened now, before the SELECT's snapshot is taken: every
+            // transaction that streams from here on is in the window.
+            snap.rec
+                .watermark(chunk, Mark::Low)
+                .map_err(|e| PipelineError::internal(e.to_string()))?;
+        }
+        snap.in_flight =
+            Some(InFlight { chunk, more: false, last: None, redo: false, replayed: None });
         Ok(SnapStep::Chunk(ChunkRequest { chunk, select }))
     }
 
@@ -334,11 +349,30 @@ impl PgMachine {
         Ok(None)
     }
 
-    /// The rows of chunk `chunk`, as the `SELECT` returned them.
+    /// The rows of chunk `chunk`, as the `SELECT` returned them, and on a
+    /// standby the replay position read after it (the chunk closes at once
+    /// if the stream is already past it between transactions).
     pub(crate) fn snapshot_rows(
         &mut self,
         chunk: u64,
+        rows: Vec<TextRow>,
+        replayed: Option<u64>,
+    ) -> Result<(), PipelineError> {
+        self.snapshot_rows_read(chunk, rows, replayed)?;
+        if replayed.is_some() && self.tx.is_none() {
+            let at = self.last_checkpoint;
+            if self.snapshot_passed(at)? {
+                self.checkpoint(at);
+            }
+        }
+        Ok(())
+    }
+
+    fn snapshot_rows_read(
+        &mut self,
+        chunk: u64,
         mut rows: Vec<TextRow>,
+        replayed: Option<u64>,
     ) -> Result<(), PipelineError> {
         let Some(snap) = &mut self.snap else { return Ok(()) };
         let (Some(flight), Some(table)) = (&mut snap.in_flight, &snap.table) else {
@@ -348,6 +382,7 @@ impl PgMachine {
             return Ok(());
         }
         flight.more = rows.len() > snap.chunk_size as usize;
+        flight.replayed = replayed;
         rows.truncate(snap.chunk_size as usize);
         let keyless = table.key.is_empty();
         let keyed: Vec<(TextRow, TextRow)> = rows
@@ -443,20 +478,41 @@ impl PgMachine {
     /// A watermark's content (`<slot>/<run>/<chunk>/<mark>`) at `lsn`.
     fn snapshot_watermark(&mut self, lsn: u64, content: &[u8]) -> Result<(), PipelineError> {
         let Some(mut snap) = self.snap.take() else { return Ok(()) };
-        let result = self.snapshot_watermark_with(&mut snap, lsn, content);
+        let result = match parse_watermark(&snap.slot, snap.run, content) {
+            Some((chunk, mark)) => self.snapshot_mark(&mut snap, lsn, chunk, mark),
+            None => Ok(()),
+        };
         self.snap = Some(snap);
         result
     }
 
-    fn snapshot_watermark_with(
+    /// On a standby: the stream is at `position` between transactions
+    /// (every transaction committed below it has streamed, none above it
+    /// has). If that is past the replay position read after the open
+    /// chunk's `SELECT`, the chunk's high watermark is here: its reads are
+    /// queued and `true` returned (the caller queues a checkpoint after
+    /// them, for the progress).
+    pub(super) fn snapshot_passed(&mut self, position: u64) -> Result<bool, PipelineError> {
+        let Some(mut snap) = self.snap.take() else { return Ok(false) };
+        let high = snap.in_flight.as_ref().and_then(|f| f.replayed.map(|h| (f.chunk, h)));
+        let result = match high {
+            Some((chunk, h)) if position >= h => {
+                self.snapshot_mark(&mut snap, h, chunk, Mark::High).map(|()| true)
+            }
+            _ => Ok(false),
+        };
+        self.snap = Some(snap);
+        result
+    }
+
+    /// Watermark `mark` of chunk `chunk` at `lsn`.
+    fn snapshot_mark(
         &mut self,
         snap: &mut Snapshot,
         lsn: u64,
-        content: &[u8],
+        chunk: u64,
+        mark: Mark,
     ) -> Result<(), PipelineError> {
-        let Some((chunk, mark)) = parse_watermark(&snap.slot, snap.run, content) else {
-            return Ok(());
-        };
         let rows = match snap.rec.watermark(chunk, mark) {
             Ok(Seen::Closed(rows)) => rows,
             Ok(Seen::Opened | Seen::Ignored) => return Ok(()),

@@ -227,8 +227,12 @@ mod wire {
         b
     }
     pub fn begin(xid: u32) -> Vec<u8> {
+        begin_at(xid, 0)
+    }
+    /// A Begin whose commit record is at `final_lsn`.
+    pub fn begin_at(xid: u32, final_lsn: u64) -> Vec<u8> {
         let mut b = vec![b'B'];
-        b.extend(0u64.to_be_bytes());
+        b.extend(final_lsn.to_be_bytes());
         b.extend(0i64.to_be_bytes());
         b.extend(xid.to_be_bytes());
         b
@@ -311,6 +315,15 @@ mod snapshots {
     /// A machine snapshotting gold.basic with chunks of `chunk` rows, its
     /// table described; returns it and its first chunk's SELECT.
     pub(super) fn started(chunk: u32, progress: SnapshotProgress) -> (PgMachine, String) {
+        started_on(chunk, progress, false)
+    }
+
+    /// [`started`], on a standby (`replay`) or not.
+    pub(super) fn started_on(
+        chunk: u32,
+        progress: SnapshotProgress,
+        replay: bool,
+    ) -> (PgMachine, String) {
         let mut m = machine("");
         m.snapshot_setup(SnapSetup {
             slot: "s".into(),
@@ -318,6 +331,7 @@ mod snapshots {
             chunk_size: chunk,
             next_chunk: 1,
             signal_table: None,
+            replay,
         });
         m.start_snapshot(progress);
         let step = m.snapshot_step().unwrap();
@@ -350,7 +364,7 @@ mod snapshots {
         feed(&mut m, 0x101, &wire::begin(9), &mut out);
         feed(&mut m, 0x102, &wire::message("logtap.watermark", "s/ab/1/low"), &mut out);
         feed(&mut m, 0x103, &wire::commit(0x104), &mut out);
-        m.snapshot_rows(1, rows(&[1, 2, 3, 4])).unwrap();
+        m.snapshot_rows(1, rows(&[1, 2, 3, 4]), None).unwrap();
         // Key 2 changes inside the window; a watermark of another run is noise.
         feed(&mut m, 0x105, &wire::begin(10), &mut out);
         feed(&mut m, 0x106, &wire::insert(77, &["2", "changed"]), &mut out);
@@ -396,7 +410,7 @@ mod snapshots {
         feed(&mut m, 0x100, &rel, &mut out);
         feed(&mut m, 0x101, &wire::begin(9), &mut out);
         feed(&mut m, 0x102, &wire::message("logtap.watermark", "s/ab/1/low"), &mut out);
-        m.snapshot_rows(1, rows(&[8, 9])).unwrap();
+        m.snapshot_rows(1, rows(&[8, 9]), None).unwrap();
         feed(&mut m, 0x103, &wire::message("logtap.watermark", "s/ab/1/high"), &mut out);
         assert!(!m.snapshot_finished(), "not before the checkpoint after the reads");
         feed(&mut m, 0x104, &wire::commit(0x105), &mut out);
@@ -411,6 +425,68 @@ mod snapshots {
         );
         assert!(m.snapshot_finished());
         assert_eq!(m.snapshot_step().unwrap(), SnapStep::Idle);
+    }
+
+    /// On a standby nothing is written: the window opens at the request,
+    /// and the chunk closes before the first transaction committed past
+    /// the replay position read after its SELECT (or at once, when the
+    /// stream is already past it). Keys changed in between are dropped.
+    #[test]
+    fn on_a_standby_a_chunk_closes_where_the_stream_passes_its_replay_position() {
+        let progress = SnapshotProgress {
+            pending_tables: vec!["gold.basic".into(), "gold.full_ri".into()],
+            ..Default::default()
+        };
+        let (mut m, _) = started_on(3, progress.clone(), true);
+        let rel = wire::relation(77, "gold", "basic", &[("id", INT4, true), ("name", TEXT, false)]);
+        let mut out = Vec::new();
+        feed(&mut m, 0x100, &rel, &mut out);
+        // Streamed after the request, before the rows: key 2 is touched.
+        feed(&mut m, 0x101, &wire::begin_at(9, 0x110), &mut out);
+        feed(&mut m, 0x102, &wire::insert(77, &["2", "before"]), &mut out);
+        feed(&mut m, 0x110, &wire::commit(0x111), &mut out);
+        m.snapshot_rows(1, rows(&[1, 2, 3, 4]), Some(0x120)).unwrap();
+        assert!(m.pending.is_empty(), "the stream is not past 0/120 yet");
+        // Committed below 0/120 (the SELECT saw it): still in the window.
+        feed(&mut m, 0x112, &wire::begin_at(10, 0x118), &mut out);
+        feed(&mut m, 0x113, &wire::insert(77, &["3", "seen"]), &mut out);
+        feed(&mut m, 0x118, &wire::commit(0x119), &mut out);
+        // Committed past it: the reads go before this transaction.
+        feed(&mut m, 0x121, &wire::begin_at(11, 0x130), &mut out);
+        feed(&mut m, 0x122, &wire::insert(77, &["1", "after"]), &mut out);
+        feed(&mut m, 0x130, &wire::commit(0x131), &mut out);
+        assert_eq!(
+            out,
+            [
+                r#"c gold.basic key={"id":2} before=null after={"id":2,"name":"before"} String("false")"#,
+                r#"at lsn 0/111 (snapshot: 2 tables left, 0 rows of the first, last key none)"#,
+                r#"c gold.basic key={"id":3} before=null after={"id":3,"name":"seen"} String("false")"#,
+                r#"at lsn 0/119 (snapshot: 2 tables left, 0 rows of the first, last key none)"#,
+                r#"r gold.basic key={"id":1} before=null after={"id":1,"name":"n1"} String("first")"#,
+                r#"c gold.basic key={"id":1} before=null after={"id":1,"name":"after"} String("false")"#,
+                r#"at lsn 0/131 (snapshot: 2 tables left, 1 rows of the first, last key ["3"])"#,
+            ],
+            "{out:#?}"
+        );
+
+        // A keepalive already past the replay position: the rows close the
+        // chunk as they arrive, and a checkpoint carries the progress.
+        let (mut m, _) = started_on(3, progress, true);
+        let mut out = Vec::new();
+        feed(&mut m, 0x100, &rel, &mut out);
+        m.input(Input::Keepalive { wal_end: 0x200 }).unwrap();
+        m.snapshot_rows(1, rows(&[1, 2]), Some(0x150)).unwrap();
+        feed(&mut m, 0x201, &wire::begin_at(12, 0x210), &mut out);
+        assert_eq!(
+            out,
+            [
+                r#"at lsn 0/200 (snapshot: 2 tables left, 0 rows of the first, last key none)"#,
+                r#"r gold.basic key={"id":1} before=null after={"id":1,"name":"n1"} String("first")"#,
+                r#"r gold.basic key={"id":2} before=null after={"id":2,"name":"n2"} String("last_in_data_collection")"#,
+                r#"at lsn 0/200 (snapshot: 1 tables left, 0 rows of the first, last key none)"#,
+            ],
+            "{out:#?}"
+        );
     }
 }
 

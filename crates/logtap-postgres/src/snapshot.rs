@@ -162,7 +162,10 @@ pub(crate) struct ChunkRequest {
 #[derive(Debug)]
 pub(crate) enum ChunkMsg {
     /// The chunk's rows; the high watermark is written once `ack` is sent.
-    Rows { chunk: u64, rows: Vec<TextRow>, ack: oneshot::Sender<()> },
+    /// On a standby ([`Watermarks::Replay`]) nothing is written: `replayed`
+    /// is the standby's replay position read after the `SELECT`, the
+    /// chunk's high watermark.
+    Rows { chunk: u64, rows: Vec<TextRow>, replayed: Option<u64>, ack: oneshot::Sender<()> },
     /// The chunk's table (or schema) no longer exists, or its columns
     /// changed under the `SELECT`: the source skips the table or reads its
     /// description again. No high watermark follows; the task goes on.
@@ -181,6 +184,14 @@ pub(crate) enum Watermarks {
     /// `<run>/<chunk>/<mark>` (at most 42 characters, the column's width),
     /// data the slot. Deleted again after the chunk.
     Table(String),
+    /// Nothing written (a standby, which is read-only): the chunk's window
+    /// opens when it is requested and closes where the stream passes the
+    /// replay position read after the `SELECT`. A standby's MVCC snapshot
+    /// sees exactly the transactions whose commit records it has replayed,
+    /// so every transaction the chunk saw commits below that position, and
+    /// every one it did not see either commits above it or streams inside
+    /// the window (and its keys are dropped from the chunk).
+    Replay,
 }
 
 /// A watermark's content.
@@ -267,6 +278,7 @@ impl Writer<'_> {
                         sql_err("writing a snapshot watermark (pg_logical_emit_message)", e)
                     })?;
             }
+            Watermarks::Replay => {}
             Watermarks::Table(table) => {
                 let kind = if mark == Mark::Low { WINDOW_OPEN } else { WINDOW_CLOSE };
                 let sql = format!("INSERT INTO {table} (id, type, data) VALUES ($1, $2, $3)");
@@ -330,8 +342,26 @@ async fn chunk(
             _ => None,
         })
         .collect();
+    let replayed = match w.marks {
+        Watermarks::Replay => {
+            let lsn = client
+                .query_one("SELECT pg_last_wal_replay_lsn()::text", &[])
+                .await
+                .map_err(|e| sql_err("reading the standby's replay position", e))?
+                .get::<_, Option<String>>(0)
+                .and_then(|t| t.parse::<logtap_core::Lsn>().ok())
+                .ok_or_else(|| {
+                    PipelineError::new(
+                        logtap_core::ErrorKind::ServerSetup,
+                        "pg_last_wal_replay_lsn() is null: the server is no longer a standby (promoted?); restart logtap",
+                    )
+                })?;
+            Some(lsn.0)
+        }
+        _ => None,
+    };
     let (ack, acked) = oneshot::channel();
-    if tx.send(ChunkMsg::Rows { chunk: req.chunk, rows, ack }).await.is_err()
+    if tx.send(ChunkMsg::Rows { chunk: req.chunk, rows, replayed, ack }).await.is_err()
         || acked.await.is_err()
     {
         return Ok(false);

@@ -177,7 +177,8 @@ impl PostgresSource {
                 )));
             }
         }
-        catalog::ensure_publication(&sql, &cfg, signal_table).await?;
+        let standby = catalog::in_recovery(&sql).await?;
+        catalog::ensure_publication(&sql, &cfg, signal_table, standby).await?;
         let params = ConnectParams {
             host: cfg.host.clone(),
             port: cfg.port,
@@ -208,6 +209,15 @@ impl PostgresSource {
                      for the new source, or run `logtap reset` to start over"
                 )));
             }
+        }
+        if standby && version < 160000 {
+            return Err(PipelineError::new(ErrorKind::Unsupported, format!(
+                "the server is a standby (pg_is_in_recovery()) and PostgreSQL {version}: logical decoding on a standby needs PostgreSQL 16 or later; \
+                 point postgres.host at the primary, or upgrade"
+            )));
+        }
+        if standby {
+            tracing::info!(server_version = version, "the server is a standby: nothing is written to it, snapshot chunks close at its replay position");
         }
         if version < 140000 && signal_table.is_none() {
             tracing::warn!(
@@ -371,6 +381,7 @@ impl PostgresSource {
         let decoder = Decoder::new(proto).map_err(|e| PipelineError::internal(e.to_string()))?;
         let mut m = PgMachine::new(cfg.clone(), prefix, decoder, opts, start.0.max(slot_floor.0));
         let marks = match signal_table {
+            _ if standby => Some(Watermarks::Replay),
             _ if version >= 140000 => Some(Watermarks::Messages),
             Some(t) => Some(Watermarks::Table(
                 t.split_once('.')
@@ -394,6 +405,7 @@ impl PostgresSource {
                 run: run_id(),
                 chunk_size: snap.chunk_size,
                 next_chunk: 1,
+                replay: standby,
             });
         }
         if let Some(progress) = snapshot {
@@ -451,8 +463,8 @@ impl PostgresSource {
     /// task may write the chunk's high watermark.
     fn chunk_msg(&mut self, msg: Option<ChunkMsg>) -> Result<(), PipelineError> {
         match msg {
-            Some(ChunkMsg::Rows { chunk, rows, ack }) => {
-                self.m.snapshot_rows(chunk, rows)?;
+            Some(ChunkMsg::Rows { chunk, rows, replayed, ack }) => {
+                self.m.snapshot_rows(chunk, rows, replayed)?;
                 let _ = ack.send(());
                 Ok(())
             }
