@@ -526,3 +526,141 @@ async fn an_ad_hoc_snapshot_while_streaming_converges() {
     assert_eq!(markers, ["incremental".to_string()].into(), "reads of an ad-hoc snapshot");
     drop_slot(&pg, &p).await;
 }
+
+/// The standby's superuser connection (`LOGTAP_PG_STANDBY_URL`'s server).
+async fn standby_superuser() -> (tokio_postgres::Client, String) {
+    let port = std::env::var("LOGTAP_PG_STANDBY_PORT").expect(
+        "LOGTAP_PG_STANDBY_PORT: this test needs a standby (PostgreSQL 16+, scripts/services with LOGTAP_PG_STANDBY=1; \
+         scripts/test --matrix starts one); on older majors it is skipped by name",
+    );
+    let (client, conn) = tokio_postgres::connect(
+        &format!("postgres://postgres@127.0.0.1:{port}/logtap"),
+        tokio_postgres::NoTls,
+    )
+    .await
+    .expect("connect to the standby");
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    (client, port)
+}
+
+/// Waits until the standby has replayed the primary's WAL written so far.
+async fn standby_caught_up(pg: &tokio_postgres::Client, sb: &tokio_postgres::Client) -> String {
+    let lsn: String =
+        pg.query_one("SELECT pg_current_wal_insert_lsn()::text", &[]).await.unwrap().get(0);
+    for _ in 0..600 {
+        let ok: bool = sb
+            .query_one("SELECT pg_last_wal_replay_lsn() >= $1::text::pg_lsn", &[&lsn])
+            .await
+            .unwrap()
+            .get(0);
+        if ok {
+            return lsn;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the standby did not replay {lsn} in 60 s");
+}
+
+/// A PostgreSQL 16+ standby as the source: logtap writes nothing to it (it
+/// cannot), so the chunks' windows are bounded by the standby's replay
+/// position instead of watermark messages. The three tables snapshot under
+/// the primary's writer, with one kill -9 in the middle, and the topics
+/// replay to the primary's tables. First, a publication the standby does
+/// not have is an error saying what to run on the primary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standby_source_snapshots_and_streams_without_writing() {
+    let _serial = SERIAL.lock().await;
+    let (sb, sb_port) = standby_superuser().await;
+    let p = unique("pgsb");
+    let slot = p.to_lowercase();
+    let pg = pg_superuser().await;
+    create_tables(&pg, &p, 3000).await;
+    let dir = tempfile::tempdir().unwrap();
+    let primary_port = format!("port = {}", common::env("LOGTAP_PG_PORT"));
+    // Small, paced chunks (at least 9 s in all), so the kill lands mid-snapshot.
+    let cfg = config(&p, dir.path(), "[snapshot]\nchunk_size = 20\nchunk_delay_ms = 20\n")
+        .replace(&primary_port, &format!("port = {sb_port}"));
+    assert!(cfg.contains(&format!("port = {sb_port}")), "{cfg}");
+
+    standby_caught_up(&pg, &sb).await;
+    let mut l = Logtap::start(dir.path(), &cfg);
+    let exited =
+        wait_until(Duration::from_secs(30), || l.child.try_wait().ok().flatten().is_some());
+    let log = l.log_text();
+    l.kill9();
+    assert!(exited, "logtap should stop at the missing publication:\n{log}");
+    assert!(
+        log.contains(&format!("the server is a standby and publication `{slot}` does not exist: run on the primary: CREATE PUBLICATION")),
+        "{log}"
+    );
+
+    pg.batch_execute(&format!(
+        "CREATE PUBLICATION {slot} FOR TABLE {p}_a, {p}_b, {p}_c, {p}_signal"
+    ))
+    .await
+    .unwrap();
+    standby_caught_up(&pg, &sb).await;
+    // Creating a slot on a standby waits for the primary's next record of
+    // running transactions (every 15 s by itself): ask for them.
+    let nudge_stop = Arc::new(AtomicBool::new(false));
+    let nudge = {
+        let stop = nudge_stop.clone();
+        tokio::spawn(async move {
+            let pg = pg_superuser().await;
+            while !stop.load(Ordering::SeqCst) {
+                let _ = pg.batch_execute("SELECT pg_log_standby_snapshot()").await;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        })
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let w = tokio::spawn(writer(p.clone(), 3000, stop.clone()));
+    let first = Logtap::start(dir.path(), &cfg);
+    let began =
+        wait_until(Duration::from_secs(60), || first.log_text().contains("snapshotting table"));
+    assert!(began, "the snapshot did not begin:\n{}", first.log_text());
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    first.kill9();
+    let l = Logtap::start(dir.path(), &cfg);
+    let finished =
+        wait_until(Duration::from_secs(180), || l.log_text().contains("snapshot finished"));
+    stop.store(true, Ordering::SeqCst);
+    let statements = w.await.unwrap();
+    nudge_stop.store(true, Ordering::SeqCst);
+    nudge.await.unwrap();
+    assert!(finished, "the snapshot did not finish:\n{}", l.log_text());
+    assert!(
+        l.log_text().contains("resuming the snapshot"),
+        "the kill missed the snapshot:\n{}",
+        l.log_text()
+    );
+    // Everything the primary wrote has reached the standby, and logtap has
+    // stored a position past it.
+    let target = standby_caught_up(&pg, &sb).await;
+    let mut confirmed = false;
+    for _ in 0..600 {
+        confirmed = sb
+            .query_opt(
+                "SELECT confirmed_flush_lsn >= $1::text::pg_lsn FROM pg_replication_slots WHERE slot_name = $2",
+                &[&target, &slot],
+            )
+            .await
+            .unwrap()
+            .and_then(|r| r.get(0))
+            == Some(true);
+        if confirmed {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(confirmed, "the standby's slot did not confirm {target}:\n{}", l.log_text());
+    let log = l.stop();
+    assert!(log.contains("the server is a standby"), "{log}");
+    let reads = converged(&pg, &p, &log).await;
+    eprintln!("standby: {statements} statements on the primary during the snapshot, {reads} reads");
+    assert!(statements > 100, "the writer should have run during the snapshot");
+    drop_slot(&sb, &slot).await;
+    pg.batch_execute(&format!("DROP PUBLICATION {slot}")).await.unwrap();
+}

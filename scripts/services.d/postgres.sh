@@ -12,6 +12,15 @@
 # Each major has its own state (pg/ for the system's, pg-<major>/ for the
 # others) and its own default port, 25432 + major - 15 (13: 25430 ... 18:
 # 25435), so several run side by side (scripts/test --matrix does).
+#
+# LOGTAP_PG_STANDBY=1 (PostgreSQL 16+, which decodes logically on a
+# standby): `up` also starts a hot standby of that server, streaming from
+# it through the physical slot logtap_standby, in <state>/standby/ on port
+# LOGTAP_PG_STANDBY_PORT (default: the server's port + 10), with
+# hot_standby_feedback on; `env` then exports LOGTAP_PG_STANDBY_URL (and
+# _PORT). It is made once by an online base backup (pg_backup_start, a copy
+# of the data directory, pg_backup_stop's backup_label: the npm builds have
+# no pg_basebackup) and kept. `down` stops it whenever it runs.
 
 # ---- PostgreSQL ------------------------------------------------------------
 # PG_MAJOR, PG_BIN (server binaries) and the PG_DIR paths are set by
@@ -70,6 +79,11 @@ pg_select() {
   PG_RUN=$PG_DIR/run          # unix_socket_directories
   PG_LOG=$PG_DIR/postgres.log
   PG_TLS=$PG_DIR/tls          # ca.crt (LOGTAP_PG_SSLROOTCERT), server.crt/.key
+  PG_SB_DIR=$PG_DIR/standby
+  PG_SB_DATA=$PG_SB_DIR/data
+  PG_SB_RUN=$PG_SB_DIR/run
+  PG_SB_LOG=$PG_SB_DIR/postgres.log
+  PG_SB_PORT=${LOGTAP_PG_STANDBY_PORT:-$((PG_PORT + 10))}
 }
 
 # The npm build of PG_MAJOR into PG_DIST, unless there already. npm strips
@@ -127,6 +141,8 @@ pg_dist_fetch() {
 # ============================================================================
 
 pg_ctl_as_postgres() { runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DATA" "$@"; }
+pg_sb_ctl() { runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_SB_DATA" "$@"; }
+pg_sb_running() { [ -f "$PG_SB_DATA/postmaster.pid" ] && pg_sb_ctl status >/dev/null 2>&1; }
 
 pg_running() {
   [ -f "$PG_DATA/postmaster.pid" ] && pg_ctl_as_postgres status >/dev/null 2>&1
@@ -343,11 +359,93 @@ pg_up() {
     "postgres://cdc:cdc@127.0.0.1:$PG_PORT/logtap?sslmode=verify-full&sslrootcert=$PG_TLS/ca.crt")" = t ] ||
     fail_with_log "login as cdc with sslmode=verify-full failed" "$PG_LOG" "$PG_DIR/tls.log"
   say "ready on 127.0.0.1:$PG_PORT (PostgreSQL $(pg_psql -d postgres -A -t -c 'SHOW server_version')) in $(elapsed "$t0")"
+  if [ "${LOGTAP_PG_STANDBY:-0}" = 1 ]; then pg_standby_up; fi
+}
+
+# The standby's data directory, by an online base backup of the running
+# server: a physical slot first (it keeps the WAL the standby will need
+# from the backup's start), then pg_backup_start, a copy of the data
+# directory without the files a backup leaves out, and pg_backup_stop,
+# whose label file becomes backup_label; all in one psql session, as the
+# backup functions require. Made in a temp dir and renamed.
+pg_standby_base() {
+  local tmp=$PG_SB_DIR/data.tmp.$$
+  rm -rf "$tmp"
+  mkdir -p "$tmp"
+  pg_psql -d postgres -c "SELECT pg_create_physical_replication_slot('logtap_standby', true)
+    WHERE NOT EXISTS (SELECT FROM pg_replication_slots WHERE slot_name = 'logtap_standby')" >/dev/null
+  pg_psql -d postgres >"$PG_SB_DIR/basebackup.log" 2>&1 <<SQL || fail_with_log "base backup for the standby failed" "$PG_SB_DIR/basebackup.log"
+SELECT pg_backup_start('logtap standby', true);
+\! tar -C '$PG_DATA' --exclude=./postmaster.pid --exclude=./postmaster.opts --exclude='./pg_wal/*' --exclude='./pg_replslot/*' --warning=no-file-changed --warning=no-file-removed --ignore-failed-read -cf - . | tar -C '$tmp' -xf -
+\pset format unaligned
+\pset tuples_only on
+\o '$tmp/backup_label'
+SELECT labelfile FROM pg_backup_stop(false);
+\o
+SQL
+  grep -q '^START WAL LOCATION' "$tmp/backup_label" ||
+    fail_with_log "base backup for the standby: no backup_label" "$PG_SB_DIR/basebackup.log"
+  rm -f "$tmp/postgresql.auto.conf.tmp"
+  touch "$tmp/standby.signal"
+  echo "include_if_exists = 'standby.conf'" >>"$tmp/postgresql.conf"
+  chown -R postgres:postgres "$tmp"
+  chmod 0700 "$tmp"
+  mv "$tmp" "$PG_SB_DATA"
+}
+
+pg_standby_up() {
+  local SVC=postgres-standby t0 client
+  t0=$(now_us)
+  client=$(pg_bin)
+  [ "$PG_MAJOR" -ge 16 ] || die "LOGTAP_PG_STANDBY=1: logical decoding on a standby needs PostgreSQL 16 or later (this is $PG_MAJOR)"
+  mkdir -p "$PG_SB_DIR" "$PG_SB_RUN"
+  chown postgres:postgres "$PG_SB_DIR" "$PG_SB_RUN"
+  check_socket_path "$PG_SB_RUN/.s.PGSQL.$PG_SB_PORT"
+  if [ ! -s "$PG_SB_DATA/PG_VERSION" ]; then
+    say "base backup of 127.0.0.1:$PG_PORT"
+    pg_standby_base
+  fi
+  # The primary's settings with the standby's port and socket, plus what
+  # makes it a standby (rewritten on every up, like the primary's).
+  (PG_DATA=$PG_SB_DATA PG_PORT=$PG_SB_PORT PG_RUN=$PG_SB_RUN && pg_write_config)
+  write_if_changed "$PG_SB_DATA/standby.conf" <<CONF || true
+# written by scripts/services; edits are overwritten on the next start
+primary_conninfo = 'host=$PG_RUN port=$PG_PORT user=postgres application_name=logtap_standby'
+primary_slot_name = 'logtap_standby'
+hot_standby = on
+hot_standby_feedback = on
+CONF
+  if pg_sb_running; then
+    say "already running (pid $(head -n 1 "$PG_SB_DATA/postmaster.pid"))"
+    pg_sb_ctl -s reload || true
+  else
+    port_open "$PG_SB_PORT" && die "port $PG_SB_PORT is in use by another process"
+    log_marker "$PG_SB_LOG"
+    setsid -w runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_SB_DATA" \
+      -l "$PG_SB_LOG" -w -t "$START_TIMEOUT" -s start ||
+      fail_with_log "pg_ctl start (standby) failed" "$PG_SB_LOG"
+  fi
+  "$client/pg_isready" -q -h 127.0.0.1 -p "$PG_SB_PORT" -t 30 ||
+    fail_with_log "standby not accepting TCP connections on $PG_SB_PORT" "$PG_SB_LOG"
+  [ "$(psql -X -A -t -c 'SELECT pg_is_in_recovery()' "postgres://cdc:cdc@127.0.0.1:$PG_SB_PORT/logtap?sslmode=disable")" = t ] ||
+    fail_with_log "127.0.0.1:$PG_SB_PORT is not in recovery" "$PG_SB_LOG"
+  say "standby of 127.0.0.1:$PG_PORT ready on 127.0.0.1:$PG_SB_PORT in $(elapsed "$t0")"
+}
+
+pg_standby_down() {
+  local SVC=postgres-standby pid
+  [ -d "$PG_SB_DATA" ] && pg_sb_running || return 0
+  pg_sb_ctl -m fast -w -t "$STOP_TIMEOUT" -s stop || {
+    pid=$(head -n 1 "$PG_SB_DATA/postmaster.pid" 2>/dev/null || true)
+    [ -n "$pid" ] && pid_is "$pid" postgres && stop_pid "$pid" postgres
+  }
+  say "stopped"
 }
 
 pg_down() {
   local SVC=postgres
   [ -x "$PG_BIN/pg_ctl" ] || { say "not installed"; return 0; }
+  pg_standby_down
   if [ -d "$PG_DATA" ] && pg_running; then
     pg_ctl_as_postgres -m fast -w -t "$STOP_TIMEOUT" -s stop || {
       local pid
@@ -393,7 +491,17 @@ export LOGTAP_PG_LOG='$PG_LOG'
 export LOGTAP_PG_BIN='$PG_BIN'
 export PATH='$PG_BIN:$client':"\$PATH"
 EOF
+  if [ "${LOGTAP_PG_STANDBY:-0}" = 1 ] || pg_sb_running; then
+    cat <<EOF
+export LOGTAP_PG_STANDBY_URL='postgres://cdc:cdc@127.0.0.1:$PG_SB_PORT/logtap'
+export LOGTAP_PG_STANDBY_PORT='$PG_SB_PORT'
+EOF
+  fi
 }
 
 # The log files `scripts/services logs` shows.
-pg_logs() { echo "$PG_LOG"; }
+pg_logs() {
+  echo "$PG_LOG"
+  [ -f "$PG_SB_LOG" ] && echo "$PG_SB_LOG"
+  return 0
+}
