@@ -589,8 +589,11 @@ async fn a_standby_source_snapshots_and_streams_without_writing() {
     let exited =
         wait_until(Duration::from_secs(30), || l.child.try_wait().ok().flatten().is_some());
     let log = l.log_text();
+    let (check_ok, check) = l.cli("check");
     l.kill9();
     assert!(exited, "logtap should stop at the missing publication:\n{log}");
+    assert!(!check_ok && check.contains("a standby cannot create it"), "{check}");
+    assert!(check.contains("the server is a standby"), "{check}");
     assert!(
         log.contains(&format!("the server is a standby and publication `{slot}` does not exist: run on the primary: CREATE PUBLICATION")),
         "{log}"
@@ -656,6 +659,8 @@ async fn a_standby_source_snapshots_and_streams_without_writing() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(confirmed, "the standby's slot did not confirm {target}:\n{}", l.log_text());
+    let (check_ok, check) = l.cli("check");
+    assert!(check_ok && check.contains("hot_standby_feedback = on"), "{check}");
     let log = l.stop();
     assert!(log.contains("the server is a standby"), "{log}");
     let reads = converged(&pg, &p, &log).await;

@@ -17,6 +17,39 @@ async fn setting(client: &Client, name: &str) -> Result<String, PipelineError> {
     Ok(row.get(0))
 }
 
+/// What decoding from a standby needs: PostgreSQL 16+, feedback to the
+/// primary (else the primary removes rows the slot still needs and the
+/// slot is invalidated), and a physical slot on the primary behind it.
+async fn standby_findings(
+    client: &Client,
+    num: i64,
+    version: &str,
+) -> Result<Vec<Finding>, PipelineError> {
+    let mut out = vec![if num >= 160000 {
+        ok("the server is a standby (PostgreSQL 16+ decodes logically on a standby); the primary needs wal_level = logical too")
+    } else {
+        fail(
+            format!("the server is a standby and PostgreSQL {version}: logical decoding on a standby needs 16 or later"),
+            "point postgres.host at the primary, or upgrade",
+        )
+    }];
+    out.push(if setting(client, "hot_standby_feedback").await? == "on" {
+        ok("hot_standby_feedback = on")
+    } else {
+        fail(
+            "hot_standby_feedback = off: the primary may remove rows the slot still needs, which invalidates the slot",
+            "on the standby: ALTER SYSTEM SET hot_standby_feedback = on; SELECT pg_reload_conf();",
+        )
+    });
+    if setting(client, "primary_slot_name").await?.is_empty() {
+        out.push(warn(
+            "the standby streams without a physical slot (primary_slot_name is empty): its feedback is lost while it is disconnected",
+            "on the primary: SELECT pg_create_physical_replication_slot('<name>'); on the standby: ALTER SYSTEM SET primary_slot_name = '<name>'; SELECT pg_reload_conf();",
+        ));
+    }
+    Ok(out)
+}
+
 async fn count(client: &Client, sql: &str) -> Result<i64, PipelineError> {
     let row = client.query_one(sql, &[]).await.map_err(|e| catalog::sql_err(sql, e))?;
     Ok(row.get(0))
@@ -33,8 +66,17 @@ pub async fn run(cfg: &PostgresConfig, snapshots: bool) -> Result<Vec<Finding>, 
         cfg.host, cfg.port, cfg.user
     )));
 
-    if snapshots {
-        let num: i64 = setting(&client, "server_version_num").await?.parse().unwrap_or(0);
+    let num: i64 = setting(&client, "server_version_num").await?.parse().unwrap_or(0);
+    let standby = catalog::in_recovery(&client).await?;
+    if standby {
+        out.extend(standby_findings(&client, num, &version).await?);
+    }
+
+    if snapshots && standby {
+        out.push(ok(
+            "snapshots: chunks bounded by the standby's replay position (nothing is written)",
+        ));
+    } else if snapshots {
         let emit = client
             .query_one(
                 "SELECT has_function_privilege('pg_logical_emit_message(boolean,text,text)', 'EXECUTE')",
@@ -138,6 +180,19 @@ pub async fn run(cfg: &PostgresConfig, snapshots: bool) -> Result<Vec<Finding>, 
             out.push(fail(
                 format!("publication `{}` does not exist", cfg.publication_name),
                 format!("CREATE PUBLICATION \"{}\" FOR TABLE <tables>;", cfg.publication_name),
+            ));
+            Vec::new()
+        }
+        None if standby => {
+            out.push(fail(
+                format!(
+                    "publication `{}` does not exist, and a standby cannot create it",
+                    cfg.publication_name
+                ),
+                format!(
+                    "on the primary: CREATE PUBLICATION \"{}\" FOR TABLE <tables>;",
+                    cfg.publication_name
+                ),
             ));
             Vec::new()
         }
