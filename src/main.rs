@@ -35,6 +35,7 @@ mod cli;
 mod config;
 mod demo;
 mod pipeline;
+mod progress;
 mod reset;
 mod run;
 mod snapshot;

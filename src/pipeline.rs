@@ -62,6 +62,7 @@ pub async fn run<S: Source, K: Sink>(
         t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         (topic.clone(), t)
     });
+    let mut progress = crate::progress::ProgressView::default();
     let outcome = loop {
         if *shutdown.borrow() {
             break Ok(Stopped::Shutdown);
@@ -101,6 +102,9 @@ pub async fn run<S: Source, K: Sink>(
                     Ok(None) => break Ok(Stopped::SourceFinished),
                     Err(e) => break Err(e),
                 };
+                if let SourceItem::Checkpoint(c) = &item {
+                    progress.update(c.snapshot.as_ref());
+                }
                 // Sending may wait on backpressure; a shutdown interrupts the
                 // wait (what was not sent is not acknowledged, so not stored).
                 let handled = tokio::select! {

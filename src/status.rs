@@ -36,7 +36,8 @@ pub async fn status(cfg: &Config) -> Result<()> {
             );
             if let Some(first) = s.pending_tables.first() {
                 let after = s.last_key.map_or("its first row".to_string(), |k| format!("key {k}"));
-                say!("    {first}: {} rows sent, resumes after {after}", s.rows_done);
+                let of = s.estimated_rows.map(|n| format!(" of ~{n}")).unwrap_or_default();
+                say!("    {first}: {} rows sent{of}, resumes after {after}", s.rows_done);
             }
             for t in s.pending_tables.iter().skip(1) {
                 say!("    {t}: not started");

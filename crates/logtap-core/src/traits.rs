@@ -169,6 +169,11 @@ pub struct SnapshotProgress {
     /// records say `snapshot = "incremental"`.
     #[serde(default)]
     pub incremental: bool,
+    /// The first pending table's estimated row count (PostgreSQL:
+    /// `pg_class.reltuples`) when its snapshot began, for progress shown
+    /// to the operator (`logtap status`, the progress bar); not exact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimated_rows: Option<u64>,
 }
 
 /// A resume point: the stream position, and where a snapshot stands while

@@ -141,6 +141,11 @@ impl PgMachine {
         self.snap_setup.as_ref().map(|s| s.run)
     }
 
+    /// Whether chunks close at a standby's replay position (nothing written).
+    pub(crate) fn snapshot_replay(&self) -> bool {
+        self.snap_setup.as_ref().is_some_and(|s| s.replay)
+    }
+
     /// No snapshot, or a finished one whose last checkpoint is queued.
     pub(crate) fn snapshot_idle(&self) -> bool {
         self.snap.as_ref().is_none_or(|s| s.done_checkpoint)
@@ -338,6 +343,7 @@ impl PgMachine {
         }
         if let Some(snap) = &mut self.snap {
             tracing::info!(table = %state.id, estimated_rows = found.estimate, resume_after = ?snap.progress.last_key, "snapshotting table");
+            snap.progress.estimated_rows = u64::try_from(found.estimate).ok().filter(|n| *n > 0);
             snap.table = Some(SnapTable {
                 id: state.id.clone(),
                 state,
@@ -571,6 +577,7 @@ fn table_finished(snap: &mut Snapshot) {
     snap.table = None;
     snap.progress.last_key = None;
     snap.progress.rows_done = 0;
+    snap.progress.estimated_rows = None;
     snap.progress.tables_done += 1;
     if snap.progress.pending_tables.is_empty() {
         snap.done = true;

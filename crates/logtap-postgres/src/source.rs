@@ -483,6 +483,18 @@ impl PostgresSource {
         if self.chunks.is_none() && self.m.snapshot_running() {
             if let Some(run) = self.m.snapshot_run() {
                 let client = catalog::connect(&self.cfg).await?;
+                // A watermark is a commit the stream must see before the
+                // chunk can close: with synchronous_commit = off (the
+                // server's or the role's) it would wait for the WAL writer
+                // (wal_writer_delay, 200 ms by default) every time, which
+                // bounds a snapshot to a few chunks a second. `local`
+                // flushes it at once without waiting for synchronous
+                // standbys.
+                if !self.m.snapshot_replay() {
+                    client.batch_execute("SET synchronous_commit = local").await.map_err(|e| {
+                        catalog::sql_err("SET synchronous_commit = local (snapshot connection)", e)
+                    })?;
+                }
                 let (tx, rx, task) = crate::snapshot::spawn(
                     client,
                     self.cfg.slot_name.clone(),
