@@ -5,7 +5,7 @@
 //! the planner's (`pg_class.reltuples`), so a bar may end short of or past
 //! its length; a table without one gets a counter.
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 use logtap_core::SnapshotProgress;
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
@@ -89,12 +89,15 @@ impl ProgressView {
                 None => ProgressBar::no_length(),
             };
             let template = if p.estimated_rows.is_some() {
-                "{prefix} [{bar:30}] {human_pos}/~{human_len} rows, {per_sec}, ETA {eta}"
+                "{prefix} [{bar:30}] {human_pos}/~{human_len} rows, {rate}, ETA {eta}"
             } else {
-                "{prefix} {spinner} {human_pos} rows, {per_sec}"
+                "{prefix} {spinner} {human_pos} rows, {rate}"
             };
             if let Ok(style) = ProgressStyle::with_template(template) {
-                bar.set_style(style.progress_chars("=> "));
+                let rate = |s: &ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = write!(w, "{:.0} rows/s", s.per_sec());
+                };
+                bar.set_style(style.progress_chars("=> ").with_key("rate", rate));
             }
             bar.set_prefix(name.to_string());
             bar.set_position(p.rows_done);
