@@ -328,7 +328,7 @@ async fn an_initial_snapshot_under_concurrent_writes_converges() {
     let w = tokio::spawn(writer(p.clone(), i64::from(rows), stop.clone()));
     let l = Logtap::start(
         dir.path(),
-        &config(&p, dir.path(), "[snapshot]\nchunk_size = 100\nchunk_delay_ms = 5\n"),
+        &config(&p, dir.path(), "[snapshot]\nchunk_size = 100\nchunk_delay_ms = 20\n"),
     );
     let finished =
         wait_until(Duration::from_secs(120), || l.log_text().contains("snapshot finished"));
@@ -370,7 +370,9 @@ async fn a_snapshot_killed_six_times_resumes_at_its_next_chunk() {
     .await
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(&p, dir.path(), "[snapshot]\nchunk_size = 1024\n");
+    // Paced (196 chunks, at least 80 ms apart: 16 s and more) so that all
+    // six kills, about two seconds apart, land inside the snapshot.
+    let cfg = config(&p, dir.path(), "[snapshot]\nchunk_size = 1024\nchunk_delay_ms = 80\n");
     let stop = Arc::new(AtomicBool::new(false));
     let w = tokio::spawn(writer(p.clone(), i64::from(rows), stop.clone()));
     let first = Logtap::start(dir.path(), &cfg);
