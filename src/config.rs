@@ -31,6 +31,7 @@ pub struct Config {
     pub log: LogConfig,
     pub heartbeat: HeartbeatConfig,
     pub snapshot: SnapshotConfig,
+    pub metrics: MetricsConfig,
 }
 
 /// The source section of the file: `[postgres]`, `[mysql]` or `[demo]`,
@@ -79,6 +80,19 @@ struct RawConfig {
     /// Snapshots: mode, chunk size, pause between chunks.
     #[serde(default)]
     pub snapshot: SnapshotConfig,
+    /// Prometheus metrics and health endpoints.
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+}
+
+/// The metrics and health listener (off unless `listen` is set).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// `address:port` to serve `/metrics`, `/healthz` and `/readyz` on,
+    /// e.g. `127.0.0.1:9187`; unset serves nothing.
+    #[serde(default)]
+    pub listen: Option<String>,
 }
 
 /// Heartbeat records, as Debezium's `heartbeat.interval.ms` and
@@ -298,6 +312,7 @@ impl RawConfig {
             log: self.log,
             heartbeat: self.heartbeat,
             snapshot: self.snapshot,
+            metrics: self.metrics,
         })
     }
 }
@@ -404,6 +419,14 @@ impl RawConfig {
                     if self.demo.is_some() { "demo" } else { "mysql" },
                     "configure one source: [postgres], [mysql] or [demo], not several",
                 )
+            }
+        }
+        if let Some(listen) = &self.metrics.listen {
+            if listen.parse::<std::net::SocketAddr>().is_err() {
+                return bad(
+                    "metrics.listen",
+                    "must be an address:port, e.g. \"127.0.0.1:9187\" (\"0.0.0.0:9187\" for every interface)",
+                );
             }
         }
         if let Some(p) = &self.postgres {

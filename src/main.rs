@@ -41,6 +41,7 @@ mod run;
 mod snapshot;
 mod status;
 mod stdout_sink;
+mod telemetry;
 
 use anyhow::{Context, Result};
 use clap::Parser;

@@ -32,7 +32,12 @@ pub struct PipelineParts<'a> {
     pub heartbeat: Option<(String, Duration)>,
     /// Run this statement on the source at each heartbeat.
     pub heartbeat_action: Option<String>,
+    /// What `/readyz` decides on (see `crate::telemetry`).
+    pub health: crate::telemetry::Health,
 }
+
+/// How often the source is asked how much it holds back on the server.
+const LAG_EVERY: Duration = Duration::from_secs(10);
 
 /// Why the pipeline stopped without an error.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,6 +68,12 @@ pub async fn run<S: Source, K: Sink>(
         (topic.clone(), t)
     });
     let mut progress = crate::progress::ProgressView::default();
+    let mut lag = tokio::time::interval(LAG_EVERY);
+    lag.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_committed = parts.tracker.committed();
+    let limits = parts.tracker.limits();
+    metrics::gauge!("logtap_in_flight_records_limit").set(limits.max_records as f64);
+    metrics::gauge!("logtap_in_flight_bytes_limit").set(limits.max_bytes as f64);
     let outcome = loop {
         if *shutdown.borrow() {
             break Ok(Stopped::Shutdown);
@@ -72,6 +83,19 @@ pub async fn run<S: Source, K: Sink>(
             _ = ticker.tick() => {
                 if let Err(e) = commit(source, &parts, &mut last_stored).await {
                     break Err(e);
+                }
+                let (records, bytes) = parts.tracker.in_flight();
+                metrics::gauge!("logtap_in_flight_records").set(records as f64);
+                metrics::gauge!("logtap_in_flight_bytes").set(bytes as f64);
+                let committed = parts.tracker.committed();
+                if records == 0 || committed != last_committed {
+                    parts.health.progressed();
+                }
+                last_committed = committed;
+            }
+            _ = lag.tick() => {
+                if let Some(bytes) = source.lag_bytes().await {
+                    metrics::gauge!("logtap_source_lag_bytes").set(bytes as f64);
                 }
             }
             topic = next_heartbeat(&mut heartbeat) => {
@@ -161,6 +185,16 @@ async fn handle<K: Sink>(
 ) -> Result<(), PipelineError> {
     match item {
         SourceItem::Change(event) => {
+            metrics::counter!("logtap_events_total", "op" => event.op.code()).increment(1);
+            if event.op == logtap_core::Op::Read {
+                metrics::counter!("logtap_snapshot_rows_scanned_total", "table" => event.table.to_string())
+                    .increment(1);
+            }
+            if let Some(logtap_core::Value::Int64(ts_ms)) = event.source.get("ts_ms") {
+                let behind = event.processed_at_us / 1000 - ts_ms;
+                metrics::gauge!("logtap_milliseconds_behind_source").set(behind.max(0) as f64);
+            }
+            parts.health.event_seen();
             let topic = parts.router.topic(&event.table);
             for rec in parts.encoder.encode(&event) {
                 sink.send(SinkRecord {

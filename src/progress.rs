@@ -17,6 +17,8 @@ const LOG_EVERY: Duration = Duration::from_secs(10);
 pub struct ProgressView {
     terminal: bool,
     table: Option<Table>,
+    /// When this process first saw the running snapshot.
+    snapshot_started: Option<Instant>,
 }
 
 /// The table being read.
@@ -32,21 +34,32 @@ struct Table {
 
 impl Default for ProgressView {
     fn default() -> Self {
-        ProgressView { terminal: std::io::stderr().is_terminal(), table: None }
+        ProgressView {
+            terminal: std::io::stderr().is_terminal(),
+            table: None,
+            snapshot_started: None,
+        }
     }
 }
 
 impl ProgressView {
     /// A checkpoint's snapshot progress (`None`: no snapshot, or finished).
     pub fn update(&mut self, progress: Option<&SnapshotProgress>) {
-        let Some(p) = progress else {
+        let Some((p, name)) = progress.and_then(|p| Some((p, p.pending_tables.first()?))) else {
             self.finish_table();
+            if let Some(started) = self.snapshot_started.take() {
+                metrics::gauge!("logtap_snapshot_running").set(0.0);
+                metrics::gauge!("logtap_snapshot_tables_remaining").set(0.0);
+                metrics::gauge!("logtap_snapshot_duration_seconds")
+                    .set(started.elapsed().as_secs_f64());
+            }
             return;
         };
-        let Some(name) = p.pending_tables.first() else {
-            self.finish_table();
-            return;
-        };
+        let started = *self.snapshot_started.get_or_insert_with(Instant::now);
+        metrics::gauge!("logtap_snapshot_running").set(1.0);
+        metrics::gauge!("logtap_snapshot_tables_remaining").set(p.pending_tables.len() as f64);
+        metrics::gauge!("logtap_snapshot_duration_seconds").set(started.elapsed().as_secs_f64());
+
         if self.table.as_ref().is_none_or(|t| &t.name != name) {
             self.finish_table();
             self.table = Some(self.start_table(name, p));

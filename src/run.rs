@@ -53,11 +53,16 @@ fn shutdown_signal() -> Result<watch::Receiver<bool>> {
 pub async fn run(cfg: Config) -> Result<()> {
     let offsets = open_offsets(&cfg, true)?;
     let shutdown = shutdown_signal()?;
+    let health = crate::telemetry::Health::default();
+    if let Some(listen) = &cfg.metrics.listen {
+        crate::telemetry::serve(listen, health.clone()).await?;
+    }
     const FIRST_BACKOFF: Duration = Duration::from_millis(500);
     let mut backoff = FIRST_BACKOFF;
     loop {
         let started = std::time::Instant::now();
-        let outcome = run_once(&cfg, &offsets, shutdown.clone()).await;
+        let outcome = run_once(&cfg, &offsets, shutdown.clone(), &health).await;
+        health.set_connected(false);
         // A run that went well for a while earns a quick retry again.
         if started.elapsed() > Duration::from_secs(60) {
             backoff = FIRST_BACKOFF;
@@ -93,6 +98,7 @@ async fn run_once(
     cfg: &Config,
     offsets: &SledOffsetStore,
     shutdown: watch::Receiver<bool>,
+    health: &crate::telemetry::Health,
 ) -> Result<Stopped, PipelineError> {
     let stored = offsets.load(&cfg.topic_prefix)?;
     let stored_id = stored.as_ref().and_then(|s| s.source_id.clone());
@@ -135,6 +141,7 @@ async fn run_once(
             )
         }),
         heartbeat_action: cfg.heartbeat.action_query.clone(),
+        health: health.clone(),
     };
     match &cfg.source {
         SourceConfig::Postgres(pg) => {
@@ -173,8 +180,11 @@ async fn with_sink<S: Source>(
     tracker: SharedTracker,
     parts: PipelineParts<'_>,
 ) -> Result<Stopped, PipelineError> {
+    // The source is started (connected) by now.
+    parts.health.set_connected(true);
     match cfg.sink.kind {
         SinkKind::Stdout => {
+            parts.health.set_kafka_reachable(true);
             let mut sink = stdout_sink::StdoutSink::new(tracker);
             pipeline::run(source, &mut sink, parts).await
         }
@@ -182,7 +192,34 @@ async fn with_sink<S: Source>(
             let kcfg =
                 cfg.kafka.as_ref().ok_or_else(|| PipelineError::config("no [kafka] section"))?;
             let mut sink = KafkaSink::new(kcfg, tracker)?;
+            let _probe = KafkaProbe::start(&sink, parts.health.clone());
             pipeline::run(source, &mut sink, parts).await
         }
+    }
+}
+
+/// Asks Kafka for metadata every few seconds while a pipeline runs, for
+/// `/readyz` and `logtap_kafka_reachable`; stops when dropped.
+struct KafkaProbe(tokio::task::JoinHandle<()>);
+
+impl KafkaProbe {
+    const EVERY: Duration = Duration::from_secs(5);
+
+    fn start(sink: &KafkaSink, health: crate::telemetry::Health) -> Self {
+        let probe = std::sync::Arc::new(sink.probe(Duration::from_secs(3)));
+        KafkaProbe(tokio::spawn(async move {
+            loop {
+                let p = probe.clone();
+                let up = tokio::task::spawn_blocking(move || p()).await.unwrap_or(false);
+                health.set_kafka_reachable(up);
+                tokio::time::sleep(Self::EVERY).await;
+            }
+        }))
+    }
+}
+
+impl Drop for KafkaProbe {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

@@ -99,6 +99,12 @@ pub trait Source: Send {
         async {}
     }
 
+    /// Bytes the source holds back on the server (PostgreSQL: WAL behind
+    /// the slot's confirmed position), for the metrics; `None` when unknown.
+    fn lag_bytes(&mut self) -> impl Future<Output = Option<i64>> + Send {
+        async { None }
+    }
+
     /// Runs the operator's `heartbeat.action_query` on the source database
     /// (Debezium's `heartbeat.action.query`): typically a write to a small
     /// captured table, so a source whose own tables are idle still sees

@@ -68,6 +68,10 @@ impl ProducerContext for AckContext {
                 kind: kind_of(e.rdkafka_error_code()),
             }),
         };
+        if let Err(e) = &outcome {
+            let kind = format!("{:?}", e.kind).to_lowercase();
+            metrics::counter!("logtap_kafka_delivery_errors_total", "kind" => kind).increment(1);
+        }
         if let Err(e) = self.tracker.ack(seq as u64, outcome) {
             // Cannot happen unless librdkafka reports a record twice; the
             // position does not move on a confused report, so log and go on.
@@ -115,6 +119,13 @@ fn classify(e: &KafkaError) -> PipelineError {
 }
 
 impl KafkaSink {
+    /// A check that Kafka answers (a metadata request with `timeout`), to
+    /// run off the async workers: it blocks.
+    pub fn probe(&self, timeout: std::time::Duration) -> impl Fn() -> bool + Send + Sync + 'static {
+        let producer = self.producer.clone();
+        move || producer.client().fetch_metadata(None, timeout).is_ok()
+    }
+
     /// Connects a producer using `config`. `tracker` receives every delivery
     /// report; its limits also size librdkafka's queue.
     pub fn new(config: &KafkaConfig, tracker: SharedTracker) -> Result<Self, PipelineError> {

@@ -645,6 +645,7 @@ impl BinlogMachine {
     /// The end of a transaction (or of a statement outside one).
     fn commit(&mut self, end_pos: u64) {
         if let Some(tx) = self.tx.take() {
+            metrics::counter!("logtap_transactions_committed_total").increment(1);
             match (&mut self.gtids, &tx.gtid) {
                 (Gtids::Mariadb(p), Some(TxGtid::Mariadb(g))) => {
                     p.update(*g);
@@ -792,6 +793,9 @@ impl BinlogMachine {
         let tx = &*tx;
         let Some(tme) = state.tme.as_ref().filter(|_| !tx.prepared_xa) else {
             // Not captured, or an XA transaction: counted above, not sent.
+            if state.tme.is_none() {
+                metrics::counter!("logtap_events_filtered_total").increment(1);
+            }
             return Ok(());
         };
         let skip_rows = match self.skip {

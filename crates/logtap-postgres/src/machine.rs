@@ -273,6 +273,7 @@ impl PgMachine {
                 tracing::trace!(commit_lsn = %Lsn(c.commit_lsn), end_lsn = %Lsn(c.end_lsn), "commit");
                 self.tx = None;
                 self.last_commit_lsn = Some(c.commit_lsn);
+                metrics::counter!("logtap_transactions_committed_total").increment(1);
                 if c.end_lsn > self.last_checkpoint {
                     self.last_checkpoint = c.end_lsn;
                 }
@@ -390,6 +391,11 @@ impl PgMachine {
                 Lsn(lsn)
             ))
         })?;
+        if !state.captured {
+            // Published but not captured (table_exclude_list, a publication
+            // made by hand): Debezium's NumberOfEventsFiltered.
+            metrics::counter!("logtap_events_filtered_total").increment(1);
+        }
         Ok(state.captured.then_some(state))
     }
 

@@ -637,6 +637,12 @@ impl Source for PostgresSource {
     async fn heartbeat_action(&mut self, sql: &str) -> Result<(), PipelineError> {
         self.sql.batch_execute(sql).await.map_err(|e| catalog::sql_err("heartbeat.action_query", e))
     }
+
+    /// The slot's lag, on the catalog connection; a failed query is no
+    /// figure (the stream reports connection trouble itself).
+    async fn lag_bytes(&mut self) -> Option<i64> {
+        catalog::slot_lag_bytes(&self.sql, &self.cfg.slot_name).await.ok().flatten()
+    }
 }
 
 /// Bytes of WAL data read ahead of the pipeline, at most (invariant 4).
