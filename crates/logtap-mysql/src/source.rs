@@ -520,4 +520,44 @@ impl Source for MysqlSource {
             }
         }
     }
+
+    /// Binlog bytes after the position read so far: the rest of the current
+    /// file and every later one (`SHOW BINARY LOGS`, on the catalog
+    /// connection). `None` when the files cannot be listed (no privilege, a
+    /// lost connection: the stream reports that itself) or the current
+    /// file is not among them.
+    async fn lag_bytes(&mut self) -> Option<i64> {
+        let mut conn = match self.catalog_conn.take() {
+            Some(c) => c,
+            None => conn::connect(&self.cfg).await.ok()?,
+        };
+        let files: Vec<(String, u64)> = conn
+            .query_map("SHOW BINARY LOGS", |row: mysql_async::Row| {
+                (row.get::<String, _>(0).unwrap_or_default(), row.get::<u64, _>(1).unwrap_or(0))
+            })
+            .await
+            .ok()?;
+        self.catalog_conn = Some(conn);
+        binlog_lag(&files, &self.m.file, self.m.pos)
+    }
+}
+
+/// See [`MysqlSource::lag_bytes`]: file names sort in binlog order (their
+/// numeric suffix is zero-padded).
+fn binlog_lag(files: &[(String, u64)], file: &str, pos: u64) -> Option<i64> {
+    let current = files.iter().find(|(name, _)| name == file)?.1;
+    let later: u64 = files.iter().filter(|(name, _)| name.as_str() > file).map(|(_, n)| n).sum();
+    Some((current.saturating_sub(pos) + later) as i64)
+}
+
+#[cfg(test)]
+mod lag_tests {
+    #[test]
+    fn lag_is_the_rest_of_the_file_and_the_later_ones() {
+        let files =
+            [("b.000001".to_string(), 500), ("b.000002".into(), 300), ("b.000003".into(), 100)];
+        assert_eq!(super::binlog_lag(&files, "b.000002", 120), Some(180 + 100));
+        assert_eq!(super::binlog_lag(&files, "b.000003", 100), Some(0));
+        assert_eq!(super::binlog_lag(&files, "b.000000", 4), None, "purged: unknown");
+    }
 }
