@@ -9,7 +9,7 @@ pub async fn check(path: &Path) -> Result<()> {
     let cfg = Config::load(path)?;
     say!("config {}: ok", path.display());
     say!("  topic_prefix: {}", cfg.topic_prefix);
-    say!("  offsets: {}", cfg.offsets.path.display());
+    say!("  offsets: {}", cfg.offsets.describe());
     let mut failed = false;
     let findings = match &cfg.source {
         SourceConfig::Postgres(pg) => {

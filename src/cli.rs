@@ -54,4 +54,27 @@ pub enum Command {
         #[arg(long)]
         yes: bool,
     },
+    /// Copy stored positions between offset stores (e.g. from sled to Kafka).
+    Offsets {
+        #[command(subcommand)]
+        action: OffsetsAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OffsetsAction {
+    /// Print every stored position of the config's store as JSON lines
+    /// (`{"source": ..., "offset": {...}}`) on standard output.
+    Export {
+        /// Path to logtap.toml.
+        #[arg(short, long, default_value = "logtap.toml")]
+        config: PathBuf,
+    },
+    /// Store the positions of JSON lines (as `export` prints them) from
+    /// standard input into the config's store. Stop logtap first.
+    Import {
+        /// Path to logtap.toml.
+        #[arg(short, long, default_value = "logtap.toml")]
+        config: PathBuf,
+    },
 }

@@ -241,9 +241,42 @@ fn default_drain_timeout_s() -> u64 {
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct OffsetsConfig {
-    /// Directory of the sled database holding positions. One logtap process
-    /// at a time may use it.
-    pub path: PathBuf,
+    /// `sled` (a local directory, the default) or `kafka` (a compacted topic
+    /// on the `[kafka]` cluster: no local disk needed).
+    #[serde(default)]
+    pub kind: OffsetsKind,
+    /// Directory of the sled database holding positions (`kind = "sled"`).
+    /// One logtap process at a time may use it.
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+    /// The compacted topic holding positions (`kind = "kafka"`), one record
+    /// per source, keyed by `topic_prefix`.
+    #[serde(default = "default_offsets_topic")]
+    pub topic: String,
+}
+
+/// Where positions are stored.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum OffsetsKind {
+    #[default]
+    Sled,
+    Kafka,
+}
+
+fn default_offsets_topic() -> String {
+    "logtap-offsets".into()
+}
+
+impl OffsetsConfig {
+    /// Where positions are, for messages.
+    pub fn describe(&self) -> String {
+        match (self.kind, &self.path) {
+            (OffsetsKind::Sled, Some(p)) => p.display().to_string(),
+            (OffsetsKind::Sled, None) => "(no offsets.path)".into(),
+            (OffsetsKind::Kafka, _) => format!("Kafka topic `{}`", self.topic),
+        }
+    }
 }
 
 /// Logging.
@@ -421,6 +454,21 @@ impl RawConfig {
                 )
             }
         }
+        match (self.offsets.kind, &self.offsets.path) {
+            (OffsetsKind::Sled, None) => {
+                return bad(
+                    "offsets.path",
+                    "is required: the directory for stored positions (or set offsets.kind = \"kafka\" to keep them in Kafka)",
+                )
+            }
+            (OffsetsKind::Kafka, Some(_)) => {
+                return bad("offsets.path", "is for kind = \"sled\"; with kind = \"kafka\" positions live in offsets.topic")
+            }
+            (OffsetsKind::Kafka, None) if self.kafka.is_none() => {
+                return bad("offsets.kind", "\"kafka\" needs a [kafka] section (the cluster the offsets topic is on)")
+            }
+            _ => {}
+        }
         if let Some(listen) = &self.metrics.listen {
             if listen.parse::<std::net::SocketAddr>().is_err() {
                 return bad(
@@ -496,7 +544,7 @@ impl RawConfig {
             }
             _ => {}
         }
-        if self.offsets.path.as_os_str().is_empty() {
+        if self.offsets.path.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
             return bad("offsets.path", "must name a directory");
         }
         Ok(())

@@ -101,15 +101,42 @@ async fn dispatch(cli: Cli) -> Result<()> {
         }
         Command::Check { config } => check::check(&config).await,
         Command::Status { config } => status::status(&Config::load(&config)?).await,
-        Command::Reset { config, yes } => reset::reset(&Config::load(&config)?, yes),
+        Command::Reset { config, yes } => reset::reset(&Config::load(&config)?, yes).await,
+        Command::Offsets { action: cli::OffsetsAction::Export { config } } => {
+            reset::export(&Config::load(&config)?).await
+        }
+        Command::Offsets { action: cli::OffsetsAction::Import { config } } => {
+            reset::import(&Config::load(&config)?).await
+        }
         Command::Snapshot { config, tables, stop } => {
             snapshot::snapshot(&Config::load(&config)?, &tables, stop).await
         }
     }
 }
 
-pub(crate) fn open_offsets(cfg: &Config, wait_for_lock: bool) -> Result<SledOffsetStore> {
-    if let Some(parent) = cfg.offsets.path.parent() {
+/// Opens the configured offset store. `write`: this process will store
+/// positions (`run`, `reset`); with Kafka that fences any other writer of
+/// this source, so `status` opens it read-only.
+pub(crate) async fn open_offsets(
+    cfg: &Config,
+    wait_for_lock: bool,
+    write: bool,
+) -> Result<Box<dyn logtap_core::OffsetStore>> {
+    use crate::config::OffsetsKind;
+    if cfg.offsets.kind == OffsetsKind::Kafka {
+        let kafka =
+            cfg.kafka.as_ref().context("offsets.kind = \"kafka\" needs a [kafka] section")?;
+        let store = logtap_kafka::KafkaOffsetStore::open(
+            kafka,
+            &cfg.offsets.topic,
+            &cfg.topic_prefix,
+            write,
+        )
+        .await?;
+        return Ok(Box::new(store));
+    }
+    let path = cfg.offsets.path.as_ref().context("offsets.path is not set")?;
+    if let Some(parent) = path.parent() {
         if !parent.as_os_str().is_empty() {
             std::fs::create_dir_all(parent).with_context(|| {
                 format!("offsets.path: cannot create directory {}", parent.display())
@@ -120,11 +147,11 @@ pub(crate) fn open_offsets(cfg: &Config, wait_for_lock: bool) -> Result<SledOffs
     // that out rather than fail. A lock held for seconds is another `run`.
     let mut tries = 0;
     loop {
-        match SledOffsetStore::open(&cfg.offsets.path) {
-            Ok(store) => return Ok(store),
+        match SledOffsetStore::open(path) {
+            Ok(store) => return Ok(Box::new(store)),
             Err(e) if wait_for_lock && e.locked && tries < 50 => {
                 tries += 1;
-                std::thread::sleep(std::time::Duration::from_millis(100));
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             }
             Err(e) => return Err(e.into()),
         }

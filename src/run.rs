@@ -10,7 +10,6 @@ use logtap_core::{
     Encoder, EnvelopeOptions, Limits, OffsetStore, PipelineError, Policy, SharedTracker, Source,
 };
 use logtap_kafka::{KafkaSink, Router};
-use logtap_offsets::SledOffsetStore;
 use logtap_postgres::PostgresSource;
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -51,7 +50,7 @@ fn shutdown_signal() -> Result<watch::Receiver<bool>> {
 }
 
 pub async fn run(cfg: Config) -> Result<()> {
-    let offsets = open_offsets(&cfg, true)?;
+    let offsets = open_offsets(&cfg, true, true).await?;
     let shutdown = shutdown_signal()?;
     let health = crate::telemetry::Health::default();
     if let Some(listen) = &cfg.metrics.listen {
@@ -61,7 +60,7 @@ pub async fn run(cfg: Config) -> Result<()> {
     let mut backoff = FIRST_BACKOFF;
     loop {
         let started = std::time::Instant::now();
-        let outcome = run_once(&cfg, &offsets, shutdown.clone(), &health).await;
+        let outcome = run_once(&cfg, offsets.as_ref(), shutdown.clone(), &health).await;
         health.set_connected(false);
         // A run that went well for a while earns a quick retry again.
         if started.elapsed() > Duration::from_secs(60) {
@@ -96,7 +95,7 @@ pub async fn run(cfg: Config) -> Result<()> {
 /// One attempt: a fresh tracker, source and sink from the stored position.
 async fn run_once(
     cfg: &Config,
-    offsets: &SledOffsetStore,
+    offsets: &dyn OffsetStore,
     shutdown: watch::Receiver<bool>,
     health: &crate::telemetry::Health,
 ) -> Result<Stopped, PipelineError> {

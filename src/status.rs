@@ -5,24 +5,21 @@
 use crate::config::{Config, SourceConfig};
 use crate::open_offsets;
 use anyhow::Result;
-use logtap_core::OffsetStore;
 
 pub async fn status(cfg: &Config) -> Result<()> {
     // sled admits one process: while `logtap run` holds the store, read the
     // JSON mirror it keeps beside it.
-    let all = match open_offsets(cfg, false) {
+    let all = match open_offsets(cfg, false, false).await {
         Ok(offsets) => offsets.list()?,
         Err(e) if e.downcast_ref::<logtap_core::OffsetError>().is_some_and(|o| o.locked) => {
-            say!(
-                "(logtap is running on {}; positions from its mirror file)",
-                cfg.offsets.path.display()
-            );
-            logtap_offsets::read_mirror(&cfg.offsets.path)?
+            let path = cfg.offsets.path.clone().unwrap_or_default();
+            say!("(logtap is running on {}; positions from its mirror file)", path.display());
+            logtap_offsets::read_mirror(&path)?
         }
         Err(e) => return Err(e),
     };
     if all.is_empty() {
-        say!("no stored positions in {}", cfg.offsets.path.display());
+        say!("no stored positions in {}", cfg.offsets.describe());
     }
     for (name, off) in all {
         let marker = if name == cfg.topic_prefix { " (this config)" } else { "" };

@@ -272,7 +272,20 @@ fn replay(records: &[Got]) -> common::Replayed {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill9_during_a_100k_change_workload_loses_nothing() {
-    let p = unique("pgkill");
+    kill9_workload(false).await;
+}
+
+/// The same with `[offsets] kind = "kafka"` and no local offsets directory;
+/// then `status`, `offsets export` and `import` into a sled store agree.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill9_with_offsets_in_kafka_loses_nothing() {
+    kill9_workload(true).await;
+}
+
+/// Six kills of logtap during 1000 transactions of 100 changes; the topic,
+/// replayed, equals the table, and first deliveries never go back in LSN.
+async fn kill9_workload(kafka_offsets: bool) {
+    let p = unique(if kafka_offsets { "pgkillk" } else { "pgkill" });
     let t = format!("{p}_t");
     let pg = pg_superuser().await;
     pg.batch_execute(&format!("CREATE TABLE {t} (id int PRIMARY KEY, n int NOT NULL, pad text); ALTER TABLE {t} OWNER TO cdc;"))
@@ -280,7 +293,15 @@ async fn kill9_during_a_100k_change_workload_loses_nothing() {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let qt = format!("public.{t}");
-    let cfg = pg_config(&p, &dir.path().join("off"), &[&qt], "");
+    let sled_dir = dir.path().join("off");
+    let mut cfg = pg_config(&p, &sled_dir, &[&qt], "");
+    let offsets_topic = format!("{p}-offsets");
+    if kafka_offsets {
+        let sled = format!("[offsets]\npath = \"{}\"\n", sled_dir.display());
+        assert!(cfg.contains(&sled), "{cfg}");
+        cfg = cfg
+            .replace(&sled, &format!("[offsets]\nkind = \"kafka\"\ntopic = \"{offsets_topic}\"\n"));
+    }
     let first = Logtap::start(dir.path(), &cfg);
     wait_streaming(&first);
 
@@ -340,6 +361,58 @@ async fn kill9_during_a_100k_change_workload_loses_nothing() {
         "first deliveries went backwards in LSN: {:#?}",
         last.backwards
     );
+    if kafka_offsets {
+        // Logtap::start wrote the config there.
+        offsets_in_kafka_tools(&dir.path().join("logtap.toml"), &p, &sled_dir);
+    }
+}
+
+/// With the Kafka store: no local offsets directory was made; `status`
+/// shows the stored position; `offsets export` prints it and `offsets
+/// import` stores it into a sled store, whose `status` shows the same.
+fn offsets_in_kafka_tools(config: &std::path::Path, p: &str, sled_dir: &std::path::Path) {
+    assert!(!sled_dir.exists(), "the Kafka store made {}", sled_dir.display());
+    let run = |args: &[&str], cfg: &std::path::Path, stdin: Option<&str>| -> String {
+        use std::io::Write;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_logtap"))
+            .args(args)
+            .arg("--config")
+            .arg(cfg)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin.unwrap_or("").as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "logtap {args:?}: {text}");
+        text
+    };
+    let status = run(&["status"], config, None);
+    let line = status
+        .lines()
+        .find(|l| l.starts_with(&format!("{p} (this config): lsn ")))
+        .unwrap_or_else(|| panic!("no stored position in:\n{status}"))
+        .to_string();
+    let position = line.split(" (stored at").next().unwrap().to_string();
+    let exported = run(&["offsets", "export"], config, None);
+    assert!(exported.contains(&format!("\"source\":\"{p}\"")), "{exported}");
+    let text = std::fs::read_to_string(config).unwrap();
+    let kafka_offsets = text.split("[offsets]").nth(1).unwrap().to_string();
+    let sled_cfg = config.with_file_name("sled.toml");
+    std::fs::write(
+        &sled_cfg,
+        text.replace(&kafka_offsets, &format!("\npath = \"{}\"\n", sled_dir.display())),
+    )
+    .unwrap();
+    run(&["offsets", "import"], &sled_cfg, Some(&exported));
+    let sled_status = run(&["status"], &sled_cfg, None);
+    assert!(sled_status.contains(&position), "{position} not in:\n{sled_status}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -169,7 +169,7 @@ impl ErrorKind {
                  producer's message.max.bytes), grant the ACLs, or allow topic creation",
             ),
             ErrorKind::OffsetStore => {
-                (Stop, "check offsets.path: its directory, disk space and permissions")
+                (Stop, "check offsets.path (its directory, disk space and permissions) or, with offsets.kind = \"kafka\", the offsets topic and the message")
             }
             ErrorKind::OffsetStoreBusy => (
                 Retry,

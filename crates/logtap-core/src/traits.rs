@@ -58,7 +58,11 @@ impl PipelineError {
 
 impl From<OffsetError> for PipelineError {
     fn from(e: OffsetError) -> Self {
-        let kind = if e.locked { ErrorKind::OffsetStoreBusy } else { ErrorKind::OffsetStore };
+        let kind = match (e.locked, e.transient) {
+            (true, _) => ErrorKind::OffsetStoreBusy,
+            (false, true) => ErrorKind::Connection,
+            (false, false) => ErrorKind::OffsetStore,
+        };
         PipelineError::new(kind, e.to_string())
     }
 }
@@ -241,6 +245,8 @@ pub struct OffsetError {
     pub detail: String,
     /// Another process holds the store (sled admits one at a time).
     pub locked: bool,
+    /// The store's server did not answer (Kafka down): a later try may work.
+    pub transient: bool,
 }
 
 /// Durable positions, one per source name. `store` returns only once the

@@ -6,11 +6,13 @@
 //! (that is `logtap-core`), deciding which position to store.
 
 pub mod config;
+pub mod offsets;
 pub mod router;
 pub mod sink;
 pub mod topics;
 
 pub use config::{ConfigError, KafkaConfig, TopicConfig};
+pub use offsets::KafkaOffsetStore;
 pub use router::{Router, Routing};
 pub use sink::KafkaSink;
 pub use topics::TopicManager;

@@ -37,6 +37,7 @@ impl SledOffsetStore {
             what,
             source_name: String::new(),
             locked,
+            transient: false,
             detail,
         };
         std::fs::create_dir_all(&path)
@@ -74,6 +75,7 @@ impl SledOffsetStore {
             source_name: source.to_string(),
             detail: detail.to_string(),
             locked: false,
+            transient: false,
         }
     }
 
@@ -160,6 +162,7 @@ pub fn read_mirror(path: &Path) -> Result<Vec<(String, StoredOffset)>, OffsetErr
         source_name: "*".into(),
         detail,
         locked: false,
+        transient: false,
     };
     let bytes = std::fs::read(&file).map_err(|e| err("cannot read the mirror", e.to_string()))?;
     let map: std::collections::BTreeMap<String, StoredOffset> = serde_json::from_slice(&bytes)
