@@ -618,6 +618,29 @@ path = "/tmp/x"
     }
 
     #[test]
+    fn offsets_kind_decides_which_settings_it_needs() {
+        let kafka = MINIMAL.replace("path = \"/tmp/x\"", "kind = \"kafka\"");
+        let c = load(&kafka, &[]).unwrap();
+        assert_eq!(
+            (c.offsets.kind, c.offsets.topic.as_str()),
+            (OffsetsKind::Kafka, "logtap-offsets")
+        );
+        let e = load(&kafka.replace("[kafka]\nbootstrap_servers = \"127.0.0.1:9092\"\n", ""), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("offsets.kind") && e.contains("[kafka]"), "{e}");
+        let e = load(&MINIMAL.replace("path = \"/tmp/x\"", ""), &[]).unwrap_err().to_string();
+        assert!(e.contains("offsets.path") && e.contains("required"), "{e}");
+        let e = load(&MINIMAL.replace("[offsets]", "[offsets]\nkind = \"kafka\""), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("offsets.path"), "{e}");
+        let e =
+            load(&format!("{MINIMAL}[metrics]\nlisten = \"9187\"\n"), &[]).unwrap_err().to_string();
+        assert!(e.contains("metrics.listen"), "{e}");
+    }
+
+    #[test]
     fn unknown_fields_are_errors_that_name_them() {
         let e = load(&MINIMAL.replace("[demo]", "[demo]\nchangez = 3"), &[]).unwrap_err();
         assert!(e.to_string().contains("changez"), "{e}");

@@ -630,3 +630,46 @@ async fn an_idle_source_sends_heartbeats_in_debeziums_shape() {
         actions.iter().map(|g| g.value_json()["after"]["n"].as_i64().unwrap()).collect();
     assert_eq!(ns, (1..=ns.len() as i64).collect::<Vec<_>>(), "{log}");
 }
+
+/// Offsets in Kafka: a second logtap on the same source fences the first,
+/// whose next write of a position fails and stops it with a message saying
+/// why; the second one then streams from the stored position.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_logtap_on_kafka_offsets_fences_the_first() {
+    let f = PgFixture::new("pgfence", "id int PRIMARY KEY").await;
+    let sled = format!("[offsets]\npath = \"{}\"\n", f.dir.path().join("off").display());
+    assert!(f.config.contains(&sled), "{}", f.config);
+    let cfg = f.config.replace(
+        &sled,
+        &format!("[offsets]\nkind = \"kafka\"\ntopic = \"{}-offsets\"\n", f.prefix),
+    );
+    let mut first = Logtap::start(f.dir.path(), &cfg);
+    wait_streaming(&first);
+    let dir2 = tempfile::tempdir().unwrap();
+    let second = Logtap::start(dir2.path(), &cfg);
+    // The first one's next store (a change moves the position) is fenced.
+    let t = f.table.clone();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let pg = pg_superuser().await;
+            let mut i = 0;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                i += 1;
+                pg.batch_execute(&format!("INSERT INTO {t} VALUES ({i})")).await.unwrap();
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+    };
+    let exited = wait_until(Duration::from_secs(60), || first.child.try_wait().unwrap().is_some());
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    writer.await.unwrap();
+    let log = first.log_text();
+    first.kill9();
+    assert!(exited, "the first logtap should stop once fenced:\n{log}");
+    assert!(log.contains("another logtap process opened the offsets of this source"), "{log}");
+    wait_streaming(&second);
+    let _ = second.stop();
+    drop_slot(&f.pg, &f.slot()).await;
+}
