@@ -54,6 +54,12 @@ pub enum Command {
         #[arg(long)]
         yes: bool,
     },
+    /// Exit 0 if the running logtap's /healthz (its [metrics] listen) answers 200: for container health checks.
+    Healthcheck {
+        /// Path to logtap.toml.
+        #[arg(short, long, default_value = "logtap.toml")]
+        config: PathBuf,
+    },
     /// Copy stored positions between offset stores (e.g. from sled to Kafka).
     Offsets {
         #[command(subcommand)]

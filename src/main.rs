@@ -34,6 +34,7 @@ mod check;
 mod cli;
 mod config;
 mod demo;
+mod healthcheck;
 mod pipeline;
 mod progress;
 mod reset;
@@ -102,6 +103,7 @@ async fn dispatch(cli: Cli) -> Result<()> {
         Command::Check { config } => check::check(&config).await,
         Command::Status { config } => status::status(&Config::load(&config)?).await,
         Command::Reset { config, yes } => reset::reset(&Config::load(&config)?, yes).await,
+        Command::Healthcheck { config } => healthcheck::healthcheck(&Config::load(&config)?),
         Command::Offsets { action: cli::OffsetsAction::Export { config } } => {
             reset::export(&Config::load(&config)?).await
         }

@@ -173,6 +173,8 @@ async fn readyz_follows_the_source_and_kafka() {
     let port = free_port();
     let l = Logtap::start(f.dir.path(), &with_metrics(&f, port, "no_data"));
     wait_ready(port, 200, "ready", &l, "at start");
+    let (healthy, out) = l.cli("healthcheck");
+    assert!(healthy && out.contains("healthy"), "{out}");
 
     // Kafka paused: its metadata requests time out.
     let pid_file = format!("{}/kafka/kafka.pid", env("LOGTAP_SERVICES_DIR"));
