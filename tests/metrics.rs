@@ -6,7 +6,9 @@
 
 mod common;
 
-use common::{drop_slot, env, read_topic, services_up, wait_until, Logtap, PgFixture};
+use common::{
+    drop_slot, env, read_topic, services_up, wait_confirmed, wait_until, Logtap, PgFixture,
+};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::time::Duration;
@@ -68,35 +70,6 @@ fn scrape(port: u16) -> BTreeMap<String, f64> {
         .collect()
 }
 
-/// Waits until the slot confirmed the WAL written so far (logtap stored a
-/// position past every change made before).
-async fn wait_confirmed(f: &PgFixture, l: &Logtap) {
-    let lsn: String =
-        f.pg.query_one("SELECT pg_current_wal_insert_lsn()::text", &[]).await.unwrap().get(0);
-    let slot = f.slot();
-    let ok = {
-        let mut ok = false;
-        for _ in 0..300 {
-            ok = f
-                .pg
-                .query_opt(
-                    "SELECT confirmed_flush_lsn >= $1::text::pg_lsn FROM pg_replication_slots WHERE slot_name = $2",
-                    &[&lsn, &slot],
-                )
-                .await
-                .unwrap()
-                .and_then(|r| r.get::<_, Option<bool>>(0))
-                == Some(true);
-            if ok {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        ok
-    };
-    assert!(ok, "slot {slot} did not confirm {lsn}:\n{}", l.log_text());
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_parse_and_count_what_reached_kafka() {
     let _serial = SERIAL.lock().await;
@@ -123,7 +96,7 @@ async fn metrics_parse_and_count_what_reached_kafka() {
     for i in 21..=30 {
         f.pg.batch_execute(&format!("DELETE FROM {t} WHERE id = {i}")).await.unwrap();
     }
-    wait_confirmed(&f, &l).await;
+    wait_confirmed(&f.pg, &f.slot(), &l).await;
     let m = scrape(port);
     let health = get(port, "/healthz").unwrap();
     let log = l.stop();

@@ -8,7 +8,8 @@
 mod common;
 
 use common::{
-    drop_slot, pg_config_snapshot, pg_superuser, read_topic, unique, wait_until, Got, Logtap,
+    drop_slot, pg_config_snapshot, pg_superuser, read_topic, slot_confirms, unique, wait_confirmed,
+    wait_until, Got, Logtap,
 };
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
@@ -96,30 +97,6 @@ async fn writer(p: String, rows: i64, stop: Arc<AtomicBool>) -> u64 {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     done
-}
-
-/// Waits until the slot has confirmed the WAL written so far: logtap has
-/// then stored a position past every change made before this call. (The
-/// insert position: the harness runs with `synchronous_commit = off`, so
-/// the write position may not have reached a commit yet.)
-async fn wait_confirmed(pg: &tokio_postgres::Client, slot: &str, l: &Logtap) {
-    let lsn: String =
-        pg.query_one("SELECT pg_current_wal_insert_lsn()::text", &[]).await.unwrap().get(0);
-    for _ in 0..600 {
-        let ok: Option<bool> = pg
-            .query_opt(
-                "SELECT confirmed_flush_lsn >= $1::text::pg_lsn FROM pg_replication_slots WHERE slot_name = $2",
-                &[&lsn, &slot],
-            )
-            .await
-            .unwrap()
-            .and_then(|r| r.get(0));
-        if ok == Some(true) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("slot {slot} did not confirm {lsn} in 60 s:\n{}", l.log_text());
 }
 
 /// A consumer's view of a keyed topic: per key, in offset order (one key
@@ -644,22 +621,7 @@ async fn a_standby_source_snapshots_and_streams_without_writing() {
     // Everything the primary wrote has reached the standby, and logtap has
     // stored a position past it.
     let target = standby_caught_up(&pg, &sb).await;
-    let mut confirmed = false;
-    for _ in 0..600 {
-        confirmed = sb
-            .query_opt(
-                "SELECT confirmed_flush_lsn >= $1::text::pg_lsn FROM pg_replication_slots WHERE slot_name = $2",
-                &[&target, &slot],
-            )
-            .await
-            .unwrap()
-            .and_then(|r| r.get(0))
-            == Some(true);
-        if confirmed {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let confirmed = slot_confirms(&sb, &slot, &target, Duration::from_secs(60)).await;
     assert!(confirmed, "the standby's slot did not confirm {target}:\n{}", l.log_text());
     let (check_ok, check) = l.cli("check");
     assert!(check_ok && check.contains("hot_standby_feedback = on"), "{check}");

@@ -526,22 +526,7 @@ async fn logical_decoding_messages_are_not_changes() {
     let topic = f.topic();
     read_at_least(&topic, 3, Duration::from_secs(30));
     let slot = f.slot();
-    let mut caught_up = false;
-    for _ in 0..60 {
-        caught_up = f
-            .pg
-            .query_one(
-                "SELECT confirmed_flush_lsn >= $1::text::pg_lsn FROM pg_replication_slots WHERE slot_name = $2",
-                &[&target, &slot],
-            )
-            .await
-            .unwrap()
-            .get(0);
-        if caught_up {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    let caught_up = common::slot_confirms(&f.pg, &slot, &target, Duration::from_secs(30)).await;
     let log = l.stop();
     drop_slot(&f.pg, &slot).await;
     let got = read_topic(&topic).records;

@@ -1055,3 +1055,46 @@ pub fn row_diff(
     out.truncate(10);
     format!("{n} differences, first: {out:#?}")
 }
+
+/// Whether `slot`, on the server `pg` is connected to, confirms `lsn`
+/// (`confirmed_flush_lsn`) within `timeout`.
+pub async fn slot_confirms(
+    pg: &tokio_postgres::Client,
+    slot: &str,
+    lsn: &str,
+    timeout: Duration,
+) -> bool {
+    let until = std::time::Instant::now() + timeout;
+    loop {
+        let ok: Option<bool> = pg
+            .query_opt(
+                "SELECT confirmed_flush_lsn >= $1::text::pg_lsn FROM pg_replication_slots WHERE slot_name = $2",
+                &[&lsn, &slot],
+            )
+            .await
+            .expect("read the slot")
+            .and_then(|r| r.get(0));
+        if ok == Some(true) {
+            return true;
+        }
+        if std::time::Instant::now() > until {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until the slot has confirmed the WAL written so far: logtap has
+/// then stored a position past every change made before this call. (The
+/// insert position: the harness runs with `synchronous_commit = off`, so
+/// the write position may not have reached a commit yet.)
+pub async fn wait_confirmed(pg: &tokio_postgres::Client, slot: &str, l: &Logtap) {
+    let lsn: String = pg
+        .query_one("SELECT pg_current_wal_insert_lsn()::text", &[])
+        .await
+        .expect("WAL position")
+        .get(0);
+    if !slot_confirms(pg, slot, &lsn, Duration::from_secs(60)).await {
+        panic!("slot {slot} did not confirm {lsn} in 60 s:\n{}", l.log_text());
+    }
+}

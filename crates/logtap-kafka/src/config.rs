@@ -272,6 +272,22 @@ impl KafkaConfig {
         Ok(())
     }
 
+    /// The settings of [`Self::producer_settings`] any client needs to reach
+    /// the cluster (address, client id, security), for the admin client and
+    /// consumers, which warn about producer-only settings.
+    pub fn connection_settings(&self) -> Vec<(String, String)> {
+        self.producer_settings(1, 1)
+            .into_iter()
+            .filter(|(k, _)| {
+                k.starts_with("bootstrap")
+                    || k.starts_with("security")
+                    || k.starts_with("sasl")
+                    || k.starts_with("ssl")
+                    || k == "client.id"
+            })
+            .collect()
+    }
+
     /// The librdkafka settings for the producer, typed options first, then
     /// the passthrough map. `max_records`/`max_bytes` are the in-flight limits,
     /// so librdkafka's own queue never refuses what the tracker admitted.

@@ -155,15 +155,8 @@ impl KafkaOffsetStore {
 /// A read-committed consumer of the topic, outside any group.
 fn consumer_config(config: &KafkaConfig) -> ClientConfig {
     let mut cc = ClientConfig::new();
-    for (k, v) in config.producer_settings(1, 1) {
-        if k.starts_with("bootstrap")
-            || k.starts_with("security")
-            || k.starts_with("sasl")
-            || k.starts_with("ssl")
-            || k == "client.id"
-        {
-            cc.set(k, v);
-        }
+    for (k, v) in config.connection_settings() {
+        cc.set(k, v);
     }
     cc.set("group.id", "logtap-offsets-reader")
         .set("enable.auto.commit", "false")

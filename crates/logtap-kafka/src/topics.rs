@@ -31,17 +31,8 @@ impl std::fmt::Debug for TopicManager {
 impl TopicManager {
     pub fn new(config: &KafkaConfig) -> Result<Self, PipelineError> {
         let mut cc = ClientConfig::new();
-        for (k, v) in config.producer_settings(1, 1) {
-            // Producer-only settings make the admin client warn; keep the
-            // connection and security ones.
-            if k.starts_with("bootstrap")
-                || k.starts_with("security")
-                || k.starts_with("sasl")
-                || k.starts_with("ssl")
-                || k == "client.id"
-            {
-                cc.set(k, v);
-            }
+        for (k, v) in config.connection_settings() {
+            cc.set(k, v);
         }
         let admin: AdminClient<DefaultClientContext> = cc.create().map_err(|e| {
             PipelineError::config(format!("cannot create the Kafka admin client: {e}"))
