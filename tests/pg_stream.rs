@@ -591,8 +591,16 @@ async fn an_idle_source_sends_heartbeats_in_debeziums_shape() {
     pg.batch_execute(&format!("INSERT INTO {t} VALUES (1)")).await.unwrap();
     let table_topic = format!("{p}.public.{t}");
     assert_eq!(read_at_least(&table_topic, 1, Duration::from_secs(30)).len(), 1);
+    // The stored position keeps up with the WAL while the table is idle
+    // again: the slot confirms the WAL end of now within a few intervals
+    // (heartbeat 300 ms, status updates every second).
+    let target: String =
+        pg.query_one("SELECT pg_current_wal_insert_lsn()::text", &[]).await.unwrap().get(0);
+    let kept_up =
+        common::slot_confirms(&pg, &p.to_lowercase(), &target, Duration::from_secs(5)).await;
     let log = l.stop();
     drop_slot(&pg, &p.to_lowercase()).await;
+    assert!(kept_up, "the slot did not confirm {target} within 5 s:\n{log}");
     assert!(got.len() >= 4, "{} heartbeats:\n{log}", got.len());
     let mut last = 0;
     for g in &got {
