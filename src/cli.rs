@@ -41,6 +41,10 @@ pub enum Command {
         config: PathBuf,
         /// Tables to read, as schema.table.
         tables: Vec<String>,
+        /// Read only the rows meeting this SQL condition (Debezium's
+        /// additional-conditions), e.g. --where "status = 'open'".
+        #[arg(long = "where", value_name = "CONDITION", conflicts_with = "stop")]
+        filter: Option<String>,
         /// End the running snapshot instead (stop-snapshot).
         #[arg(long, conflicts_with = "tables")]
         stop: bool,

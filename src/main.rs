@@ -110,8 +110,8 @@ async fn dispatch(cli: Cli) -> Result<()> {
         Command::Offsets { action: cli::OffsetsAction::Import { config } } => {
             reset::import(&Config::load(&config)?).await
         }
-        Command::Snapshot { config, tables, stop } => {
-            snapshot::snapshot(&Config::load(&config)?, &tables, stop).await
+        Command::Snapshot { config, tables, filter, stop } => {
+            snapshot::snapshot(&Config::load(&config)?, &tables, filter.as_deref(), stop).await
         }
     }
 }

@@ -8,7 +8,12 @@
 use crate::config::{Config, SourceConfig};
 use anyhow::{bail, Result};
 
-pub async fn snapshot(cfg: &Config, tables: &[String], stop: bool) -> Result<()> {
+pub async fn snapshot(
+    cfg: &Config,
+    tables: &[String],
+    filter: Option<&str>,
+    stop: bool,
+) -> Result<()> {
     let SourceConfig::Postgres(pg) = &cfg.source else {
         bail!("logtap snapshot: only the PostgreSQL source takes snapshots yet");
     };
@@ -25,9 +30,11 @@ pub async fn snapshot(cfg: &Config, tables: &[String], stop: bool) -> Result<()>
     let execute = (!stop).then_some(tables);
     let lsn = match &cfg.snapshot.signal_data_collection {
         // Debezium's way, and the only one before PostgreSQL 14.
-        Some(table) => logtap_postgres::snapshot::insert_signal(&client, table, execute).await?,
+        Some(table) => {
+            logtap_postgres::snapshot::insert_signal(&client, table, execute, filter).await?
+        }
         None => {
-            let signal = logtap_postgres::snapshot::signal(&pg.slot_name, execute);
+            let signal = logtap_postgres::snapshot::signal(&pg.slot_name, execute, filter);
             logtap_postgres::snapshot::send_signal(&client, &signal).await?
         }
     };

@@ -633,3 +633,49 @@ async fn a_standby_source_snapshots_and_streams_without_writing() {
     drop_slot(&sb, &slot).await;
     pg.batch_execute(&format!("DROP PUBLICATION {slot}")).await.unwrap();
 }
+
+/// `logtap snapshot --where COND` (Debezium's `additional-conditions`):
+/// only the rows meeting the condition are read, once each, and nothing
+/// else arrives as a read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ad_hoc_snapshot_with_a_condition_reads_only_its_rows() {
+    let _serial = SERIAL.lock().await;
+    let p = unique("pgsnapwhere");
+    let pg = pg_superuser().await;
+    create_tables(&pg, &p, 1000).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(&p, dir.path(), "[snapshot]\nmode = \"no_data\"\nchunk_size = 64\n");
+    let l = Logtap::start(dir.path(), &cfg);
+    assert!(wait_until(Duration::from_secs(30), || l.log_text().contains("streaming")));
+    let cli_config = dir.path().join("cli.toml");
+    let cli_text = if major(&pg).await >= 14 { without_signal_table(&cfg) } else { cfg.clone() };
+    std::fs::write(&cli_config, cli_text).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_logtap"))
+        .args(["snapshot", "--config"])
+        .arg(&cli_config)
+        .arg(format!("public.{p}_a"))
+        .args(["--where", "id % 3 = 0 AND n > 100"])
+        .output()
+        .unwrap();
+    let said =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "logtap snapshot: {said}");
+    let done = format!("table snapshotted table=public.{p}_a");
+    let finished = wait_until(Duration::from_secs(60), || l.log_text().contains(&done));
+    assert!(finished, "the snapshot did not finish:\n{}", l.log_text());
+    wait_confirmed(&pg, &p, &l).await;
+    let log = l.stop();
+    let [ta, _, _] = topics(&p);
+    let mut read: Vec<i64> = read_topic(&ta)
+        .records
+        .iter()
+        .filter(|g| g.value.is_some())
+        .map(|g| g.value_json())
+        .filter(|v| v["op"] == "r")
+        .map(|v| v["after"]["id"].as_i64().unwrap())
+        .collect();
+    read.sort_unstable();
+    let want: Vec<i64> = (101..=1000).filter(|i| i % 3 == 0).collect();
+    assert_eq!(read, want, "reads:\n{log}");
+    drop_slot(&pg, &p).await;
+}

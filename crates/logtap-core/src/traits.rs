@@ -184,6 +184,12 @@ pub struct SnapshotProgress {
     /// to the operator (`logtap status`, the progress bar); not exact.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub estimated_rows: Option<u64>,
+    /// Debezium's `additional-conditions` of an `execute-snapshot` signal:
+    /// per pending table (`schema.table`), an SQL condition the rows read
+    /// must meet. Kept with the progress so a resumed snapshot reads the
+    /// same rows.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub conditions: std::collections::BTreeMap<String, String>,
 }
 
 /// A resume point: the stream position, and where a snapshot stands while

@@ -210,7 +210,8 @@ impl PgMachine {
 
     fn apply_signal(&mut self, lsn: u64, signal: Signal) {
         match signal {
-            Signal::Execute(tables) => {
+            Signal::Execute(tables, mut conditions) => {
+                conditions.retain(|t, _| tables.contains(t));
                 let mut add = Vec::new();
                 for t in tables {
                     let captured = t.split_once('.').is_some_and(|(s, n)| self.cfg.captures(s, n));
@@ -224,16 +225,21 @@ impl PgMachine {
                     Some(snap) if !snap.done => {
                         for t in add {
                             if !snap.progress.pending_tables.contains(&t) {
+                                if let Some(c) = conditions.remove(&t) {
+                                    snap.progress.conditions.insert(t.clone(), c);
+                                }
                                 snap.progress.pending_tables.push(t);
                             }
                         }
                     }
                     _ if add.is_empty() => {}
                     _ => {
-                        tracing::info!(tables = ?add, lsn = %Lsn(lsn), "execute-snapshot signal: incremental snapshot");
+                        tracing::info!(tables = ?add, conditions = ?conditions, lsn = %Lsn(lsn), "execute-snapshot signal: incremental snapshot");
+                        conditions.retain(|t, _| add.contains(t));
                         self.start_snapshot(SnapshotProgress {
                             pending_tables: add,
                             incremental: true,
+                            conditions,
                             ..Default::default()
                         });
                     }
@@ -289,7 +295,8 @@ impl PgMachine {
                 ))
             })?),
         };
-        let select = chunk_select(table, last.as_deref(), snap.chunk_size)?;
+        let filter = snap.progress.conditions.get(&table.id.to_string()).map(String::as_str);
+        let select = chunk_select(table, last.as_deref(), filter, snap.chunk_size)?;
         let Some(setup) = &mut self.snap_setup else { return Ok(SnapStep::Idle) };
         let chunk = setup.next_chunk;
         setup.next_chunk += 1;
@@ -578,6 +585,16 @@ fn table_finished(snap: &mut Snapshot) {
     snap.progress.last_key = None;
     snap.progress.rows_done = 0;
     snap.progress.estimated_rows = None;
+    let done: Vec<String> = snap
+        .progress
+        .conditions
+        .keys()
+        .filter(|t| !snap.progress.pending_tables.contains(t))
+        .cloned()
+        .collect();
+    for t in done {
+        snap.progress.conditions.remove(&t);
+    }
     snap.progress.tables_done += 1;
     if snap.progress.pending_tables.is_empty() {
         snap.done = true;
@@ -587,11 +604,13 @@ fn table_finished(snap: &mut Snapshot) {
 
 /// The chunk's `SELECT`: keyset pagination on the primary key after
 /// `last` (its text values as literals cast to the key's types), or on
-/// `ctid` for a keyless table; one row more than a chunk, to tell whether
-/// the table goes on.
+/// `ctid` for a keyless table, and only rows meeting `filter` (a signal's
+/// additional condition, as written); one row more than a chunk, to tell
+/// whether the table goes on.
 fn chunk_select(
     table: &SnapTable,
     last: Option<&[Option<String>]>,
+    filter: Option<&str>,
     chunk_size: u32,
 ) -> Result<String, PipelineError> {
     let cols = table.columns.iter().map(|c| quote_ident(c)).collect::<Vec<_>>().join(", ");
@@ -602,38 +621,46 @@ fn chunk_select(
             PipelineError::internal(format!("{}: stored snapshot key has a null", table.id))
         })
     };
-    if table.key.is_empty() {
-        let after = match last {
-            Some([ctid]) => format!(" WHERE ctid > {}::tid", literal(ctid)?),
+    let mut conds = Vec::new();
+    let (select, order) = if table.key.is_empty() {
+        match last {
+            Some([ctid]) => conds.push(format!("ctid > {}::tid", literal(ctid)?)),
             Some(_) => {
                 return Err(PipelineError::internal(format!(
                     "{}: stored snapshot key is not a ctid",
                     table.id
                 )))
             }
-            None => String::new(),
-        };
-        return Ok(format!("SELECT ctid, {cols} FROM {from}{after} ORDER BY ctid LIMIT {limit}"));
-    }
-    let keys = table.key.iter().map(|(n, _, _)| quote_ident(n)).collect::<Vec<_>>().join(", ");
-    let after = match last {
-        None => String::new(),
-        Some(values) if values.len() == table.key.len() => {
-            let lits = table
-                .key
-                .iter()
-                .zip(values)
-                .map(|((_, ty, _), v)| Ok(format!("{}::{ty}", literal(v)?)))
-                .collect::<Result<Vec<_>, PipelineError>>()?
-                .join(", ");
-            format!(" WHERE ({keys}) > ({lits})")
+            None => {}
         }
-        Some(_) => {
-            return Err(PipelineError::internal(format!(
-                "{}: stored snapshot key does not match the primary key ({keys}); the key changed since: run `logtap reset` to snapshot again",
-                table.id
-            )))
+        (format!("ctid, {cols}"), "ctid".to_string())
+    } else {
+        let keys = table.key.iter().map(|(n, _, _)| quote_ident(n)).collect::<Vec<_>>().join(", ");
+        match last {
+            None => {}
+            Some(values) if values.len() == table.key.len() => {
+                let lits = table
+                    .key
+                    .iter()
+                    .zip(values)
+                    .map(|((_, ty, _), v)| Ok(format!("{}::{ty}", literal(v)?)))
+                    .collect::<Result<Vec<_>, PipelineError>>()?
+                    .join(", ");
+                conds.push(format!("({keys}) > ({lits})"));
+            }
+            Some(_) => {
+                return Err(PipelineError::internal(format!(
+                    "{}: stored snapshot key does not match the primary key ({keys}); the key changed since: run `logtap reset` to snapshot again",
+                    table.id
+                )))
+            }
         }
+        (cols, keys)
     };
-    Ok(format!("SELECT {cols} FROM {from}{after} ORDER BY {keys} LIMIT {limit}"))
+    if let Some(f) = filter {
+        conds.push(format!("({f})"));
+    }
+    let filter =
+        if conds.is_empty() { String::new() } else { format!(" WHERE {}", conds.join(" AND ")) };
+    Ok(format!("SELECT {select} FROM {from}{filter} ORDER BY {order} LIMIT {limit}"))
 }

@@ -274,8 +274,8 @@ mod snapshots {
     use logtap_core::SnapshotProgress;
     use logtap_pgoutput::{Column, ReplicaIdentity};
 
-    const INT4: u32 = 23;
-    const TEXT: u32 = 25;
+    pub(super) const INT4: u32 = 23;
+    pub(super) const TEXT: u32 = 25;
 
     pub(super) fn table() -> SnapshotTable {
         let col = |name: &str, type_oid, is_key| Column {
@@ -345,7 +345,7 @@ mod snapshots {
         (m, req.select)
     }
 
-    fn rows(ids: &[i32]) -> Vec<Vec<Option<String>>> {
+    pub(super) fn rows(ids: &[i32]) -> Vec<Vec<Option<String>>> {
         ids.iter().map(|i| vec![Some(i.to_string()), Some(format!("n{i}"))]).collect()
     }
 
@@ -486,6 +486,82 @@ mod snapshots {
                 r#"at lsn 0/200 (snapshot: 1 tables left, 0 rows of the first, last key none)"#,
             ],
             "{out:#?}"
+        );
+    }
+}
+
+mod snapshot_signals {
+    use super::snapshots::{rows, table, INT4, TEXT};
+    use super::*;
+    use crate::machine::snapshot::{SnapSetup, SnapStep};
+
+    /// An execute-snapshot signal's additional condition narrows every
+    /// chunk of its table, and travels in the progress (so a resumed
+    /// snapshot reads the same rows).
+    #[test]
+    fn additional_conditions_narrow_the_chunks_and_ride_the_progress() {
+        let mut m = machine("");
+        m.snapshot_setup(SnapSetup {
+            slot: "s".into(),
+            run: 0xab,
+            chunk_size: 2,
+            next_chunk: 1,
+            signal_table: None,
+            replay: false,
+        });
+        let signal =
+            crate::snapshot::signal("s", Some(&["gold.basic".to_string()]), Some("name <> 'skip'"));
+        let mut asked = Vec::new();
+        let msg = wire::message("logtap.signal", &signal);
+        while let Some(need) = m.input(Input::XLogData { wal_start: 0x10, data: &msg }).unwrap() {
+            answer(&mut m, need, &mut asked);
+        }
+        assert!(matches!(m.snapshot_step().unwrap(), SnapStep::Describe { .. }));
+        while let Some(need) = m.snapshot_table_read(Some(table())).unwrap() {
+            answer(&mut m, need, &mut asked);
+        }
+        let SnapStep::Chunk(req) = m.snapshot_step().unwrap() else { panic!("a chunk") };
+        assert_eq!(
+            req.select,
+            r#"SELECT "id", "name" FROM "gold"."basic" WHERE (name <> 'skip') ORDER BY "id" LIMIT 3"#
+        );
+        let rel = wire::relation(77, "gold", "basic", &[("id", INT4, true), ("name", TEXT, false)]);
+        for (lsn, data) in [
+            (0x20, rel),
+            (0x21, wire::begin(9)),
+            (0x22, wire::message("logtap.watermark", "s/ab/1/low")),
+        ] {
+            while let Some(need) = m.input(Input::XLogData { wal_start: lsn, data: &data }).unwrap()
+            {
+                answer(&mut m, need, &mut asked);
+            }
+        }
+        m.snapshot_rows(1, rows(&[1, 2, 3]), None).unwrap();
+        for (lsn, data) in
+            [(0x23, wire::message("logtap.watermark", "s/ab/1/high")), (0x24, wire::commit(0x25))]
+        {
+            while let Some(need) = m.input(Input::XLogData { wal_start: lsn, data: &data }).unwrap()
+            {
+                answer(&mut m, need, &mut asked);
+            }
+        }
+        let progress = m
+            .pending
+            .iter()
+            .rev()
+            .find_map(|i| match i {
+                SourceItem::Checkpoint(c) => c.snapshot.clone(),
+                _ => None,
+            })
+            .expect("a checkpoint with progress");
+        assert_eq!(
+            progress.conditions.get("gold.basic").map(String::as_str),
+            Some("name <> 'skip'")
+        );
+        let SnapStep::Chunk(req) = m.snapshot_step().unwrap() else { panic!("a chunk") };
+        assert_eq!(
+            req.select,
+            r#"SELECT "id", "name" FROM "gold"."basic" WHERE ("id") > ('2'::integer) AND (name <> 'skip') ORDER BY "id" LIMIT 3"#
         );
     }
 }

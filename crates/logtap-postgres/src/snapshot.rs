@@ -31,24 +31,37 @@ pub const SIGNAL_PREFIX: &str = "logtap.signal";
 /// What a signal asks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Signal {
-    /// Debezium's `execute-snapshot` (incremental): these tables, as `schema.table`.
-    Execute(Vec<String>),
+    /// Debezium's `execute-snapshot` (incremental): these tables, as
+    /// `schema.table`, and their `additional-conditions` (table → SQL
+    /// condition on the rows to read).
+    Execute(Vec<String>, std::collections::BTreeMap<String, String>),
     /// Debezium's `stop-snapshot`.
     Stop,
 }
 
 /// A signal's content, Debezium's signal shape plus the slot it is for:
 /// `{"slot": "...", "type": "execute-snapshot", "data": {"data-collections": [...]}}`.
-pub fn signal(slot: &str, execute: Option<&[String]>) -> String {
+/// `filter`: one `additional-conditions` entry per table.
+pub fn signal(slot: &str, execute: Option<&[String]>, filter: Option<&str>) -> String {
     match execute {
         Some(tables) => serde_json::json!({
             "slot": slot,
             "type": "execute-snapshot",
-            "data": {"data-collections": tables, "type": "incremental"},
+            "data": execute_data(tables, filter),
         }),
         None => serde_json::json!({"slot": slot, "type": "stop-snapshot"}),
     }
     .to_string()
+}
+
+/// The `data` of an `execute-snapshot` signal.
+fn execute_data(tables: &[String], filter: Option<&str>) -> serde_json::Value {
+    let mut data = serde_json::json!({"data-collections": tables, "type": "incremental"});
+    if let Some(f) = filter {
+        data["additional-conditions"] =
+            tables.iter().map(|t| serde_json::json!({"data-collection": t, "filter": f})).collect();
+    }
+    data
 }
 
 /// A signal message for `slot`; `None` for another slot's or one that
@@ -83,14 +96,22 @@ pub(crate) fn parse_signal_row(kind: &str, data: Option<&str>) -> Option<Signal>
 fn signal_of(kind: &str, data: &serde_json::Value) -> Option<Signal> {
     match kind {
         "execute-snapshot" => {
-            if data.get("additional-conditions").is_some_and(|c| !c.is_null()) {
-                tracing::warn!("execute-snapshot: additional-conditions are not supported; the whole tables are read");
-            }
             let tables = data["data-collections"]
                 .as_array()
                 .map(|a| a.iter().filter_map(|t| t.as_str().map(str::to_string)).collect())
                 .unwrap_or_default();
-            Some(Signal::Execute(tables))
+            let mut conditions = std::collections::BTreeMap::new();
+            for c in data["additional-conditions"].as_array().into_iter().flatten() {
+                match (c["data-collection"].as_str(), c["filter"].as_str()) {
+                    (Some(t), Some(f)) if !f.trim().is_empty() => {
+                        conditions.insert(t.to_string(), f.to_string());
+                    }
+                    _ => {
+                        tracing::warn!(condition = %c, "execute-snapshot: an additional condition without data-collection and filter: ignored")
+                    }
+                }
+            }
+            Some(Signal::Execute(tables, conditions))
         }
         "stop-snapshot" => Some(Signal::Stop),
         other => {
@@ -120,13 +141,11 @@ pub async fn insert_signal(
     client: &Client,
     table: &str,
     execute: Option<&[String]>,
+    filter: Option<&str>,
 ) -> Result<String, PipelineError> {
     let (schema, name) = table.split_once('.').unwrap_or(("public", table));
     let (kind, data) = match execute {
-        Some(tables) => (
-            "execute-snapshot",
-            serde_json::json!({"data-collections": tables, "type": "incremental"}).to_string(),
-        ),
+        Some(tables) => ("execute-snapshot", execute_data(tables, filter).to_string()),
         None => ("stop-snapshot", "{}".to_string()),
     };
     let id = format!("logtap-{:x}", logtap_core::event::now_us());
