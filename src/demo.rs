@@ -155,9 +155,9 @@ impl Source for DemoSource {
     async fn next(&mut self) -> Result<Option<SourceItem>, PipelineError> {
         if self.checkpoint_due {
             self.checkpoint_due = false;
-            return Ok(Some(SourceItem::Checkpoint(
+            return Ok(Some(SourceItem::Checkpoint(Box::new(
                 SourcePosition::Sequence { seq: self.next }.into(),
-            )));
+            ))));
         }
         if self.config.changes != 0 && self.next >= self.config.changes {
             return Ok(None);

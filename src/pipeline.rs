@@ -218,7 +218,7 @@ async fn handle<K: Sink>(
             .await
         }
         SourceItem::Checkpoint(position) => {
-            parts.tracker.checkpoint(position);
+            parts.tracker.checkpoint(*position);
             Ok(())
         }
     }

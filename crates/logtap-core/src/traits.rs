@@ -75,7 +75,7 @@ pub enum SourceItem {
     SchemaChange(Box<crate::event::SchemaChangeEvent>),
     /// Every change before this point has been yielded: once they are all
     /// acknowledged, the source may resume from here.
-    Checkpoint(Checkpoint),
+    Checkpoint(Box<Checkpoint>),
 }
 
 /// A change log reader (PostgreSQL, MySQL, the demo).

@@ -666,7 +666,7 @@ impl BinlogMachine {
             skip_events: 0,
             skip_rows: 0,
         };
-        self.pending.push_back(SourceItem::Checkpoint(position.into()));
+        self.pending.push_back(SourceItem::Checkpoint(Box::new(position.into())));
     }
 
     fn table_map(&mut self, ev: &Event, event_start: u64) -> Result<(), PipelineError> {
@@ -833,7 +833,7 @@ impl BinlogMachine {
             let before = before.map(|b| ctx.image(&b)).transpose()?;
             let after = after.map(|a| ctx.image(&a)).transpose()?;
             ctx.events(op, before, after, &mut out);
-            out.push(SourceItem::Checkpoint(tx.restart.after(index, row_no + 1).into()));
+            out.push(SourceItem::Checkpoint(Box::new(tx.restart.after(index, row_no + 1).into())));
         }
         self.pending.extend(out);
         Ok(())

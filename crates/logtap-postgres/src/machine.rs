@@ -350,10 +350,10 @@ impl PgMachine {
     /// A resume point at `lsn`, with the snapshot's progress.
     fn checkpoint(&mut self, lsn: u64) {
         let snapshot = self.snapshot_progress();
-        self.pending.push_back(SourceItem::Checkpoint(Checkpoint {
+        self.pending.push_back(SourceItem::Checkpoint(Box::new(Checkpoint {
             position: SourcePosition::Postgres { lsn: Lsn(lsn) },
             snapshot,
-        }));
+        })));
     }
 
     fn row_change(
