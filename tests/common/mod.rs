@@ -219,6 +219,19 @@ pub fn read_at_least(topic: &str, n: usize, timeout: Duration) -> Vec<Got> {
 
 /// Deletes `topics` (a test that creates many partitions gives them back, so
 /// repeated runs do not fill the broker's heap).
+/// Creates `topic` with `partitions` partitions (replication factor 1), so
+/// that logtap, finding it, does not create it with the configured count.
+pub async fn create_topic(topic: &str, partitions: i32) {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    let admin: AdminClient<rdkafka::client::DefaultClientContext> =
+        ClientConfig::new().set("bootstrap.servers", bootstrap()).create().expect("admin");
+    let new = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
+    let results = admin.create_topics([&new], &AdminOptions::new()).await.expect("create topic");
+    for r in results {
+        r.unwrap_or_else(|(t, e)| panic!("creating topic {t}: {e}"));
+    }
+}
+
 pub async fn delete_topics(topics: &[&str]) {
     use rdkafka::admin::{AdminClient, AdminOptions};
     let admin: AdminClient<rdkafka::client::DefaultClientContext> =
