@@ -141,6 +141,30 @@ pg_dist_fetch() {
 # ============================================================================
 
 pg_ctl_as_postgres() { runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DATA" "$@"; }
+
+# Starts the server of data dir $1, logging to $2, which listens on port $3
+# (the server's own config says so; the port is checked free first).
+pg_start_data() {
+  local data=$1 log=$2 port=$3
+  port_open "$port" && die "port $port is in use by another process"
+  log_marker "$log"
+  # setsid: the postmaster gets its own session, so a Ctrl-C in the
+  # terminal or the end of a CI step's process group does not hit it.
+  # pg_ctl -w returns once the server accepts connections.
+  setsid -w runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$data" \
+    -l "$log" -w -t "$START_TIMEOUT" -s start ||
+    fail_with_log "pg_ctl start failed ($data)" "$log"
+}
+
+# Stops the server of data dir $1 (fast shutdown); kills its postmaster if
+# pg_ctl cannot.
+pg_stop_data() {
+  local data=$1 pid
+  runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$data" -m fast -w -t "$STOP_TIMEOUT" -s stop || {
+    pid=$(head -n 1 "$data/postmaster.pid" 2>/dev/null || true)
+    [ -n "$pid" ] && pid_is "$pid" postgres && stop_pid "$pid" postgres
+  }
+}
 pg_sb_ctl() { runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_SB_DATA" "$@"; }
 pg_sb_running() { [ -f "$PG_SB_DATA/postmaster.pid" ] && pg_sb_ctl status >/dev/null 2>&1; }
 
@@ -335,17 +359,8 @@ pg_up() {
     pg_write_config
     pg_reload_if_changed "$cert_before"
   else
-    if port_open "$PG_PORT"; then
-      die "port $PG_PORT is in use by another process"
-    fi
     pg_write_config
-    log_marker "$PG_LOG"
-    # setsid: the postmaster gets its own session, so a Ctrl-C in the
-    # terminal or the end of a CI step's process group does not hit it.
-    # pg_ctl -w returns once the server accepts connections.
-    setsid -w runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DATA" \
-      -l "$PG_LOG" -w -t "$START_TIMEOUT" -s start ||
-      fail_with_log "pg_ctl start failed" "$PG_LOG"
+    pg_start_data "$PG_DATA" "$PG_LOG" "$PG_PORT"
   fi
   "$client/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -t 10 ||
     fail_with_log "not accepting TCP connections on $PG_PORT" "$PG_LOG"
@@ -419,11 +434,7 @@ CONF
     say "already running (pid $(head -n 1 "$PG_SB_DATA/postmaster.pid"))"
     pg_sb_ctl -s reload || true
   else
-    port_open "$PG_SB_PORT" && die "port $PG_SB_PORT is in use by another process"
-    log_marker "$PG_SB_LOG"
-    setsid -w runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_SB_DATA" \
-      -l "$PG_SB_LOG" -w -t "$START_TIMEOUT" -s start ||
-      fail_with_log "pg_ctl start (standby) failed" "$PG_SB_LOG"
+    pg_start_data "$PG_SB_DATA" "$PG_SB_LOG" "$PG_SB_PORT"
   fi
   "$client/pg_isready" -q -h 127.0.0.1 -p "$PG_SB_PORT" -t 30 ||
     fail_with_log "standby not accepting TCP connections on $PG_SB_PORT" "$PG_SB_LOG"
@@ -433,12 +444,9 @@ CONF
 }
 
 pg_standby_down() {
-  local SVC=postgres-standby pid
+  local SVC=postgres-standby
   [ -d "$PG_SB_DATA" ] && pg_sb_running || return 0
-  pg_sb_ctl -m fast -w -t "$STOP_TIMEOUT" -s stop || {
-    pid=$(head -n 1 "$PG_SB_DATA/postmaster.pid" 2>/dev/null || true)
-    [ -n "$pid" ] && pid_is "$pid" postgres && stop_pid "$pid" postgres
-  }
+  pg_stop_data "$PG_SB_DATA"
   say "stopped"
 }
 
@@ -447,11 +455,7 @@ pg_down() {
   [ -x "$PG_BIN/pg_ctl" ] || { say "not installed"; return 0; }
   pg_standby_down
   if [ -d "$PG_DATA" ] && pg_running; then
-    pg_ctl_as_postgres -m fast -w -t "$STOP_TIMEOUT" -s stop || {
-      local pid
-      pid=$(head -n 1 "$PG_DATA/postmaster.pid" 2>/dev/null || true)
-      [ -n "$pid" ] && pid_is "$pid" postgres && stop_pid "$pid" postgres
-    }
+    pg_stop_data "$PG_DATA"
     say "stopped"
   else
     say "not running"
