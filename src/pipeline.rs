@@ -190,11 +190,12 @@ async fn handle<K: Sink>(
                 metrics::counter!("logtap_snapshot_rows_scanned_total", "table" => event.table.to_string())
                     .increment(1);
             }
+            let read_ms = event.processed_at_us / 1000;
             if let Some(logtap_core::Value::Int64(ts_ms)) = event.source.get("ts_ms") {
-                let behind = event.processed_at_us / 1000 - ts_ms;
-                metrics::gauge!("logtap_milliseconds_behind_source").set(behind.max(0) as f64);
+                metrics::gauge!("logtap_milliseconds_behind_source")
+                    .set((read_ms - ts_ms).max(0) as f64);
             }
-            parts.health.event_seen();
+            parts.health.event_seen(read_ms);
             let topic = parts.router.topic(&event.table);
             for rec in parts.encoder.encode(&event) {
                 sink.send(SinkRecord {

@@ -79,9 +79,10 @@ impl Health {
         self.0.progress_ms.store(now_ms(), Ordering::Relaxed);
     }
 
-    /// A change event was seen.
-    pub fn event_seen(&self) {
-        self.0.last_event_ms.store(now_ms(), Ordering::Relaxed);
+    /// A change event was read at `at_ms` (its `processed_at`: no clock
+    /// read per event).
+    pub fn event_seen(&self, at_ms: i64) {
+        self.0.last_event_ms.store(at_ms, Ordering::Relaxed);
     }
 
     /// Why logtap is not ready, if it is not.
