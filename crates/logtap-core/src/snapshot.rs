@@ -115,6 +115,10 @@ pub fn plan(
     progress: Option<&SnapshotProgress>,
 ) -> SnapshotPlan {
     match (mode, position_stored, progress) {
+        // An ad-hoc (incremental) snapshot was asked for while streaming:
+        // it resumes whatever the mode, as Debezium's does (no_data is the
+        // usual mode of a source that takes them).
+        (SnapshotMode::NoData, true, Some(p)) if p.incremental => SnapshotPlan::Resume(p.clone()),
         (SnapshotMode::NoData, _, _) => SnapshotPlan::None,
         (_, true, Some(p)) => SnapshotPlan::Resume(p.clone()),
         (SnapshotMode::Always, _, _) | (_, false, _) => SnapshotPlan::Full,
@@ -138,6 +142,8 @@ mod tests {
             assert_eq!(plan(m, true, None), SnapshotPlan::None, "{m}: done before");
         }
         assert_eq!(plan(Always, true, None), SnapshotPlan::Full);
+        let adhoc = SnapshotProgress { incremental: true, ..p.clone() };
+        assert_eq!(plan(NoData, true, Some(&adhoc)), SnapshotPlan::Resume(adhoc.clone()));
         for (stored, progress) in [(false, None), (true, None), (true, Some(&p))] {
             assert_eq!(plan(NoData, stored, progress), SnapshotPlan::None);
         }
