@@ -138,10 +138,12 @@ impl Restart {
 
 /// A captured (or deliberately ignored) table, by TABLE_MAP table id.
 #[derive(Debug)]
-struct TableState {
+pub(crate) struct TableState {
     id: TableId,
     columns: Vec<ColumnConversion>,
     names: Vec<String>,
+    /// The columns' types (what a snapshot's `SELECT` reads them as).
+    types: Vec<ColumnType>,
     key_idx: Vec<usize>,
     key_schema: Option<Arc<Schema>>,
     value_schema: Arc<Schema>,
@@ -693,12 +695,29 @@ impl BinlogMachine {
             self.tables.insert(table_id, TableState::ignored(id, fingerprint));
             return Ok(());
         }
-        let mut cols: TableColumns = table_columns(&tme, self.flavor).map_err(|e| {
+        let cols: TableColumns = table_columns(&tme, self.flavor).map_err(|e| {
             self.bad(
                 event_start,
                 format!("{e} (logtap needs binlog_row_metadata = FULL for column names and keys)"),
             )
         })?;
+        let state = self.table_state(id, cols, fingerprint, Some(tme.into_owned()));
+        tracing::debug!(table = %state.id, table_id, columns = state.columns.len(), "table map");
+        self.tables.insert(table_id, state);
+        Ok(())
+    }
+
+    /// A captured table's state from its columns, whether they came from a
+    /// TABLE_MAP (`tme`) or, for a snapshot, from `information_schema`: both
+    /// go through here, so a row converts the same either way.
+    pub(crate) fn table_state(
+        &mut self,
+        id: TableId,
+        mut cols: TableColumns,
+        fingerprint: Vec<u8>,
+        tme: Option<TableMapEvent<'static>>,
+    ) -> TableState {
+        let (db, table) = (id.namespace.to_string(), id.table.to_string());
         for c in &mut cols.columns {
             if self.cfg.is_json_column(&db, &table, &c.name) {
                 c.column_type = ColumnType::Json;
@@ -749,21 +768,17 @@ impl BinlogMachine {
             ))
         };
         let value_schema = Arc::new(Schema::structure(&names.value, fields));
-        tracing::debug!(table = %id, table_id, columns = columns.len(), "table map");
-        self.tables.insert(
-            table_id,
-            TableState {
-                id,
-                names: cols.columns.iter().map(|c| c.name.clone()).collect(),
-                columns,
-                key_idx,
-                key_schema,
-                value_schema,
-                fingerprint,
-                tme: Some(tme.into_owned()),
-            },
-        );
-        Ok(())
+        TableState {
+            id,
+            names: cols.columns.iter().map(|c| c.name.clone()).collect(),
+            types: cols.columns.into_iter().map(|c| c.column_type).collect(),
+            columns,
+            key_idx,
+            key_schema,
+            value_schema,
+            fingerprint,
+            tme,
+        }
     }
 
     fn rows(
@@ -1023,6 +1038,7 @@ impl TableState {
             id,
             columns: vec![],
             names: vec![],
+            types: vec![],
             key_idx: vec![],
             key_schema: None,
             fingerprint,

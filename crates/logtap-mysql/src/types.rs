@@ -88,6 +88,7 @@
 
 mod charset;
 mod decimal;
+mod declared;
 mod defaults;
 mod json;
 mod table_map;
@@ -126,6 +127,7 @@ impl Flavor {
     }
 }
 
+pub use declared::{declared_type, key_literal, select_expr, selected_value};
 pub use table_map::{table_columns, ColumnDef, TableColumns};
 
 use logtap_core::decimal::BigDec;
