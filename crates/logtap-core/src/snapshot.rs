@@ -2,6 +2,7 @@
 //! with Debezium's mode names and meanings, and the decision of what a
 //! start does about a snapshot.
 
+use crate::event::SnapshotMarker;
 use crate::traits::SnapshotProgress;
 use serde::Deserialize;
 
@@ -123,6 +124,38 @@ pub fn plan(
         (_, true, Some(p)) => SnapshotPlan::Resume(p.clone()),
         (SnapshotMode::Always, _, _) | (_, false, _) => SnapshotPlan::Full,
         (_, true, None) => SnapshotPlan::None,
+    }
+}
+
+impl SnapshotProgress {
+    /// Debezium's `source.snapshot` of read `i` of the `n` a chunk sends;
+    /// `more`: rows follow this chunk in the table.
+    pub fn read_marker(&self, i: usize, n: usize, more: bool) -> SnapshotMarker {
+        if self.incremental {
+            return SnapshotMarker::Incremental;
+        }
+        let first_of_table = self.rows_done == 0 && self.last_key.is_none();
+        let last_table = self.pending_tables.len() == 1;
+        let (first, last) = (first_of_table && i == 0, !more && i + 1 == n);
+        match (first, last) {
+            (_, true) if last_table => SnapshotMarker::Last,
+            (true, _) if self.tables_done == 0 => SnapshotMarker::First,
+            (_, true) => SnapshotMarker::LastInDataCollection,
+            (true, _) => SnapshotMarker::FirstInDataCollection,
+            _ => SnapshotMarker::True,
+        }
+    }
+
+    /// The first pending table was removed (read, or gone): the progress
+    /// moves to the next one. `true` when none is left.
+    pub fn table_finished(&mut self) -> bool {
+        self.last_key = None;
+        self.rows_done = 0;
+        self.estimated_rows = None;
+        let pending = &self.pending_tables;
+        self.conditions.retain(|t, _| pending.contains(t));
+        self.tables_done += 1;
+        self.pending_tables.is_empty()
     }
 }
 

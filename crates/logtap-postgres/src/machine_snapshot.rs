@@ -27,7 +27,6 @@ use crate::snapshot::{
 };
 use crate::snapshot::{parse_watermark, quote_ident, quote_literal, ChunkRequest, TextRow};
 use logtap_core::dblog::{Mark, Reconciler, Seen};
-use logtap_core::event::SnapshotMarker;
 use logtap_core::{Lsn, Op, PipelineError, SnapshotProgress, SourceItem, TableId};
 use logtap_pgoutput::{LogicalMessage, TupleData, TupleValue};
 
@@ -538,23 +537,9 @@ impl PgMachine {
             tracing::debug!(table = %table.id, chunk, "a change in the chunk's window had no readable key: reading the chunk again");
             return Ok(());
         }
-        let p = &snap.progress;
-        let first_of_table = p.rows_done == 0 && p.last_key.is_none();
-        let last_table = p.pending_tables.len() == 1;
         let n = rows.len();
         for (i, (_, row)) in rows.into_iter().enumerate() {
-            let marker = if p.incremental {
-                SnapshotMarker::Incremental
-            } else {
-                let (first, last) = (first_of_table && i == 0, !flight.more && i + 1 == n);
-                match (first, last) {
-                    (_, true) if last_table => SnapshotMarker::Last,
-                    (true, _) if p.tables_done == 0 => SnapshotMarker::First,
-                    (_, true) => SnapshotMarker::LastInDataCollection,
-                    (true, _) => SnapshotMarker::FirstInDataCollection,
-                    _ => SnapshotMarker::True,
-                }
-            };
+            let marker = snap.progress.read_marker(i, n, flight.more);
             let tuple = TupleData(
                 row.into_iter()
                     .map(|v| v.map_or(TupleValue::Null, |t| TupleValue::Text(t.into_bytes())))
@@ -582,21 +567,7 @@ impl PgMachine {
 /// The first pending table was removed: on to the next, or done.
 fn table_finished(snap: &mut Snapshot) {
     snap.table = None;
-    snap.progress.last_key = None;
-    snap.progress.rows_done = 0;
-    snap.progress.estimated_rows = None;
-    let done: Vec<String> = snap
-        .progress
-        .conditions
-        .keys()
-        .filter(|t| !snap.progress.pending_tables.contains(t))
-        .cloned()
-        .collect();
-    for t in done {
-        snap.progress.conditions.remove(&t);
-    }
-    snap.progress.tables_done += 1;
-    if snap.progress.pending_tables.is_empty() {
+    if snap.progress.table_finished() {
         snap.done = true;
         tracing::info!(tables = snap.progress.tables_done, "snapshot finished");
     }
