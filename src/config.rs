@@ -512,14 +512,6 @@ impl RawConfig {
                 return bad("snapshot.signal_data_collection", "must be schema.table");
             }
         }
-        if self.mysql.is_some()
-            && self.snapshot.mode.is_some_and(|m| m != logtap_core::SnapshotMode::NoData)
-        {
-            return bad(
-                "snapshot.mode",
-                "MySQL/MariaDB snapshots are not built yet: only \"no_data\" (stream changes only) is supported",
-            );
-        }
         if self.heartbeat.interval_ms != 0 && self.heartbeat.interval_ms < 100 {
             return bad("heartbeat.interval_ms", "must be 0 (off) or at least 100");
         }

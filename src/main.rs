@@ -90,11 +90,6 @@ async fn dispatch(cli: Cli) -> Result<()> {
         Command::Run { config, snapshot_mode } => {
             let mut cfg = Config::load(&config)?;
             if let Some(mode) = snapshot_mode {
-                if matches!(cfg.source, config::SourceConfig::Mysql(_))
-                    && mode != logtap_core::SnapshotMode::NoData
-                {
-                    anyhow::bail!("--snapshot-mode {mode}: MySQL/MariaDB snapshots are not built yet; only no_data is supported");
-                }
                 cfg.snapshot.mode = Some(mode);
             }
             run::init_logging(&cfg);

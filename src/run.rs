@@ -158,8 +158,9 @@ async fn run_once(
             let mut source = logtap_mysql::MysqlSource::start(
                 my.clone(),
                 &cfg.topic_prefix,
-                position.as_ref(),
+                stored_checkpoint.as_ref(),
                 stored_id.as_deref(),
+                &cfg.snapshot,
             )
             .await?;
             with_sink(cfg, &mut source, tracker, parts).await

@@ -391,3 +391,86 @@ async fn decimal_bigint_time_and_binary_modes() {
     assert_eq!(a["c_bigint_u"], -1);
     f.drop_db().await;
 }
+
+/// A row reads the same from a snapshot as from the binlog: the same rows
+/// (every type of this file's tables, NULLs and a second set of edge
+/// values) are sent once by a logtap streaming them from before their
+/// INSERTs and once by a logtap snapshotting the tables afterwards; each
+/// row's `after` and the value schema must be equal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_row_reads_the_same_from_the_snapshot_and_from_the_binlog() {
+    if common::MyServer::get() == common::MyServer::MySql {
+        eprintln!("skipped: snapshots of MySQL are not built yet (README)");
+        return;
+    }
+    let f = MyFixture::new("mysnapid", &DDL).await;
+    let db = f.db.clone();
+    f.exec(&[
+        ROW1,
+        "INSERT INTO t (id, k, c_int) VALUES (2, 'b', 0)",
+        "INSERT INTO t VALUES (3, 'ü''x',
+            127, 0, 32767, 0, 8388607, 0, 2147483647, 0, 9223372036854775807, 0,
+            -12345678.99, 0.01, -3.4e38, -1.7976931348623157e308, b'0', b'0000000001',
+            '', 'x\\'\"\\\\y', '', '',
+            X'', X'', X'',
+            '1000-01-01', '9999-12-31 23:59:59', '1970-01-01 00:00:00.001', '2038-01-19 03:14:07.999999',
+            '1970-01-01 00:00:01', '2038-01-19 03:14:07.99', '2001-02-03 04:05:06.5',
+            '00:00:00', '-00:00:00.000001', '838:59:59', 1901,
+            'happy', '', '[]', '{\"k\": \"é\", \"n\": 1.5e300, \"t\": true}',
+            ST_GeomFromText('POLYGON((0 0,1 0,1 1,0 0))'), ST_GeomFromText('POINT(0 0)', 3857),
+            ST_GeomFromText('LINESTRING(1 2,3 4,5 6)'))",
+        "INSERT INTO tk VALUES (1.50, '2024-02-29 12:34:56.5', X'01', 'y', 1)",
+        "INSERT INTO tk VALUES (-1.50, '1999-12-31 23:59:59.999', X'ff00', 'x', 2)",
+        TM_ROW,
+    ])
+    .await;
+    let json_cols = format!("json_columns = [\"{db}.t.c_json\"]");
+    let sections = "[record]\nschemas_enable = true\n";
+    // Streams the INSERTs (the fixture's start point is before them).
+    let streamed = f.start_as(&format!("{}s", f.prefix), &json_cols, sections);
+    // Snapshots the tables from the binlog's end: no change to stream.
+    let mut root = f.conn().await;
+    let now = common::binlog_point(&mut root).await;
+    let _ = root.disconnect().await;
+    let dir = f.dir.path().join("snap");
+    std::fs::create_dir_all(&dir).unwrap();
+    let prefix = format!("{}r", f.prefix);
+    let cfg = common::my_config(&prefix, &[&db], &now, &dir.join("off"), &json_cols);
+    let snap = common::Logtap::start(
+        &dir,
+        &format!("{cfg}{sections}[snapshot]\nmode = \"initial\"\nchunk_size = 2\n"),
+    );
+    for (table, n) in [("t", 3), ("tk", 2), ("tm", 1)] {
+        let c = read_at_least(&format!("{}s.{db}.{table}", f.prefix), n, Duration::from_secs(60));
+        let r = read_at_least(&format!("{prefix}.{db}.{table}"), n, Duration::from_secs(60));
+        assert_eq!((c.len(), r.len()), (n, n), "{table}: records\n{}", snap.log_text());
+        for c in &c {
+            let cv = c.value_json();
+            assert_eq!(cv["payload"]["op"], "c");
+            let key = |g: &Got| -> Json {
+                serde_json::from_slice::<Json>(g.key.as_deref().unwrap()).unwrap()["payload"]
+                    .clone()
+            };
+            let r = r
+                .iter()
+                .find(|r| key(r) == key(c))
+                .unwrap_or_else(|| panic!("{table}: no read with key {}", c.key_str()));
+            let rv = r.value_json();
+            assert_eq!(rv["payload"]["op"], "r", "{table}");
+            assert_columns(&rv["payload"]["after"], &cv["payload"]["after"], table);
+            // Equal but for the topic prefix in the names.
+            let unnamed = |v: &Json, p: &str| v.to_string().replace(&format!("\"{p}."), "\"");
+            assert_eq!(
+                unnamed(&rv["schema"], &prefix),
+                unnamed(&cv["schema"], &format!("{}s", f.prefix)),
+                "{table}: value schema"
+            );
+            let src = &rv["payload"]["source"];
+            assert!(src["snapshot"] != "false", "{table}: source.snapshot {src}");
+            assert!(src["file"].as_str().is_some_and(|f| !f.is_empty()), "{src}");
+        }
+    }
+    streamed.stop();
+    snap.stop();
+    f.drop_db().await;
+}

@@ -103,3 +103,36 @@ pub async fn fetch(
     let (charset, comment) = info.unwrap_or_default();
     Ok(TableCatalog { columns, primary_key, charset, comment })
 }
+
+/// `information_schema.TABLES.TABLE_ROWS` of `db`.`table`: the engine's
+/// estimate of its rows (InnoDB's is approximate), for progress only.
+pub async fn estimated_rows(
+    conn: &mut Conn,
+    db: &str,
+    table: &str,
+) -> Result<u64, mysql_async::Error> {
+    let n: Option<Option<u64>> = conn
+        .exec_first(
+            "SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+            (db, table),
+        )
+        .await?;
+    Ok(n.flatten().unwrap_or(0))
+}
+
+/// The base tables `captures` accepts, as `db.table`, in name order: what
+/// a snapshot reads.
+pub async fn captured_tables(
+    conn: &mut Conn,
+    captures: impl Fn(&str, &str) -> bool,
+) -> Result<Vec<String>, mysql_async::Error> {
+    let all: Vec<(String, String)> = conn
+        .query(
+            "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES \
+             WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA NOT IN \
+             ('mysql', 'information_schema', 'performance_schema', 'sys') \
+             ORDER BY TABLE_SCHEMA, TABLE_NAME",
+        )
+        .await?;
+    Ok(all.into_iter().filter(|(d, t)| captures(d, t)).map(|(d, t)| format!("{d}.{t}")).collect())
+}

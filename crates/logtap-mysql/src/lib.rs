@@ -10,7 +10,8 @@
 //! Debezium's schema-change records, sans-IO), [`check`] (`logtap check`),
 //! [`mariadb`] (MariaDB's own events and GTID sets, sans-IO), [`types`]
 //! (Debezium's MySQL type mapping and column defaults, sans-IO), [`config`]
-//! (`[mysql]` settings). Snapshots are not written yet.
+//! (`[mysql]` settings), `snapshot` (a snapshot's chunk reader; what to
+//! read and where its rows go is the state machine's, `machine_snapshot.rs`).
 
 pub mod catalog;
 pub mod check;
@@ -19,6 +20,7 @@ pub mod conn;
 pub mod ddl;
 mod machine;
 pub mod schema_change;
+mod snapshot;
 pub mod source;
 pub mod status;
 pub mod types;

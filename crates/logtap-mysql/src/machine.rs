@@ -42,7 +42,7 @@ use logtap_core::event::{
 };
 use logtap_core::schema::{Field, Schema, Struct, Value};
 use logtap_core::traits::{PipelineError, SourceItem};
-use logtap_core::SourcePosition;
+use logtap_core::{Checkpoint, SourcePosition};
 use mysql_async::binlog::events::{Event, EventData, RowsEventData, TableMapEvent};
 use mysql_async::binlog::EventType;
 use std::collections::{HashMap, VecDeque};
@@ -199,6 +199,12 @@ pub(crate) struct BinlogMachine {
     schema_changes: Option<SchemaChangeSchemas>,
     /// The DDL event (file, start) whose tables' catalogs were read for it.
     ddl_read: Option<(String, u64)>,
+    /// The running snapshot (`machine_snapshot.rs`).
+    snap: Option<snapshot::Snapshot>,
+    /// Chunks are numbered across the snapshots of a start.
+    next_chunk: u64,
+    /// The server id of the last event (the source block of reads).
+    server_id: i64,
 }
 
 /// Where a stream starts.
@@ -242,6 +248,9 @@ impl BinlogMachine {
             warned: Default::default(),
             catalogs: HashMap::new(),
             ddl_read: None,
+            snap: None,
+            next_chunk: 0,
+            server_id: 0,
         }
     }
 
@@ -312,9 +321,21 @@ impl BinlogMachine {
         (!ids.is_empty()).then(|| Need::Ddl(self.file.clone(), start, ids))
     }
 
-    /// Handles one event; fills `pending`.
+    /// Handles one event; fills `pending`. Between transactions, an open
+    /// snapshot chunk may close here.
     pub(crate) fn process(&mut self, ev: &Event) -> Result<(), PipelineError> {
+        self.process_event(ev)?;
+        if self.tx.is_none() && self.snap.is_some() {
+            self.snapshot_passed()?;
+        }
+        Ok(())
+    }
+
+    fn process_event(&mut self, ev: &Event) -> Result<(), PipelineError> {
         let header = ev.header();
+        if header.server_id() != 0 {
+            self.server_id = i64::from(header.server_id());
+        }
         let raw_type = header.event_type_raw();
         let log_pos = u64::from(header.log_pos());
         let event_start = log_pos.saturating_sub(u64::from(header.event_size()));
@@ -425,6 +446,7 @@ impl BinlogMachine {
                     // which leave the TABLE_MAP as it was), so tables are
                     // mapped and their catalogs read afresh.
                     self.tables.clear();
+                    self.snapshot_ddl();
                     self.schema_change(&q, ev, event_start);
                     let fresh =
                         self.ddl_read.take().filter(|(f, p)| *f == self.file && *p == event_start);
@@ -517,6 +539,7 @@ impl BinlogMachine {
                     pos: event_start,
                     row: 0,
                     thread: None,
+                    snapshot: SnapshotMarker::False,
                 },
             );
             let catalogs: Vec<Option<Arc<TableCatalog>>> = changes
@@ -661,14 +684,25 @@ impl BinlogMachine {
         self.payload_end = None;
         self.skip = None;
         self.advance(end_pos);
-        let position = SourcePosition::Mysql {
+        let position = self.boundary();
+        self.push_checkpoint(position);
+    }
+
+    /// The position here, between transactions.
+    fn boundary(&self) -> SourcePosition {
+        SourcePosition::Mysql {
             file: self.file.clone(),
             pos: self.pos,
             gtid_set: self.gtids.text(),
             skip_events: 0,
             skip_rows: 0,
-        };
-        self.pending.push_back(SourceItem::Checkpoint(Box::new(position.into())));
+        }
+    }
+
+    /// Queues a checkpoint at `position`, with the snapshot's progress.
+    fn push_checkpoint(&mut self, position: SourcePosition) {
+        let snapshot = self.snapshot_progress();
+        self.pending.push_back(SourceItem::Checkpoint(Box::new(Checkpoint { position, snapshot })));
     }
 
     fn table_map(&mut self, ev: &Event, event_start: u64) -> Result<(), PipelineError> {
@@ -789,12 +823,15 @@ impl BinlogMachine {
         event_start: u64,
     ) -> Result<(), PipelineError> {
         let table_id = rows.table_id();
+        // The snapshot's progress for this event's checkpoints.
+        let progress = if self.snap.is_some() { self.snapshot_progress() } else { None };
         let Some(state) = self.tables.get(&table_id) else {
             return Err(self.bad(
                 event_start,
                 format!("ROWS event for table id {table_id} without a TABLE_MAP before it"),
             ));
         };
+        let noting = self.snapshot_noting(&state.id);
         let Some(tx) = self.tx.as_mut() else {
             // Servers wrap row events in a group (GTID or BEGIN) even for
             // non-transactional tables.
@@ -824,6 +861,7 @@ impl BinlogMachine {
             _ => Op::Delete,
         };
         let gtid_text = tx.gtid.as_ref().map(ToString::to_string);
+        let mut touched = Vec::new();
         let ctx = RowCtx {
             state,
             file: &self.file,
@@ -836,6 +874,7 @@ impl BinlogMachine {
             prefix: &self.prefix,
             connector: self.flavor.connector(),
             source_schema: &self.source_schema,
+            snapshot: SnapshotMarker::False,
         };
         let mut out = Vec::new();
         for (row_no, r) in rows.rows(tme).enumerate() {
@@ -847,10 +886,19 @@ impl BinlogMachine {
             let ctx = RowCtx { row: row_no, ..ctx };
             let before = before.map(|b| ctx.image(&b)).transpose()?;
             let after = after.map(|a| ctx.image(&a)).transpose()?;
+            if noting {
+                touched.extend(before.iter().chain(&after).map(|r| snapshot::row_key(state, r)));
+            }
             ctx.events(op, before, after, &mut out);
-            out.push(SourceItem::Checkpoint(Box::new(tx.restart.after(index, row_no + 1).into())));
+            out.push(SourceItem::Checkpoint(Box::new(Checkpoint {
+                position: tx.restart.after(index, row_no + 1),
+                snapshot: progress.clone(),
+            })));
         }
         self.pending.extend(out);
+        if !touched.is_empty() {
+            self.snapshot_touched(touched);
+        }
         Ok(())
     }
 }
@@ -858,6 +906,7 @@ impl BinlogMachine {
 /// The values of Debezium's MySQL/MariaDB `source` block.
 struct SourceFields<'a> {
     connector: &'static str,
+    snapshot: SnapshotMarker,
     prefix: &'a str,
     ts_ms: i64,
     db: &'a str,
@@ -876,7 +925,7 @@ fn source_struct(schema: &Arc<Schema>, f: &SourceFields<'_>) -> Struct {
         connector: f.connector,
         name: f.prefix,
         ts_us: f.ts_ms.saturating_mul(1000),
-        snapshot: SnapshotMarker::False,
+        snapshot: f.snapshot,
         db: f.db,
         sequence: None,
     };
@@ -926,6 +975,8 @@ struct RowCtx<'a> {
     prefix: &'a str,
     connector: &'static str,
     source_schema: &'a Arc<Schema>,
+    /// `source.snapshot`: false for streamed rows.
+    snapshot: SnapshotMarker,
 }
 
 impl RowCtx<'_> {
@@ -973,6 +1024,7 @@ impl RowCtx<'_> {
             self.source_schema,
             &SourceFields {
                 connector: self.connector,
+                snapshot: self.snapshot,
                 prefix: self.prefix,
                 ts_ms: self.ts_ms,
                 db: &self.state.id.namespace,
@@ -1109,6 +1161,9 @@ mod tests {
         }
     }
 }
+
+#[path = "machine_snapshot.rs"]
+pub(crate) mod snapshot;
 
 #[cfg(test)]
 #[path = "machine_tests.rs"]

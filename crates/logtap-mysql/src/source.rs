@@ -16,12 +16,17 @@
 //!
 
 use crate::catalog;
+use crate::catalog::TableCatalog;
 use crate::config::MysqlConfig;
 use crate::conn::{self, Flavor, ServerInfo};
+use crate::machine::snapshot::{ChunkRequest, SnapStep};
 use crate::machine::{rotate_of, BinlogMachine, Gtids, Need, Start};
+use crate::snapshot::ChunkMsg;
+use logtap_core::snapshot::{self, SnapshotConfig, SnapshotMode, SnapshotPlan};
 use logtap_core::traits::{PipelineError, Source, SourceItem};
 use logtap_core::ErrorKind;
 use logtap_core::SourcePosition;
+use logtap_core::{Checkpoint, SnapshotProgress, TableId};
 use mysql_async::binlog::events::Event;
 use mysql_async::binlog::EventType;
 use mysql_async::prelude::Queryable;
@@ -58,6 +63,40 @@ pub struct MysqlSource {
     held: Option<(Event, OwnedSemaphorePermit)>,
     /// The state machine the events go through.
     m: BinlogMachine,
+    /// The snapshot's chunk reader, while a snapshot runs.
+    chunks: Option<Chunks>,
+    /// `[snapshot] chunk_delay_ms`.
+    chunk_delay: Duration,
+    /// `initial_only`: the source ends once the snapshot is read.
+    stop_when_done: bool,
+}
+
+/// The task reading chunks (`snapshot.rs`) and its pacing.
+struct Chunks {
+    tx: mpsc::Sender<ChunkRequest>,
+    rx: mpsc::Receiver<ChunkMsg>,
+    task: tokio::task::JoinHandle<()>,
+    /// No chunk starts before this.
+    next_at: Option<tokio::time::Instant>,
+}
+
+impl Drop for Chunks {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The chunk task's next report (`Some`), or `None` when the pause before
+/// the next chunk is over; never without a snapshot.
+async fn chunk_event(chunks: &mut Option<Chunks>) -> Option<Option<ChunkMsg>> {
+    let Some(c) = chunks else { return std::future::pending().await };
+    match c.next_at {
+        Some(at) if at > tokio::time::Instant::now() => tokio::select! {
+            m = c.rx.recv() => Some(m),
+            _ = tokio::time::sleep_until(at) => None,
+        },
+        _ => Some(c.rx.recv().await),
+    }
 }
 
 impl std::fmt::Debug for MysqlSource {
@@ -87,9 +126,12 @@ impl MysqlSource {
     pub async fn start(
         cfg: MysqlConfig,
         prefix: &str,
-        stored: Option<&SourcePosition>,
+        stored: Option<&Checkpoint>,
         stored_id: Option<&str>,
+        snap: &SnapshotConfig,
     ) -> Result<Self, PipelineError> {
+        let progress = stored.and_then(|c| c.snapshot.clone());
+        let stored = stored.map(|c| &c.position);
         let mut sql = conn::connect(&cfg).await?;
         let info = conn::server_info(&cfg, &mut sql).await?;
         let server_id = cfg.effective_server_id(prefix);
@@ -132,16 +174,137 @@ impl MysqlSource {
         let checksum = !info.checksum.eq_ignore_ascii_case("NONE");
         let where_ = format!("{}:{}", cfg.host, cfg.port);
         let task = tokio::spawn(read_loop(stream, tx, idle, checksum, where_));
+        let mut m = BinlogMachine::new(cfg.clone(), prefix, info.flavor, start, checksum);
+        let mode = snap.mode.unwrap_or(SnapshotMode::NoData);
+        let plan = snapshot::plan(mode, stored.is_some(), progress.as_ref());
+        let mut catalog_conn = None;
+        if plan != SnapshotPlan::None && info.flavor == Flavor::Mysql {
+            return Err(PipelineError::config(format!(
+                "snapshot mode {mode}: snapshots of MySQL are not built yet (MariaDB's are); set [snapshot] mode = \"no_data\" to stream changes only"
+            )));
+        }
+        match plan {
+            SnapshotPlan::None => {}
+            SnapshotPlan::Resume(mut p) => {
+                tracing::info!(tables = ?p.pending_tables, last_key = ?p.last_key, "resuming the snapshot");
+                let first = p.pending_tables.first().cloned();
+                p.pending_tables
+                    .retain(|t| t.split_once('.').is_some_and(|(d, n)| cfg.captures(d, n)));
+                if p.pending_tables.first() != first.as_ref() {
+                    p.last_key = None;
+                    p.rows_done = 0;
+                }
+                m.start_snapshot(p, snap.chunk_size);
+            }
+            SnapshotPlan::Full => {
+                let mut c = conn::connect(&cfg).await?;
+                let tables = catalog::captured_tables(&mut c, |d, t| cfg.captures(d, t))
+                    .await
+                    .map_err(|e| conn::classify(&cfg, &e))?;
+                catalog_conn = Some(c);
+                tracing::info!(mode = %mode, tables = ?tables, "snapshotting");
+                m.start_snapshot(
+                    SnapshotProgress { pending_tables: tables, ..Default::default() },
+                    snap.chunk_size,
+                );
+            }
+        }
         Ok(MysqlSource {
-            m: BinlogMachine::new(cfg.clone(), prefix, info.flavor, start, checksum),
+            m,
             rx,
             task: Some(task),
             source_id,
-            catalog_conn: None,
+            catalog_conn,
             held: None,
             info,
             cfg,
+            chunks: None,
+            chunk_delay: Duration::from_millis(snap.chunk_delay_ms),
+            stop_when_done: mode == SnapshotMode::InitialOnly,
         })
+    }
+
+    /// What the chunk task reported.
+    fn chunk_msg(&mut self, msg: Option<ChunkMsg>) -> Result<(), PipelineError> {
+        match msg {
+            Some(ChunkMsg::Rows { chunk, rows, at }) => self.m.snapshot_rows(chunk, rows, at),
+            Some(ChunkMsg::Vanished { chunk, table_gone }) => {
+                self.m.snapshot_vanished(chunk, table_gone);
+                Ok(())
+            }
+            Some(ChunkMsg::Failed(e)) => Err(e),
+            None => Err(PipelineError::connection("the snapshot's connection ended")),
+        }
+    }
+
+    /// Moves the snapshot on: takes the chunk task's reports, describes the
+    /// next table, starts the next chunk when its pause is over.
+    async fn drive_snapshot(&mut self) -> Result<(), PipelineError> {
+        if self.chunks.is_none() && self.m.snapshot_running() {
+            let c = crate::snapshot::connect(&self.cfg).await?;
+            let (tx, rx, task) = crate::snapshot::spawn(self.cfg.clone(), c);
+            self.chunks = Some(Chunks { tx, rx, task, next_at: None });
+        }
+        loop {
+            let Some(chunks) = &mut self.chunks else { return Ok(()) };
+            match chunks.rx.try_recv() {
+                Ok(msg) => {
+                    self.chunk_msg(Some(msg))?;
+                    continue;
+                }
+                Err(mpsc::error::TryRecvError::Disconnected) => return self.chunk_msg(None),
+                Err(mpsc::error::TryRecvError::Empty) => {}
+            }
+            if chunks.next_at.is_some_and(|at| at > tokio::time::Instant::now()) {
+                return Ok(());
+            }
+            match self.m.snapshot_step()? {
+                SnapStep::Idle => {
+                    if !self.m.snapshot_running() {
+                        // Closes the snapshot's connection.
+                        self.chunks = None;
+                    }
+                    return Ok(());
+                }
+                SnapStep::Describe(id) => {
+                    let (catalog, estimate) = self.describe(&id).await?;
+                    self.m.snapshot_table_read(id, catalog, estimate)?;
+                }
+                SnapStep::Chunk(req) => {
+                    let Some(chunks) = &mut self.chunks else { return Ok(()) };
+                    // One chunk at a time: the task's queue is always free here.
+                    if chunks.tx.try_send(req).is_err() {
+                        return self.chunk_msg(None);
+                    }
+                    if !self.chunk_delay.is_zero() {
+                        chunks.next_at = Some(tokio::time::Instant::now() + self.chunk_delay);
+                    }
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// A table's catalog and estimated rows, for its snapshot.
+    async fn describe(&mut self, id: &TableId) -> Result<(TableCatalog, u64), PipelineError> {
+        let mariadb = self.info.flavor == Flavor::Mariadb;
+        let mut c = match self.catalog_conn.take() {
+            Some(c) => c,
+            None => conn::connect(&self.cfg).await?,
+        };
+        let read = async {
+            let catalog = catalog::fetch(&mut c, mariadb, &id.namespace, &id.table).await?;
+            let estimate = catalog::estimated_rows(&mut c, &id.namespace, &id.table).await?;
+            Ok::<_, mysql_async::Error>((catalog, estimate))
+        }
+        .await
+        .map_err(|e| {
+            let mut e = conn::classify(&self.cfg, &e);
+            e.message = format!("reading the catalog of table {id} to snapshot it: {}", e.message);
+            e
+        })?;
+        self.catalog_conn = Some(c);
+        Ok(read)
     }
 
     async fn start_point(
@@ -448,8 +611,15 @@ async fn read_loop(
 impl Source for MysqlSource {
     async fn next(&mut self) -> Result<Option<SourceItem>, PipelineError> {
         loop {
+            // First, so the next chunk is read while this one's rows are
+            // still being sent.
+            self.drive_snapshot().await?;
             if let Some(item) = self.m.pending.pop_front() {
                 return Ok(Some(item));
+            }
+            if self.stop_when_done && self.m.snapshot_idle() {
+                tracing::info!("snapshot mode initial_only: the snapshot is read, stopping");
+                return Ok(None);
             }
             // Cancel-safe: `recv` loses nothing when cancelled, an event
             // received is held until it is processed (answering what it
@@ -463,7 +633,16 @@ impl Source for MysqlSource {
                 }
                 continue;
             }
-            let read = match self.rx.recv().await {
+            let received = tokio::select! {
+                r = self.rx.recv() => r,
+                event = chunk_event(&mut self.chunks) => {
+                    if let Some(msg) = event {
+                        self.chunk_msg(msg)?;
+                    }
+                    continue;
+                }
+            };
+            let read = match received {
                 Some(r) => r,
                 None => Err(match self.task.take() {
                     Some(task) => match task.await {

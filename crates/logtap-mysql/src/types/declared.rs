@@ -174,6 +174,16 @@ pub fn selected_value(t: &ColumnType, v: My) -> Result<My, String> {
                 .ok_or("a SET's bit mask that is not a number")?;
             My::Bytes(n.to_le_bytes().to_vec())
         }
+        // UNIX_TIMESTAMP gives the column's digits of fraction; the
+        // binlog decoder always six.
+        (ColumnType::Timestamp { .. }, My::Bytes(b)) => match b.iter().position(|c| *c == b'.') {
+            Some(dot) if b.len() - dot - 1 < 6 => {
+                let mut b = b;
+                b.resize(dot + 7, b'0');
+                My::Bytes(b)
+            }
+            _ => My::Bytes(b),
+        },
         (ColumnType::Enum { .. }, My::Bytes(b)) => My::Int(
             std::str::from_utf8(&b)
                 .ok()
@@ -279,17 +289,41 @@ mod tests {
     #[test]
     fn selected_values_take_the_binlog_shapes_and_keys_become_literals() {
         let set = ColumnType::Set { labels: vec!["a".into(), "b".into()] };
-        assert_eq!(selected_value(&set, My::UInt(3)).unwrap(), My::Bytes(vec![3, 0, 0, 0, 0, 0, 0, 0]));
-        let uuid = selected_value(&ColumnType::Uuid, My::Bytes(b"00112233-4455-6677-8899-aabbccddeeff".to_vec()));
+        assert_eq!(
+            selected_value(&set, My::UInt(3)).unwrap(),
+            My::Bytes(vec![3, 0, 0, 0, 0, 0, 0, 0])
+        );
+        let uuid = selected_value(
+            &ColumnType::Uuid,
+            My::Bytes(b"00112233-4455-6677-8899-aabbccddeeff".to_vec()),
+        );
         assert_eq!(uuid.unwrap(), My::Bytes((0..16u8).map(|i| i * 0x11).collect()));
+        let ts = ColumnType::Timestamp { fsp: 2 };
+        assert_eq!(
+            selected_value(&ts, My::Bytes(b"1.12".to_vec())).unwrap(),
+            My::Bytes(b"1.120000".to_vec())
+        );
         let text = ColumnType::Text { charset: Charset::Latin1 };
-        assert_eq!(key_literal(&text, Some("latin1"), &My::Bytes(b"a'".to_vec())).unwrap(), "_latin1 X'6127'");
+        assert_eq!(
+            key_literal(&text, Some("latin1"), &My::Bytes(b"a'".to_vec())).unwrap(),
+            "_latin1 X'6127'"
+        );
         let dec = ColumnType::Decimal { precision: 5, scale: 2 };
         assert_eq!(key_literal(&dec, None, &My::Bytes(b"-1.50".to_vec())).unwrap(), "-1.50");
         assert!(key_literal(&dec, None, &My::Bytes(b"1 OR 1".to_vec())).is_err());
         let ts = ColumnType::Timestamp { fsp: 3 };
-        assert_eq!(key_literal(&ts, None, &My::Bytes(b"1.500".to_vec())).unwrap(), "FROM_UNIXTIME(1.500)");
-        assert_eq!(key_literal(&ColumnType::Date, None, &My::Date(2024, 2, 29, 0, 0, 0, 0)).unwrap(), "'2024-02-29 00:00:00.000000'");
-        assert_eq!(key_literal(&ColumnType::Time { fsp: 0 }, None, &My::Time(true, 1, 2, 3, 4, 5)).unwrap(), "'-26:03:04.000005'");
+        assert_eq!(
+            key_literal(&ts, None, &My::Bytes(b"1.500".to_vec())).unwrap(),
+            "FROM_UNIXTIME(1.500)"
+        );
+        assert_eq!(
+            key_literal(&ColumnType::Date, None, &My::Date(2024, 2, 29, 0, 0, 0, 0)).unwrap(),
+            "'2024-02-29 00:00:00.000000'"
+        );
+        assert_eq!(
+            key_literal(&ColumnType::Time { fsp: 0 }, None, &My::Time(true, 1, 2, 3, 4, 5))
+                .unwrap(),
+            "'-26:03:04.000005'"
+        );
     }
 }

@@ -1,0 +1,107 @@
+//! The snapshot's IO: a task on its own connection that reads one chunk at
+//! a time, each in its own consistent-snapshot transaction, and reports
+//! the rows with the binlog position they are consistent with. What to read
+//! and where the rows go in the stream is the state machine's
+//! (`machine_snapshot.rs`, which explains why this needs no watermark
+//! written to the server).
+//!
+//! The connection reads with `character_set_results = NULL` (strings in
+//! their column's own character set, as the binlog has them) over the
+//! binary protocol (prepared statements: doubles and floats exact, dates
+//! and times as values), in the UTC time zone (TIMESTAMP keys as literals
+//! mean the same instant whatever the server's zone).
+
+use crate::config::MysqlConfig;
+use crate::conn;
+use crate::machine::snapshot::{BinlogAt, ChunkRequest};
+use logtap_core::{ErrorKind, PipelineError};
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, Row, Value};
+use tokio::sync::mpsc;
+
+/// What the task reports.
+#[derive(Debug)]
+pub(crate) enum ChunkMsg {
+    /// The chunk's rows and the binlog position of their read view.
+    Rows { chunk: u64, rows: Vec<Vec<Value>>, at: BinlogAt },
+    /// The chunk's table is gone (`table_gone`) or its columns changed
+    /// under the `SELECT`; the task goes on.
+    Vanished { chunk: u64, table_gone: bool },
+    /// A statement failed; the task has stopped.
+    Failed(PipelineError),
+}
+
+/// Opens the snapshot's connection, set up as the module says.
+pub(crate) async fn connect(cfg: &MysqlConfig) -> Result<Conn, PipelineError> {
+    let mut c = conn::connect(cfg).await?;
+    for sql in [
+        "SET SESSION character_set_results = NULL, time_zone = '+00:00'",
+        "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
+    ] {
+        c.query_drop(sql).await.map_err(|e| conn::classify(cfg, &e))?;
+    }
+    Ok(c)
+}
+
+/// Starts the task on `conn`: requests in, reports out.
+pub(crate) fn spawn(
+    cfg: MysqlConfig,
+    mut conn: Conn,
+) -> (mpsc::Sender<ChunkRequest>, mpsc::Receiver<ChunkMsg>, tokio::task::JoinHandle<()>) {
+    let (req_tx, mut req_rx) = mpsc::channel::<ChunkRequest>(1);
+    let (msg_tx, msg_rx) = mpsc::channel(1);
+    let task = tokio::spawn(async move {
+        while let Some(req) = req_rx.recv().await {
+            let msg = match chunk(&mut conn, &req).await {
+                Ok(m) => m,
+                Err(e) => match e {
+                    mysql_async::Error::Server(s) if s.code == 1146 || s.code == 1054 => {
+                        tracing::warn!(chunk = req.chunk, error = %s.message, "snapshot chunk: the table changed under it");
+                        let _ = conn.query_drop("ROLLBACK").await;
+                        ChunkMsg::Vanished { chunk: req.chunk, table_gone: s.code == 1146 }
+                    }
+                    e => {
+                        let mut err = conn::classify(&cfg, &e);
+                        err.message = format!(
+                            "snapshot chunk {} ({}): {}",
+                            req.chunk, req.select, err.message
+                        );
+                        let _ = msg_tx.send(ChunkMsg::Failed(err)).await;
+                        return;
+                    }
+                },
+            };
+            if msg_tx.send(msg).await.is_err() {
+                return;
+            }
+        }
+    });
+    (req_tx, msg_rx, task)
+}
+
+/// One chunk in its own consistent snapshot.
+async fn chunk(conn: &mut Conn, req: &ChunkRequest) -> Result<ChunkMsg, mysql_async::Error> {
+    conn.query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY").await?;
+    let status: Vec<(String, String)> =
+        conn.query("SHOW SESSION STATUS LIKE 'Binlog_snapshot_%'").await?;
+    let rows: Vec<Row> = conn.exec(req.select.as_str(), ()).await?;
+    conn.query_drop("COMMIT").await?;
+    let get = |name: &str| {
+        status.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone())
+    };
+    let (Some(file), Some(pos)) = (get("Binlog_snapshot_file"), get("Binlog_snapshot_position"))
+    else {
+        return Ok(ChunkMsg::Failed(PipelineError::new(
+            ErrorKind::ServerSetup,
+            "the server does not report Binlog_snapshot_file / Binlog_snapshot_position (MariaDB does; MySQL does not): snapshots need MariaDB here; set [snapshot] mode = \"no_data\"",
+        )));
+    };
+    let pos = pos.parse().map_err(|_| {
+        mysql_async::Error::Other(format!("Binlog_snapshot_position {pos} is not a number").into())
+    })?;
+    Ok(ChunkMsg::Rows {
+        chunk: req.chunk,
+        rows: rows.into_iter().map(Row::unwrap).collect(),
+        at: BinlogAt { file, pos },
+    })
+}
