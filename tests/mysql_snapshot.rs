@@ -245,3 +245,108 @@ async fn a_snapshot_killed_six_times_resumes_at_its_next_chunk() {
     );
     f.drop_db().await;
 }
+
+/// Waits for `l` to exit by itself; its exit code and log.
+fn exited(mut l: Logtap, timeout: Duration) -> (Option<i32>, String) {
+    let mut status = None;
+    wait_until(timeout, || {
+        status = l.child.try_wait().expect("try_wait");
+        status.is_some()
+    });
+    let log = l.log_text();
+    if status.is_none() {
+        l.kill9();
+    }
+    (status.and_then(|s| s.code()), log)
+}
+
+fn reads_of(records: &[common::Got]) -> usize {
+    records.iter().filter(|g| g.value.is_some() && g.value_json()["op"] == "r").count()
+}
+
+/// no_data (the MySQL/MariaDB default) reads no rows; initial_only reads
+/// them and exits, as a user with no write grant (nothing is written to
+/// the server); a stored position whose binlog was purged stops with the
+/// reset status under `initial`, and under `when_needed` starts over with
+/// a new snapshot that converges.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn modes_no_data_initial_only_and_when_needed_after_a_purge() {
+    if skip_on_mysql() {
+        return;
+    }
+    let _serial = SERIAL.lock().await;
+    let f = fixture("mysnapmode", 500).await;
+    // A user that can read and replicate, and write nothing anywhere.
+    let ro = format!("{}ro", f.prefix);
+    let password = common::env("LOGTAP_MYSQL_PASSWORD");
+    let mut root = f.conn().await;
+    for sql in [
+        format!("CREATE USER '{ro}'@'%' IDENTIFIED BY '{password}'"),
+        format!("GRANT SELECT, REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO '{ro}'@'%'"),
+    ] {
+        root.query_drop(sql).await.unwrap();
+    }
+    let user_line = format!("user = \"{}\"", common::env("LOGTAP_MYSQL_USER"));
+    let as_ro = |cfg: String| cfg.replacen(&user_line, &format!("user = \"{ro}\""), 1);
+
+    // no_data: nothing read, changes streamed.
+    let cfg = config(&f, "").await.replace("[snapshot]\n", "");
+    let l = Logtap::start(f.dir.path(), &as_ro(cfg));
+    f.exec(&["INSERT INTO a VALUES (100000, 1, 'streamed')"]).await;
+    common::read_at_least(&f.topic("a"), 1, Duration::from_secs(30));
+    let log = l.stop();
+    let a = read_topic(&f.topic("a")).records;
+    assert_eq!((reads_of(&a), a.len()), (0, 1), "no_data:\n{log}");
+
+    // initial_only, another prefix: every row read, then the process ends.
+    let cfg = config(&f, "mode = \"initial_only\"\nchunk_size = 64").await;
+    let prefix2 = format!("{}io", f.prefix);
+    let cfg = as_ro(cfg.replacen(
+        &format!("topic_prefix = \"{}\"", f.prefix),
+        &format!("topic_prefix = \"{prefix2}\""),
+        1,
+    ));
+    let dir2 = f.dir.path().join("io");
+    std::fs::create_dir_all(&dir2).unwrap();
+    let (code, log) = exited(Logtap::start(&dir2, &cfg), Duration::from_secs(60));
+    assert_eq!(code, Some(0), "initial_only exits when read:\n{log}");
+    for (t, n) in [("a", 501), ("b", 500), ("c", 500)] {
+        let got = read_topic(&format!("{prefix2}.{}.{t}", f.db)).records;
+        assert_eq!((reads_of(&got), got.len()), (n, n), "initial_only {t}:\n{log}");
+    }
+
+    // A purge past the stored position (the first logtap's): `initial`
+    // stops with the reset status, `when_needed` starts over.
+    f.exec(&["INSERT INTO a VALUES (100001, 1, 'lost')"]).await;
+    root.query_drop("FLUSH BINARY LOGS").await.unwrap();
+    let file = common::binlog_point(&mut root).await.file;
+    // A file a replication thread still reads is not purged (the stopped
+    // logtaps' dump threads may linger a moment): try until it is gone.
+    let mut purged = false;
+    for _ in 0..50 {
+        root.query_drop(format!("PURGE BINARY LOGS TO '{file}'")).await.unwrap();
+        let files: Vec<mysql_async::Row> = root.query("SHOW BINARY LOGS").await.unwrap();
+        if files.len() == 1 {
+            purged = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(purged, "PURGE BINARY LOGS TO '{file}' left older files");
+    f.exec(&["INSERT INTO a VALUES (100002, 1, 'after the purge')"]).await;
+    let cfg = config(&f, "mode = \"initial\"").await;
+    let (code, log) = exited(Logtap::start(f.dir.path(), &as_ro(cfg)), Duration::from_secs(30));
+    assert_eq!(code, Some(3), "a purged position under initial:\n{log}");
+    let cfg = as_ro(config(&f, "mode = \"when_needed\"\nchunk_size = 64").await);
+    let l = Logtap::start(f.dir.path(), &cfg);
+    let finished =
+        wait_until(Duration::from_secs(60), || l.log_text().contains("snapshot finished"));
+    assert!(finished, "when_needed did not snapshot:\n{}", l.log_text());
+    let log = l.stop();
+    assert!(log.contains("snapshot mode when_needed: starting over"), "{log}");
+    let reads = converged(&f, &log).await;
+    assert_eq!(reads, 503 + 500 + 500, "every row read once more");
+    let _ = root.query_drop(format!("DROP USER '{ro}'@'%'")).await;
+    let _ = root.disconnect().await;
+    f.drop_db().await;
+}

@@ -129,6 +129,12 @@ impl BinlogMachine {
             done,
             done_checkpoint: false,
         });
+        if done {
+            // Nothing to read: a checkpoint says so (and ends an
+            // initial_only run).
+            let here = self.boundary();
+            self.push_checkpoint(here);
+        }
     }
 
     /// Whether a snapshot is under way (the driver then needs its reader).

@@ -130,8 +130,9 @@ impl MysqlSource {
         stored_id: Option<&str>,
         snap: &SnapshotConfig,
     ) -> Result<Self, PipelineError> {
-        let progress = stored.and_then(|c| c.snapshot.clone());
-        let stored = stored.map(|c| &c.position);
+        let mut progress = stored.and_then(|c| c.snapshot.clone());
+        let mut stored = stored.map(|c| &c.position);
+        let mode = snap.mode.unwrap_or(SnapshotMode::NoData);
         let mut sql = conn::connect(&cfg).await?;
         let info = conn::server_info(&cfg, &mut sql).await?;
         let server_id = cfg.effective_server_id(prefix);
@@ -150,7 +151,30 @@ impl MysqlSource {
                 format!("mysql server_uuid {uuid}")
             }
         };
-        let start = Self::start_point(&cfg, &info, &mut sql, stored).await?;
+        let mut starting_over = false;
+        if let (SnapshotMode::WhenNeeded, Some(SourcePosition::Mysql { file, .. })) = (mode, stored)
+        {
+            let files = conn::binlog_files(&cfg, &mut sql).await?;
+            let other = stored_id.filter(|old| *old != source_id);
+            if !files.contains(file) || other.is_some() {
+                let why = match other {
+                    Some(old) => format!("the stored position was taken from another server ({old}; this is {source_id})"),
+                    None => format!("the server no longer has binlog file {file} of the stored position (purged)"),
+                };
+                tracing::warn!("{why}; snapshot mode when_needed: starting over from the binlog's end with a new snapshot");
+                stored = None;
+                progress = None;
+                starting_over = true;
+            }
+        }
+        let start = if starting_over {
+            // From the binlog's end, not the configured initial point
+            // (which the server may not have either).
+            let end = MysqlConfig { initial_gtid: None, initial_binlog: None, ..cfg.clone() };
+            Self::start_point(&end, &info, &mut sql, None).await?
+        } else {
+            Self::start_point(&cfg, &info, &mut sql, stored).await?
+        };
         if let (Some(old), Some(_)) = (stored_id, stored) {
             if old != source_id {
                 if matches!(start.gtids, Gtids::None) {
@@ -175,7 +199,6 @@ impl MysqlSource {
         let where_ = format!("{}:{}", cfg.host, cfg.port);
         let task = tokio::spawn(read_loop(stream, tx, idle, checksum, where_));
         let mut m = BinlogMachine::new(cfg.clone(), prefix, info.flavor, start, checksum);
-        let mode = snap.mode.unwrap_or(SnapshotMode::NoData);
         let plan = snapshot::plan(mode, stored.is_some(), progress.as_ref());
         let mut catalog_conn = None;
         if plan != SnapshotPlan::None && info.flavor == Flavor::Mysql {
@@ -511,7 +534,7 @@ fn stream_error(cfg: &MysqlConfig, e: &mysql_async::Error, start: &Start) -> Pip
                 None => format!("binlog {}:{}", start.file, start.pos),
             };
             return PipelineError::new(ErrorKind::PositionLost, format!(
-                "the server cannot send the binlog from {at}: {} (error 1236). The binlog there was probably purged (see SHOW BINARY LOGS and binlog_expire_logs_seconds / expire_logs_days). Changes since then cannot be read any more: to start over from the current end of the binlog, run `logtap reset` (the changes in between are lost; a re-snapshot will be possible once snapshots exist), or set mysql.initial_gtid / initial_binlog to a point the server still has",
+                "the server cannot send the binlog from {at}: {} (error 1236). The binlog there was probably purged (see SHOW BINARY LOGS and binlog_expire_logs_seconds / expire_logs_days). Changes since then cannot be read any more: to start over from the current end of the binlog, run `logtap reset` (the changes in between are lost: on MariaDB set [snapshot] mode = \"when_needed\" to have logtap start over with a new snapshot instead), or set mysql.initial_gtid / initial_binlog to a point the server still has",
                 s.message
             ));
         }
