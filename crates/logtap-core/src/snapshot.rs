@@ -60,8 +60,8 @@ impl std::str::FromStr for SnapshotMode {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SnapshotConfig {
-    /// Unset: `initial` for PostgreSQL; `no_data` for MySQL/MariaDB, whose
-    /// snapshots are not built yet.
+    /// Unset: `initial` for PostgreSQL; `no_data` for MySQL/MariaDB (so a
+    /// source that streamed only before keeps doing so).
     #[serde(default)]
     pub mode: Option<SnapshotMode>,
     /// Rows per chunk (Debezium's `incremental.snapshot.chunk.size`).
