@@ -14,12 +14,14 @@ pub async fn snapshot(
     filter: Option<&str>,
     stop: bool,
 ) -> Result<()> {
-    let SourceConfig::Postgres(pg) = &cfg.source else {
-        bail!("logtap snapshot: only the PostgreSQL source takes snapshots yet");
-    };
     if !stop && tables.is_empty() {
         bail!("logtap snapshot: name the tables (schema.table), or --stop");
     }
+    let pg = match &cfg.source {
+        SourceConfig::Postgres(pg) => pg,
+        SourceConfig::Mysql(my) => return mysql(cfg, my, tables, filter, stop).await,
+        SourceConfig::Demo(_) => bail!("logtap snapshot: the demo source takes no snapshots"),
+    };
     for t in tables {
         let captured = t.split_once('.').is_some_and(|(s, n)| pg.captures(s, n));
         if !captured {
@@ -45,6 +47,35 @@ pub async fn snapshot(
             "execute-snapshot signal for {} written at LSN {lsn} for slot `{}`: logtap reads the table(s) when its stream reaches it",
             tables.join(", "),
             pg.slot_name
+        );
+    }
+    Ok(())
+}
+
+/// MariaDB: a row in the signal table, the only way there.
+async fn mysql(
+    cfg: &Config,
+    my: &logtap_mysql::MysqlConfig,
+    tables: &[String],
+    filter: Option<&str>,
+    stop: bool,
+) -> Result<()> {
+    for t in tables {
+        if !t.split_once('.').is_some_and(|(d, n)| my.captures(d, n)) {
+            bail!("{t}: not a table this configuration captures (write it as db.table, and list it in the [mysql] include lists)");
+        }
+    }
+    let Some(table) = &cfg.snapshot.signal_data_collection else {
+        bail!("logtap snapshot: a MySQL/MariaDB source takes signals through a signal table: set [snapshot] signal_data_collection = \"db.table\" (CREATE TABLE db.table (id varchar(42) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048)); logtap's user needs INSERT on it)");
+    };
+    let execute = (!stop).then_some(tables);
+    let at = logtap_mysql::snapshot::insert_signal(my, table, execute, filter).await?;
+    if stop {
+        say!("stop-snapshot signal written into {table} (binlog {at})");
+    } else {
+        say!(
+            "execute-snapshot signal for {} written into {table} (binlog {at}): logtap reads the table(s) when its stream reaches it",
+            tables.join(", ")
         );
     }
     Ok(())

@@ -127,6 +127,102 @@ pub fn plan(
     }
 }
 
+/// What a signal asks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Signal {
+    /// Debezium's `execute-snapshot` (incremental): these tables, as
+    /// `schema.table`, and their `additional-conditions` (table → SQL
+    /// condition on the rows to read).
+    Execute(Vec<String>, std::collections::BTreeMap<String, String>),
+    /// Debezium's `stop-snapshot`.
+    Stop,
+}
+
+/// The `data` of an `execute-snapshot` signal.
+pub fn execute_data(tables: &[String], filter: Option<&str>) -> serde_json::Value {
+    let mut data = serde_json::json!({"data-collections": tables, "type": "incremental"});
+    if let Some(f) = filter {
+        data["additional-conditions"] =
+            tables.iter().map(|t| serde_json::json!({"data-collection": t, "filter": f})).collect();
+    }
+    data
+}
+
+/// A signal table row (Debezium's: `type`, `data` JSON text).
+pub fn parse_signal_row(kind: &str, data: Option<&str>) -> Option<Signal> {
+    let data = match data.map(serde_json::from_str::<serde_json::Value>) {
+        None => serde_json::Value::Null,
+        Some(Ok(v)) => v,
+        Some(Err(e)) => {
+            tracing::warn!(signal = %kind, error = %e, "a signal row whose data is not JSON: ignored");
+            return None;
+        }
+    };
+    signal_of(kind, &data)
+}
+
+pub fn signal_of(kind: &str, data: &serde_json::Value) -> Option<Signal> {
+    match kind {
+        "execute-snapshot" => {
+            let tables = data["data-collections"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|t| t.as_str().map(str::to_string)).collect())
+                .unwrap_or_default();
+            let mut conditions = std::collections::BTreeMap::new();
+            for c in data["additional-conditions"].as_array().into_iter().flatten() {
+                match (c["data-collection"].as_str(), c["filter"].as_str()) {
+                    (Some(t), Some(f)) if !f.trim().is_empty() => {
+                        conditions.insert(t.to_string(), f.to_string());
+                    }
+                    _ => {
+                        tracing::warn!(condition = %c, "execute-snapshot: an additional condition without data-collection and filter: ignored")
+                    }
+                }
+            }
+            Some(Signal::Execute(tables, conditions))
+        }
+        "stop-snapshot" => Some(Signal::Stop),
+        other => {
+            tracing::warn!(signal = %other, "a signal of a type logtap does not act on: ignored");
+            None
+        }
+    }
+}
+
+impl Signal {
+    /// An `execute-snapshot` of `tables` (already those the source
+    /// captures) with `conditions` met: added to the `running` snapshot's
+    /// pending tables, or, when none runs, the progress of a new
+    /// incremental one (`None`: nothing new to read).
+    pub fn execute(
+        running: Option<&mut SnapshotProgress>,
+        tables: Vec<String>,
+        mut conditions: std::collections::BTreeMap<String, String>,
+    ) -> Option<SnapshotProgress> {
+        conditions.retain(|t, _| tables.contains(t));
+        match running {
+            Some(p) => {
+                for t in tables {
+                    if !p.pending_tables.contains(&t) {
+                        if let Some(c) = conditions.remove(&t) {
+                            p.conditions.insert(t.clone(), c);
+                        }
+                        p.pending_tables.push(t);
+                    }
+                }
+                None
+            }
+            None if tables.is_empty() => None,
+            None => Some(SnapshotProgress {
+                pending_tables: tables,
+                incremental: true,
+                conditions,
+                ..Default::default()
+            }),
+        }
+    }
+}
+
 impl SnapshotProgress {
     /// Debezium's `source.snapshot` of read `i` of the `n` a chunk sends;
     /// `more`: rows follow this chunk in the table.

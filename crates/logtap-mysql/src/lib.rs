@@ -20,7 +20,7 @@ pub mod conn;
 pub mod ddl;
 mod machine;
 pub mod schema_change;
-mod snapshot;
+pub mod snapshot;
 pub mod source;
 pub mod status;
 pub mod types;

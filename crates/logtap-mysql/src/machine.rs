@@ -199,6 +199,8 @@ pub(crate) struct BinlogMachine {
     schema_changes: Option<SchemaChangeSchemas>,
     /// The DDL event (file, start) whose tables' catalogs were read for it.
     ddl_read: Option<(String, u64)>,
+    /// Snapshots are possible on this start (MariaDB): their settings.
+    snap_setup: Option<snapshot::SnapSetup>,
     /// The running snapshot (`machine_snapshot.rs`).
     snap: Option<snapshot::Snapshot>,
     /// Chunks are numbered across the snapshots of a start.
@@ -248,6 +250,7 @@ impl BinlogMachine {
             warned: Default::default(),
             catalogs: HashMap::new(),
             ddl_read: None,
+            snap_setup: None,
             snap: None,
             next_chunk: 0,
             server_id: 0,
@@ -291,7 +294,7 @@ impl BinlogMachine {
         // An unreadable TABLE_MAP is reported by `process`.
         let tme = ev.read_event::<TableMapEvent<'_>>().ok()?;
         let (db, table) = (tme.database_name(), tme.table_name());
-        if !self.cfg.captures(&db, &table) {
+        if !self.cfg.captures(&db, &table) && !self.is_signal_table(&db, &table) {
             return None;
         }
         let id = TableId::new(db.as_ref(), table.as_ref());
@@ -724,7 +727,7 @@ impl BinlogMachine {
         let db = tme.database_name().into_owned();
         let table = tme.table_name().into_owned();
         let id = TableId::new(&db, &table);
-        let captured = self.cfg.captures(&db, &table);
+        let captured = self.cfg.captures(&db, &table) || self.is_signal_table(&db, &table);
         if !captured {
             self.tables.insert(table_id, TableState::ignored(id, fingerprint));
             return Ok(());
@@ -832,6 +835,7 @@ impl BinlogMachine {
             ));
         };
         let noting = self.snapshot_noting(&state.id);
+        let signals = self.is_signal_table(&state.id.namespace, &state.id.table);
         let Some(tx) = self.tx.as_mut() else {
             // Servers wrap row events in a group (GTID or BEGIN) even for
             // non-transactional tables.
@@ -861,6 +865,7 @@ impl BinlogMachine {
             _ => Op::Delete,
         };
         let gtid_text = tx.gtid.as_ref().map(ToString::to_string);
+        let mut signal_rows = Vec::new();
         let mut touched = Vec::new();
         let ctx = RowCtx {
             state,
@@ -886,6 +891,17 @@ impl BinlogMachine {
             let ctx = RowCtx { row: row_no, ..ctx };
             let before = before.map(|b| ctx.image(&b)).transpose()?;
             let after = after.map(|a| ctx.image(&a)).transpose()?;
+            if signals {
+                // Signal rows are acted on, never sent.
+                if let (Op::Create, Some(row)) = (op, &after) {
+                    signal_rows.push(snapshot::signal_fields(state, row));
+                }
+                out.push(SourceItem::Checkpoint(Box::new(Checkpoint {
+                    position: tx.restart.after(index, row_no + 1),
+                    snapshot: progress.clone(),
+                })));
+                continue;
+            }
             if noting {
                 touched.extend(before.iter().chain(&after).map(|r| snapshot::row_key(state, r)));
             }
@@ -898,6 +914,9 @@ impl BinlogMachine {
         self.pending.extend(out);
         if !touched.is_empty() {
             self.snapshot_touched(touched);
+        }
+        for (kind, data) in signal_rows {
+            self.snapshot_signal(&kind, data.as_deref());
         }
         Ok(())
     }

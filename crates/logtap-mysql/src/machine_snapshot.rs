@@ -41,6 +41,7 @@ use crate::types::{ColumnDef, TableColumns};
 use logtap_core::dblog::{Mark, Reconciler, Seen};
 use logtap_core::event::{now_us, SnapshotMarker};
 use logtap_core::schema::Struct;
+use logtap_core::snapshot::{parse_signal_row, Signal};
 use logtap_core::{ErrorKind, Op, PipelineError, SnapshotProgress, TableId};
 use mysql_common::binlog::value::BinlogValue;
 use mysql_common::value::Value as My;
@@ -116,7 +117,73 @@ pub(crate) fn quote_ident(s: &str) -> String {
     format!("`{}`", s.replace('`', "``"))
 }
 
+/// What a snapshot started later (by a signal) needs.
+#[derive(Debug, Clone)]
+pub(crate) struct SnapSetup {
+    pub chunk_size: u32,
+    /// `[snapshot] signal_data_collection`: its inserted rows are signals.
+    pub signal_table: Option<TableId>,
+}
+
+/// A signal row's `type` and `data` (Debezium's signal table columns).
+pub(super) fn signal_fields(state: &TableState, row: &Struct) -> (String, Option<String>) {
+    let text = |name: &str| {
+        let at = state.names.iter().position(|n| n.eq_ignore_ascii_case(name))?;
+        match &row.values[at] {
+            logtap_core::schema::Value::String(s) => Some(s.clone()),
+            _ => None,
+        }
+    };
+    (text("type").unwrap_or_default(), text("data"))
+}
+
 impl BinlogMachine {
+    /// Enables snapshots for this start, so a signal can start one.
+    pub(crate) fn snapshot_setup(&mut self, setup: SnapSetup) {
+        self.snap_setup = Some(setup);
+    }
+
+    /// Whether `db`.`table` is the signal table.
+    pub(super) fn is_signal_table(&self, db: &str, table: &str) -> bool {
+        self.snap_setup.as_ref().and_then(|s| s.signal_table.as_ref()).is_some_and(|t| {
+            t.namespace.eq_ignore_ascii_case(db) && t.table.eq_ignore_ascii_case(table)
+        })
+    }
+
+    /// A row inserted into the signal table: `execute-snapshot` adds its
+    /// tables to the running snapshot or starts an incremental one;
+    /// `stop-snapshot` ends the running one. Tables this source does not
+    /// capture are left alone (with a warning).
+    pub(super) fn snapshot_signal(&mut self, kind: &str, data: Option<&str>) {
+        let Some(setup) = &self.snap_setup else { return };
+        let chunk_size = setup.chunk_size;
+        let at = format!("{}:{}", self.file, self.pos);
+        match parse_signal_row(kind, data) {
+            Some(Signal::Execute(tables, conditions)) => {
+                let mut add = Vec::new();
+                for t in tables {
+                    if t.split_once('.').is_some_and(|(d, n)| self.cfg.captures(d, n)) {
+                        add.push(t);
+                    } else {
+                        tracing::warn!(table = %t, at = %at, "execute-snapshot signal for a table this source does not capture (write it as db.table): skipped");
+                    }
+                }
+                let running = self.snap.as_mut().filter(|s| !s.done).map(|s| &mut s.progress);
+                if let Some(p) = Signal::execute(running, add, conditions) {
+                    tracing::info!(tables = ?p.pending_tables, conditions = ?p.conditions, at = %at, "execute-snapshot signal: incremental snapshot");
+                    self.start_snapshot(p, chunk_size);
+                }
+            }
+            Some(Signal::Stop) => {
+                if self.snapshot_running() {
+                    tracing::info!(at = %at, "stop-snapshot signal: the snapshot ends here");
+                    self.snap = None;
+                }
+            }
+            None => {}
+        }
+    }
+
     /// Starts (or resumes) a snapshot at `progress`, `chunk_size` rows a chunk.
     pub(crate) fn start_snapshot(&mut self, progress: SnapshotProgress, chunk_size: u32) {
         let done = progress.pending_tables.is_empty();

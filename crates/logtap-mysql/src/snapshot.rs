@@ -105,3 +105,38 @@ async fn chunk(conn: &mut Conn, req: &ChunkRequest) -> Result<ChunkMsg, mysql_as
         at: BinlogAt { file, pos },
     })
 }
+
+/// Inserts an `execute-snapshot` signal for `execute` (db.table names; with
+/// `filter` as every table's additional condition), or `stop-snapshot`
+/// when `None`, into the signal table `db.table` (Debezium's columns `id`,
+/// `type`, `data`); returns the binlog position after it, where the
+/// source acts on it.
+pub async fn insert_signal(
+    cfg: &MysqlConfig,
+    table: &str,
+    execute: Option<&[String]>,
+    filter: Option<&str>,
+) -> Result<String, PipelineError> {
+    let (db, name) = table.split_once('.').ok_or_else(|| {
+        PipelineError::config(format!("snapshot.signal_data_collection `{table}` is not db.table"))
+    })?;
+    let (kind, data) = match execute {
+        Some(tables) => {
+            ("execute-snapshot", logtap_core::snapshot::execute_data(tables, filter).to_string())
+        }
+        None => ("stop-snapshot", "{}".to_string()),
+    };
+    let id = format!("logtap-{:x}", logtap_core::event::now_us());
+    let mut c = conn::connect(cfg).await?;
+    let quote = crate::machine::snapshot::quote_ident;
+    let sql =
+        format!("INSERT INTO {}.{} (id, type, data) VALUES (?, ?, ?)", quote(db), quote(name));
+    c.exec_drop(sql, (id, kind, data)).await.map_err(|e| {
+        let mut e = conn::classify(cfg, &e);
+        e.message = format!("inserting a signal into {table}: {}", e.message);
+        e
+    })?;
+    let end = conn::binlog_end(cfg, &mut c).await?;
+    let _ = c.disconnect().await;
+    Ok(end.map(|(f, p)| format!("{f}:{p}")).unwrap_or_default())
+}

@@ -19,7 +19,7 @@ use crate::catalog;
 use crate::catalog::TableCatalog;
 use crate::config::MysqlConfig;
 use crate::conn::{self, Flavor, ServerInfo};
-use crate::machine::snapshot::{ChunkRequest, SnapStep};
+use crate::machine::snapshot::{ChunkRequest, SnapSetup, SnapStep};
 use crate::machine::{rotate_of, BinlogMachine, Gtids, Need, Start};
 use crate::snapshot::ChunkMsg;
 use logtap_core::snapshot::{self, SnapshotConfig, SnapshotMode, SnapshotPlan};
@@ -201,6 +201,14 @@ impl MysqlSource {
         let mut m = BinlogMachine::new(cfg.clone(), prefix, info.flavor, start, checksum);
         let plan = snapshot::plan(mode, stored.is_some(), progress.as_ref());
         let mut catalog_conn = None;
+        if info.flavor == Flavor::Mariadb {
+            let signal_table = snap
+                .signal_data_collection
+                .as_deref()
+                .and_then(|t| t.split_once('.'))
+                .map(|(d, t)| TableId::new(d, t));
+            m.snapshot_setup(SnapSetup { chunk_size: snap.chunk_size, signal_table });
+        }
         if plan != SnapshotPlan::None && info.flavor == Flavor::Mysql {
             return Err(PipelineError::config(format!(
                 "snapshot mode {mode}: snapshots of MySQL are not built yet (MariaDB's are); set [snapshot] mode = \"no_data\" to stream changes only"
@@ -221,9 +229,12 @@ impl MysqlSource {
             }
             SnapshotPlan::Full => {
                 let mut c = conn::connect(&cfg).await?;
-                let tables = catalog::captured_tables(&mut c, |d, t| cfg.captures(d, t))
-                    .await
-                    .map_err(|e| conn::classify(&cfg, &e))?;
+                let signal = snap.signal_data_collection.clone().unwrap_or_default();
+                let tables = catalog::captured_tables(&mut c, |d, t| {
+                    cfg.captures(d, t) && !signal.eq_ignore_ascii_case(&format!("{d}.{t}"))
+                })
+                .await
+                .map_err(|e| conn::classify(&cfg, &e))?;
                 catalog_conn = Some(c);
                 tracing::info!(mode = %mode, tables = ?tables, "snapshotting");
                 m.start_snapshot(

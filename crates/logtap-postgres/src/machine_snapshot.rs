@@ -209,8 +209,7 @@ impl PgMachine {
 
     fn apply_signal(&mut self, lsn: u64, signal: Signal) {
         match signal {
-            Signal::Execute(tables, mut conditions) => {
-                conditions.retain(|t, _| tables.contains(t));
+            Signal::Execute(tables, conditions) => {
                 let mut add = Vec::new();
                 for t in tables {
                     let captured = t.split_once('.').is_some_and(|(s, n)| self.cfg.captures(s, n));
@@ -220,28 +219,10 @@ impl PgMachine {
                         tracing::warn!(table = %t, lsn = %Lsn(lsn), "execute-snapshot signal for a table this source does not capture (write it as schema.table): skipped");
                     }
                 }
-                match &mut self.snap {
-                    Some(snap) if !snap.done => {
-                        for t in add {
-                            if !snap.progress.pending_tables.contains(&t) {
-                                if let Some(c) = conditions.remove(&t) {
-                                    snap.progress.conditions.insert(t.clone(), c);
-                                }
-                                snap.progress.pending_tables.push(t);
-                            }
-                        }
-                    }
-                    _ if add.is_empty() => {}
-                    _ => {
-                        tracing::info!(tables = ?add, conditions = ?conditions, lsn = %Lsn(lsn), "execute-snapshot signal: incremental snapshot");
-                        conditions.retain(|t, _| add.contains(t));
-                        self.start_snapshot(SnapshotProgress {
-                            pending_tables: add,
-                            incremental: true,
-                            conditions,
-                            ..Default::default()
-                        });
-                    }
+                let running = self.snap.as_mut().filter(|s| !s.done).map(|s| &mut s.progress);
+                if let Some(p) = Signal::execute(running, add, conditions) {
+                    tracing::info!(tables = ?p.pending_tables, conditions = ?p.conditions, lsn = %Lsn(lsn), "execute-snapshot signal: incremental snapshot");
+                    self.start_snapshot(p);
                 }
             }
             Signal::Stop => {

@@ -18,6 +18,7 @@
 
 use crate::catalog::sql_err;
 use logtap_core::dblog::Mark;
+pub(crate) use logtap_core::snapshot::{execute_data, parse_signal_row, signal_of, Signal};
 use logtap_core::PipelineError;
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::{Client, SimpleQueryMessage};
@@ -27,17 +28,6 @@ pub(crate) const WATERMARK_PREFIX: &str = "logtap.watermark";
 
 /// The logical decoding message prefix of a signal (`logtap snapshot`).
 pub const SIGNAL_PREFIX: &str = "logtap.signal";
-
-/// What a signal asks.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Signal {
-    /// Debezium's `execute-snapshot` (incremental): these tables, as
-    /// `schema.table`, and their `additional-conditions` (table → SQL
-    /// condition on the rows to read).
-    Execute(Vec<String>, std::collections::BTreeMap<String, String>),
-    /// Debezium's `stop-snapshot`.
-    Stop,
-}
 
 /// A signal's content, Debezium's signal shape plus the slot it is for:
 /// `{"slot": "...", "type": "execute-snapshot", "data": {"data-collections": [...]}}`.
@@ -54,16 +44,6 @@ pub fn signal(slot: &str, execute: Option<&[String]>, filter: Option<&str>) -> S
     .to_string()
 }
 
-/// The `data` of an `execute-snapshot` signal.
-fn execute_data(tables: &[String], filter: Option<&str>) -> serde_json::Value {
-    let mut data = serde_json::json!({"data-collections": tables, "type": "incremental"});
-    if let Some(f) = filter {
-        data["additional-conditions"] =
-            tables.iter().map(|t| serde_json::json!({"data-collection": t, "filter": f})).collect();
-    }
-    data
-}
-
 /// A signal message for `slot`; `None` for another slot's or one that
 /// does not parse (warned: someone asked for something logtap did not do).
 pub(crate) fn parse_signal(slot: &str, content: &[u8]) -> Option<Signal> {
@@ -78,47 +58,6 @@ pub(crate) fn parse_signal(slot: &str, content: &[u8]) -> Option<Signal> {
         return None;
     }
     signal_of(v["type"].as_str().unwrap_or_default(), &v["data"])
-}
-
-/// A signal table row (Debezium's: `type`, `data` JSON text).
-pub(crate) fn parse_signal_row(kind: &str, data: Option<&str>) -> Option<Signal> {
-    let data = match data.map(serde_json::from_str::<serde_json::Value>) {
-        None => serde_json::Value::Null,
-        Some(Ok(v)) => v,
-        Some(Err(e)) => {
-            tracing::warn!(signal = %kind, error = %e, "a signal row whose data is not JSON: ignored");
-            return None;
-        }
-    };
-    signal_of(kind, &data)
-}
-
-fn signal_of(kind: &str, data: &serde_json::Value) -> Option<Signal> {
-    match kind {
-        "execute-snapshot" => {
-            let tables = data["data-collections"]
-                .as_array()
-                .map(|a| a.iter().filter_map(|t| t.as_str().map(str::to_string)).collect())
-                .unwrap_or_default();
-            let mut conditions = std::collections::BTreeMap::new();
-            for c in data["additional-conditions"].as_array().into_iter().flatten() {
-                match (c["data-collection"].as_str(), c["filter"].as_str()) {
-                    (Some(t), Some(f)) if !f.trim().is_empty() => {
-                        conditions.insert(t.to_string(), f.to_string());
-                    }
-                    _ => {
-                        tracing::warn!(condition = %c, "execute-snapshot: an additional condition without data-collection and filter: ignored")
-                    }
-                }
-            }
-            Some(Signal::Execute(tables, conditions))
-        }
-        "stop-snapshot" => Some(Signal::Stop),
-        other => {
-            tracing::warn!(signal = %other, "a signal of a type logtap does not act on: ignored");
-            None
-        }
-    }
 }
 
 /// Writes a signal into the WAL of the database `client` is connected
