@@ -429,3 +429,73 @@ async fn an_ad_hoc_snapshot_while_streaming_converges() {
     assert!(read_topic(&format!("{}.{}.sig", f.prefix, f.db)).records.is_empty());
     f.drop_db().await;
 }
+
+/// Waits until the replica has applied everything the primary has logged.
+async fn replica_caught_up(replica: &mut mysql_async::Conn) {
+    let mut primary = common::my_root(None).await;
+    let want = common::binlog_point(&mut primary).await.gtid;
+    let _ = primary.disconnect().await;
+    let mut last = String::new();
+    for _ in 0..300 {
+        last = replica.query_first("SELECT @@gtid_slave_pos").await.unwrap().unwrap_or_default();
+        if last == want {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the replica did not catch up: at {last}, the primary at {want}");
+}
+
+/// logtap reading a replica (the harness's second MariaDB, replicating
+/// from the first with log_slave_updates, read_only): an initial snapshot
+/// under a writer on the primary, one kill -9 during it, converges to the
+/// primary's tables. Nothing is written to the replica (it is read-only
+/// and logtap's user may not write anyway).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_source_snapshots_and_streams() {
+    if skip_on_mysql() {
+        return;
+    }
+    let _serial = SERIAL.lock().await;
+    let port = common::env("LOGTAP_MYSQL_REPLICA_PORT");
+    let f = fixture("mysnaprep", 20_000).await;
+    let root_url = common::env("LOGTAP_MYSQL_ROOT_URL");
+    let primary_port = common::env("LOGTAP_MYSQL_PORT");
+    let replica_url = root_url.replace(&format!(":{primary_port}"), &format!(":{port}"));
+    let mut replica =
+        mysql_async::Conn::new(mysql_async::Opts::from_url(&replica_url).unwrap()).await.unwrap();
+    replica_caught_up(&mut replica).await;
+    let read_only: i64 = replica.query_first("SELECT @@read_only").await.unwrap().unwrap();
+    assert_eq!(read_only, 1, "the harness's replica is read-only");
+    let now = common::binlog_point(&mut replica).await;
+    let cfg = common::my_config(&f.prefix, &[&f.db], &now, &f.dir.path().join("off"), "").replacen(
+        &format!("port = {primary_port}"),
+        &format!("port = {port}"),
+        1,
+    );
+    assert!(cfg.contains(&format!("port = {port}")), "{cfg}");
+    let cfg =
+        format!("{cfg}[snapshot]\nmode = \"initial\"\nchunk_size = 512\nchunk_delay_ms = 50\n");
+    let stop = Arc::new(AtomicBool::new(false));
+    let w = tokio::spawn(writer(f.db.clone(), 20_000, stop.clone()));
+    let first = Logtap::start(f.dir.path(), &cfg);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    first.kill9();
+    let l = Logtap::start(f.dir.path(), &cfg);
+    let finished =
+        wait_until(Duration::from_secs(120), || l.log_text().contains("snapshot finished"));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.store(true, Ordering::SeqCst);
+    let statements = w.await.unwrap();
+    assert!(finished, "the snapshot did not finish:\n{}", l.log_text());
+    replica_caught_up(&mut replica).await;
+    // The stream has read what the replica applied.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let log = l.stop();
+    // The kill hit the snapshot (81 chunks at least 50 ms apart).
+    assert!(log.contains("resuming the snapshot"), "{log}");
+    let reads = converged(&f, &log).await;
+    eprintln!("{statements} writer statements on the primary, {reads} reads from the replica");
+    let _ = replica.disconnect().await;
+    f.drop_db().await;
+}

@@ -2,15 +2,30 @@
 # MariaDB (Debian's) for scripts/services.
 
 # ---- MariaDB ---------------------------------------------------------------
-MDB_PORT=${LOGTAP_MYSQL_PORT:-$((23306 + PORT_OFFSET))}
-MDB_DIR=$STATE/mariadb
-MDB_DATA=$MDB_DIR/data
-MDB_RUN=$MDB_DIR/run
-MDB_SOCK=$MDB_RUN/mariadbd.sock
-MDB_PID=$MDB_RUN/mariadbd.pid
-MDB_LOG=$MDB_DIR/mariadb.err
-MDB_CNF=$MDB_DIR/my.cnf
+# Two instances: the primary, and (unless LOGTAP_MYSQL_REPLICA=0) a replica
+# on the primary's port + 10 replicating from it by GTID with
+# log_slave_updates and read_only, so a source can read a replica's own
+# binlog (tests/mysql_snapshot.rs). mariadb_use selects which one the
+# MDB_* variables describe.
+MDB_PRIMARY_PORT=${LOGTAP_MYSQL_PORT:-$((23306 + PORT_OFFSET))}
+MDB_REPLICA_PORT=$((MDB_PRIMARY_PORT + 10))
+MDB_REPLICA=${LOGTAP_MYSQL_REPLICA:-1}
 MDB_ROOT_PASSWORD=root      # root over TCP (127.0.0.1); socket root has none
+
+mariadb_use() { # primary | replica
+  if [ "$1" = replica ]; then
+    MDB_PORT=$MDB_REPLICA_PORT MDB_DIR=$STATE/mariadb-replica MDB_SERVER_ID=2 MDB_READ_ONLY=ON
+  else
+    MDB_PORT=$MDB_PRIMARY_PORT MDB_DIR=$STATE/mariadb MDB_SERVER_ID=1 MDB_READ_ONLY=OFF
+  fi
+  MDB_DATA=$MDB_DIR/data
+  MDB_RUN=$MDB_DIR/run
+  MDB_SOCK=$MDB_RUN/mariadbd.sock
+  MDB_PID=$MDB_RUN/mariadbd.pid
+  MDB_LOG=$MDB_DIR/mariadb.err
+  MDB_CNF=$MDB_DIR/my.cnf
+}
+mariadb_use primary
 
 mariadbd_bin() {
   command -v mariadbd 2>/dev/null || { [ -x /usr/sbin/mariadbd ] && echo /usr/sbin/mariadbd; }
@@ -54,7 +69,8 @@ log-bin = $MDB_DATA/binlog
 binlog-format = ROW
 binlog-row-image = FULL
 binlog-row-metadata = FULL
-server-id = 1
+server-id = $MDB_SERVER_ID
+read-only = $MDB_READ_ONLY
 gtid-strict-mode = ON
 log-slave-updates
 # without /etc/mysql the compiled-in default would be latin1
@@ -95,7 +111,40 @@ SQL
 }
 
 mariadb_up() {
+  mariadb_use primary
+  mariadb_up_one
+  if [ "$MDB_REPLICA" = 1 ]; then
+    mariadb_use replica
+    mariadb_up_one
+    mariadb_replicate
+  fi
+  mariadb_use primary
+}
+
+# Points the replica (selected) at the primary from the primary's current
+# GTID position, unless it already replicates.
+mariadb_replicate() {
+  local SVC=mariadb-replica running pos
+  running=$(mariadb_client -N -B -e "SHOW SLAVE STATUS" | cut -f11,12)
+  if [ "$running" = "$(printf 'Yes\tYes')" ]; then
+    say "replicating from 127.0.0.1:$MDB_PRIMARY_PORT"
+    return 0
+  fi
+  pos=$(mariadb --defaults-file="$STATE/mariadb/my.cnf" -N -B -e "SELECT @@gtid_binlog_pos")
+  mariadb_client <<SQL || fail_with_log "setting up replication failed" "$MDB_LOG"
+STOP SLAVE;
+RESET SLAVE ALL;
+SET GLOBAL gtid_slave_pos = '$pos';
+CHANGE MASTER TO MASTER_HOST = '127.0.0.1', MASTER_PORT = $MDB_PRIMARY_PORT,
+  MASTER_USER = 'root', MASTER_PASSWORD = '$MDB_ROOT_PASSWORD', MASTER_USE_GTID = slave_pos;
+START SLAVE;
+SQL
+  say "replicating from 127.0.0.1:$MDB_PRIMARY_PORT from GTID $pos"
+}
+
+mariadb_up_one() {
   local SVC=mariadb t0 mariadbd pid i
+  [ "$MDB_SERVER_ID" = 1 ] || SVC=mariadb-replica
   t0=$(now_us)
   mariadbd=$(mariadbd_bin) || die "mariadbd not found"
   id mysql >/dev/null 2>&1 || die "OS user mysql missing (mariadb-server not installed?)"
@@ -134,7 +183,15 @@ mariadb_up() {
 }
 
 mariadb_down() {
+  mariadb_use replica
+  [ ! -f "$MDB_PID" ] || mariadb_down_one
+  mariadb_use primary
+  mariadb_down_one
+}
+
+mariadb_down_one() {
   local SVC=mariadb pid
+  [ "$MDB_SERVER_ID" = 1 ] || SVC=mariadb-replica
   pid=$(read_pid "$MDB_PID")
   if [ -n "$pid" ] && pid_is "$pid" mariadbd; then
     stop_pid "$pid" mariadbd
@@ -146,7 +203,20 @@ mariadb_down() {
 }
 
 mariadb_status() {
+  local rc=0
+  mariadb_use primary
+  mariadb_status_one || rc=1
+  if [ "$MDB_REPLICA" = 1 ]; then
+    mariadb_use replica
+    mariadb_status_one || rc=1
+    mariadb_use primary
+  fi
+  return $rc
+}
+
+mariadb_status_one() {
   local SVC=mariadb
+  [ "$MDB_SERVER_ID" = 1 ] || SVC=mariadb-replica
   if mariadb_running; then
     say "running (pid $(read_pid "$MDB_PID")), 127.0.0.1:$MDB_PORT $(mariadb-admin --defaults-file="$MDB_CNF" --connect-timeout=2 ping 2>&1 | head -n 1)"
   else
@@ -168,7 +238,14 @@ export LOGTAP_MYSQL_DB='logtap'
 export LOGTAP_MYSQL_ROOT_URL='mysql://root:$MDB_ROOT_PASSWORD@127.0.0.1:$MDB_PORT'
 export LOGTAP_MYSQL_SOCKET='$MDB_SOCK'
 EOF
+  if [ "$MDB_REPLICA" = 1 ]; then
+    cat <<EOF
+export LOGTAP_MYSQL_REPLICA_PORT='$MDB_REPLICA_PORT'
+EOF
+  fi
 }
 
 # The log files `scripts/services logs` shows.
-mariadb_logs() { printf '%s\n' "$MDB_LOG" "$MDB_DIR/mariadbd.out"; }
+mariadb_logs() {
+  printf '%s\n' "$MDB_LOG" "$MDB_DIR/mariadbd.out" "$STATE/mariadb-replica/mariadb.err"
+}

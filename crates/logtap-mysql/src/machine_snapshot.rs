@@ -174,13 +174,11 @@ impl BinlogMachine {
                     self.start_snapshot(p, chunk_size);
                 }
             }
-            Some(Signal::Stop) => {
-                if self.snapshot_running() {
-                    tracing::info!(at = %at, "stop-snapshot signal: the snapshot ends here");
-                    self.snap = None;
-                }
+            Some(Signal::Stop) if self.snapshot_running() => {
+                tracing::info!(at = %at, "stop-snapshot signal: the snapshot ends here");
+                self.snap = None;
             }
-            None => {}
+            Some(Signal::Stop) | None => {}
         }
     }
 
@@ -232,7 +230,10 @@ impl BinlogMachine {
         }
         let at = (file_no(&self.file), self.pos);
         let Some(snap) = &mut self.snap else { return Ok(SnapStep::Idle) };
-        if snap.done || snap.in_flight.is_some() {
+        // At most about one chunk's reads wait to be sent while the next
+        // chunk is read (invariant 4: a chunk's rows can close at once,
+        // faster than Kafka takes them).
+        if snap.done || snap.in_flight.is_some() || self.pending.len() > snap.chunk_size as usize {
             return Ok(SnapStep::Idle);
         }
         let Some(table) = &snap.table else {
