@@ -1,7 +1,7 @@
 //! The state machine driven by recorded MariaDB 10.11 binlog events
 //! (`logtap-binlog/tests/golden/mariadb/events.txt`, captured by `capture.sh`: GTIDs,
 //! FULL row metadata, CRC32), no server: positions, checkpoints, restart
-//! skips, key changes and schema changes.
+//! skips, key changes and schema changes; where a snapshot chunk closes.
 
 use super::*;
 use crate::catalog::CatalogColumn;
@@ -296,4 +296,83 @@ fn schema_changes_can_be_turned_off() {
     let got = run(&mut m, &recorded("binlog.000007", 0));
     assert!(!got.iter().any(|l| l.starts_with("ddl")), "{got:#?}");
     assert_eq!(got.iter().filter(|l| l.starts_with("c ")).count(), 9, "{got:#?}");
+}
+
+/// Where an event starts in its file.
+fn start_of(ev: &Event) -> u64 {
+    u64::from(ev.header().log_pos()) - u64::from(ev.header().event_size())
+}
+
+/// A machine that has read `binlog.000007` up to `pos` (the events before
+/// it), with a snapshot of `golden.t` begun: its first chunk requested.
+/// Returns the machine, the chunk, and the events from `pos` on.
+fn snapshot_at(pos: u64) -> (BinlogMachine, u64, Vec<Event>) {
+    use snapshot::{SnapSetup, SnapStep};
+    let events = recorded("binlog.000007", 0);
+    let split = events.iter().position(|e| start_of(e) == pos).unwrap();
+    let mut m = machine(from_start("binlog.000007"), "");
+    run(&mut m, &events[..split]);
+    m.snapshot_setup(SnapSetup { chunk_size: 10, signal_table: None });
+    let progress = logtap_core::SnapshotProgress {
+        pending_tables: vec!["golden.t".into()],
+        ..Default::default()
+    };
+    m.start_snapshot(progress, 10);
+    assert_eq!(m.snapshot_step().unwrap(), SnapStep::Describe(TableId::new("golden", "t")));
+    m.snapshot_table_read(TableId::new("golden", "t"), catalog_t(), 3).unwrap();
+    let SnapStep::Chunk(req) = m.snapshot_step().unwrap() else { panic!("no chunk") };
+    assert_eq!(req.select, "SELECT `id`, `v` FROM `golden`.`t` ORDER BY `id` LIMIT 11");
+    (m, req.chunk, events[split..].to_vec())
+}
+
+fn chunk_rows(ids: &[(i64, &str)]) -> Vec<Vec<mysql_common::value::Value>> {
+    use mysql_common::value::Value as My;
+    ids.iter().map(|(id, v)| vec![My::Int(*id), My::Bytes(v.as_bytes().to_vec())]).collect()
+}
+
+fn at(pos: u64) -> snapshot::BinlogAt {
+    snapshot::BinlogAt { file: "binlog.000007".into(), pos }
+}
+
+#[test]
+fn a_chunk_closes_where_the_stream_reaches_its_read_view() {
+    // The window opens before the insert of ids 1 and 2 (0-1-19, 908..1165);
+    // the chunk's read view is after it.
+    let (mut m, chunk, events) = snapshot_at(908);
+    m.snapshot_rows(chunk, chunk_rows(&[(1, "one"), (2, "two"), (9, "nine")]), at(1165)).unwrap();
+    assert!(m.pending.is_empty(), "the stream is behind the read view: nothing yet");
+    let got = run(&mut m, &events[..20]);
+    let reads: Vec<&String> = got.iter().filter(|l| l.starts_with("r ")).collect();
+    // Ids 1 and 2 changed in the window: sent as changes only.
+    assert_eq!(
+        reads,
+        [r#"r golden.t key={"id":9} before=null after={"id":9,"v":"nine"}"#],
+        "{got:#?}"
+    );
+    let r = got.iter().position(|l| l.starts_with("r ")).unwrap();
+    // Right after the insert's commit (1165), before the next transaction's rows.
+    assert!(
+        got[r - 1].starts_with("at binlog binlog.000007:1165 gtid 0-1-20 (snapshot"),
+        "{got:#?}"
+    );
+    assert_eq!(got[r + 1], "at binlog binlog.000007:1165 gtid 0-1-20", "done: {got:#?}");
+    assert!(got[r + 2].starts_with("u golden.t"), "{got:#?}");
+    assert!(got[..r].iter().any(|l| l.starts_with(r#"c golden.t key={"id":2}"#)));
+}
+
+#[test]
+fn a_chunk_whose_read_view_is_behind_the_stream_is_read_again() {
+    use snapshot::SnapStep;
+    // The window opens after the insert (1165), the rows come from before
+    // it (908): the insert went out unnoted, so these rows are stale.
+    let (mut m, chunk, _) = snapshot_at(1165);
+    m.snapshot_rows(chunk, chunk_rows(&[(9, "old")]), at(908)).unwrap();
+    assert!(m.pending.is_empty(), "{:?}", m.pending);
+    let SnapStep::Chunk(again) = m.snapshot_step().unwrap() else { panic!("not read again") };
+    assert!(again.chunk > chunk);
+    // Rows at the stream's position close at once, all of them reads.
+    m.snapshot_rows(again.chunk, chunk_rows(&[(1, "one"), (2, "two")]), at(1165)).unwrap();
+    let got: Vec<String> = m.pending.iter().map(describe).collect();
+    assert_eq!(got.iter().filter(|l| l.starts_with("r ")).count(), 2, "{got:#?}");
+    assert_eq!(got.last().unwrap(), "at binlog binlog.000007:1165 gtid 0-1-20", "{got:#?}");
 }
