@@ -3,12 +3,12 @@
 
 # ---- MariaDB ---------------------------------------------------------------
 # Two instances: the primary, and (unless LOGTAP_MYSQL_REPLICA=0) a replica
-# on the primary's port + 10 replicating from it by GTID with
+# on the primary's port + 5 (never another checkout's port) replicating from it by GTID with
 # log_slave_updates and read_only, so a source can read a replica's own
 # binlog (tests/mysql_snapshot.rs). mariadb_use selects which one the
 # MDB_* variables describe.
 MDB_PRIMARY_PORT=${LOGTAP_MYSQL_PORT:-$((23306 + PORT_OFFSET))}
-MDB_REPLICA_PORT=$((MDB_PRIMARY_PORT + 10))
+MDB_REPLICA_PORT=$((MDB_PRIMARY_PORT + 5))
 MDB_REPLICA=${LOGTAP_MYSQL_REPLICA:-1}
 MDB_ROOT_PASSWORD=root      # root over TCP (127.0.0.1); socket root has none
 
