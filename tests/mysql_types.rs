@@ -422,6 +422,10 @@ async fn a_row_reads_the_same_from_the_snapshot_and_from_the_binlog() {
         "INSERT INTO tk VALUES (1.50, '2024-02-29 12:34:56.5', X'01', 'y', 1)",
         "INSERT INTO tk VALUES (-1.50, '1999-12-31 23:59:59.999', X'ff00', 'x', 2)",
         TM_ROW,
+        // An INVISIBLE column is in the binlog's rows, and in the snapshot's
+        // (the SELECT names every column).
+        "CREATE TABLE tv (id int PRIMARY KEY, h varchar(10) INVISIBLE DEFAULT 'hid')",
+        "INSERT INTO tv (id) VALUES (1)",
     ])
     .await;
     let json_cols = format!("json_columns = [\"{db}.t.c_json\"]");
@@ -440,7 +444,7 @@ async fn a_row_reads_the_same_from_the_snapshot_and_from_the_binlog() {
         &dir,
         &format!("{cfg}{sections}[snapshot]\nmode = \"initial\"\nchunk_size = 2\n"),
     );
-    for (table, n) in [("t", 3), ("tk", 2), ("tm", 1)] {
+    for (table, n) in [("t", 3), ("tk", 2), ("tm", 1), ("tv", 1)] {
         let c = read_at_least(&format!("{}s.{db}.{table}", f.prefix), n, Duration::from_secs(60));
         let r = read_at_least(&format!("{prefix}.{db}.{table}"), n, Duration::from_secs(60));
         assert_eq!((c.len(), r.len()), (n, n), "{table}: records\n{}", snap.log_text());

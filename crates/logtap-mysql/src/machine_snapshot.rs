@@ -279,12 +279,6 @@ impl BinlogMachine {
         let mut columns = Vec::with_capacity(catalog.columns.len());
         let mut charsets = Vec::with_capacity(catalog.columns.len());
         for c in &catalog.columns {
-            if c.extra.to_ascii_uppercase().contains("INVISIBLE") {
-                return Err(PipelineError::new(ErrorKind::Unsupported, format!(
-                    "table {id} column `{}` is INVISIBLE: logtap's snapshot does not read invisible columns yet; exclude the table from the snapshot",
-                    c.name
-                )));
-            }
             let column_type = declared_type(
                 &id.to_string(),
                 &c.name,
