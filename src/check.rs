@@ -26,7 +26,9 @@ pub async fn check(path: &Path) -> Result<()> {
                 my.user,
                 my.effective_server_id(&cfg.topic_prefix)
             );
-            Some(logtap_mysql::check::run(my, &cfg.topic_prefix).await?)
+            let mut found = logtap_mysql::check::run(my, &cfg.topic_prefix).await?;
+            found.extend(logtap_mysql::check::snapshot(my, &cfg.snapshot).await?);
+            Some(found)
         }
         SourceConfig::Demo(_) => None,
     };

@@ -387,6 +387,22 @@ async fn an_ad_hoc_snapshot_while_streaming_converges() {
     .await;
     let cfg =
         config(&f, &format!("signal_data_collection = \"{}.sig\"\nchunk_size = 128", f.db)).await;
+    // `logtap check` reports the signal table, and one that is missing.
+    let check = |cfg: &str| {
+        let path = f.dir.path().join("check.toml");
+        std::fs::write(&path, cfg).unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_logtap"))
+            .args(["check", "--config"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr)
+    };
+    let said = check(&cfg);
+    assert!(said.contains(&format!("ok   signal table {}.sig: its rows are signals", f.db)), "{said}");
+    assert!(said.contains("ok   snapshot mode no_data"), "{said}");
+    let said = check(&cfg.replace(".sig\"", ".nosig\""));
+    assert!(said.contains(&format!("FAIL signal table {}.nosig does not exist", f.db)), "{said}");
     let l = Logtap::start(f.dir.path(), &cfg);
     let stop = Arc::new(AtomicBool::new(false));
     let w = tokio::spawn(writer(f.db.clone(), 2000, stop.clone()));
