@@ -399,7 +399,10 @@ async fn an_ad_hoc_snapshot_while_streaming_converges() {
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr)
     };
     let said = check(&cfg);
-    assert!(said.contains(&format!("ok   signal table {}.sig: its rows are signals", f.db)), "{said}");
+    assert!(
+        said.contains(&format!("ok   signal table {}.sig: its rows are signals", f.db)),
+        "{said}"
+    );
     assert!(said.contains("ok   snapshot mode no_data"), "{said}");
     let said = check(&cfg.replace(".sig\"", ".nosig\""));
     assert!(said.contains(&format!("FAIL signal table {}.nosig does not exist", f.db)), "{said}");

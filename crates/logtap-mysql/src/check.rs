@@ -677,6 +677,61 @@ fn capture_findings(
     (out, captured)
 }
 
+/// What `[snapshot]` asks of this server: that its mode is possible here
+/// (MariaDB: any; MySQL: `no_data` until its snapshots are built) and that
+/// the signal table, when one is configured, exists with Debezium's
+/// columns.
+pub async fn snapshot(
+    cfg: &MysqlConfig,
+    snap: &logtap_core::snapshot::SnapshotConfig,
+) -> Result<Vec<Finding>, PipelineError> {
+    use logtap_core::SnapshotMode;
+    let mode = snap.mode.unwrap_or(SnapshotMode::NoData);
+    let mut conn = connect(cfg).await?;
+    let info = server_info(cfg, &mut conn).await?;
+    let mut out = Vec::new();
+    match (mode, info.flavor) {
+        (SnapshotMode::NoData, _) => out.push(ok("snapshot mode no_data: existing rows are not read (ad-hoc snapshots still can be)")),
+        (_, Flavor::Mysql) => out.push(fail(
+            format!("snapshot mode {mode}: snapshots of MySQL are not built yet"),
+            "set [snapshot] mode = \"no_data\" (MariaDB's snapshots work)",
+        )),
+        (_, Flavor::Mariadb) => out.push(ok(format!(
+            "snapshot mode {mode}: chunks of {} rows, each in a consistent snapshot; nothing is written to the server",
+            snap.chunk_size
+        ))),
+    }
+    if let Some(table) = &snap.signal_data_collection {
+        let (db, name) = table.split_once('.').unwrap_or(("", table));
+        let columns: Vec<String> = conn
+            .exec(
+                "SELECT LOWER(COLUMN_NAME) FROM information_schema.COLUMNS \
+                 WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND LOWER(COLUMN_NAME) IN ('id', 'type', 'data')",
+                (db, name),
+            )
+            .await
+            .map_err(|e| classify(cfg, &e))?;
+        let create = format!(
+            "CREATE TABLE `{db}`.`{name}` (id varchar(42) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048)); GRANT INSERT ON `{db}`.`{name}` TO the user that runs `logtap snapshot`"
+        );
+        out.push(match columns.len() {
+            3 => ok(format!(
+                "signal table {table}: its rows are signals (logtap snapshot inserts them)"
+            )),
+            0 => fail(
+                format!("signal table {table} does not exist (or {} cannot see it)", cfg.user),
+                create,
+            ),
+            _ => fail(
+                format!("signal table {table} lacks Debezium's columns id, type, data"),
+                create,
+            ),
+        });
+    }
+    let _ = conn.disconnect().await;
+    Ok(out)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -965,59 +1020,4 @@ mod tests {
         assert!(f[0].what.contains("`crm`"));
         assert!(f[0].fix.as_deref().unwrap().contains("GRANT SELECT ON `crm`.* TO 'cdc'@'%';"));
     }
-}
-
-/// What `[snapshot]` asks of this server: that its mode is possible here
-/// (MariaDB: any; MySQL: `no_data` until its snapshots are built) and that
-/// the signal table, when one is configured, exists with Debezium's
-/// columns.
-pub async fn snapshot(
-    cfg: &MysqlConfig,
-    snap: &logtap_core::snapshot::SnapshotConfig,
-) -> Result<Vec<Finding>, PipelineError> {
-    use logtap_core::SnapshotMode;
-    let mode = snap.mode.unwrap_or(SnapshotMode::NoData);
-    let mut conn = connect(cfg).await?;
-    let info = server_info(cfg, &mut conn).await?;
-    let mut out = Vec::new();
-    match (mode, info.flavor) {
-        (SnapshotMode::NoData, _) => out.push(ok("snapshot mode no_data: existing rows are not read (ad-hoc snapshots still can be)")),
-        (_, Flavor::Mysql) => out.push(fail(
-            format!("snapshot mode {mode}: snapshots of MySQL are not built yet"),
-            "set [snapshot] mode = \"no_data\" (MariaDB's snapshots work)",
-        )),
-        (_, Flavor::Mariadb) => out.push(ok(format!(
-            "snapshot mode {mode}: chunks of {} rows, each in a consistent snapshot; nothing is written to the server",
-            snap.chunk_size
-        ))),
-    }
-    if let Some(table) = &snap.signal_data_collection {
-        let (db, name) = table.split_once('.').unwrap_or(("", table));
-        let columns: Vec<String> = conn
-            .exec(
-                "SELECT LOWER(COLUMN_NAME) FROM information_schema.COLUMNS \
-                 WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND LOWER(COLUMN_NAME) IN ('id', 'type', 'data')",
-                (db, name),
-            )
-            .await
-            .map_err(|e| classify(cfg, &e))?;
-        let create = format!(
-            "CREATE TABLE `{db}`.`{name}` (id varchar(42) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048)); GRANT INSERT ON `{db}`.`{name}` TO the user that runs `logtap snapshot`"
-        );
-        out.push(match columns.len() {
-            3 => ok(format!(
-                "signal table {table}: its rows are signals (logtap snapshot inserts them)"
-            )),
-            0 => fail(
-                format!("signal table {table} does not exist (or {} cannot see it)", cfg.user),
-                create,
-            ),
-            _ => fail(
-                format!("signal table {table} lacks Debezium's columns id, type, data"),
-                create,
-            ),
-        });
-    }
-    let _ = conn.disconnect().await;
-    Ok(out)
 }
