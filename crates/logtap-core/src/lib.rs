@@ -8,6 +8,7 @@
 
 pub mod ack;
 pub mod check;
+pub mod chunks;
 pub mod convert;
 pub mod dblog;
 pub mod decimal;

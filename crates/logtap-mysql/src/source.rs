@@ -22,6 +22,7 @@ use crate::conn::{self, Flavor, ServerInfo};
 use crate::machine::snapshot::{ChunkRequest, SnapSetup, SnapStep};
 use crate::machine::{rotate_of, BinlogMachine, Gtids, Need, Start};
 use crate::snapshot::ChunkMsg;
+use logtap_core::chunks::{ChunkTask, Polled};
 use logtap_core::snapshot::{self, SnapshotConfig, SnapshotMode, SnapshotPlan};
 use logtap_core::traits::{PipelineError, Source, SourceItem};
 use logtap_core::ErrorKind;
@@ -72,32 +73,7 @@ pub struct MysqlSource {
 }
 
 /// The task reading chunks (`snapshot.rs`) and its pacing.
-struct Chunks {
-    tx: mpsc::Sender<ChunkRequest>,
-    rx: mpsc::Receiver<ChunkMsg>,
-    task: tokio::task::JoinHandle<()>,
-    /// No chunk starts before this.
-    next_at: Option<tokio::time::Instant>,
-}
-
-impl Drop for Chunks {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-/// The chunk task's next report (`Some`), or `None` when the pause before
-/// the next chunk is over; never without a snapshot.
-async fn chunk_event(chunks: &mut Option<Chunks>) -> Option<Option<ChunkMsg>> {
-    let Some(c) = chunks else { return std::future::pending().await };
-    match c.next_at {
-        Some(at) if at > tokio::time::Instant::now() => tokio::select! {
-            m = c.rx.recv() => Some(m),
-            _ = tokio::time::sleep_until(at) => None,
-        },
-        _ => Some(c.rx.recv().await),
-    }
-}
+type Chunks = ChunkTask<ChunkRequest, ChunkMsg>;
 
 impl std::fmt::Debug for MysqlSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -277,20 +253,18 @@ impl MysqlSource {
         if self.chunks.is_none() && self.m.snapshot_running() {
             let c = crate::snapshot::connect(&self.cfg).await?;
             let (tx, rx, task) = crate::snapshot::spawn(self.cfg.clone(), c);
-            self.chunks = Some(Chunks { tx, rx, task, next_at: None });
+            self.chunks = Some(Chunks::new(tx, rx, task));
         }
         loop {
             let Some(chunks) = &mut self.chunks else { return Ok(()) };
-            match chunks.rx.try_recv() {
-                Ok(msg) => {
+            match chunks.poll() {
+                Polled::Report(msg) => {
                     self.chunk_msg(Some(msg))?;
                     continue;
                 }
-                Err(mpsc::error::TryRecvError::Disconnected) => return self.chunk_msg(None),
-                Err(mpsc::error::TryRecvError::Empty) => {}
-            }
-            if chunks.next_at.is_some_and(|at| at > tokio::time::Instant::now()) {
-                return Ok(());
+                Polled::Ended => return self.chunk_msg(None),
+                Polled::Wait => return Ok(()),
+                Polled::Ready => {}
             }
             match self.m.snapshot_step()? {
                 SnapStep::Idle => {
@@ -306,12 +280,8 @@ impl MysqlSource {
                 }
                 SnapStep::Chunk(req) => {
                     let Some(chunks) = &mut self.chunks else { return Ok(()) };
-                    // One chunk at a time: the task's queue is always free here.
-                    if chunks.tx.try_send(req).is_err() {
+                    if !chunks.request(req, self.chunk_delay) {
                         return self.chunk_msg(None);
-                    }
-                    if !self.chunk_delay.is_zero() {
-                        chunks.next_at = Some(tokio::time::Instant::now() + self.chunk_delay);
                     }
                     return Ok(());
                 }
@@ -669,7 +639,7 @@ impl Source for MysqlSource {
             }
             let received = tokio::select! {
                 r = self.rx.recv() => r,
-                event = chunk_event(&mut self.chunks) => {
+                event = Chunks::event(&mut self.chunks) => {
                     if let Some(msg) = event {
                         self.chunk_msg(msg)?;
                     }

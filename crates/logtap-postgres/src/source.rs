@@ -26,6 +26,7 @@ use crate::machine::{Input, Need, PgMachine};
 use crate::snapshot::{ChunkMsg, ChunkRequest, Watermarks};
 use crate::types::TypeOptions;
 use crate::walsender::{ConnectParams, Reader, WalSender, WalSenderError, Writer};
+use logtap_core::chunks::{ChunkTask, Polled};
 use logtap_core::event::now_us;
 use logtap_core::snapshot::{self, SnapshotConfig, SnapshotMode, SnapshotPlan};
 use logtap_core::{
@@ -86,19 +87,7 @@ pub struct PostgresSource {
 }
 
 /// The task reading chunks (`snapshot.rs`) and its pacing.
-struct Chunks {
-    tx: mpsc::Sender<ChunkRequest>,
-    rx: mpsc::Receiver<ChunkMsg>,
-    task: tokio::task::JoinHandle<()>,
-    /// No chunk starts before this.
-    next_at: Option<tokio::time::Instant>,
-}
-
-impl Drop for Chunks {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
+type Chunks = ChunkTask<ChunkRequest, ChunkMsg>;
 
 /// A watermark run id, new for each start (see `snapshot.rs`).
 fn run_id() -> u64 {
@@ -107,19 +96,6 @@ fn run_id() -> u64 {
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0);
     nanos ^ (u64::from(std::process::id()) << 40)
-}
-
-/// The chunk task's next report (`Some`), or `None` when the pause before
-/// the next chunk is over; never without a snapshot.
-async fn chunk_event(chunks: &mut Option<Chunks>) -> Option<Option<ChunkMsg>> {
-    let Some(c) = chunks else { return std::future::pending().await };
-    match c.next_at {
-        Some(at) if at > tokio::time::Instant::now() => tokio::select! {
-            m = c.rx.recv() => Some(m),
-            _ = tokio::time::sleep_until(at) => None,
-        },
-        _ => Some(c.rx.recv().await),
-    }
 }
 
 impl std::fmt::Debug for PostgresSource {
@@ -501,21 +477,19 @@ impl PostgresSource {
                     run,
                     self.marks.clone(),
                 );
-                self.chunks = Some(Chunks { tx, rx, task, next_at: None });
+                self.chunks = Some(Chunks::new(tx, rx, task));
             }
         }
         loop {
             let Some(chunks) = &mut self.chunks else { return Ok(()) };
-            match chunks.rx.try_recv() {
-                Ok(msg) => {
+            match chunks.poll() {
+                Polled::Report(msg) => {
                     self.chunk_msg(Some(msg))?;
                     continue;
                 }
-                Err(mpsc::error::TryRecvError::Disconnected) => return self.chunk_msg(None),
-                Err(mpsc::error::TryRecvError::Empty) => {}
-            }
-            if chunks.next_at.is_some_and(|at| at > tokio::time::Instant::now()) {
-                return Ok(());
+                Polled::Ended => return self.chunk_msg(None),
+                Polled::Wait => return Ok(()),
+                Polled::Ready => {}
             }
             match self.m.snapshot_step()? {
                 SnapStep::Idle => {
@@ -533,12 +507,8 @@ impl PostgresSource {
                 }
                 SnapStep::Chunk(req) => {
                     let Some(chunks) = &mut self.chunks else { return Ok(()) };
-                    // One chunk at a time: the task's queue is always free here.
-                    if chunks.tx.try_send(req).is_err() {
+                    if !chunks.request(req, self.chunk_delay) {
                         return self.chunk_msg(None);
-                    }
-                    if !self.chunk_delay.is_zero() {
-                        chunks.next_at = Some(tokio::time::Instant::now() + self.chunk_delay);
                     }
                     return Ok(());
                 }
@@ -597,7 +567,7 @@ impl Source for PostgresSource {
                 None => {
                     let f = tokio::select! {
                         f = self.rx.recv() => f,
-                        event = chunk_event(&mut self.chunks) => {
+                        event = Chunks::event(&mut self.chunks) => {
                             if let Some(msg) = event {
                                 self.chunk_msg(msg)?;
                             }

@@ -1,0 +1,89 @@
+//! The driver's handle on a snapshot's chunk task (both sources run one on
+//! a connection of its own): one request at a time in, reports out, and
+//! the pause (`[snapshot] chunk_delay_ms`) before the next request. What a
+//! request and a report are is each source's own.
+
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+/// See the module documentation. Dropping it stops the task.
+#[derive(Debug)]
+pub struct ChunkTask<Req, Msg> {
+    tx: mpsc::Sender<Req>,
+    rx: mpsc::Receiver<Msg>,
+    task: tokio::task::JoinHandle<()>,
+    /// No request goes out before this.
+    next_at: Option<Instant>,
+}
+
+impl<Req, Msg> Drop for ChunkTask<Req, Msg> {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// What [`ChunkTask::poll`] found.
+#[derive(Debug)]
+pub enum Polled<Msg> {
+    /// A report.
+    Report(Msg),
+    /// The task has ended (its connection failed or it stopped).
+    Ended,
+    /// Nothing yet, and the pause is not over: ask again later.
+    Wait,
+    /// Nothing waiting: a request may go out.
+    Ready,
+}
+
+impl<Req, Msg> ChunkTask<Req, Msg> {
+    /// The handle of a spawned task and its two channels.
+    pub fn new(
+        tx: mpsc::Sender<Req>,
+        rx: mpsc::Receiver<Msg>,
+        task: tokio::task::JoinHandle<()>,
+    ) -> Self {
+        ChunkTask { tx, rx, task, next_at: None }
+    }
+
+    /// A report if one is there, else whether a request may go out now.
+    pub fn poll(&mut self) -> Polled<Msg> {
+        match self.rx.try_recv() {
+            Ok(m) => Polled::Report(m),
+            Err(mpsc::error::TryRecvError::Disconnected) => Polled::Ended,
+            Err(mpsc::error::TryRecvError::Empty)
+                if self.next_at.is_some_and(|at| at > Instant::now()) =>
+            {
+                Polled::Wait
+            }
+            Err(mpsc::error::TryRecvError::Empty) => Polled::Ready,
+        }
+    }
+
+    /// Sends the next request, after which none goes out for `pause`;
+    /// `false` if the task has ended. One request is in flight at a time,
+    /// so the task's queue is always free here.
+    pub fn request(&mut self, req: Req, pause: Duration) -> bool {
+        if self.tx.try_send(req).is_err() {
+            return false;
+        }
+        if !pause.is_zero() {
+            self.next_at = Some(Instant::now() + pause);
+        }
+        true
+    }
+
+    /// The task's next report (`Some(None)`: it ended), or `None` when the
+    /// pause before the next request is over; never without a task. For a
+    /// driver's `select!` next to its stream.
+    pub async fn event(task: &mut Option<Self>) -> Option<Option<Msg>> {
+        let Some(c) = task else { return std::future::pending().await };
+        match c.next_at {
+            Some(at) if at > Instant::now() => tokio::select! {
+                m = c.rx.recv() => Some(m),
+                _ = tokio::time::sleep_until(at) => None,
+            },
+            _ => Some(c.rx.recv().await),
+        }
+    }
+}
