@@ -426,6 +426,13 @@ async fn a_row_reads_the_same_from_the_snapshot_and_from_the_binlog() {
         // (the SELECT names every column).
         "CREATE TABLE tv (id int PRIMARY KEY, h varchar(10) INVISIBLE DEFAULT 'hid')",
         "INSERT INTO tv (id) VALUES (1)",
+        // Keys of other kinds, paged one row a chunk (chunk_size = 1):
+        // unsigned, TIMESTAMP, a latin1 string in its collation, binary.
+        "CREATE TABLE tu (u bigint unsigned, ts timestamp(3) NOT NULL DEFAULT '2000-01-01',
+            k varchar(10) CHARACTER SET latin1, b varbinary(4), PRIMARY KEY (u, ts, k, b))",
+        "INSERT INTO tu VALUES (18446744073709551615, '2024-01-01 00:00:00.5', 'é', X'00'),
+            (1, '1970-01-01 00:00:01', 'e', X'ff'), (1, '2038-01-01 00:00:00', 'E''', X''),
+            (1, '2038-01-01 00:00:00', 'z', X'00ff'), (1, '2038-01-01 00:00:00', 'z', X'0100')",
     ])
     .await;
     let json_cols = format!("json_columns = [\"{db}.t.c_json\"]");
@@ -442,9 +449,9 @@ async fn a_row_reads_the_same_from_the_snapshot_and_from_the_binlog() {
     let cfg = common::my_config(&prefix, &[&db], &now, &dir.join("off"), &json_cols);
     let snap = common::Logtap::start(
         &dir,
-        &format!("{cfg}{sections}[snapshot]\nmode = \"initial\"\nchunk_size = 2\n"),
+        &format!("{cfg}{sections}[snapshot]\nmode = \"initial\"\nchunk_size = 1\n"),
     );
-    for (table, n) in [("t", 3), ("tk", 2), ("tm", 1), ("tv", 1)] {
+    for (table, n) in [("t", 3), ("tk", 2), ("tm", 1), ("tv", 1), ("tu", 5)] {
         let c = read_at_least(&format!("{}s.{db}.{table}", f.prefix), n, Duration::from_secs(60));
         let r = read_at_least(&format!("{prefix}.{db}.{table}"), n, Duration::from_secs(60));
         assert_eq!((c.len(), r.len()), (n, n), "{table}: records\n{}", snap.log_text());
