@@ -692,10 +692,14 @@ pub async fn snapshot(
     let mut out = Vec::new();
     match (mode, info.flavor) {
         (SnapshotMode::NoData, _) => out.push(ok("snapshot mode no_data: existing rows are not read (ad-hoc snapshots still can be)")),
-        (_, Flavor::Mysql) => out.push(fail(
-            format!("snapshot mode {mode}: snapshots of MySQL are not built yet"),
-            "set [snapshot] mode = \"no_data\" (MariaDB's snapshots work)",
+        (_, Flavor::Mysql) if snap.signal_data_collection.is_none() => out.push(fail(
+            format!("snapshot mode {mode}: MySQL's snapshot watermarks are rows of a signal table, and none is set"),
+            "set [snapshot] signal_data_collection = \"db.table\" (logtap's user needs INSERT and DELETE on it), or mode = \"no_data\"",
         )),
+        (_, Flavor::Mysql) => out.push(ok(format!(
+            "snapshot mode {mode}: chunks of {} rows between watermark rows of the signal table",
+            snap.chunk_size
+        ))),
         (_, Flavor::Mariadb) => out.push(ok(format!(
             "snapshot mode {mode}: chunks of {} rows, each in a consistent snapshot; nothing is written to the server",
             snap.chunk_size

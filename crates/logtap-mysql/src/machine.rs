@@ -894,7 +894,7 @@ impl BinlogMachine {
             if signals {
                 // Signal rows are acted on, never sent.
                 if let (Op::Create, Some(row)) = (op, &after) {
-                    signal_rows.push(snapshot::signal_fields(state, row));
+                    signal_rows.push(snapshot::signal_fields(state, row, event_start));
                 }
                 out.push(SourceItem::Checkpoint(Box::new(Checkpoint {
                     position: tx.restart.after(index, row_no + 1),
@@ -915,8 +915,8 @@ impl BinlogMachine {
         if !touched.is_empty() {
             self.snapshot_touched(touched);
         }
-        for (kind, data) in signal_rows {
-            self.snapshot_signal(&kind, data.as_deref());
+        for row in signal_rows {
+            self.snapshot_signal(row)?;
         }
         Ok(())
     }

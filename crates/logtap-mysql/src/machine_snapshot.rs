@@ -123,18 +123,74 @@ pub(crate) struct SnapSetup {
     pub chunk_size: u32,
     /// `[snapshot] signal_data_collection`: its inserted rows are signals.
     pub signal_table: Option<TableId>,
+    /// Where a chunk's window closes.
+    pub watermarks: Watermarks,
 }
 
-/// A signal row's `type` and `data` (Debezium's signal table columns).
-pub(super) fn signal_fields(state: &TableState, row: &Struct) -> (String, Option<String>) {
+/// Where a chunk's window opens and closes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Watermarks {
+    /// MariaDB: opens at the request, closes at the binlog position of the
+    /// chunk's consistent snapshot (see the module documentation).
+    ReadView,
+    /// MySQL, which names no binlog position for a read view: Debezium's
+    /// `snapshot-window-open` / `-close` rows in the signal table, written
+    /// by the chunk task before and after its `SELECT` (id
+    /// `<run>/<chunk>/<low|high>`, data the topic prefix; `run` is new at
+    /// every start, so an earlier start's rows are not taken for this one's).
+    SignalRows { run: u64 },
+}
+
+/// Debezium's signal types of a chunk's window.
+pub(crate) const WINDOW_OPEN: &str = "snapshot-window-open";
+pub(crate) const WINDOW_CLOSE: &str = "snapshot-window-close";
+
+/// A window row's id.
+pub(crate) fn watermark_id(run: u64, chunk: u64, mark: Mark) -> String {
+    let m = if mark == Mark::Low { "low" } else { "high" };
+    format!("{run:x}/{chunk}/{m}")
+}
+
+/// The chunk and mark of a window row of run `run`; `None` for another
+/// run's or anything else.
+fn parse_watermark_id(run: u64, id: &str) -> Option<(u64, Mark)> {
+    let mut parts = id.split('/');
+    let (r, chunk, mark) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() || u64::from_str_radix(r, 16).ok()? != run {
+        return None;
+    }
+    let mark = match mark {
+        "low" => Mark::Low,
+        "high" => Mark::High,
+        _ => return None,
+    };
+    Some((chunk.parse().ok()?, mark))
+}
+
+/// A signal table row: its id, type and data, and where its ROWS event starts.
+#[derive(Debug)]
+pub(super) struct SignalRow {
+    pub id: String,
+    pub kind: String,
+    pub data: Option<String>,
+    pub at: u64,
+}
+
+/// A signal row's `id`, `type` and `data` (Debezium's signal table columns).
+pub(super) fn signal_fields(state: &TableState, row: &Struct, at: u64) -> SignalRow {
     let text = |name: &str| {
-        let at = state.names.iter().position(|n| n.eq_ignore_ascii_case(name))?;
-        match &row.values[at] {
+        let i = state.names.iter().position(|n| n.eq_ignore_ascii_case(name))?;
+        match &row.values[i] {
             logtap_core::schema::Value::String(s) => Some(s.clone()),
             _ => None,
         }
     };
-    (text("type").unwrap_or_default(), text("data"))
+    SignalRow {
+        id: text("id").unwrap_or_default(),
+        kind: text("type").unwrap_or_default(),
+        data: text("data"),
+        at,
+    }
 }
 
 impl BinlogMachine {
@@ -154,11 +210,21 @@ impl BinlogMachine {
     /// tables to the running snapshot or starts an incremental one;
     /// `stop-snapshot` ends the running one. Tables this source does not
     /// capture are left alone (with a warning).
-    pub(super) fn snapshot_signal(&mut self, kind: &str, data: Option<&str>) {
-        let Some(setup) = &self.snap_setup else { return };
+    pub(super) fn snapshot_signal(&mut self, row: SignalRow) -> Result<(), PipelineError> {
+        let Some(setup) = &self.snap_setup else { return Ok(()) };
         let chunk_size = setup.chunk_size;
+        if row.kind == WINDOW_OPEN || row.kind == WINDOW_CLOSE {
+            if let Watermarks::SignalRows { run } = setup.watermarks {
+                if row.data.as_deref() == Some(self.prefix.as_str()) {
+                    if let Some((chunk, mark)) = parse_watermark_id(run, &row.id) {
+                        return self.snapshot_window_row(chunk, mark, row.at);
+                    }
+                }
+            }
+            return Ok(());
+        }
         let at = format!("{}:{}", self.file, self.pos);
-        match parse_signal_row(kind, data) {
+        match parse_signal_row(&row.kind, row.data.as_deref()) {
             Some(Signal::Execute(tables, conditions)) => {
                 let mut add = Vec::new();
                 for t in tables {
@@ -180,6 +246,32 @@ impl BinlogMachine {
             }
             Some(Signal::Stop) | None => {}
         }
+        Ok(())
+    }
+
+    /// A window row of chunk `chunk` (signal-row watermarks), in the ROWS
+    /// event at `event_start`: the low one opens the window; the high one
+    /// closes it where its transaction commits (`snapshot_passed`).
+    fn snapshot_window_row(
+        &mut self,
+        chunk: u64,
+        mark: Mark,
+        event_start: u64,
+    ) -> Result<(), PipelineError> {
+        let file = self.file.clone();
+        let Some(snap) = &mut self.snap else { return Ok(()) };
+        let Some(flight) = snap.in_flight.as_mut().filter(|f| f.chunk == chunk) else {
+            return Ok(());
+        };
+        match mark {
+            Mark::Low => {
+                snap.rec
+                    .watermark(chunk, Mark::Low)
+                    .map_err(|e| PipelineError::internal(format!("snapshot: {e}")))?;
+            }
+            Mark::High => flight.at = Some(BinlogAt { file, pos: event_start }),
+        }
+        Ok(())
     }
 
     /// Starts (or resumes) a snapshot at `progress`, `chunk_size` rows a chunk.
@@ -257,7 +349,13 @@ impl BinlogMachine {
         let chunk = self.next_chunk;
         self.next_chunk += 1;
         snap.rec.begin(chunk);
-        snap.rec.watermark(chunk, Mark::Low).map_err(|e| PipelineError::internal(e.to_string()))?;
+        let read_view =
+            self.snap_setup.as_ref().is_none_or(|s| s.watermarks == Watermarks::ReadView);
+        if read_view {
+            snap.rec
+                .watermark(chunk, Mark::Low)
+                .map_err(|e| PipelineError::internal(e.to_string()))?;
+        }
         snap.in_flight = Some(InFlight { chunk, opened_at: at, more: false, last: None, at: None });
         Ok(SnapStep::Chunk(ChunkRequest { chunk, select }))
     }
@@ -336,7 +434,7 @@ impl BinlogMachine {
         &mut self,
         chunk: u64,
         rows: Vec<Vec<My>>,
-        at: BinlogAt,
+        at: Option<BinlogAt>,
     ) -> Result<(), PipelineError> {
         let Some(snap) = &mut self.snap else { return Ok(()) };
         let (Some(flight), Some(table)) = (&mut snap.in_flight, &snap.table) else {
@@ -345,7 +443,7 @@ impl BinlogMachine {
         if flight.chunk != chunk {
             return Ok(());
         }
-        if (file_no(&at.file), at.pos) < flight.opened_at {
+        if at.as_ref().is_some_and(|at| (file_no(&at.file), at.pos) < flight.opened_at) {
             // The stream was past the read view when the window opened:
             // changes the rows miss went out unnoted. Read it again.
             tracing::debug!(table = %table.state.id, chunk, snapshot_at = ?at, "the chunk's read view is behind the stream: reading it again");
@@ -397,9 +495,12 @@ impl BinlogMachine {
             keyed.push((row_key(state, &row), row));
         }
         snap.rec.rows_read(keyed).map_err(|e| PipelineError::internal(e.to_string()))?;
-        flight.at = Some(at);
-        if self.tx.is_none() {
-            self.snapshot_passed()?;
+        // With signal-row watermarks the high one comes later, in the stream.
+        if let Some(at) = at {
+            flight.at = Some(at);
+            if self.tx.is_none() {
+                self.snapshot_passed()?;
+            }
         }
         Ok(())
     }

@@ -312,7 +312,11 @@ fn snapshot_at(pos: u64) -> (BinlogMachine, u64, Vec<Event>) {
     let split = events.iter().position(|e| start_of(e) == pos).unwrap();
     let mut m = machine(from_start("binlog.000007"), "");
     run(&mut m, &events[..split]);
-    m.snapshot_setup(SnapSetup { chunk_size: 10, signal_table: None });
+    m.snapshot_setup(SnapSetup {
+        chunk_size: 10,
+        signal_table: None,
+        watermarks: snapshot::Watermarks::ReadView,
+    });
     let progress = logtap_core::SnapshotProgress {
         pending_tables: vec!["golden.t".into()],
         ..Default::default()
@@ -339,7 +343,8 @@ fn a_chunk_closes_where_the_stream_reaches_its_read_view() {
     // The window opens before the insert of ids 1 and 2 (0-1-19, 908..1165);
     // the chunk's read view is after it.
     let (mut m, chunk, events) = snapshot_at(908);
-    m.snapshot_rows(chunk, chunk_rows(&[(1, "one"), (2, "two"), (9, "nine")]), at(1165)).unwrap();
+    m.snapshot_rows(chunk, chunk_rows(&[(1, "one"), (2, "two"), (9, "nine")]), Some(at(1165)))
+        .unwrap();
     assert!(m.pending.is_empty(), "the stream is behind the read view: nothing yet");
     let got = run(&mut m, &events[..20]);
     let reads: Vec<&String> = got.iter().filter(|l| l.starts_with("r ")).collect();
@@ -366,12 +371,12 @@ fn a_chunk_whose_read_view_is_behind_the_stream_is_read_again() {
     // The window opens after the insert (1165), the rows come from before
     // it (908): the insert went out unnoted, so these rows are stale.
     let (mut m, chunk, _) = snapshot_at(1165);
-    m.snapshot_rows(chunk, chunk_rows(&[(9, "old")]), at(908)).unwrap();
+    m.snapshot_rows(chunk, chunk_rows(&[(9, "old")]), Some(at(908))).unwrap();
     assert!(m.pending.is_empty(), "{:?}", m.pending);
     let SnapStep::Chunk(again) = m.snapshot_step().unwrap() else { panic!("not read again") };
     assert!(again.chunk > chunk);
     // Rows at the stream's position close at once, all of them reads.
-    m.snapshot_rows(again.chunk, chunk_rows(&[(1, "one"), (2, "two")]), at(1165)).unwrap();
+    m.snapshot_rows(again.chunk, chunk_rows(&[(1, "one"), (2, "two")]), Some(at(1165))).unwrap();
     let got: Vec<String> = m.pending.iter().map(describe).collect();
     assert_eq!(got.iter().filter(|l| l.starts_with("r ")).count(), 2, "{got:#?}");
     assert_eq!(got.last().unwrap(), "at binlog binlog.000007:1165 gtid 0-1-20", "{got:#?}");

@@ -1,9 +1,15 @@
 //! The snapshot's IO: a task on its own connection that reads one chunk at
-//! a time, each in its own consistent-snapshot transaction, and reports
-//! the rows with the binlog position they are consistent with. What to read
-//! and where the rows go in the stream is the state machine's
-//! (`machine_snapshot.rs`, which explains why this needs no watermark
-//! written to the server).
+//! a time and reports its rows. What to read and where the rows go in the
+//! stream is the state machine's (`machine_snapshot.rs`). Two ways:
+//!
+//! - MariaDB: each chunk in its own consistent-snapshot transaction,
+//!   reported with the binlog position the rows are consistent with;
+//!   nothing is written to the server.
+//! - MySQL: a low watermark row inserted into the signal table, the chunk's
+//!   `SELECT` (its own statement, so its own read view, taken after the low
+//!   row committed), the rows handed over and taken by the source, then the
+//!   high watermark row; both rows deleted again. The high row cannot reach
+//!   the stream before the rows reached the state machine.
 //!
 //! The connection reads with `character_set_results = NULL` (strings in
 //! their column's own character set, as the binlog has them) over the
@@ -13,17 +19,34 @@
 
 use crate::config::MysqlConfig;
 use crate::conn;
-use crate::machine::snapshot::{BinlogAt, ChunkRequest};
+use crate::machine::snapshot::{watermark_id, BinlogAt, ChunkRequest, WINDOW_CLOSE, WINDOW_OPEN};
+use logtap_core::dblog::Mark;
 use logtap_core::{ErrorKind, PipelineError};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Row, Value};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
+
+/// How the task marks a chunk's window.
+#[derive(Debug, Clone)]
+pub(crate) enum Marks {
+    /// MariaDB's consistent-snapshot binlog position.
+    ReadView,
+    /// Rows in the signal table (`db`.`table`, quoted), of run `run`, data
+    /// the topic prefix (see `machine_snapshot::Watermarks::SignalRows`).
+    SignalRows { table: String, run: u64, prefix: String },
+}
 
 /// What the task reports.
 #[derive(Debug)]
 pub(crate) enum ChunkMsg {
-    /// The chunk's rows and the binlog position of their read view.
-    Rows { chunk: u64, rows: Vec<Vec<Value>>, at: BinlogAt },
+    /// The chunk's rows and (MariaDB) the binlog position of their read
+    /// view; (MySQL) the high watermark row is written once `ack` is sent.
+    Rows {
+        chunk: u64,
+        rows: Vec<Vec<Value>>,
+        at: Option<BinlogAt>,
+        ack: Option<oneshot::Sender<()>>,
+    },
     /// The chunk's table is gone (`table_gone`) or its columns changed
     /// under the `SELECT`; the task goes on.
     Vanished { chunk: u64, table_gone: bool },
@@ -47,12 +70,25 @@ pub(crate) async fn connect(cfg: &MysqlConfig) -> Result<Conn, PipelineError> {
 pub(crate) fn spawn(
     cfg: MysqlConfig,
     mut conn: Conn,
+    marks: Marks,
 ) -> (mpsc::Sender<ChunkRequest>, mpsc::Receiver<ChunkMsg>, tokio::task::JoinHandle<()>) {
     let (req_tx, mut req_rx) = mpsc::channel::<ChunkRequest>(1);
     let (msg_tx, msg_rx) = mpsc::channel(1);
     let task = tokio::spawn(async move {
         while let Some(req) = req_rx.recv().await {
-            let msg = match chunk(&mut conn, &req).await {
+            let read = match &marks {
+                Marks::ReadView => chunk(&mut conn, &req).await,
+                Marks::SignalRows { table, run, prefix } => {
+                    let w = Window { table, run: *run, prefix };
+                    match w.chunk(&mut conn, &req, &msg_tx).await {
+                        Ok(true) => continue,
+                        // The source is gone.
+                        Ok(false) => return,
+                        Err(e) => Err(e),
+                    }
+                }
+            };
+            let msg = match read {
                 Ok(m) => m,
                 Err(e) => match e {
                     mysql_async::Error::Server(s) if s.code == 1146 || s.code == 1054 => {
@@ -102,8 +138,55 @@ async fn chunk(conn: &mut Conn, req: &ChunkRequest) -> Result<ChunkMsg, mysql_as
     Ok(ChunkMsg::Rows {
         chunk: req.chunk,
         rows: rows.into_iter().map(Row::unwrap).collect(),
-        at: BinlogAt { file, pos },
+        at: Some(BinlogAt { file, pos }),
+        ack: None,
     })
+}
+
+/// Signal-row watermarks (MySQL).
+struct Window<'a> {
+    table: &'a str,
+    run: u64,
+    prefix: &'a str,
+}
+
+impl Window<'_> {
+    async fn mark(
+        &self,
+        conn: &mut Conn,
+        chunk: u64,
+        mark: Mark,
+    ) -> Result<(), mysql_async::Error> {
+        let kind = if mark == Mark::Low { WINDOW_OPEN } else { WINDOW_CLOSE };
+        let id = watermark_id(self.run, chunk, mark);
+        let sql = format!("INSERT INTO {} (id, type, data) VALUES (?, ?, ?)", self.table);
+        conn.exec_drop(sql, (id, kind, self.prefix)).await
+    }
+
+    /// One chunk between its window rows; `false` when the source went away.
+    async fn chunk(
+        &self,
+        conn: &mut Conn,
+        req: &ChunkRequest,
+        tx: &mpsc::Sender<ChunkMsg>,
+    ) -> Result<bool, mysql_async::Error> {
+        self.mark(conn, req.chunk, Mark::Low).await?;
+        let rows: Vec<Row> = conn.exec(req.select.as_str(), ()).await?;
+        let (ack, acked) = oneshot::channel();
+        let rows = rows.into_iter().map(Row::unwrap).collect();
+        let msg = ChunkMsg::Rows { chunk: req.chunk, rows, at: None, ack: Some(ack) };
+        if tx.send(msg).await.is_err() || acked.await.is_err() {
+            return Ok(false);
+        }
+        self.mark(conn, req.chunk, Mark::High).await?;
+        let ids = [Mark::Low, Mark::High].map(|m| watermark_id(self.run, req.chunk, m));
+        conn.exec_drop(
+            format!("DELETE FROM {} WHERE id IN (?, ?)", self.table),
+            (&ids[0], &ids[1]),
+        )
+        .await?;
+        Ok(true)
+    }
 }
 
 /// Inserts an `execute-snapshot` signal for `execute` (db.table names; with

@@ -19,9 +19,10 @@ use crate::catalog;
 use crate::catalog::TableCatalog;
 use crate::config::MysqlConfig;
 use crate::conn::{self, Flavor, ServerInfo};
-use crate::machine::snapshot::{ChunkRequest, SnapSetup, SnapStep};
+use crate::machine::snapshot::{quote_ident, ChunkRequest, SnapSetup, SnapStep, Watermarks};
 use crate::machine::{rotate_of, BinlogMachine, Gtids, Need, Start};
 use crate::snapshot::ChunkMsg;
+use crate::snapshot::Marks;
 use logtap_core::chunks::{ChunkTask, Polled};
 use logtap_core::snapshot::{self, SnapshotConfig, SnapshotMode, SnapshotPlan};
 use logtap_core::traits::{PipelineError, Source, SourceItem};
@@ -70,6 +71,8 @@ pub struct MysqlSource {
     chunk_delay: Duration,
     /// `initial_only`: the source ends once the snapshot is read.
     stop_when_done: bool,
+    /// How the chunk task marks a chunk's window.
+    marks: Marks,
 }
 
 /// The task reading chunks (`snapshot.rs`) and its pacing.
@@ -177,18 +180,31 @@ impl MysqlSource {
         let mut m = BinlogMachine::new(cfg.clone(), prefix, info.flavor, start, checksum);
         let plan = snapshot::plan(mode, stored.is_some(), progress.as_ref());
         let mut catalog_conn = None;
-        if info.flavor == Flavor::Mariadb {
-            let signal_table = snap
-                .signal_data_collection
-                .as_deref()
-                .and_then(|t| t.split_once('.'))
-                .map(|(d, t)| TableId::new(d, t));
-            m.snapshot_setup(SnapSetup { chunk_size: snap.chunk_size, signal_table });
-        }
-        if plan != SnapshotPlan::None && info.flavor == Flavor::Mysql {
+        let signal_table = snap
+            .signal_data_collection
+            .as_deref()
+            .and_then(|t| t.split_once('.'))
+            .map(|(d, t)| TableId::new(d, t));
+        // MariaDB's chunks need nothing written; MySQL's watermarks are
+        // rows of the signal table (see `machine_snapshot.rs`).
+        let marks = match (info.flavor, &signal_table) {
+            (Flavor::Mariadb, _) => Some((Watermarks::ReadView, Marks::ReadView)),
+            (Flavor::Mysql, Some(t)) => {
+                let run = snapshot::run_id();
+                let table = format!("{}.{}", quote_ident(&t.namespace), quote_ident(&t.table));
+                let prefix = prefix.to_string();
+                Some((Watermarks::SignalRows { run }, Marks::SignalRows { table, run, prefix }))
+            }
+            (Flavor::Mysql, None) => None,
+        };
+        if plan != SnapshotPlan::None && marks.is_none() {
             return Err(PipelineError::config(format!(
-                "snapshot mode {mode}: snapshots of MySQL are not built yet (MariaDB's are); set [snapshot] mode = \"no_data\" to stream changes only"
+                "snapshot mode {mode} on MySQL needs [snapshot] signal_data_collection = \"db.table\": MySQL names no binlog position for a read view, so a chunk's watermarks are rows logtap inserts into (and deletes from) that table (CREATE TABLE db.table (id varchar(42) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048)); GRANT INSERT, DELETE on it to logtap's user); or set [snapshot] mode = \"no_data\" to stream changes only"
             )));
+        }
+        let chunk_marks = marks.as_ref().map_or(Marks::ReadView, |(_, m)| m.clone());
+        if let Some((watermarks, _)) = marks {
+            m.snapshot_setup(SnapSetup { chunk_size: snap.chunk_size, signal_table, watermarks });
         }
         match plan {
             SnapshotPlan::None => {}
@@ -231,13 +247,21 @@ impl MysqlSource {
             chunks: None,
             chunk_delay: Duration::from_millis(snap.chunk_delay_ms),
             stop_when_done: mode == SnapshotMode::InitialOnly,
+            marks: chunk_marks,
         })
     }
 
     /// What the chunk task reported.
     fn chunk_msg(&mut self, msg: Option<ChunkMsg>) -> Result<(), PipelineError> {
         match msg {
-            Some(ChunkMsg::Rows { chunk, rows, at }) => self.m.snapshot_rows(chunk, rows, at),
+            Some(ChunkMsg::Rows { chunk, rows, at, ack }) => {
+                self.m.snapshot_rows(chunk, rows, at)?;
+                // The high watermark row may be written now.
+                if let Some(ack) = ack {
+                    let _ = ack.send(());
+                }
+                Ok(())
+            }
             Some(ChunkMsg::Vanished { chunk, table_gone }) => {
                 self.m.snapshot_vanished(chunk, table_gone);
                 Ok(())
@@ -252,7 +276,7 @@ impl MysqlSource {
     async fn drive_snapshot(&mut self) -> Result<(), PipelineError> {
         if self.chunks.is_none() && self.m.snapshot_running() {
             let c = crate::snapshot::connect(&self.cfg).await?;
-            let (tx, rx, task) = crate::snapshot::spawn(self.cfg.clone(), c);
+            let (tx, rx, task) = crate::snapshot::spawn(self.cfg.clone(), c, self.marks.clone());
             self.chunks = Some(Chunks::new(tx, rx, task));
         }
         loop {

@@ -89,15 +89,6 @@ pub struct PostgresSource {
 /// The task reading chunks (`snapshot.rs`) and its pacing.
 type Chunks = ChunkTask<ChunkRequest, ChunkMsg>;
 
-/// A watermark run id, new for each start (see `snapshot.rs`).
-fn run_id() -> u64 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0);
-    nanos ^ (u64::from(std::process::id()) << 40)
-}
-
 impl std::fmt::Debug for PostgresSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PostgresSource").field("slot", &self.cfg.slot_name).finish_non_exhaustive()
@@ -378,7 +369,7 @@ impl PostgresSource {
                     .and_then(|t| t.split_once('.'))
                     .map(|(s, n)| logtap_core::TableId::new(s, n)),
                 slot: slot.clone(),
-                run: run_id(),
+                run: snapshot::run_id(),
                 chunk_size: snap.chunk_size,
                 next_chunk: 1,
                 replay: standby,
