@@ -396,13 +396,14 @@ async fn decimal_bigint_time_and_binary_modes() {
 /// (every type of this file's tables, NULLs and a second set of edge
 /// values) are sent once by a logtap streaming them from before their
 /// INSERTs and once by a logtap snapshotting the tables afterwards; each
-/// row's `after` and the value schema must be equal.
+/// row's `after` and the value schema must be equal. One exception, on
+/// MySQL: a JSON value, which MySQL sends a client as its own text
+/// (`{"a": [1, 2]}`) and the binlog as binary JSON, rendered as Debezium's
+/// binlog client does (`{"a":[1,2]}`); Debezium's own snapshots differ the
+/// same way. There the two must be the same JSON document.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_row_reads_the_same_from_the_snapshot_and_from_the_binlog() {
-    if common::MyServer::get() == common::MyServer::MySql {
-        eprintln!("skipped: snapshots of MySQL are not built yet (README)");
-        return;
-    }
+    let mysql = common::MyServer::get() == common::MyServer::MySql;
     let f = MyFixture::new("mysnapid", &DDL).await;
     let db = f.db.clone();
     f.exec(&[
@@ -447,9 +448,22 @@ async fn a_row_reads_the_same_from_the_snapshot_and_from_the_binlog() {
     std::fs::create_dir_all(&dir).unwrap();
     let prefix = format!("{}r", f.prefix);
     let cfg = common::my_config(&prefix, &[&db], &now, &dir.join("off"), &json_cols);
+    // MySQL's snapshot watermarks are rows of a signal table (never sent,
+    // never snapshotted).
+    let signal = if mysql {
+        let user = common::env("LOGTAP_MYSQL_USER");
+        f.exec(&[
+            "CREATE TABLE sig (id varchar(42) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048))",
+            &format!("GRANT INSERT, DELETE ON `{db}`.sig TO '{user}'@'%', '{user}'@'localhost'"),
+        ])
+        .await;
+        format!("signal_data_collection = \"{db}.sig\"\n")
+    } else {
+        String::new()
+    };
     let snap = common::Logtap::start(
         &dir,
-        &format!("{cfg}{sections}[snapshot]\nmode = \"initial\"\nchunk_size = 1\n"),
+        &format!("{cfg}{sections}[snapshot]\nmode = \"initial\"\nchunk_size = 1\n{signal}"),
     );
     for (table, n) in [("t", 3), ("tk", 2), ("tm", 1), ("tv", 1), ("tu", 5)] {
         let c = read_at_least(&format!("{}s.{db}.{table}", f.prefix), n, Duration::from_secs(60));
@@ -468,7 +482,17 @@ async fn a_row_reads_the_same_from_the_snapshot_and_from_the_binlog() {
                 .unwrap_or_else(|| panic!("{table}: no read with key {}", c.key_str()));
             let rv = r.value_json();
             assert_eq!(rv["payload"]["op"], "r", "{table}");
-            assert_columns(&rv["payload"]["after"], &cv["payload"]["after"], table);
+            let (mut ra, mut ca) = (rv["payload"]["after"].clone(), cv["payload"]["after"].clone());
+            if mysql && table == "t" {
+                for col in ["c_json", "c_json_plain"] {
+                    let doc =
+                        |v: &Json| v.as_str().map(|t| serde_json::from_str::<Json>(t).unwrap());
+                    assert_eq!(doc(&ra[col]), doc(&ca[col]), "{table}: {col} as a document");
+                    ra[col] = Json::Null;
+                    ca[col] = Json::Null;
+                }
+            }
+            assert_columns(&ra, &ca, table);
             // Equal but for the topic prefix in the names.
             let unnamed = |v: &Json, p: &str| v.to_string().replace(&format!("\"{p}."), "\"");
             assert_eq!(

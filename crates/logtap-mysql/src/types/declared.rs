@@ -162,8 +162,17 @@ pub fn select_expr(t: &ColumnType, quoted: &str) -> String {
 /// A value read by [`select_expr`], in the shape the binlog decoder gives
 /// for the same column, ready for [`super::ColumnConversion::convert`].
 pub fn selected_value(t: &ColumnType, v: My) -> Result<My, String> {
+    // MySQL types `col+0` of an ENUM or SET as a DOUBLE (MariaDB as an
+    // integer): a whole number either way.
+    let whole = |d: f64| {
+        (d.fract() == 0.0 && (0.0..=u64::MAX as f64).contains(&d))
+            .then_some(d as u64)
+            .ok_or_else(|| format!("an ENUM/SET number {d} that is not whole"))
+    };
     Ok(match (t, v) {
         (_, My::NULL) => My::NULL,
+        (ColumnType::Enum { .. }, My::Double(d)) => My::UInt(whole(d)?),
+        (ColumnType::Set { .. }, My::Double(d)) => My::Bytes(whole(d)?.to_le_bytes().to_vec()),
         // The binlog stores a SET as its bit mask, little-endian.
         (ColumnType::Set { .. }, My::Int(i)) => My::Bytes(i.to_le_bytes().to_vec()),
         (ColumnType::Set { .. }, My::UInt(u)) => My::Bytes(u.to_le_bytes().to_vec()),
@@ -222,6 +231,9 @@ pub fn key_literal(t: &ColumnType, charset: Option<&str>, v: &My) -> Result<Stri
     let numeric = |c: char| c.is_ascii_digit() || c == '.' || c == '-';
     Ok(match (t, v) {
         (_, My::NULL) => return Err("a key column is NULL".into()),
+        (ColumnType::Enum { .. } | ColumnType::Set { .. }, My::Double(d)) if d.fract() == 0.0 => {
+            format!("{d:.0}")
+        }
         (_, My::Int(i)) => i.to_string(),
         (_, My::UInt(u)) => u.to_string(),
         (_, My::Float(f)) => format!("{f:?}"),
@@ -298,6 +310,10 @@ mod tests {
             My::Bytes(b"00112233-4455-6677-8899-aabbccddeeff".to_vec()),
         );
         assert_eq!(uuid.unwrap(), My::Bytes((0..16u8).map(|i| i * 0x11).collect()));
+        let e = ColumnType::Enum { labels: vec!["a".into(), "b".into()] };
+        assert_eq!(selected_value(&e, My::Double(2.0)).unwrap(), My::UInt(2));
+        assert!(selected_value(&e, My::Double(1.5)).is_err());
+        assert_eq!(key_literal(&e, None, &My::Double(2.0)).unwrap(), "2");
         let ts = ColumnType::Timestamp { fsp: 2 };
         assert_eq!(
             selected_value(&ts, My::Bytes(b"1.12".to_vec())).unwrap(),
