@@ -184,7 +184,7 @@ async fn readyz_follows_the_source_and_kafka() {
         .stdout(std::process::Stdio::null())
         .status()
         .unwrap();
-    assert!(stopped.success());
+    assert!(stopped.success(), "pg_ctl stop failed; logtap:\n{}", l.log_text());
     let down = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         wait_ready(port, 503, "the source is not connected", &l, "PostgreSQL stopped")
     }));

@@ -589,7 +589,6 @@ impl BinlogMachine {
             self.pending.push_back(ctx.event(Op::Read, key, None, Some(row), vec![]));
         }
         snap.progress.rows_done += n as u64;
-        metrics::counter!("logtap_snapshot_rows_scanned_total", "table" => table.state.id.to_string()).increment(n as u64);
         if flight.more {
             snap.progress.last_key = flight.last.map(|k| serde_json::json!(k));
         } else {
