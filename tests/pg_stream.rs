@@ -204,6 +204,50 @@ async fn an_idle_publication_does_not_pin_wal() {
     assert!(caught_up, "slot confirmed only {confirmed}, WAL was at {target} (20 MB of unpublished writes pinned):\n{log}");
 }
 
+/// An idle new slot: the walsender sees logtap's flush position equal to
+/// the slot's confirmed one, which a clean server shutdown waits for (the
+/// walsender exits only once the client confirmed everything it sent).
+/// logtap reported 0/0 until it stored a position past the slot's start,
+/// so with no WAL after the slot's consistent point `pg_ctl stop` hung
+/// (the metrics test's did in about half its runs); this test sees that
+/// only when no WAL follows the point, which is not always so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_slot_reports_its_consistent_point_as_flushed() {
+    let p = unique("pgflushed");
+    let pg = pg_superuser().await;
+    pg.batch_execute(&format!(
+        "CREATE TABLE {p} (id int PRIMARY KEY); ALTER TABLE {p} OWNER TO cdc;"
+    ))
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let t = format!("public.{p}");
+    let l = Logtap::start(dir.path(), &pg_config(&p, &dir.path().join("off"), &[&t], ""));
+    wait_streaming(&l);
+    let slot = p.to_lowercase();
+    let mut seen = None;
+    let mut reported = false;
+    for _ in 0..60 {
+        let row = pg
+            .query_opt(
+                "SELECT r.flush_lsn::text, s.confirmed_flush_lsn::text FROM pg_stat_replication r \
+                 JOIN pg_replication_slots s ON s.active_pid = r.pid WHERE s.slot_name = $1",
+                &[&slot],
+            )
+            .await
+            .unwrap();
+        seen = row.map(|r| (r.get::<_, Option<String>>(0), r.get::<_, Option<String>>(1)));
+        if seen.as_ref().is_some_and(|(flush, confirmed)| flush.is_some() && flush == confirmed) {
+            reported = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let log = l.stop();
+    drop_slot(&pg, &slot).await;
+    assert!(reported, "walsender's flush position vs the slot's: {seen:?}\n{log}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn faults_are_reported_clearly_and_a_lost_connection_resumes() {
     let f = PgFixture::new("pgfault", "id int PRIMARY KEY").await;

@@ -333,7 +333,13 @@ impl PostgresSource {
             err
         })?;
         tracing::info!(slot = %slot, start = %start, proto_version = proto, "streaming");
-        let flushed = Arc::new(AtomicU64::new(start.0));
+        // What the slot already has confirmed counts as flushed from the
+        // start: a new slot (its consistent point) or one reused without a
+        // stored position. Reported as 0/0 instead, a server with no WAL
+        // after the slot's point could never shut down cleanly: its
+        // walsender waits for the client to confirm everything it sent, and
+        // a keepalive at the start position is no progress to store.
+        let flushed = Arc::new(AtomicU64::new(start.0.max(slot_floor.0)));
         let stop = Arc::new(tokio::sync::Notify::new());
         let (tx, rx) = mpsc::channel(1024);
         let socket_task = tokio::spawn(socket_loop(
