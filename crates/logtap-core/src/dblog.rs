@@ -25,6 +25,38 @@ pub enum Mark {
     High,
 }
 
+/// Debezium's signal types of a chunk's window, for watermarks written as
+/// signal-table rows.
+pub const WINDOW_OPEN: &str = "snapshot-window-open";
+pub const WINDOW_CLOSE: &str = "snapshot-window-close";
+
+/// A watermark's id: `<run>/<chunk>/<low|high>`, `run` in hex (new at every
+/// start, so an earlier start's watermark is never taken for this one's);
+/// at most 42 characters, the width of Debezium's signal table id.
+pub fn watermark_id(run: u64, chunk: u64, mark: Mark) -> String {
+    let m = match mark {
+        Mark::Low => "low",
+        Mark::High => "high",
+    };
+    format!("{run:x}/{chunk}/{m}")
+}
+
+/// The chunk and mark of a [`watermark_id`] of run `run`; `None` for
+/// another run's or anything else.
+pub fn parse_watermark_id(run: u64, id: &str) -> Option<(u64, Mark)> {
+    let mut parts = id.split('/');
+    let (r, chunk, mark) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() || u64::from_str_radix(r, 16).ok()? != run {
+        return None;
+    }
+    let mark = match mark {
+        "low" => Mark::Low,
+        "high" => Mark::High,
+        _ => return None,
+    };
+    Some((chunk.parse().ok()?, mark))
+}
+
 /// What a watermark seen in the log meant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Seen<K, R> {

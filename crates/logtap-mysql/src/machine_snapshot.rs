@@ -38,7 +38,7 @@ use super::{BinlogMachine, RowCtx, TableState};
 use crate::catalog::TableCatalog;
 use crate::types::{declared_type, key_literal, select_expr, selected_value};
 use crate::types::{ColumnDef, TableColumns};
-use logtap_core::dblog::{Mark, Reconciler, Seen};
+use logtap_core::dblog::{parse_watermark_id, Mark, Reconciler, Seen, WINDOW_CLOSE, WINDOW_OPEN};
 use logtap_core::event::{now_us, SnapshotMarker};
 use logtap_core::schema::Struct;
 use logtap_core::snapshot::{parse_signal_row, Signal};
@@ -139,32 +139,6 @@ pub(crate) enum Watermarks {
     /// `<run>/<chunk>/<low|high>`, data the topic prefix; `run` is new at
     /// every start, so an earlier start's rows are not taken for this one's).
     SignalRows { run: u64 },
-}
-
-/// Debezium's signal types of a chunk's window.
-pub(crate) const WINDOW_OPEN: &str = "snapshot-window-open";
-pub(crate) const WINDOW_CLOSE: &str = "snapshot-window-close";
-
-/// A window row's id.
-pub(crate) fn watermark_id(run: u64, chunk: u64, mark: Mark) -> String {
-    let m = if mark == Mark::Low { "low" } else { "high" };
-    format!("{run:x}/{chunk}/{m}")
-}
-
-/// The chunk and mark of a window row of run `run`; `None` for another
-/// run's or anything else.
-fn parse_watermark_id(run: u64, id: &str) -> Option<(u64, Mark)> {
-    let mut parts = id.split('/');
-    let (r, chunk, mark) = (parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some() || u64::from_str_radix(r, 16).ok()? != run {
-        return None;
-    }
-    let mark = match mark {
-        "low" => Mark::Low,
-        "high" => Mark::High,
-        _ => return None,
-    };
-    Some((chunk.parse().ok()?, mark))
 }
 
 /// A signal table row: its id, type and data, and where its ROWS event starts.

@@ -19,8 +19,8 @@
 
 use crate::config::MysqlConfig;
 use crate::conn;
-use crate::machine::snapshot::{watermark_id, BinlogAt, ChunkRequest, WINDOW_CLOSE, WINDOW_OPEN};
-use logtap_core::dblog::Mark;
+use crate::machine::snapshot::{BinlogAt, ChunkRequest};
+use logtap_core::dblog::{watermark_id, Mark, WINDOW_CLOSE, WINDOW_OPEN};
 use logtap_core::{ErrorKind, PipelineError};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Row, Value};

@@ -17,7 +17,8 @@
 //! an earlier run (replayed after a restart) is never taken for this one's.
 
 use crate::catalog::sql_err;
-use logtap_core::dblog::Mark;
+use logtap_core::dblog::{parse_watermark_id, watermark_id, Mark};
+pub(crate) use logtap_core::dblog::{WINDOW_CLOSE, WINDOW_OPEN};
 pub(crate) use logtap_core::snapshot::{execute_data, parse_signal_row, signal_of, Signal};
 use logtap_core::PipelineError;
 use tokio::sync::{mpsc, oneshot};
@@ -157,35 +158,11 @@ pub(crate) fn watermark(slot: &str, run: u64, chunk: u64, mark: Mark) -> String 
     format!("{slot}/{}", watermark_id(run, chunk, mark))
 }
 
-/// A watermark's signal-table id (see [`Watermarks::Table`]).
-fn watermark_id(run: u64, chunk: u64, mark: Mark) -> String {
-    let m = match mark {
-        Mark::Low => "low",
-        Mark::High => "high",
-    };
-    format!("{run:x}/{chunk}/{m}")
-}
-
-/// Debezium's signal types of a chunk's window.
-pub(crate) const WINDOW_OPEN: &str = "snapshot-window-open";
-pub(crate) const WINDOW_CLOSE: &str = "snapshot-window-close";
-
 /// A watermark of this slot's run `run`: its chunk and mark. `None` for
 /// anything else (another run, another logtap, not a watermark).
 pub(crate) fn parse_watermark(slot: &str, run: u64, content: &[u8]) -> Option<(u64, Mark)> {
     let text = std::str::from_utf8(content).ok()?;
-    let rest = text.strip_prefix(slot)?.strip_prefix('/')?;
-    let mut parts = rest.split('/');
-    let (r, chunk, mark) = (parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some() || u64::from_str_radix(r, 16).ok()? != run {
-        return None;
-    }
-    let mark = match mark {
-        "low" => Mark::Low,
-        "high" => Mark::High,
-        _ => return None,
-    };
-    Some((chunk.parse().ok()?, mark))
+    parse_watermark_id(run, text.strip_prefix(slot)?.strip_prefix('/')?)
 }
 
 /// Starts the task on `client`: requests in, reports out.
