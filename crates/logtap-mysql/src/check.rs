@@ -692,14 +692,30 @@ pub async fn snapshot(
     let mut out = Vec::new();
     match (mode, info.flavor) {
         (SnapshotMode::NoData, _) => out.push(ok("snapshot mode no_data: existing rows are not read (ad-hoc snapshots still can be)")),
-        (_, Flavor::Mysql) if snap.signal_data_collection.is_none() => out.push(fail(
-            format!("snapshot mode {mode}: MySQL's snapshot watermarks are rows of a signal table, and none is set"),
-            "set [snapshot] signal_data_collection = \"db.table\" (logtap's user needs INSERT and DELETE on it), or mode = \"no_data\"",
-        )),
-        (_, Flavor::Mysql) => out.push(ok(format!(
-            "snapshot mode {mode}: chunks of {} rows between watermark rows of the signal table",
-            snap.chunk_size
-        ))),
+        (_, Flavor::Mysql) => {
+            let read_only = query_text(&mut conn, "SELECT @@GLOBAL.read_only OR @@GLOBAL.super_read_only")
+                .await
+                .map_err(|e| classify(cfg, &e))?
+                .is_some_and(|v| v == "1");
+            let gtids = query_text(&mut conn, "SELECT @@GLOBAL.gtid_mode")
+                .await
+                .map_err(|e| classify(cfg, &e))?
+                .is_some_and(|v| v.eq_ignore_ascii_case("ON"));
+            out.push(match (snap.signal_data_collection.is_some() && !read_only, gtids && cfg.use_gtid) {
+                (true, _) => ok(format!(
+                    "snapshot mode {mode}: chunks of {} rows between watermark rows of the signal table",
+                    snap.chunk_size
+                )),
+                (false, true) => ok(format!(
+                    "snapshot mode {mode}: chunks of {} rows between reads of the executed GTID set; nothing is written to the server",
+                    snap.chunk_size
+                )),
+                (false, false) => fail(
+                    format!("snapshot mode {mode}: MySQL's chunks need GTIDs or, on a writable server, a signal table for their watermarks, and this server has neither"),
+                    "turn gtid_mode ON (and keep mysql.use_gtid), or set [snapshot] signal_data_collection = \"db.table\" (logtap's user needs INSERT and DELETE on it), or mode = \"no_data\"",
+                ),
+            });
+        }
         (_, Flavor::Mariadb) => out.push(ok(format!(
             "snapshot mode {mode}: chunks of {} rows, each in a consistent snapshot; nothing is written to the server",
             snap.chunk_size

@@ -34,10 +34,11 @@
 //! are queued, so a stored checkpoint never claims rows Kafka has not
 //! acknowledged.
 
-use super::{BinlogMachine, RowCtx, TableState};
+use super::{BinlogMachine, Gtids, RowCtx, TableState};
 use crate::catalog::TableCatalog;
 use crate::types::{declared_type, key_literal, select_expr, selected_value};
 use crate::types::{ColumnDef, TableColumns};
+use logtap_binlog::MysqlGtidSet;
 use logtap_core::dblog::{parse_watermark_id, Mark, Reconciler, Seen, WINDOW_CLOSE, WINDOW_OPEN};
 use logtap_core::event::{now_us, SnapshotMarker};
 use logtap_core::schema::Struct;
@@ -78,6 +79,21 @@ struct InFlight {
     /// Where the chunk's read view stands in the binlog (its high
     /// watermark), once its rows are here.
     at: Option<BinlogAt>,
+    /// GTID sets: the stream's set when the window opened, and once the
+    /// rows are here the high set the stream must pass.
+    opened_gtids: Option<MysqlGtidSet>,
+    high_gtids: Option<MysqlGtidSet>,
+}
+
+/// Where a chunk's rows stand, as the chunk task reports it.
+#[derive(Debug)]
+pub(crate) enum RowsAt {
+    /// MariaDB: the read view's binlog position.
+    Position(BinlogAt),
+    /// MySQL read-only: `@@gtid_executed` before and after the `SELECT`.
+    Gtids { low: MysqlGtidSet, high: MysqlGtidSet },
+    /// Signal-row watermarks: the high one follows in the stream.
+    Later,
 }
 
 /// A binlog position between transactions.
@@ -133,6 +149,15 @@ pub(crate) enum Watermarks {
     /// MariaDB: opens at the request, closes at the binlog position of the
     /// chunk's consistent snapshot (see the module documentation).
     ReadView,
+    /// MySQL without writing (read-only, a replica, or no signal table):
+    /// the window opens at the request, between transactions; the chunk
+    /// task reads `@@gtid_executed` before (low) and after (high) its
+    /// `SELECT`. Every transaction streamed before the window must be in
+    /// the low set (else the chunk is read again: a transaction already
+    /// sent might not be in its rows), and the window closes once the
+    /// stream has passed every transaction of the high set, so every
+    /// transaction the rows can contain went out before them.
+    GtidSets,
     /// MySQL, which names no binlog position for a read view: Debezium's
     /// `snapshot-window-open` / `-close` rows in the signal table, written
     /// by the chunk task before and after its `SELECT` (id
@@ -323,14 +348,28 @@ impl BinlogMachine {
         let chunk = self.next_chunk;
         self.next_chunk += 1;
         snap.rec.begin(chunk);
-        let read_view =
-            self.snap_setup.as_ref().is_none_or(|s| s.watermarks == Watermarks::ReadView);
-        if read_view {
+        let opens_now = self
+            .snap_setup
+            .as_ref()
+            .is_none_or(|s| matches!(s.watermarks, Watermarks::ReadView | Watermarks::GtidSets));
+        let opened_gtids = match &self.gtids {
+            Gtids::Mysql(set) => Some(set.clone()),
+            _ => None,
+        };
+        if opens_now {
             snap.rec
                 .watermark(chunk, Mark::Low)
                 .map_err(|e| PipelineError::internal(e.to_string()))?;
         }
-        snap.in_flight = Some(InFlight { chunk, opened_at: at, more: false, last: None, at: None });
+        snap.in_flight = Some(InFlight {
+            chunk,
+            opened_at: at,
+            more: false,
+            last: None,
+            at: None,
+            opened_gtids,
+            high_gtids: None,
+        });
         Ok(SnapStep::Chunk(ChunkRequest { chunk, select }))
     }
 
@@ -408,7 +447,7 @@ impl BinlogMachine {
         &mut self,
         chunk: u64,
         rows: Vec<Vec<My>>,
-        at: Option<BinlogAt>,
+        at: RowsAt,
     ) -> Result<(), PipelineError> {
         let Some(snap) = &mut self.snap else { return Ok(()) };
         let (Some(flight), Some(table)) = (&mut snap.in_flight, &snap.table) else {
@@ -417,7 +456,14 @@ impl BinlogMachine {
         if flight.chunk != chunk {
             return Ok(());
         }
-        if at.as_ref().is_some_and(|at| (file_no(&at.file), at.pos) < flight.opened_at) {
+        let behind = match &at {
+            RowsAt::Position(at) => (file_no(&at.file), at.pos) < flight.opened_at,
+            RowsAt::Gtids { low, .. } => {
+                flight.opened_gtids.as_ref().is_some_and(|o| !o.is_subset_of(low))
+            }
+            RowsAt::Later => false,
+        };
+        if behind {
             // The stream was past the read view when the window opened:
             // changes the rows miss went out unnoted. Read it again.
             tracing::debug!(table = %table.state.id, chunk, snapshot_at = ?at, "the chunk's read view is behind the stream: reading it again");
@@ -470,11 +516,13 @@ impl BinlogMachine {
         }
         snap.rec.rows_read(keyed).map_err(|e| PipelineError::internal(e.to_string()))?;
         // With signal-row watermarks the high one comes later, in the stream.
-        if let Some(at) = at {
-            flight.at = Some(at);
-            if self.tx.is_none() {
-                self.snapshot_passed()?;
-            }
+        match at {
+            RowsAt::Position(at) => flight.at = Some(at),
+            RowsAt::Gtids { high, .. } => flight.high_gtids = Some(high),
+            RowsAt::Later => return Ok(()),
+        }
+        if self.tx.is_none() {
+            self.snapshot_passed()?;
         }
         Ok(())
     }
@@ -530,10 +578,18 @@ impl BinlogMachine {
         let here = (file_no(&self.file), self.pos);
         let Some(snap) = &mut self.snap else { return Ok(()) };
         let Some(flight) = &snap.in_flight else { return Ok(()) };
-        let Some(at) = flight.at.as_ref().filter(|a| (file_no(&a.file), a.pos) <= here) else {
-            return Ok(());
+        let passed_gtids = match (&flight.high_gtids, &self.gtids) {
+            (Some(high), Gtids::Mysql(streamed)) => high.is_subset_of(streamed),
+            _ => false,
         };
-        let at = at.clone();
+        let at = if passed_gtids {
+            BinlogAt { file: self.file.clone(), pos: self.pos }
+        } else {
+            let Some(at) = flight.at.as_ref().filter(|a| (file_no(&a.file), a.pos) <= here) else {
+                return Ok(());
+            };
+            at.clone()
+        };
         let rows = match snap.rec.watermark(flight.chunk, Mark::High) {
             Ok(Seen::Closed(rows)) => rows,
             Ok(Seen::Opened | Seen::Ignored) => return Ok(()),

@@ -343,8 +343,12 @@ fn a_chunk_closes_where_the_stream_reaches_its_read_view() {
     // The window opens before the insert of ids 1 and 2 (0-1-19, 908..1165);
     // the chunk's read view is after it.
     let (mut m, chunk, events) = snapshot_at(908);
-    m.snapshot_rows(chunk, chunk_rows(&[(1, "one"), (2, "two"), (9, "nine")]), Some(at(1165)))
-        .unwrap();
+    m.snapshot_rows(
+        chunk,
+        chunk_rows(&[(1, "one"), (2, "two"), (9, "nine")]),
+        snapshot::RowsAt::Position(at(1165)),
+    )
+    .unwrap();
     assert!(m.pending.is_empty(), "the stream is behind the read view: nothing yet");
     let got = run(&mut m, &events[..20]);
     let reads: Vec<&String> = got.iter().filter(|l| l.starts_with("r ")).collect();
@@ -371,12 +375,17 @@ fn a_chunk_whose_read_view_is_behind_the_stream_is_read_again() {
     // The window opens after the insert (1165), the rows come from before
     // it (908): the insert went out unnoted, so these rows are stale.
     let (mut m, chunk, _) = snapshot_at(1165);
-    m.snapshot_rows(chunk, chunk_rows(&[(9, "old")]), Some(at(908))).unwrap();
+    m.snapshot_rows(chunk, chunk_rows(&[(9, "old")]), snapshot::RowsAt::Position(at(908))).unwrap();
     assert!(m.pending.is_empty(), "{:?}", m.pending);
     let SnapStep::Chunk(again) = m.snapshot_step().unwrap() else { panic!("not read again") };
     assert!(again.chunk > chunk);
     // Rows at the stream's position close at once, all of them reads.
-    m.snapshot_rows(again.chunk, chunk_rows(&[(1, "one"), (2, "two")]), Some(at(1165))).unwrap();
+    m.snapshot_rows(
+        again.chunk,
+        chunk_rows(&[(1, "one"), (2, "two")]),
+        snapshot::RowsAt::Position(at(1165)),
+    )
+    .unwrap();
     let got: Vec<String> = m.pending.iter().map(describe).collect();
     assert_eq!(got.iter().filter(|l| l.starts_with("r ")).count(), 2, "{got:#?}");
     assert_eq!(got.last().unwrap(), "at binlog binlog.000007:1165 gtid 0-1-20", "{got:#?}");

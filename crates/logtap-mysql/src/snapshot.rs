@@ -19,7 +19,8 @@
 
 use crate::config::MysqlConfig;
 use crate::conn;
-use crate::machine::snapshot::{BinlogAt, ChunkRequest};
+use crate::machine::snapshot::{BinlogAt, ChunkRequest, RowsAt};
+use logtap_binlog::MysqlGtidSet;
 use logtap_core::dblog::{watermark_id, Mark, WINDOW_CLOSE, WINDOW_OPEN};
 use logtap_core::{ErrorKind, PipelineError};
 use mysql_async::prelude::Queryable;
@@ -31,6 +32,8 @@ use tokio::sync::{mpsc, oneshot};
 pub(crate) enum Marks {
     /// MariaDB's consistent-snapshot binlog position.
     ReadView,
+    /// MySQL's `@@gtid_executed` before and after the `SELECT`.
+    GtidSets,
     /// Rows in the signal table (`db`.`table`, quoted), of run `run`, data
     /// the topic prefix (see `machine_snapshot::Watermarks::SignalRows`).
     SignalRows { table: String, run: u64, prefix: String },
@@ -41,12 +44,7 @@ pub(crate) enum Marks {
 pub(crate) enum ChunkMsg {
     /// The chunk's rows and (MariaDB) the binlog position of their read
     /// view; (MySQL) the high watermark row is written once `ack` is sent.
-    Rows {
-        chunk: u64,
-        rows: Vec<Vec<Value>>,
-        at: Option<BinlogAt>,
-        ack: Option<oneshot::Sender<()>>,
-    },
+    Rows { chunk: u64, rows: Vec<Vec<Value>>, at: RowsAt, ack: Option<oneshot::Sender<()>> },
     /// The chunk's table is gone (`table_gone`) or its columns changed
     /// under the `SELECT`; the task goes on.
     Vanished { chunk: u64, table_gone: bool },
@@ -78,6 +76,7 @@ pub(crate) fn spawn(
         while let Some(req) = req_rx.recv().await {
             let read = match &marks {
                 Marks::ReadView => chunk(&mut conn, &req).await,
+                Marks::GtidSets => between_gtid_sets(&mut conn, &req).await,
                 Marks::SignalRows { table, run, prefix } => {
                     let w = Window { table, run: *run, prefix };
                     match w.chunk(&mut conn, &req, &msg_tx).await {
@@ -138,7 +137,37 @@ async fn chunk(conn: &mut Conn, req: &ChunkRequest) -> Result<ChunkMsg, mysql_as
     Ok(ChunkMsg::Rows {
         chunk: req.chunk,
         rows: rows.into_iter().map(Row::unwrap).collect(),
-        at: Some(BinlogAt { file, pos }),
+        at: RowsAt::Position(BinlogAt { file, pos }),
+        ack: None,
+    })
+}
+
+/// One chunk between two reads of `@@gtid_executed` (MySQL, nothing written).
+async fn between_gtid_sets(
+    conn: &mut Conn,
+    req: &ChunkRequest,
+) -> Result<ChunkMsg, mysql_async::Error> {
+    async fn executed(conn: &mut Conn) -> Result<Result<MysqlGtidSet, String>, mysql_async::Error> {
+        let text: Option<String> = conn.query_first("SELECT @@GLOBAL.gtid_executed").await?;
+        let text = text.unwrap_or_default().replace(['\n', ' '], "");
+        Ok(text.parse().map_err(|e| format!("@@gtid_executed `{text}`: {e}")))
+    }
+    let low = executed(conn).await?;
+    let rows: Vec<Row> = conn.exec(req.select.as_str(), ()).await?;
+    let high = executed(conn).await?;
+    let (low, high) = match (low, high) {
+        (Ok(l), Ok(h)) => (l, h),
+        (Err(e), _) | (_, Err(e)) => {
+            return Ok(ChunkMsg::Failed(PipelineError::decode(format!(
+                "snapshot chunk {}: {e}",
+                req.chunk
+            ))))
+        }
+    };
+    Ok(ChunkMsg::Rows {
+        chunk: req.chunk,
+        rows: rows.into_iter().map(Row::unwrap).collect(),
+        at: RowsAt::Gtids { low, high },
         ack: None,
     })
 }
@@ -174,7 +203,7 @@ impl Window<'_> {
         let rows: Vec<Row> = conn.exec(req.select.as_str(), ()).await?;
         let (ack, acked) = oneshot::channel();
         let rows = rows.into_iter().map(Row::unwrap).collect();
-        let msg = ChunkMsg::Rows { chunk: req.chunk, rows, at: None, ack: Some(ack) };
+        let msg = ChunkMsg::Rows { chunk: req.chunk, rows, at: RowsAt::Later, ack: Some(ack) };
         if tx.send(msg).await.is_err() || acked.await.is_err() {
             return Ok(false);
         }

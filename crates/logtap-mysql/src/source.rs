@@ -170,6 +170,13 @@ impl MysqlSource {
             gtid = start.gtids.text().as_deref().unwrap_or("-"), skip = ?start.skip,
             server_id, "starting the binlog stream"
         );
+        // A read-only MySQL (a replica) cannot take watermark rows.
+        let read_only = info.flavor == Flavor::Mysql
+            && conn::query_text(&mut sql, "SELECT @@GLOBAL.read_only OR @@GLOBAL.super_read_only")
+                .await
+                .map_err(|e| conn::classify(&cfg, &e))?
+                .is_some_and(|v| v == "1");
+        let mysql_gtids = matches!(start.gtids, Gtids::Mysql(_));
         let stream = Self::open_stream(&cfg, &info, sql, server_id, &start).await?;
         let (tx, rx) = mpsc::channel(READ_AHEAD_EVENTS);
         let idle = (cfg.heartbeat_interval_ms > 0)
@@ -185,21 +192,23 @@ impl MysqlSource {
             .as_deref()
             .and_then(|t| t.split_once('.'))
             .map(|(d, t)| TableId::new(d, t));
-        // MariaDB's chunks need nothing written; MySQL's watermarks are
-        // rows of the signal table (see `machine_snapshot.rs`).
+        // MariaDB's chunks need nothing written. MySQL's watermarks are rows
+        // of the signal table on a writable server that has one, else the
+        // executed GTID sets around each chunk (see `machine_snapshot.rs`).
         let marks = match (info.flavor, &signal_table) {
             (Flavor::Mariadb, _) => Some((Watermarks::ReadView, Marks::ReadView)),
-            (Flavor::Mysql, Some(t)) => {
+            (Flavor::Mysql, Some(t)) if !read_only => {
                 let run = snapshot::run_id();
                 let table = format!("{}.{}", quote_ident(&t.namespace), quote_ident(&t.table));
                 let prefix = prefix.to_string();
                 Some((Watermarks::SignalRows { run }, Marks::SignalRows { table, run, prefix }))
             }
-            (Flavor::Mysql, None) => None,
+            (Flavor::Mysql, _) if mysql_gtids => Some((Watermarks::GtidSets, Marks::GtidSets)),
+            (Flavor::Mysql, _) => None,
         };
         if plan != SnapshotPlan::None && marks.is_none() {
             return Err(PipelineError::config(format!(
-                "snapshot mode {mode} on MySQL needs [snapshot] signal_data_collection = \"db.table\": MySQL names no binlog position for a read view, so a chunk's watermarks are rows logtap inserts into (and deletes from) that table (CREATE TABLE db.table (id varchar(42) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048)); GRANT INSERT, DELETE on it to logtap's user); or set [snapshot] mode = \"no_data\" to stream changes only"
+                "snapshot mode {mode} on this MySQL: its chunks need watermarks, and neither kind is available here. Either GTIDs (gtid_mode = ON on the server, mysql.use_gtid = true), whose executed sets logtap reads around each chunk, writing nothing; or, on a writable server, [snapshot] signal_data_collection = \"db.table\" (CREATE TABLE db.table (id varchar(42) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048)); GRANT INSERT, DELETE on it to logtap's user). Or set [snapshot] mode = \"no_data\" to stream changes only"
             )));
         }
         let chunk_marks = marks.as_ref().map_or(Marks::ReadView, |(_, m)| m.clone());
