@@ -285,9 +285,10 @@ impl BinlogMachine {
             done,
             done_checkpoint: false,
         });
-        if done {
+        if done && self.tx.is_none() {
             // Nothing to read: a checkpoint says so (and ends an
-            // initial_only run).
+            // initial_only run). Only between transactions: a signal
+            // never starts an empty snapshot, a start always is there.
             let here = self.boundary();
             self.push_checkpoint(here);
         }
