@@ -34,6 +34,9 @@ pub struct PipelineParts<'a> {
     pub heartbeat_action: Option<String>,
     /// What `/readyz` decides on (see `crate::telemetry`).
     pub health: crate::telemetry::Health,
+    /// Warn when the oldest record in flight has waited this long for its
+    /// acknowledgement (`kafka.delivery_timeout_ms`; zero: never).
+    pub stall_after: Duration,
 }
 
 /// How often the source is asked how much it holds back on the server.
@@ -71,6 +74,7 @@ pub async fn run<S: Source, K: Sink>(
     let mut lag = tokio::time::interval(LAG_EVERY);
     lag.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_committed = parts.tracker.committed();
+    let mut stall = StallWatch::new(parts.stall_after);
     let limits = parts.tracker.limits();
     metrics::gauge!("logtap_in_flight_records_limit").set(limits.max_records as f64);
     metrics::gauge!("logtap_in_flight_bytes_limit").set(limits.max_bytes as f64);
@@ -85,6 +89,7 @@ pub async fn run<S: Source, K: Sink>(
                     break Err(e);
                 }
                 let (records, bytes) = parts.tracker.in_flight();
+                stall.tick(parts.tracker.retired(), records);
                 metrics::gauge!("logtap_in_flight_records").set(records as f64);
                 metrics::gauge!("logtap_in_flight_bytes").set(bytes as f64);
                 let committed = parts.tracker.committed();
@@ -156,6 +161,52 @@ pub async fn run<S: Source, K: Sink>(
     drained?;
     stored?;
     Ok(outcome)
+}
+
+/// Notices when Kafka stops acknowledging: the oldest record in flight has
+/// waited longer than `after`. logtap never gives a record up by time: a
+/// record failed for its age lets later records of its partition reach
+/// Kafka before its replay (invariant 1), so waiting is the only order-safe
+/// answer to an outage. This says so, once every `after`, instead.
+struct StallWatch {
+    after: Duration,
+    retired: u64,
+    since: std::time::Instant,
+    warned: Option<std::time::Instant>,
+}
+
+impl StallWatch {
+    fn new(after: Duration) -> Self {
+        StallWatch { after, retired: 0, since: std::time::Instant::now(), warned: None }
+    }
+
+    /// Called on the commit tick with the tracker's in-order acknowledged
+    /// count and the records in flight.
+    fn tick(&mut self, retired: u64, in_flight: usize) {
+        let now = std::time::Instant::now();
+        if retired != self.retired || in_flight == 0 {
+            if self.warned.take().is_some() {
+                let waited = now.duration_since(self.since).as_secs();
+                tracing::info!(waited_s = waited, "Kafka acknowledges records again");
+            }
+            self.retired = retired;
+            self.since = now;
+            return;
+        }
+        let waited = now.duration_since(self.since);
+        let due = self.warned.is_none_or(|w| now.duration_since(w) >= self.after);
+        if !self.after.is_zero() && waited >= self.after && due {
+            tracing::warn!(
+                waited_s = waited.as_secs(),
+                in_flight,
+                "Kafka has not acknowledged the oldest record in flight for {} s; waiting for it \
+                 (records are never given up by time, so none can be overtaken); check the \
+                 brokers and kafka.bootstrap_servers",
+                waited.as_secs()
+            );
+            self.warned = Some(now);
+        }
+    }
 }
 
 /// The heartbeat topic when the next heartbeat is due; never without one.

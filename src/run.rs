@@ -141,6 +141,9 @@ async fn run_once(
         }),
         heartbeat_action: cfg.heartbeat.action_query.clone(),
         health: health.clone(),
+        stall_after: Duration::from_millis(
+            cfg.kafka.as_ref().map_or(0, |k| u64::from(k.delivery_timeout_ms)),
+        ),
     };
     match &cfg.source {
         SourceConfig::Postgres(pg) => {

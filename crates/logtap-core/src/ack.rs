@@ -207,6 +207,13 @@ impl AckTracker {
         self.entries.is_empty()
     }
 
+    /// How many records were acknowledged in order so far: it stays put
+    /// while the oldest record in flight waits, however many behind it are
+    /// acknowledged (what "Kafka is stalled" is measured by).
+    pub fn retired(&self) -> Seq {
+        self.first_seq
+    }
+
     pub fn limits(&self) -> Limits {
         self.limits
     }

@@ -85,6 +85,11 @@ impl SharedTracker {
         self.lock().limits()
     }
 
+    /// See [`AckTracker::retired`].
+    pub fn retired(&self) -> u64 {
+        self.lock().retired()
+    }
+
     pub fn is_idle(&self) -> bool {
         self.lock().is_idle()
     }

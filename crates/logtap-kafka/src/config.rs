@@ -26,9 +26,13 @@ pub struct KafkaConfig {
     /// larger rows fail with an error naming the topic.
     #[serde(default = "default_message_max_bytes")]
     pub message_max_bytes: u32,
-    /// How long a record may wait for delivery before it fails
-    /// (librdkafka `message.timeout.ms`); 0 means forever. A failed delivery
-    /// stops logtap without storing a position past the record.
+    /// How long the oldest record in flight may wait for Kafka's
+    /// acknowledgement before logtap warns that Kafka is stalled (and again
+    /// every that often); 0: never warn. Records are never given up by
+    /// time: librdkafka's `message.timeout.ms` is always 0 (as Kafka
+    /// Connect's `delivery.timeout.ms` is its maximum), because a record
+    /// failed for its age lets the later records of its partition reach
+    /// Kafka before its replay.
     #[serde(default = "default_delivery_timeout_ms")]
     pub delivery_timeout_ms: u32,
     /// `PLAINTEXT`, `SSL`, `SASL_PLAINTEXT` or `SASL_SSL`.
@@ -116,7 +120,7 @@ fn default_message_max_bytes() -> u32 {
     1_000_000
 }
 fn default_delivery_timeout_ms() -> u32 {
-    300_000
+    30_000
 }
 fn default_security_protocol() -> String {
     "PLAINTEXT".into()
@@ -312,7 +316,14 @@ impl KafkaConfig {
             ("linger.ms".into(), self.linger_ms.to_string()),
             ("batch.size".into(), self.batch_size.to_string()),
             ("message.max.bytes".into(), self.message_max_bytes.to_string()),
-            ("message.timeout.ms".into(), self.delivery_timeout_ms.to_string()),
+            // Never fail a record by its age: librdkafka fails the oldest
+            // queued records of a partition at their timeout and then sends
+            // the later ones (an epoch bump skips the gap), so after the
+            // restart's replay a key's earlier change lands behind its later
+            // one. Without a timeout a record leaves librdkafka only
+            // delivered, refused for good (which stops logtap) or purged by
+            // logtap itself (which sends nothing after it on that producer).
+            ("message.timeout.ms".into(), "0".into()),
             ("queue.buffering.max.messages".into(), (max_records.max(1) + 1000).to_string()),
             (
                 "queue.buffering.max.kbytes".into(),
@@ -381,9 +392,12 @@ mod tests {
     #[test]
     fn guarantees_are_always_set() {
         let s = KafkaConfig::new("a:1").producer_settings(100, 1 << 20);
-        for (k, v) in
-            [("enable.idempotence", "true"), ("acks", "all"), ("partitioner", "murmur2_random")]
-        {
+        for (k, v) in [
+            ("enable.idempotence", "true"),
+            ("acks", "all"),
+            ("partitioner", "murmur2_random"),
+            ("message.timeout.ms", "0"),
+        ] {
             assert!(s.contains(&(k.to_string(), v.to_string())), "{k}");
         }
     }
