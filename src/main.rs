@@ -73,7 +73,7 @@ fn main() -> std::process::ExitCode {
             // gone exits differently so a supervisor can tell it apart.
             match e.downcast_ref::<PipelineError>() {
                 Some(p) => {
-                    eprintln!("  fix: {}", p.kind.fix());
+                    eprintln!("  fix: {}", p.fix());
                     std::process::ExitCode::from(match p.policy() {
                         Policy::Reset => EXIT_NEEDS_RESET,
                         _ => 1,

@@ -309,6 +309,40 @@ async fn faults_are_reported_clearly_and_a_lost_connection_resumes() {
     assert!(status.1.contains("fix: ") && !status.1.contains("retrying from"), "{}", status.1);
 }
 
+/// The publication dropped while logtap streams: pgoutput's 42704
+/// ("publication does not exist") is a server setup to mend, named with its
+/// fix, not a lost position (exit 3, "run `logtap reset`"), and not retried.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_publication_stops_naming_the_publication() {
+    let f = PgFixture::new("pgpubdrop", "id int PRIMARY KEY").await;
+    let publication = f.prefix.to_lowercase().replace('-', "_");
+    let l = f.start();
+    f.pg.batch_execute(&format!("INSERT INTO {} VALUES (1)", f.table)).await.unwrap();
+    let first = read_topic_until(&f.topic(), Duration::from_secs(30), |g| !g.is_empty());
+    assert_eq!(first.len(), 1, "the row before the drop:\n{}", l.log_text());
+    f.pg.batch_execute(&format!(
+        "DROP PUBLICATION {publication}; INSERT INTO {} VALUES (2)",
+        f.table
+    ))
+    .await
+    .unwrap();
+    let mut l = l;
+    let exited = wait_until(Duration::from_secs(30), || l.child.try_wait().unwrap().is_some());
+    let log = l.log_text();
+    assert!(exited, "logtap must stop when its publication is gone:\n{log}");
+    let status = l.child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "a setup to mend, not a lost position (3):\n{log}");
+    assert!(log.contains("42704"), "the server's code:\n{log}");
+    assert!(
+        log.contains(&format!("fix: the publication `{publication}` no longer exists")),
+        "the fix names the publication:\n{log}"
+    );
+    assert!(
+        !log.contains("retrying from") && !log.contains("logtap reset` to start over"),
+        "{log}"
+    );
+}
+
 /// The topic replayed in LSN order (see [`common::replay_rows`]).
 fn replay(records: &[Got]) -> common::Replayed {
     common::replay_rows(records, |v| v["source"]["lsn"].as_i64().expect("source.lsn"))

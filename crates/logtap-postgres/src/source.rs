@@ -105,6 +105,30 @@ fn wal_err(context: &str, e: WalSenderError) -> PipelineError {
     PipelineError::new(e.kind(), format!("{context}: {e}"))
 }
 
+/// An error the walsender sent while streaming. There, undefined_object
+/// (42704) is pgoutput's "publication does not exist": the slot cannot
+/// vanish while it is active, the publication can. That is a server setup
+/// to mend, not a lost position: the slot and the stored position are kept.
+fn stream_err(cfg: &PostgresConfig, e: &WalSenderError) -> PipelineError {
+    let err = PipelineError::new(
+        e.kind(),
+        format!("replication stream on slot `{}`: {e}", cfg.slot_name),
+    );
+    if e.sqlstate() != Some("42704") {
+        return err;
+    }
+    let publication = &cfg.publication_name;
+    PipelineError { kind: ErrorKind::ServerSetup, ..err }.with_fix(format!(
+        "the publication `{publication}` no longer exists (dropped while logtap read the slot): \
+         start logtap again, which creates it (postgres.publication_autocreate_mode = \
+         \"filtered\" or \"all_tables\"), or with \"disabled\" create it first (CREATE \
+         PUBLICATION {} FOR TABLE ...); the slot and the stored position are kept. Changes \
+         committed while the publication did not exist cannot be decoded through this slot: \
+         if the error comes back, run `logtap reset` and let a new snapshot bring the tables back",
+        quote_ident(publication)
+    ))
+}
+
 fn quote_ident(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))
 }
@@ -517,12 +541,7 @@ impl PostgresSource {
     /// through the machine, answering what it needs.
     async fn process(&mut self, frame: &Frame) -> Result<(), PipelineError> {
         let input = match frame {
-            Frame::Error(e) => {
-                return Err(PipelineError::new(
-                    e.kind(),
-                    format!("replication stream on slot `{}`: {e}", self.cfg.slot_name),
-                ))
-            }
+            Frame::Error(e) => return Err(stream_err(&self.cfg, e)),
             Frame::End => {
                 return Err(PipelineError::connection(format!(
                     "PostgreSQL ended the replication stream on slot `{}`",

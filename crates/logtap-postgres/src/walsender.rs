@@ -146,8 +146,12 @@ pub fn sqlstate_kind(code: &str) -> ErrorKind {
         "42501" => ErrorKind::Privileges,
         // object_in_use: a replication slot active for another process.
         "55006" => ErrorKind::SlotInUse,
-        // undefined_object: on START_REPLICATION, the slot is gone.
-        "42704" => ErrorKind::PositionLost,
+        // undefined_object names no object by its code: a slot, a
+        // publication, a type. A refusal here; the places that know which
+        // object their statement names reclassify it (START_REPLICATION: a
+        // slot gone is PositionLost; the stream: a publication dropped is
+        // ServerSetup) and give the fix for it.
+        "42704" => ErrorKind::Refused,
         // feature_not_supported
         "0A000" => ErrorKind::Unsupported,
         // object_not_in_prerequisite_state: wal_level, max_replication_slots.
@@ -852,8 +856,9 @@ mod tests {
             detail: None,
             hint: None,
         };
-        assert_eq!(server("42704").kind(), ErrorKind::PositionLost);
-        assert_eq!(server("42704").kind().policy(), Policy::Reset);
+        // Which object is missing is known only where the statement is.
+        assert_eq!(server("42704").kind(), ErrorKind::Refused);
+        assert_eq!(server("42704").kind().policy(), Policy::Stop);
         for code in ["57P01", "57P02", "57P03", "53300", "08006"] {
             assert_eq!(server(code).kind(), ErrorKind::Connection, "{code}");
         }
