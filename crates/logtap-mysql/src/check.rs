@@ -10,8 +10,9 @@
 
 use crate::config::{MysqlConfig, SYSTEM_DATABASES};
 use crate::conn::{classify, connect, query_text, server_info, Flavor};
+use logtap_core::check::Level;
 use logtap_core::check::{fail, ok, warn, Finding};
-use logtap_core::PipelineError;
+use logtap_core::{ErrorKind, PipelineError};
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
 
@@ -73,6 +74,44 @@ async fn checks(
     out.extend(privilege_findings(&settings, &account, &grants, &captured));
     out.extend(found);
     Ok(out)
+}
+
+/// What `logtap run` checks before it reads the binlog, at every start and
+/// reconnect: the binlog settings `check` fails on. A server that logs
+/// statements, partial row images or no column names would have changes
+/// skipped or misread; stopping with `check`'s own message and fix is the
+/// only safe answer (a server changed under a running logtap is caught at
+/// the next reconnect).
+pub async fn preflight(
+    cfg: &MysqlConfig,
+    conn: &mut Conn,
+    info: &crate::conn::ServerInfo,
+) -> Result<(), PipelineError> {
+    let settings = read_settings(cfg, conn, info.flavor, &info.version, &info.checksum).await?;
+    preflight_verdict(&settings, &format!("{}:{}", cfg.host, cfg.port))
+}
+
+/// The first failing binlog setting as the error `run` stops with.
+fn preflight_verdict(settings: &Settings, at: &str) -> Result<(), PipelineError> {
+    // use_gtid only changes a warning, never a failure.
+    match evaluate(settings, true).into_iter().find(|f| f.level == Level::Fail) {
+        None => Ok(()),
+        Some(f) => {
+            let err = PipelineError::new(
+                ErrorKind::ServerSetup,
+                format!(
+                    "{} at {at} is not set up for change capture: {} (`logtap check` lists \
+                     every setting); nothing was read",
+                    flavor_name(settings.flavor),
+                    f.what
+                ),
+            );
+            Err(match f.fix {
+                Some(fix) => err.with_fix(fix),
+                None => err,
+            })
+        }
+    }
 }
 
 fn flavor_name(flavor: Flavor) -> &'static str {
@@ -856,6 +895,27 @@ mod tests {
             "binlog_row_value_options = PARTIAL_JSON",
             "SET GLOBAL binlog_row_value_options = ''",
         );
+    }
+
+    #[test]
+    fn run_stops_on_what_check_fails_with_its_fix() {
+        for flavor in [Flavor::Mariadb, Flavor::Mysql] {
+            assert!(preflight_verdict(&good(flavor), "h:1").is_ok());
+            let mut s = good(flavor);
+            s.binlog_format = Some("STATEMENT".into());
+            let e = preflight_verdict(&s, "h:1").unwrap_err();
+            assert_eq!(e.kind, ErrorKind::ServerSetup);
+            assert!(e.message.contains("binlog_format = STATEMENT"), "{e}");
+            assert!(e.fix().contains("SET GLOBAL binlog_format = 'ROW'"), "{}", e.fix());
+            let mut s = good(flavor);
+            s.binlog_row_image = "MINIMAL".into();
+            let e = preflight_verdict(&s, "h:1").unwrap_err();
+            assert!(e.fix().contains("binlog_row_image"), "{}", e.fix());
+            let mut s = good(flavor);
+            s.gtid_mode = Some("OFF".into());
+            s.expire_logs_days = Some(0.1);
+            assert!(preflight_verdict(&s, "h:1").is_ok(), "warnings do not stop run");
+        }
     }
 
     #[test]

@@ -114,6 +114,7 @@ impl MysqlSource {
         let mode = snap.mode.unwrap_or(SnapshotMode::NoData);
         let mut sql = conn::connect(&cfg).await?;
         let info = conn::server_info(&cfg, &mut sql).await?;
+        crate::check::preflight(&cfg, &mut sql, &info).await?;
         let server_id = cfg.effective_server_id(prefix);
         if server_id == info.server_id {
             return Err(PipelineError::config(format!(

@@ -1,0 +1,194 @@
+//! Servers set up wrongly for change capture: `logtap run` must refuse what
+//! `logtap check` fails, before it reads or stores anything, with check's
+//! message and fix. Each test starts a throwaway MariaDB of its own with
+//! the wrong setting (the shared test servers are never changed).
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{env, unique, wait_until, Logtap};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A MariaDB server in a temporary directory, stopped when dropped.
+struct ThrowawayMariadb {
+    child: Child,
+    port: u16,
+    socket: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl ThrowawayMariadb {
+    /// Installs a data directory and starts `mariadbd` with the options
+    /// the shared server has, but `binlog_format` as given.
+    fn start(binlog_format: &str) -> ThrowawayMariadb {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let socket = dir.path().join("mariadbd.sock");
+        // mariadbd runs as the mysql user, which must own its directory.
+        let owned = Command::new("chown").args(["-R", "mysql:mysql"]).arg(dir.path()).status();
+        assert!(owned.unwrap().success(), "chown the throwaway directory");
+        let install = Command::new("mariadb-install-db")
+            .args([
+                "--no-defaults",
+                "--user=mysql",
+                "--skip-test-db",
+                "--auth-root-authentication-method=socket",
+            ])
+            .arg(format!("--datadir={}", data.display()))
+            .output()
+            .expect("mariadb-install-db");
+        assert!(install.status.success(), "{}", String::from_utf8_lossy(&install.stderr));
+        let port = free_port();
+        let child = Command::new(mariadbd())
+            .args([
+                "--no-defaults",
+                "--user=mysql",
+                "--bind-address=127.0.0.1",
+                "--skip-name-resolve",
+            ])
+            .arg(format!("--datadir={}", data.display()))
+            .arg(format!("--socket={}", socket.display()))
+            .arg(format!("--port={port}"))
+            .arg(format!("--log-bin={}/binlog", data.display()))
+            .arg(format!("--binlog-format={binlog_format}"))
+            .args(["--binlog-row-image=FULL", "--binlog-row-metadata=FULL", "--server-id=71"])
+            .arg(format!("--log-error={}/mariadb.err", dir.path().display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("mariadbd");
+        let server = ThrowawayMariadb { child, port, socket, _dir: dir };
+        assert!(
+            wait_until(Duration::from_secs(60), || server.root(&["-e", "SELECT 1"]).is_ok()),
+            "the throwaway MariaDB did not start"
+        );
+        server
+    }
+
+    /// Runs the `mariadb` client as root over the socket.
+    fn root(&self, args: &[&str]) -> Result<String, String> {
+        let out = Command::new("mariadb")
+            .arg("--no-defaults")
+            .arg(format!("--socket={}", self.socket.display()))
+            .args(["-u", "root", "-N", "-B"])
+            .args(args)
+            .output()
+            .map_err(|e| e.to_string())?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+}
+
+impl Drop for ThrowawayMariadb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn mariadbd() -> &'static str {
+    if Path::new("/usr/sbin/mariadbd").exists() {
+        "/usr/sbin/mariadbd"
+    } else {
+        "mariadbd"
+    }
+}
+
+/// `logtap <sub>` on `config` (written into `dir`): success, stdout+stderr.
+fn cli(dir: &Path, config: &str, sub: &str) -> (bool, String) {
+    let path = dir.join("logtap.toml");
+    std::fs::write(&path, config).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_logtap"))
+        .args([sub, "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let text =
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// A MariaDB whose binlog logs statements: `check` fails it, and `run`
+/// must stop before reading (nothing sent, nothing stored) rather than
+/// stream past the INSERT, UPDATE and DELETE it cannot see.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_refuses_a_statement_binlog_with_checks_message_and_stores_nothing() {
+    let server = ThrowawayMariadb::start("STATEMENT");
+    let prefix = unique("stmtbin");
+    let password = env("LOGTAP_MYSQL_PASSWORD");
+    server
+        .root(&[
+            "-e",
+            &format!(
+                "CREATE USER 'cdc'@'127.0.0.1' IDENTIFIED BY '{password}';
+                 GRANT SELECT, RELOAD, SHOW DATABASES, REPLICATION SLAVE, BINLOG MONITOR,
+                       REPLICATION CLIENT ON *.* TO 'cdc'@'127.0.0.1';
+                 CREATE DATABASE {prefix};
+                 CREATE TABLE {prefix}.t (id int PRIMARY KEY, v int);"
+            ),
+        ])
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        r#"topic_prefix = "{prefix}"
+[mysql]
+host = "127.0.0.1"
+port = {port}
+user = "cdc"
+password_env = "LOGTAP_MYSQL_PASSWORD"
+server_id = 5400171
+database_include_list = ["{prefix}"]
+[kafka]
+bootstrap_servers = "{kafka}"
+[offsets]
+path = "{offsets}"
+"#,
+        port = server.port,
+        kafka = common::bootstrap(),
+        offsets = dir.path().join("off").display(),
+    );
+    let (ok, check) = cli(dir.path(), &config, "check");
+    assert!(!ok && check.contains("binlog_format = STATEMENT"), "check must fail it:\n{check}");
+
+    // Changes the statement binlog holds; logtap must not step over them.
+    server
+        .root(&[
+            "-e",
+            &format!(
+                "INSERT INTO {prefix}.t VALUES (1, 1); UPDATE {prefix}.t SET v = 2;
+                 DELETE FROM {prefix}.t;"
+            ),
+        ])
+        .unwrap();
+    let mut l = Logtap::start(dir.path(), &config);
+    let exited = wait_until(Duration::from_secs(60), || l.child.try_wait().unwrap().is_some());
+    let log = l.log_text();
+    assert!(exited, "run must stop on a statement binlog:\n{log}");
+    let status = l.child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "a stop for an operator:\n{log}");
+    assert!(log.contains("binlog_format = STATEMENT"), "check's message:\n{log}");
+    assert!(log.contains("fix: SET GLOBAL binlog_format = 'ROW'"), "check's fix:\n{log}");
+    assert!(!log.contains("starting the binlog stream"), "nothing read:\n{log}");
+    let (_, status) = l.cli("status");
+    assert!(status.contains("no stored positions"), "nothing stored:\n{status}");
+
+    // The same server set right: run starts (the refusal was the setting).
+    server.root(&["-e", "SET GLOBAL binlog_format = 'ROW'"]).unwrap();
+    let l = Logtap::start(dir.path(), &config);
+    assert!(
+        wait_until(Duration::from_secs(60), || l.log_text().contains("starting the binlog stream")),
+        "run must start once binlog_format = ROW:\n{}",
+        l.log_text()
+    );
+    l.kill9();
+}
