@@ -343,6 +343,57 @@ async fn a_dropped_publication_stops_naming_the_publication() {
     );
 }
 
+/// A legal value Debezium's representation cannot hold (a `timestamp` in
+/// year 294276 is past epoch microseconds in an int64): `fail` stops at it
+/// with the option that goes on, `warn` logs its position, table and key and
+/// streams on, and a restart does not meet it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_value_it_cannot_convert_stops_or_is_skipped_as_the_mode_says() {
+    let f = PgFixture::new("pgpoison", "id int PRIMARY KEY, ts timestamp").await;
+    let ids = |got: &[Got]| -> Vec<i64> {
+        got.iter()
+            .filter(|g| g.value.is_some())
+            .filter_map(|g| g.value_json()["after"]["id"].as_i64())
+            .collect()
+    };
+    let insert = |id: i32, ts: &str| format!("INSERT INTO {} VALUES ({id}, '{ts}')", f.table);
+
+    // fail (the default): a stop naming the column, with the way on.
+    let mut l = f.start();
+    f.pg.batch_execute(&insert(1, "2020-01-01 00:00:00")).await.unwrap();
+    f.pg.batch_execute(&insert(2, "294276-12-31 23:59:59")).await.unwrap();
+    let exited = wait_until(Duration::from_secs(30), || l.child.try_wait().unwrap().is_some());
+    let log = l.log_text();
+    assert!(exited, "fail mode must stop at the value:\n{log}");
+    assert_eq!(l.child.wait().unwrap().code(), Some(1), "{log}");
+    assert!(log.contains("column ts"), "names the column:\n{log}");
+    assert!(log.contains("event_processing_failure_handling_mode"), "names the way on:\n{log}");
+    assert_eq!(ids(&read_topic(&f.topic()).records), [1], "{log}");
+
+    // warn: skipped with its position, table and key; the stream goes on.
+    let dir = f.dir.path();
+    let warn = f.config.replace(
+        "status_interval_ms = 1000\n",
+        "status_interval_ms = 1000\nevent_processing_failure_handling_mode = \"warn\"\n",
+    );
+    assert_ne!(warn, f.config);
+    let l = Logtap::start(dir, &warn);
+    f.pg.batch_execute(&insert(3, "2020-01-03 00:00:00")).await.unwrap();
+    let got = read_topic_until(&f.topic(), Duration::from_secs(30), |g| ids(g).contains(&3));
+    assert_eq!(ids(&got), [1, 3], "{}", l.log_text());
+    let log = l.stop();
+    assert!(log.contains("skipped a change it cannot convert"), "{log}");
+    assert!(log.contains("key id=2") && log.contains("LSN"), "position and key:\n{log}");
+
+    // A restart stored past it: the skipped change is not met again.
+    let l = Logtap::start(dir, &warn);
+    f.pg.batch_execute(&insert(4, "2020-01-04 00:00:00")).await.unwrap();
+    let got = read_topic_until(&f.topic(), Duration::from_secs(30), |g| ids(g).contains(&4));
+    let log = l.stop();
+    assert_eq!(ids(&got), [1, 3, 4], "{log}");
+    assert!(!log.contains("skipped a change"), "met again after a restart:\n{log}");
+}
+
 /// The topic replayed in LSN order (see [`common::replay_rows`]).
 fn replay(records: &[Got]) -> common::Replayed {
     common::replay_rows(records, |v| v["source"]["lsn"].as_i64().expect("source.lsn"))

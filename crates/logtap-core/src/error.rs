@@ -37,6 +37,10 @@ pub enum ErrorKind {
     Decode,
     /// A type, event or feature logtap does not handle.
     Unsupported,
+    /// A value of a row that cannot be converted into its column's Debezium
+    /// representation (the only kind `event_processing_failure_handling_mode`
+    /// may skip, see [`crate::failure`]).
+    Conversion,
     /// The server refused a request for a reason no other kind covers; its
     /// own message (and code) says why.
     Refused,
@@ -75,7 +79,7 @@ pub struct Rule {
 
 impl ErrorKind {
     /// Every kind, for tests and documentation.
-    pub const ALL: [ErrorKind; 17] = [
+    pub const ALL: [ErrorKind; 18] = [
         ErrorKind::Connection,
         ErrorKind::Authentication,
         ErrorKind::Privileges,
@@ -87,6 +91,7 @@ impl ErrorKind {
         ErrorKind::WrongSource,
         ErrorKind::Decode,
         ErrorKind::Unsupported,
+        ErrorKind::Conversion,
         ErrorKind::Refused,
         ErrorKind::Delivery,
         ErrorKind::DeliveryRejected,
@@ -152,6 +157,13 @@ impl ErrorKind {
                 Stop,
                 "see the README's list of what is not supported; leave the table out of the \
                  capture (publication, table filters) or change the column type",
+            ),
+            ErrorKind::Conversion => (
+                Stop,
+                "the value named above cannot be put in its column's Debezium type; to go on \
+                 without that change, set event_processing_failure_handling_mode = \"warn\" (logs \
+                 and skips it) or \"skip\" in the source's section and start again, or change \
+                 the value on the server",
             ),
             ErrorKind::Refused => (
                 Stop,

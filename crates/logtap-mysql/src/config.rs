@@ -75,6 +75,11 @@ pub struct MysqlConfig {
     /// Tables never to capture, as `db.table`.
     #[serde(default)]
     pub table_exclude_list: Vec<String>,
+    /// A change with a value logtap cannot convert: `fail` (stop at it),
+    /// `warn` (log its position, table and key, skip it) or `skip`.
+    /// Debezium's `event.processing.failure.handling.mode`.
+    #[serde(default)]
+    pub event_processing_failure_handling_mode: logtap_core::FailureHandling,
     /// `precise` (Connect Decimal), `double` or `string`.
     #[serde(default)]
     pub decimal_handling_mode: DecimalMode,

@@ -889,8 +889,37 @@ impl BinlogMachine {
                 continue;
             }
             let ctx = RowCtx { row: row_no, ..ctx };
-            let before = before.map(|b| ctx.image(&b)).transpose()?;
-            let after = after.map(|a| ctx.image(&a)).transpose()?;
+            let images = before
+                .as_ref()
+                .map(|b| ctx.image(b))
+                .transpose()
+                .and_then(|b| Ok((b, after.as_ref().map(|a| ctx.image(a)).transpose()?)));
+            let (before, after) = match images {
+                Ok(images) => images,
+                Err(e) => {
+                    // Skipped as the mode says: the row's checkpoint still
+                    // goes out, so the stored position passes it.
+                    let key = after.as_ref().or(before.as_ref()).map_or(String::new(), |r| {
+                        let shown = state
+                            .key_idx
+                            .iter()
+                            .map(|&i| format!("{}={:?}", state.names[i], r.as_ref(i)));
+                        shown.collect::<Vec<_>>().join(", ")
+                    });
+                    let what = format!(
+                        "{op:?} of {} at {}:{event_start} row {row_no}, key {key}",
+                        state.id, self.file
+                    );
+                    self.cfg.event_processing_failure_handling_mode.on_error(e, &what)?;
+                    metrics::counter!("logtap_events_skipped_total", "table" => state.id.to_string())
+                        .increment(1);
+                    out.push(SourceItem::Checkpoint(Box::new(Checkpoint {
+                        position: tx.restart.after(index, row_no + 1),
+                        snapshot: progress.clone(),
+                    })));
+                    continue;
+                }
+            };
             if signals {
                 // Signal rows are acted on, never sent.
                 if let (Op::Create, Some(row)) = (op, &after) {
@@ -1026,7 +1055,10 @@ impl RowCtx<'_> {
                 )));
             };
             values.push(conv.convert(v).map_err(|e| {
-                self.error(format!("row {} column `{}`: {e}", self.row, self.state.names[i]))
+                let mut err =
+                    self.error(format!("row {} column `{}`: {e}", self.row, self.state.names[i]));
+                err.kind = logtap_core::ErrorKind::Conversion;
+                err
             })?);
         }
         Struct::new(self.state.value_schema.clone(), values).map_err(|e| self.error(e.to_string()))

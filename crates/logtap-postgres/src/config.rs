@@ -65,6 +65,11 @@ pub struct PostgresConfig {
     /// default (`skipped.operations = t`); logtap emits them unless this is false.
     #[serde(default = "default_true")]
     pub emit_truncate: bool,
+    /// A change with a value logtap cannot convert: `fail` (stop at it),
+    /// `warn` (log its position, table and key, skip it) or `skip`.
+    /// Debezium's `event.processing.failure.handling.mode`.
+    #[serde(default)]
+    pub event_processing_failure_handling_mode: logtap_core::FailureHandling,
     /// `precise` (Connect Decimal), `double` or `string`.
     #[serde(default)]
     pub decimal_handling_mode: DecimalMode,

@@ -29,8 +29,8 @@ use logtap_core::event::{
     ConnectorFields, SnapshotMarker, SourceCommon,
 };
 use logtap_core::{
-    ChangeEvent, Checkpoint, Field, Lsn, Op, PipelineError, RecordNames, Schema, SourceItem,
-    SourcePosition, Struct, TableId, Value,
+    ChangeEvent, Checkpoint, ErrorKind, Field, Lsn, Op, PipelineError, RecordNames, Schema,
+    SourceItem, SourcePosition, Struct, TableId, Value,
 };
 use logtap_pgoutput::{
     pg_micros_to_unix, Decoder, Message, Relation, ReplicaIdentity, TupleData, TupleValue,
@@ -297,29 +297,23 @@ impl PgMachine {
             Message::Insert(ins) => {
                 self.snapshot_note(ins.relation_id, &[&ins.new]);
                 let Some(state) = self.captured(ins.relation_id, lsn)? else { return Ok(()) };
-                let after = self.tuple(state, &ins.new, lsn)?;
-                let items = self.row_change(state, Op::Create, None, Some(after), lsn);
+                let items = self.row_message(state, Op::Create, None, Some(&ins.new), lsn)?;
                 self.pending.extend(items);
             }
             Message::Update(up) => {
-                match &up.old {
-                    Some(old) => self.snapshot_note(up.relation_id, &[old.tuple(), &up.new]),
+                let old = up.old.as_ref().map(|o| o.tuple());
+                match old {
+                    Some(old) => self.snapshot_note(up.relation_id, &[old, &up.new]),
                     None => self.snapshot_note(up.relation_id, &[&up.new]),
                 }
                 let Some(state) = self.captured(up.relation_id, lsn)? else { return Ok(()) };
-                let after = self.tuple(state, &up.new, lsn)?;
-                let before = match &up.old {
-                    Some(old) => Some(self.tuple(state, old.tuple(), lsn)?),
-                    None => None,
-                };
-                let items = self.row_change(state, Op::Update, before, Some(after), lsn);
+                let items = self.row_message(state, Op::Update, old, Some(&up.new), lsn)?;
                 self.pending.extend(items);
             }
             Message::Delete(del) => {
                 self.snapshot_note(del.relation_id, &[del.old.tuple()]);
                 let Some(state) = self.captured(del.relation_id, lsn)? else { return Ok(()) };
-                let before = self.tuple(state, del.old.tuple(), lsn)?;
-                let items = self.row_change(state, Op::Delete, Some(before), None, lsn);
+                let items = self.row_message(state, Op::Delete, Some(del.old.tuple()), None, lsn)?;
                 self.pending.extend(items);
             }
             Message::Truncate(t) => {
@@ -381,6 +375,35 @@ impl PgMachine {
                 SourceItem::Change(Box::new(ev))
             })
             .collect()
+    }
+
+    /// The events of one Insert, Update or Delete of `state`'s table. A value that cannot be converted stops here, or, as
+    /// `event_processing_failure_handling_mode` says, the change is skipped
+    /// (the transaction's commit still checkpoints past it).
+    fn row_message(
+        &self,
+        state: &TableState,
+        op: Op,
+        old: Option<&TupleData>,
+        new: Option<&TupleData>,
+        lsn: u64,
+    ) -> Result<Vec<SourceItem>, PipelineError> {
+        let images = old
+            .map(|t| self.tuple(state, t, lsn))
+            .transpose()
+            .and_then(|b| Ok((b, new.map(|t| self.tuple(state, t, lsn)).transpose()?)));
+        let (before, after) = match images {
+            Ok(images) => images,
+            Err(e) => {
+                let key = new.or(old).map(|t| raw_key(state, t)).unwrap_or_default();
+                let what = format!("{op:?} of {} at LSN {}, key {key}", state.id, Lsn(lsn));
+                self.cfg.event_processing_failure_handling_mode.on_error(e, &what)?;
+                metrics::counter!("logtap_events_skipped_total", "table" => state.id.to_string())
+                    .increment(1);
+                return Ok(Vec::new());
+            }
+        };
+        Ok(self.row_change(state, op, before, after, lsn))
     }
 
     /// The state of relation `id` if it is captured; an error if unknown.
@@ -556,7 +579,7 @@ impl PgMachine {
                         PipelineError::decode(format!("at LSN {}: table {} column {}: value is not UTF-8", Lsn(lsn), state.id, col.name))
                     })?;
                     col.conv.convert_text(text).map_err(|e| {
-                        PipelineError::decode(format!("at LSN {}: table {} column {}: {e}", Lsn(lsn), state.id, col.name))
+                        PipelineError::new(ErrorKind::Conversion, format!("at LSN {}: table {} column {}: {e}", Lsn(lsn), state.id, col.name))
                     })?
                 }
                 TupleValue::Binary(_) => {
@@ -619,6 +642,28 @@ impl PgMachine {
             position: SourcePosition::Postgres { lsn: Lsn(lsn) },
         }
     }
+}
+
+/// The key columns of a row as pgoutput sent them (`id=7`), for a log
+/// line about a row that could not be converted.
+fn raw_key(state: &TableState, tuple: &TupleData) -> String {
+    // The key's fields by name: key_idx counts only the columns in the
+    // value, the tuple has every column of the relation.
+    let Some(key) = state.key_schema.as_ref() else { return "(no key)".into() };
+    let parts: Vec<String> = key
+        .fields
+        .iter()
+        .map(|f| {
+            let i = state.columns.iter().position(|c| c.name == f.name);
+            let text = match i.and_then(|i| tuple.0.get(i)) {
+                Some(TupleValue::Text(b)) => String::from_utf8_lossy(b).into_owned(),
+                Some(TupleValue::Null) => "null".into(),
+                _ => "?".into(),
+            };
+            format!("{}={text}", f.name)
+        })
+        .collect();
+    parts.join(", ")
 }
 
 /// Debezium's fallback for a required field without a value (its
