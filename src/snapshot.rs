@@ -29,6 +29,9 @@ pub async fn snapshot(
         }
     }
     let client = logtap_postgres::catalog::connect(pg).await?;
+    if let Some(condition) = filter {
+        logtap_postgres::snapshot::check_condition(&client, tables, condition).await?;
+    }
     let execute = (!stop).then_some(tables);
     let lsn = match &cfg.snapshot.signal_data_collection {
         // Debezium's way, and the only one before PostgreSQL 14.
@@ -68,6 +71,9 @@ async fn mysql(
     let Some(table) = &cfg.snapshot.signal_data_collection else {
         bail!("logtap snapshot: a MySQL/MariaDB source takes signals through a signal table: set [snapshot] signal_data_collection = \"db.table\" (CREATE TABLE db.table (id varchar(42) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048)); logtap's user needs INSERT on it)");
     };
+    if let Some(condition) = filter {
+        logtap_mysql::snapshot::check_condition(my, tables, condition).await?;
+    }
     let execute = (!stop).then_some(tables);
     let at = logtap_mysql::snapshot::insert_signal(my, table, execute, filter).await?;
     if stop {

@@ -8,8 +8,8 @@
 mod common;
 
 use common::{
-    drop_slot, pg_config_snapshot, pg_superuser, read_topic, slot_confirms, unique, wait_confirmed,
-    wait_until, Got, Logtap,
+    drop_slot, pg_config_snapshot, pg_superuser, read_topic, read_topic_until, slot_confirms,
+    unique, wait_confirmed, wait_until, Got, Logtap, PgFixture,
 };
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -632,4 +632,59 @@ async fn a_conditioned_snapshot_resumes_its_condition_after_kill_9() {
     assert_eq!(distinct, want, "reads:\n{log}");
     assert!(read.len() <= want.len() + 2 * 16, "{} reads for {} rows", read.len(), want.len());
     drop_slot(&pg, &p).await;
+}
+
+/// A snapshot condition the server refuses (a column that does not exist):
+/// `logtap snapshot --where` refuses it before writing a signal; one that
+/// reaches logtap anyway (a signal written by hand) drops that table's
+/// snapshot once, with the server's message, and the stream goes on. It is
+/// never retried in a loop (each retry wrote watermarks into the WAL).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_condition_the_server_refuses_is_refused_or_dropped_never_retried() {
+    let f = PgFixture::new("pgcond", "id int PRIMARY KEY, status text").await;
+    let table = format!("public.{}", f.table);
+    let cli_config = f.dir.path().join("cli.toml");
+    std::fs::write(&cli_config, &f.config).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_logtap"))
+        .args(["snapshot", "--config"])
+        .arg(&cli_config)
+        .args(["--where", "statuz = 'open'", &table])
+        .output()
+        .unwrap();
+    let said =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a bad condition must be refused:\n{said}");
+    assert!(said.contains("\"statuz\" does not exist") && said.contains(&table), "{said}");
+    assert!(said.contains("no signal was written"), "{said}");
+
+    if major(&f.pg).await < 14 {
+        eprintln!("skipped the signal-by-hand half: PostgreSQL 13 decodes no logical messages");
+        return;
+    }
+    let l = f.start();
+    let slot = f.prefix.to_lowercase().replace('-', "_");
+    let signal = json!({
+        "slot": slot,
+        "type": "execute-snapshot",
+        "data": {"data-collections": [table], "type": "incremental",
+                 "additional-conditions": [{"data-collection": table, "filter": "statuz = 'open'"}]},
+    });
+    f.pg.execute(
+        "SELECT pg_logical_emit_message(true, 'logtap.signal', $1::text)",
+        &[&signal.to_string()],
+    )
+    .await
+    .unwrap();
+    let dropped = "condition for this table fails on the server";
+    assert!(
+        wait_until(Duration::from_secs(30), || l.log_text().contains(dropped)),
+        "the bad condition must be reported:\n{}",
+        l.log_text()
+    );
+    f.pg.batch_execute(&format!("INSERT INTO {} VALUES (1, 'open')", f.table)).await.unwrap();
+    let got = read_topic_until(&f.topic(), Duration::from_secs(30), |g| !g.is_empty());
+    let log = l.stop();
+    assert_eq!(got.len(), 1, "the stream goes on:\n{log}");
+    assert_eq!(log.matches(dropped).count(), 1, "reported once, not retried:\n{log}");
+    assert!(log.contains("\"statuz\" does not exist"), "the server's message:\n{log}");
 }

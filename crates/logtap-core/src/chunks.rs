@@ -3,9 +3,57 @@
 //! the pause (`[snapshot] chunk_delay_ms`) before the next request. What a
 //! request and a report are is each source's own.
 
+use crate::traits::SnapshotProgress;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
+
+/// Why a chunk's `SELECT` could not be read, reported by either source's
+/// chunk task and acted on by its machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Vanished {
+    /// The table's columns changed under the `SELECT` (a column dropped,
+    /// a key retyped): describe the table again and read the chunk again.
+    Altered,
+    /// The table (or its schema) no longer exists: skip it.
+    TableGone,
+    /// The signal's additional condition for the table fails on the
+    /// server by itself (`SELECT 1 FROM t WHERE (condition) LIMIT 0`): no
+    /// retry can read it, so the table's snapshot is dropped with this
+    /// server error (stored with the progress, the condition would fail
+    /// the same way after every restart).
+    BadCondition(String),
+}
+
+impl Vanished {
+    /// The query that tells a bad condition from a table that changed.
+    pub fn condition_check(from: &str, condition: Option<&str>) -> Option<String> {
+        condition.map(|c| format!("SELECT 1 FROM {from} WHERE ({c}) LIMIT 0"))
+    }
+
+    /// Whether the table being read (the first pending one) leaves the
+    /// snapshot, saying why in the log; a bad condition leaves with it.
+    pub fn drops_table(&self, progress: &mut SnapshotProgress) -> bool {
+        let Some(table) = progress.pending_tables.first().cloned() else { return false };
+        match self {
+            Vanished::Altered => false,
+            Vanished::TableGone => {
+                tracing::warn!(table = %table, "table to snapshot no longer exists: skipped");
+                true
+            }
+            Vanished::BadCondition(error) => {
+                let condition = progress.conditions.remove(&table).unwrap_or_default();
+                tracing::error!(
+                    table = %table, condition = %condition, error = %error,
+                    "the snapshot's condition for this table fails on the server: its snapshot \
+                     is dropped (the stream goes on); send the signal again with a condition \
+                     the server accepts (logtap snapshot --where ...)"
+                );
+                true
+            }
+        }
+    }
+}
 
 /// See the module documentation. Dropping it stops the task.
 #[derive(Debug)]

@@ -39,6 +39,7 @@ use crate::catalog::TableCatalog;
 use crate::types::{declared_type, key_literal, select_expr, selected_value};
 use crate::types::{ColumnDef, TableColumns};
 use logtap_binlog::MysqlGtidSet;
+use logtap_core::chunks::Vanished;
 use logtap_core::dblog::{parse_watermark_id, Mark, Reconciler, Seen, WINDOW_CLOSE, WINDOW_OPEN};
 use logtap_core::event::{now_us, SnapshotMarker};
 use logtap_core::schema::Struct;
@@ -121,6 +122,9 @@ pub(crate) enum SnapStep {
 pub(crate) struct ChunkRequest {
     pub chunk: u64,
     pub select: String,
+    /// The signal's condition alone on the table (see
+    /// [`Vanished::condition_check`]), run when the `SELECT` fails.
+    pub check: Option<String>,
 }
 
 /// A binlog file name's sequence number (`mysql-bin.000012` → 12), which
@@ -346,6 +350,9 @@ impl BinlogMachine {
         };
         let filter = snap.progress.conditions.get(&table.state.id.to_string()).map(String::as_str);
         let select = chunk_select(&table.state, last.as_deref(), filter, snap.chunk_size)?;
+        let id = &table.state.id;
+        let from = format!("{}.{}", quote_ident(&id.namespace), quote_ident(&id.table));
+        let check = Vanished::condition_check(&from, filter);
         let chunk = self.next_chunk;
         self.next_chunk += 1;
         snap.rec.begin(chunk);
@@ -371,7 +378,7 @@ impl BinlogMachine {
             opened_gtids,
             high_gtids: None,
         });
-        Ok(SnapStep::Chunk(ChunkRequest { chunk, select }))
+        Ok(SnapStep::Chunk(ChunkRequest { chunk, select, check }))
     }
 
     /// The answer to [`SnapStep::Describe`]: the table's catalog (no
@@ -531,15 +538,14 @@ impl BinlogMachine {
     /// Chunk `chunk`'s `SELECT` found its table gone (`table_gone`: skipped
     /// with a warning) or its columns changed (described again, and the
     /// chunk read again).
-    pub(crate) fn snapshot_vanished(&mut self, chunk: u64, table_gone: bool) {
+    pub(crate) fn snapshot_vanished(&mut self, chunk: u64, why: Vanished) {
         let Some(snap) = &mut self.snap else { return };
         if snap.in_flight.as_ref().is_none_or(|f| f.chunk != chunk) {
             return;
         }
         snap.in_flight = None;
         snap.table = None;
-        if table_gone {
-            tracing::warn!(table = %snap.progress.pending_tables[0], "table to snapshot no longer exists: skipped");
+        if why.drops_table(&mut snap.progress) {
             self.snapshot_table_done();
         }
     }

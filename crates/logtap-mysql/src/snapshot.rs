@@ -21,6 +21,7 @@ use crate::config::MysqlConfig;
 use crate::conn;
 use crate::machine::snapshot::{BinlogAt, ChunkRequest, RowsAt};
 use logtap_binlog::MysqlGtidSet;
+use logtap_core::chunks::Vanished;
 use logtap_core::dblog::{watermark_id, Mark, WINDOW_CLOSE, WINDOW_OPEN};
 use logtap_core::{ErrorKind, PipelineError};
 use mysql_async::prelude::Queryable;
@@ -47,7 +48,7 @@ pub(crate) enum ChunkMsg {
     Rows { chunk: u64, rows: Vec<Vec<Value>>, at: RowsAt, ack: Option<oneshot::Sender<()>> },
     /// The chunk's table is gone (`table_gone`) or its columns changed
     /// under the `SELECT`; the task goes on.
-    Vanished { chunk: u64, table_gone: bool },
+    Vanished { chunk: u64, why: Vanished },
     /// A statement failed; the task has stopped.
     Failed(PipelineError),
 }
@@ -87,13 +88,23 @@ pub(crate) fn spawn(
                     }
                 }
             };
+            // A condition that fails on its own fails every time.
+            let read = match read {
+                Err(mysql_async::Error::Server(s)) => match bad_condition(&mut conn, &req).await {
+                    Some(why) => Ok(ChunkMsg::Vanished { chunk: req.chunk, why }),
+                    None => Err(mysql_async::Error::Server(s)),
+                },
+                read => read,
+            };
             let msg = match read {
                 Ok(m) => m,
                 Err(e) => match e {
                     mysql_async::Error::Server(s) if s.code == 1146 || s.code == 1054 => {
                         tracing::warn!(chunk = req.chunk, error = %s.message, "snapshot chunk: the table changed under it");
                         let _ = conn.query_drop("ROLLBACK").await;
-                        ChunkMsg::Vanished { chunk: req.chunk, table_gone: s.code == 1146 }
+                        let why =
+                            if s.code == 1146 { Vanished::TableGone } else { Vanished::Altered };
+                        ChunkMsg::Vanished { chunk: req.chunk, why }
                     }
                     e => {
                         let mut err = conn::classify(&cfg, &e);
@@ -112,6 +123,18 @@ pub(crate) fn spawn(
         }
     });
     (req_tx, msg_rx, task)
+}
+
+/// After a failed chunk: the request's condition, run alone, fails too.
+async fn bad_condition(conn: &mut Conn, req: &ChunkRequest) -> Option<Vanished> {
+    let check = req.check.as_ref()?;
+    let _ = conn.query_drop("ROLLBACK").await;
+    match conn.query_drop(check).await {
+        Err(mysql_async::Error::Server(c)) => {
+            Some(Vanished::BadCondition(format!("{} ({})", c.message, c.code)))
+        }
+        _ => None,
+    }
 }
 
 /// One chunk in its own consistent snapshot.
@@ -216,6 +239,31 @@ impl Window<'_> {
         .await?;
         Ok(true)
     }
+}
+
+/// Runs `condition` alone on each of `tables` (`db.table`) before a
+/// signal carries it: a condition the server refuses would otherwise fail
+/// every chunk of the snapshot. The error names the table and has the
+/// server's message.
+pub async fn check_condition(
+    cfg: &MysqlConfig,
+    tables: &[String],
+    condition: &str,
+) -> Result<(), PipelineError> {
+    let mut c = conn::connect(cfg).await?;
+    let quote = crate::machine::snapshot::quote_ident;
+    for t in tables {
+        let (db, name) = t.split_once('.').unwrap_or(("", t));
+        let from = format!("{}.{}", quote(db), quote(name));
+        let check = Vanished::condition_check(&from, Some(condition)).unwrap_or_default();
+        if let Err(e) = c.query_drop(&check).await {
+            let mut e = conn::classify(cfg, &e);
+            e.message = format!("--where `{condition}` on {t}: {}", e.message);
+            return Err(e.with_fix("write the condition as SQL the server accepts on that table (try it as SELECT ... WHERE <condition>); no signal was written"));
+        }
+    }
+    let _ = c.disconnect().await;
+    Ok(())
 }
 
 /// Inserts an `execute-snapshot` signal for `execute` (db.table names; with

@@ -272,8 +272,8 @@ impl MysqlSource {
                 }
                 Ok(())
             }
-            Some(ChunkMsg::Vanished { chunk, table_gone }) => {
-                self.m.snapshot_vanished(chunk, table_gone);
+            Some(ChunkMsg::Vanished { chunk, why }) => {
+                self.m.snapshot_vanished(chunk, why);
                 Ok(())
             }
             Some(ChunkMsg::Failed(e)) => Err(e),

@@ -26,6 +26,7 @@ use crate::snapshot::{
     parse_signal, parse_signal_row, Signal, WATERMARK_PREFIX, WINDOW_CLOSE, WINDOW_OPEN,
 };
 use crate::snapshot::{parse_watermark, quote_ident, quote_literal, ChunkRequest, TextRow};
+use logtap_core::chunks::Vanished;
 use logtap_core::dblog::{Mark, Reconciler, Seen};
 use logtap_core::{Lsn, Op, PipelineError, SnapshotProgress, SourceItem, TableId};
 use logtap_pgoutput::{LogicalMessage, TupleData, TupleValue};
@@ -277,6 +278,8 @@ impl PgMachine {
         };
         let filter = snap.progress.conditions.get(&table.id.to_string()).map(String::as_str);
         let select = chunk_select(table, last.as_deref(), filter, snap.chunk_size)?;
+        let from = format!("{}.{}", quote_ident(&table.id.namespace), quote_ident(&table.id.table));
+        let check = Vanished::condition_check(&from, filter);
         let Some(setup) = &mut self.snap_setup else { return Ok(SnapStep::Idle) };
         let chunk = setup.next_chunk;
         setup.next_chunk += 1;
@@ -290,7 +293,7 @@ impl PgMachine {
         }
         snap.in_flight =
             Some(InFlight { chunk, more: false, last: None, redo: false, replayed: None });
-        Ok(SnapStep::Chunk(ChunkRequest { chunk, select }))
+        Ok(SnapStep::Chunk(ChunkRequest { chunk, select, check }))
     }
 
     /// The answer to [`SnapStep::Describe`] (`None`: the table is gone, and
@@ -398,16 +401,15 @@ impl PgMachine {
     /// Chunk `chunk`'s `SELECT` found its table gone (`table_gone`: skipped
     /// with a warning) or its columns changed (described again, and the
     /// chunk read again).
-    pub(crate) fn snapshot_vanished(&mut self, chunk: u64, table_gone: bool) {
+    pub(crate) fn snapshot_vanished(&mut self, chunk: u64, why: Vanished) {
         let Some(snap) = &mut self.snap else { return };
         if snap.in_flight.as_ref().is_none_or(|f| f.chunk != chunk) {
             return;
         }
         snap.in_flight = None;
         snap.table = None;
-        if table_gone {
-            let name = snap.progress.pending_tables.remove(0);
-            tracing::warn!(table = %name, "table to snapshot no longer exists: skipped");
+        if why.drops_table(&mut snap.progress) {
+            snap.progress.pending_tables.remove(0);
             table_finished(snap);
         }
     }

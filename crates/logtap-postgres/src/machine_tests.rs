@@ -578,16 +578,16 @@ mod snapshot_faults {
             ..Default::default()
         };
         let (mut m, _) = started(3, progress.clone());
-        m.snapshot_vanished(1, false);
+        m.snapshot_vanished(1, logtap_core::chunks::Vanished::Altered);
         assert_eq!(
             m.snapshot_step().unwrap(),
             SnapStep::Describe { schema: "gold".into(), table: "basic".into() },
             "columns changed: the same table, described again"
         );
         let (mut m, _) = started(3, progress);
-        m.snapshot_vanished(7, true); // not the chunk in flight: nothing
+        m.snapshot_vanished(7, logtap_core::chunks::Vanished::TableGone); // not the chunk in flight: nothing
         assert_eq!(m.snapshot_step().unwrap(), SnapStep::Idle);
-        m.snapshot_vanished(1, true);
+        m.snapshot_vanished(1, logtap_core::chunks::Vanished::TableGone);
         assert_eq!(
             m.snapshot_step().unwrap(),
             SnapStep::Describe { schema: "gold".into(), table: "full_ri".into() },

@@ -17,6 +17,7 @@
 //! an earlier run (replayed after a restart) is never taken for this one's.
 
 use crate::catalog::sql_err;
+use logtap_core::chunks::Vanished;
 use logtap_core::dblog::{parse_watermark_id, watermark_id, Mark};
 pub(crate) use logtap_core::dblog::{WINDOW_CLOSE, WINDOW_OPEN};
 pub(crate) use logtap_core::snapshot::{execute_data, parse_signal_row, signal_of, Signal};
@@ -77,6 +78,29 @@ pub async fn send_signal(client: &Client, content: &str) -> Result<String, Pipel
 
 /// Inserts a signal row into the signal table `schema.table` (Debezium's
 /// columns); returns the WAL position after it.
+/// Runs `condition` alone on each of `tables` (`schema.table`) before a
+/// signal carries it: a condition the server refuses would otherwise fail
+/// every chunk of the snapshot. The error names the table and has the
+/// server's message.
+pub async fn check_condition(
+    client: &Client,
+    tables: &[String],
+    condition: &str,
+) -> Result<(), PipelineError> {
+    for t in tables {
+        let (schema, name) = t.split_once('.').unwrap_or(("public", t));
+        let from = format!("{}.{}", quote_ident(schema), quote_ident(name));
+        let check = Vanished::condition_check(&from, Some(condition)).unwrap_or_default();
+        if let Err(e) = client.simple_query(&check).await {
+            return Err(sql_err(&format!("--where `{condition}` on {t}"), e).with_fix(
+                "write the condition as SQL the server accepts on that table (try it as SELECT \
+                 ... WHERE <condition>); no signal was written",
+            ));
+        }
+    }
+    Ok(())
+}
+
 pub async fn insert_signal(
     client: &Client,
     table: &str,
@@ -115,6 +139,9 @@ pub(crate) struct ChunkRequest {
     /// The chunk's `SELECT`, literals included (simple query protocol, so
     /// the rows come in the types' text output, exactly as pgoutput's).
     pub select: String,
+    /// The signal's condition alone on the table (see
+    /// [`Vanished::condition_check`]), run when the `SELECT` fails.
+    pub check: Option<String>,
 }
 
 /// What the task reports.
@@ -128,7 +155,7 @@ pub(crate) enum ChunkMsg {
     /// The chunk's table (or schema) no longer exists, or its columns
     /// changed under the `SELECT`: the source skips the table or reads its
     /// description again. No high watermark follows; the task goes on.
-    Vanished { chunk: u64, table_gone: bool },
+    Vanished { chunk: u64, why: Vanished },
     /// A statement failed; the task has stopped.
     Failed(PipelineError),
 }
@@ -250,20 +277,32 @@ async fn chunk(
     let messages = match client.simple_query(&req.select).await {
         Ok(m) => m,
         Err(e) => {
+            // A condition that fails on its own fails every time.
+            if let (Some(check), Some(_)) = (&req.check, e.as_db_error()) {
+                if let Err(c) = client.simple_query(check).await {
+                    if let Some(db) = c.as_db_error() {
+                        let why = Vanished::BadCondition(format!(
+                            "{} ({})",
+                            db.message(),
+                            db.code().code()
+                        ));
+                        return Ok(tx
+                            .send(ChunkMsg::Vanished { chunk: req.chunk, why })
+                            .await
+                            .is_ok());
+                    }
+                }
+            }
             // undefined_table, invalid_schema_name; undefined_column,
             // datatype_mismatch (a key's type altered).
-            let code = e.code().map(|c| c.code().to_string());
-            let gone = match code.as_deref() {
-                Some("42P01" | "3F000") => Some(true),
-                Some("42703" | "42804") => Some(false),
+            let why = match e.code().map(|c| c.code()) {
+                Some("42P01" | "3F000") => Some(Vanished::TableGone),
+                Some("42703" | "42804") => Some(Vanished::Altered),
                 _ => None,
             };
-            if let Some(table_gone) = gone {
+            if let Some(why) = why {
                 tracing::warn!(chunk = req.chunk, error = %e, "snapshot chunk: the table changed under it");
-                return Ok(tx
-                    .send(ChunkMsg::Vanished { chunk: req.chunk, table_gone })
-                    .await
-                    .is_ok());
+                return Ok(tx.send(ChunkMsg::Vanished { chunk: req.chunk, why }).await.is_ok());
             }
             return Err(sql_err(&format!("snapshot chunk {} ({})", req.chunk, req.select), e));
         }
