@@ -74,7 +74,7 @@ pub async fn run<S: Source, K: Sink>(
     let mut lag = tokio::time::interval(LAG_EVERY);
     lag.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_committed = parts.tracker.committed();
-    let mut stall = StallWatch::new(parts.stall_after);
+    let _stall = StallWatch::spawn(parts.tracker.clone(), parts.stall_after);
     let limits = parts.tracker.limits();
     metrics::gauge!("logtap_in_flight_records_limit").set(limits.max_records as f64);
     metrics::gauge!("logtap_in_flight_bytes_limit").set(limits.max_bytes as f64);
@@ -89,7 +89,6 @@ pub async fn run<S: Source, K: Sink>(
                     break Err(e);
                 }
                 let (records, bytes) = parts.tracker.in_flight();
-                stall.tick(parts.tracker.retired(), records);
                 metrics::gauge!("logtap_in_flight_records").set(records as f64);
                 metrics::gauge!("logtap_in_flight_bytes").set(bytes as f64);
                 let committed = parts.tracker.committed();
@@ -167,7 +166,9 @@ pub async fn run<S: Source, K: Sink>(
 /// waited longer than `after`. logtap never gives a record up by time: a
 /// record failed for its age lets later records of its partition reach
 /// Kafka before its replay (invariant 1), so waiting is the only order-safe
-/// answer to an outage. This says so, once every `after`, instead.
+/// answer to an outage. This says so, once every `after`, instead. A task
+/// of its own: the pipeline loop itself waits in `send` while the in-flight
+/// window is full, which is exactly when Kafka is stalled.
 struct StallWatch {
     after: Duration,
     retired: u64,
@@ -175,13 +176,34 @@ struct StallWatch {
     warned: Option<std::time::Instant>,
 }
 
+/// Stops the watch when the pipeline attempt ends.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 impl StallWatch {
-    fn new(after: Duration) -> Self {
-        StallWatch { after, retired: 0, since: std::time::Instant::now(), warned: None }
+    const EVERY: Duration = Duration::from_millis(500);
+
+    fn spawn(tracker: SharedTracker, after: Duration) -> Option<AbortOnDrop> {
+        if after.is_zero() {
+            return None;
+        }
+        let mut watch =
+            StallWatch { after, retired: 0, since: std::time::Instant::now(), warned: None };
+        Some(AbortOnDrop(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Self::EVERY).await;
+                watch.tick(tracker.retired(), tracker.in_flight().0);
+            }
+        })))
     }
 
-    /// Called on the commit tick with the tracker's in-order acknowledged
-    /// count and the records in flight.
+    /// One look at the tracker's in-order acknowledged count and the
+    /// records in flight.
     fn tick(&mut self, retired: u64, in_flight: usize) {
         let now = std::time::Instant::now();
         if retired != self.retired || in_flight == 0 {
@@ -195,7 +217,7 @@ impl StallWatch {
         }
         let waited = now.duration_since(self.since);
         let due = self.warned.is_none_or(|w| now.duration_since(w) >= self.after);
-        if !self.after.is_zero() && waited >= self.after && due {
+        if waited >= self.after && due {
             tracing::warn!(
                 waited_s = waited.as_secs(),
                 in_flight,
