@@ -394,6 +394,37 @@ async fn a_value_it_cannot_convert_stops_or_is_skipped_as_the_mode_says() {
     assert!(!log.contains("skipped a change"), "met again after a restart:\n{log}");
 }
 
+/// A table whose name Kafka would refuse as a topic (a space): its records
+/// go to Debezium's name for it, invalid characters replaced with `_`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_name_kafka_refuses_gets_debeziums_sanitized_topic() {
+    let p = unique("pgspace");
+    let t = format!("{p} lines");
+    let pg = pg_superuser().await;
+    pg.batch_execute(&format!(
+        "CREATE TABLE \"{t}\" (id int PRIMARY KEY); ALTER TABLE \"{t}\" OWNER TO cdc;"
+    ))
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let l = Logtap::start(
+        dir.path(),
+        &pg_config(&p, &dir.path().join("off"), &[&format!("public.{t}")], ""),
+    );
+    wait_streaming(&l);
+    pg.batch_execute(&format!("INSERT INTO \"{t}\" VALUES (1)")).await.unwrap();
+    let topic = format!("{p}.public.{p}_lines");
+    let got = read_topic_until(&topic, Duration::from_secs(30), |g| !g.is_empty());
+    let log = l.stop();
+    assert_eq!(got.len(), 1, "{topic}:\n{log}");
+    assert_eq!(
+        got[0].value_json()["source"]["table"],
+        format!("{p} lines"),
+        "the table keeps its name"
+    );
+    common::drop_slot(&pg, &p.to_lowercase()).await;
+}
+
 /// The topic replayed in LSN order (see [`common::replay_rows`]).
 fn replay(records: &[Got]) -> common::Replayed {
     common::replay_rows(records, |v| v["source"]["lsn"].as_i64().expect("source.lsn"))

@@ -30,11 +30,12 @@ impl Router {
     }
 
     pub fn topic(&self, table: &TableId) -> String {
-        match self.routing {
+        let name = match self.routing {
             Routing::PerTable => format!("{}.{}.{}", self.prefix, table.namespace, table.table),
             Routing::PerNamespace => format!("{}.{}", self.prefix, table.namespace),
             Routing::Single => self.single_topic.clone().unwrap_or_else(|| self.prefix.clone()),
-        }
+        };
+        sanitized(name)
     }
 
     /// Debezium's schema-change topic: the topic prefix itself.
@@ -47,6 +48,20 @@ impl Router {
     pub fn heartbeat_topic(&self, heartbeat_prefix: &str) -> String {
         format!("{heartbeat_prefix}.{}", self.prefix)
     }
+}
+
+/// Kafka accepts topic names of ASCII letters, digits, `.`, `_` and `-`;
+/// Debezium replaces any other character of a name made from a table's
+/// (a space, a quote, a non-ASCII letter) with `_`, and so does logtap.
+/// A name Kafka would refuse is never sent, so never retried forever.
+pub fn sanitized(name: String) -> String {
+    let valid = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    if name.chars().all(valid) {
+        return name;
+    }
+    let fixed: String = name.chars().map(|c| if valid(c) { c } else { '_' }).collect();
+    tracing::debug!(topic = %name, replaced = %fixed, "invalid characters in a topic name replaced with _");
+    fixed
 }
 
 #[cfg(test)]
@@ -64,5 +79,15 @@ mod tests {
             Router::new("app", Routing::Single, None).heartbeat_topic("__debezium-heartbeat"),
             "__debezium-heartbeat.app"
         );
+    }
+
+    #[test]
+    fn invalid_characters_become_underscores_as_debezium_does() {
+        let r = Router::new("app", Routing::PerTable, None);
+        let t = TableId::new("public", "order lines");
+        assert_eq!(r.topic(&t), "app.public.order_lines");
+        let t = TableId::new("Sales-2024", "Crème \"brûlée\"");
+        assert_eq!(r.topic(&t), "app.Sales-2024.Cr_me__br_l_e_");
+        assert_eq!(sanitized("a.b_c-D9".into()), "a.b_c-D9");
     }
 }

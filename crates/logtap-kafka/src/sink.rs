@@ -108,6 +108,7 @@ fn kind_of(code: Option<RDKafkaErrorCode>) -> ErrorKind {
             | RDKafkaErrorCode::InvalidMessageSize
             | RDKafkaErrorCode::UnknownTopicOrPartition
             | RDKafkaErrorCode::UnknownTopic
+            | RDKafkaErrorCode::InvalidTopic
             | RDKafkaErrorCode::Fatal,
         ) => ErrorKind::DeliveryRejected,
         _ => ErrorKind::Delivery,
@@ -237,6 +238,7 @@ mod tests {
         assert_eq!(policy(RDKafkaErrorCode::MessageSizeTooLarge), Policy::Stop);
         assert_eq!(policy(RDKafkaErrorCode::TopicAuthorizationFailed), Policy::Stop);
         assert_eq!(policy(RDKafkaErrorCode::UnknownTopicOrPartition), Policy::Stop);
+        assert_eq!(policy(RDKafkaErrorCode::InvalidTopic), Policy::Stop);
         assert_eq!(policy(RDKafkaErrorCode::MessageTimedOut), Policy::Retry);
         assert_eq!(policy(RDKafkaErrorCode::BrokerTransportFailure), Policy::Retry);
         assert_eq!(policy(RDKafkaErrorCode::AllBrokersDown), Policy::Retry);
