@@ -53,7 +53,9 @@ pub async fn check(path: &Path) -> Result<()> {
         (SinkKind::Kafka, Some(k)) => {
             say!("  sink: kafka at {}", k.bootstrap_servers);
             let topics = logtap_kafka::TopicManager::new(k)?;
-            match topics.cluster_summary().await {
+            // A broker that answers at all answers metadata within a second or
+            // two; `check` should say "down" about as fast.
+            match topics.cluster_summary(std::time::Duration::from_secs(5)).await {
                 Ok((brokers, n)) => say!(
                     "kafka: reachable; {brokers} broker(s), {n} topic(s); missing topics {}",
                     if k.topics.create {

@@ -6,6 +6,7 @@
 //! (that is `logtap-core`), deciding which position to store.
 
 pub mod config;
+pub mod logs;
 pub mod offsets;
 pub mod router;
 pub mod sink;

@@ -14,12 +14,13 @@
 //! `load` and `list` answer from there.
 
 use crate::config::KafkaConfig;
+use crate::logs::QuietContext;
 use crate::topics::TopicManager;
 use logtap_core::{OffsetError, OffsetStore, StoredOffset};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
-use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -33,7 +34,7 @@ pub struct KafkaOffsetStore {
     topic: String,
     /// `None` when opened read-only (`logtap status`: it must not fence
     /// the running logtap).
-    producer: Option<ThreadedProducer<DefaultProducerContext>>,
+    producer: Option<ThreadedProducer<QuietContext>>,
     cache: Mutex<BTreeMap<String, StoredOffset>>,
 }
 
@@ -78,8 +79,9 @@ impl KafkaOffsetStore {
             pc.set("transactional.id", format!("logtap-offsets-{owner}"));
             pc.set("transaction.timeout.ms", "60000");
             pc.set("message.timeout.ms", TIMEOUT.as_millis().to_string());
-            let producer: ThreadedProducer<DefaultProducerContext> =
-                pc.create().map_err(|e| fail("cannot create the producer", e.to_string()))?;
+            let producer: ThreadedProducer<QuietContext> = pc
+                .create_with_context(QuietContext)
+                .map_err(|e| fail("cannot create the producer", e.to_string()))?;
             let p = producer.clone();
             // Fences the producer of an earlier process for this source,
             // and completes or aborts its open transaction.
@@ -168,7 +170,8 @@ fn consumer_config(config: &KafkaConfig) -> ClientConfig {
 
 /// Every source's last stored position in `topic` (a tombstone removes).
 fn read_all(cc: &ClientConfig, topic: &str) -> Result<BTreeMap<String, StoredOffset>, String> {
-    let consumer: BaseConsumer = cc.create().map_err(|e| e.to_string())?;
+    let consumer: BaseConsumer<QuietContext> =
+        cc.create_with_context(QuietContext).map_err(|e| e.to_string())?;
     let (low, high) =
         consumer.fetch_watermarks(topic, 0, TIMEOUT).map_err(|e| format!("watermarks: {e}"))?;
     let mut out = BTreeMap::new();

@@ -24,7 +24,15 @@ pub struct AckContext {
     tracker: SharedTracker,
 }
 
-impl ClientContext for AckContext {}
+impl ClientContext for AckContext {
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, message: &str) {
+        crate::logs::log(level, fac, message);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        crate::logs::error(&error, reason);
+    }
+}
 
 impl ProducerContext for AckContext {
     type DeliveryOpaque = usize;

@@ -3,9 +3,9 @@
 //! Topics that exist are left as they are (logtap never alters a topic).
 
 use crate::config::{KafkaConfig, TopicConfig};
+use crate::logs::QuietContext;
 use logtap_core::{ErrorKind, PipelineError};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::types::RDKafkaErrorCode;
 use std::collections::HashMap;
@@ -16,7 +16,7 @@ const METADATA_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Knows which topics exist and creates the missing ones.
 pub struct TopicManager {
-    admin: Arc<AdminClient<DefaultClientContext>>,
+    admin: Arc<AdminClient<QuietContext>>,
     config: TopicConfig,
     /// Partition count of each topic known to exist.
     known: HashMap<String, i32>,
@@ -34,9 +34,10 @@ impl TopicManager {
         for (k, v) in config.connection_settings() {
             cc.set(k, v);
         }
-        let admin: AdminClient<DefaultClientContext> = cc.create().map_err(|e| {
-            PipelineError::config(format!("cannot create the Kafka admin client: {e}"))
-        })?;
+        let admin: AdminClient<QuietContext> =
+            cc.create_with_context(QuietContext).map_err(|e| {
+                PipelineError::config(format!("cannot create the Kafka admin client: {e}"))
+            })?;
         Ok(TopicManager {
             admin: Arc::new(admin),
             config: config.topics.clone(),
@@ -44,17 +45,22 @@ impl TopicManager {
         })
     }
 
-    /// Number of brokers and topics the cluster reports: proves it is reachable.
-    pub async fn cluster_summary(&self) -> Result<(usize, usize), PipelineError> {
+    /// Number of brokers and topics the cluster reports within `timeout`:
+    /// proves it is reachable.
+    pub async fn cluster_summary(
+        &self,
+        timeout: Duration,
+    ) -> Result<(usize, usize), PipelineError> {
         let admin = Arc::clone(&self.admin);
-        let md = tokio::task::spawn_blocking(move || {
-            admin.inner().fetch_metadata(None, METADATA_TIMEOUT)
-        })
-        .await
-        .map_err(|e| PipelineError::internal(format!("metadata task failed: {e}")))?
-        .map_err(|e| {
-            PipelineError::new(ErrorKind::Delivery, format!("cannot read Kafka metadata: {e}"))
-        })?;
+        let md = tokio::task::spawn_blocking(move || admin.inner().fetch_metadata(None, timeout))
+            .await
+            .map_err(|e| PipelineError::internal(format!("metadata task failed: {e}")))?
+            .map_err(|e| {
+                PipelineError::new(
+                    ErrorKind::Delivery,
+                    format!("cannot read Kafka metadata within {} s: {e}", timeout.as_secs()),
+                )
+            })?;
         Ok((md.brokers().len(), md.topics().len()))
     }
 
