@@ -192,3 +192,48 @@ path = "{offsets}"
     );
     l.kill9();
 }
+
+/// A MariaDB user without BINLOG MONITOR: `run` names the missing grant
+/// (it once showed MySQL 8.4's statement's syntax error from MariaDB).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_names_the_missing_binlog_monitor_grant() {
+    let server = ThrowawayMariadb::start("ROW");
+    let prefix = unique("nomonitor");
+    let password = env("LOGTAP_MYSQL_PASSWORD");
+    server
+        .root(&[
+            "-e",
+            &format!(
+                "CREATE USER 'cdc'@'127.0.0.1' IDENTIFIED BY '{password}';
+                 GRANT SELECT, RELOAD, SHOW DATABASES, REPLICATION SLAVE ON *.* TO 'cdc'@'127.0.0.1';
+                 CREATE DATABASE {prefix};"
+            ),
+        ])
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        r#"topic_prefix = "{prefix}"
+[mysql]
+host = "127.0.0.1"
+port = {port}
+user = "cdc"
+password_env = "LOGTAP_MYSQL_PASSWORD"
+server_id = 5400172
+database_include_list = ["{prefix}"]
+[kafka]
+bootstrap_servers = "{kafka}"
+[offsets]
+path = "{offsets}"
+"#,
+        port = server.port,
+        kafka = common::bootstrap(),
+        offsets = dir.path().join("off").display(),
+    );
+    let mut l = Logtap::start(dir.path(), &config);
+    let exited = wait_until(Duration::from_secs(60), || l.child.try_wait().unwrap().is_some());
+    let log = l.log_text();
+    assert!(exited, "run must stop without BINLOG MONITOR:\n{log}");
+    assert_eq!(l.child.wait().unwrap().code(), Some(1), "{log}");
+    assert!(log.contains("fix: GRANT BINLOG MONITOR ON *.* TO cdc"), "names the grant:\n{log}");
+    assert!(!log.contains("LOG STATUS"), "not the other server's syntax error:\n{log}");
+}

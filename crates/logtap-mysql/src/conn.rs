@@ -209,6 +209,9 @@ pub async fn server_info(cfg: &MysqlConfig, conn: &mut Conn) -> Result<ServerInf
     Ok(ServerInfo { flavor, version, server_id, gtid_enabled, checksum })
 }
 
+/// ER_PARSE_ERROR: a statement this server version does not know.
+const ER_PARSE_ERROR: u16 = 1064;
+
 /// The server's current binlog file and position (`SHOW MASTER STATUS`,
 /// `SHOW BINARY LOG STATUS` on MySQL 8.4+), `None` when binary logging is off.
 pub async fn binlog_end(
@@ -218,11 +221,22 @@ pub async fn binlog_end(
     let row: Result<Option<mysql_async::Row>, _> = conn.query_first("SHOW MASTER STATUS").await;
     let row = match row {
         Ok(r) => r,
-        // MySQL 8.4 removed SHOW MASTER STATUS.
-        Err(mysql_async::Error::Server(_)) => {
+        // MySQL 8.4 removed SHOW MASTER STATUS: a syntax error there. Any
+        // other refusal is about the user, and names its privilege.
+        Err(mysql_async::Error::Server(e)) if e.code == ER_PARSE_ERROR => {
             conn.query_first("SHOW BINARY LOG STATUS").await.map_err(|e| classify(cfg, &e))?
         }
-        Err(e) => return Err(classify(cfg, &e)),
+        Err(e) => {
+            let err = classify(cfg, &e);
+            if err.kind != ErrorKind::Privileges {
+                return Err(err);
+            }
+            return Err(err.with_fix(format!(
+                "GRANT BINLOG MONITOR ON *.* TO {user} (MariaDB 10.5+), or GRANT REPLICATION \
+                 CLIENT ON *.* TO {user} (MySQL); `logtap check` lists every privilege",
+                user = cfg.user
+            )));
+        }
     };
     Ok(row.and_then(|r| {
         let file: Option<String> = r.get_opt(0).and_then(Result::ok);
