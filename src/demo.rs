@@ -207,7 +207,7 @@ mod tests {
         let e = DemoSource::new(
             DemoConfig { changes: 1, interval_ms: 0 },
             "demo",
-            Some(&SourcePosition::Postgres { lsn: logtap_core::Lsn(1) }),
+            Some(&SourcePosition::Postgres { lsn: logtap_core::Lsn(1), tx: None }),
         )
         .unwrap_err();
         assert!(e.message.contains("logtap reset"));

@@ -78,8 +78,14 @@ pub async fn run<S: Source, K: Sink>(
     let limits = parts.tracker.limits();
     metrics::gauge!("logtap_in_flight_records_limit").set(limits.max_records as f64);
     metrics::gauge!("logtap_in_flight_bytes_limit").set(limits.max_bytes as f64);
+    // Whether the last item taken from the source was handled whole (a
+    // shutdown can interrupt its sending).
+    let mut whole = true;
     let outcome = loop {
         if *shutdown.borrow() {
+            if whole {
+                take_ready_checkpoints(source, &parts).await;
+            }
             break Ok(Stopped::Shutdown);
         }
         tokio::select! {
@@ -135,8 +141,12 @@ pub async fn run<S: Source, K: Sink>(
                 }
                 // Sending may wait on backpressure; a shutdown interrupts the
                 // wait (what was not sent is not acknowledged, so not stored).
+                whole = false;
                 let handled = tokio::select! {
-                    r = handle(item, sink, &parts) => r,
+                    r = handle(item, sink, &parts) => {
+                        whole = true;
+                        r
+                    }
                     _ = wait_true(&mut stop_wait) => Ok(()),
                 };
                 if let Err(e) = handled {
@@ -228,6 +238,19 @@ impl StallWatch {
             );
             self.warned = Some(now);
         }
+    }
+}
+
+/// At a shutdown: registers the checkpoints the source already has ready
+/// (each change's follows it), up to its next change, which is not sent.
+/// A drained stop then stores everything it delivered: no change sent and
+/// acknowledged before the stop comes again after the restart.
+async fn take_ready_checkpoints<S: Source>(source: &mut S, parts: &PipelineParts<'_>) {
+    // `Source::next` is cancel-safe; a zero timeout polls it once.
+    while let Ok(Ok(Some(SourceItem::Checkpoint(c)))) =
+        tokio::time::timeout(Duration::ZERO, source.next()).await
+    {
+        parts.tracker.checkpoint(*c);
     }
 }
 

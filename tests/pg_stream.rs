@@ -425,6 +425,89 @@ async fn a_table_name_kafka_refuses_gets_debeziums_sanitized_topic() {
     common::drop_slot(&pg, &p.to_lowercase()).await;
 }
 
+/// Stopped inside a 100,000-row transaction (SIGINT, then kill -9 inside a
+/// second one), logtap resumes inside it: no change at or before the
+/// stored position (`then N changes of the transaction`) arrives twice, and
+/// after the drained SIGINT none at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_inside_a_big_transaction_resumes_inside_it() {
+    const ROWS: i64 = 100_000;
+    let f = PgFixture::new("pgbigtx", "id int PRIMARY KEY").await;
+    let topic = f.topic();
+    let ids = |got: &[Got]| -> Vec<i64> {
+        got.iter()
+            .filter(|g| g.value.is_some())
+            .filter_map(|g| g.value_json()["after"]["id"].as_i64())
+            .collect()
+    };
+    // How many changes of the interrupted transaction the stored position says were sent.
+    let config = f.dir.path().join("logtap.toml");
+    let stored_inside = || -> i64 {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_logtap"))
+            .args(["status", "--config"])
+            .arg(&config)
+            .output()
+            .unwrap();
+        let status = String::from_utf8_lossy(&out.stdout).to_string();
+        let n = status
+            .split("(then ")
+            .nth(1)
+            .and_then(|r| r.split(' ').next())
+            .and_then(|n| n.parse().ok());
+        n.unwrap_or_else(|| panic!("the stored position is not inside the transaction:\n{status}"))
+    };
+    for (round, kill) in [(0i64, false), (1, true)] {
+        let l = f.start();
+        let (first, last) = (round * ROWS + 1, (round + 1) * ROWS);
+        let before = read_topic(&topic).records.len();
+        let insert = format!("INSERT INTO {} SELECT generate_series({first}, {last})", f.table);
+        let writer = {
+            let pg = pg_superuser().await;
+            tokio::spawn(async move { pg.batch_execute(&insert).await.unwrap() })
+        };
+        // Part of the transaction is in Kafka: stop there.
+        read_at_least(&topic, before + 5_000, Duration::from_secs(120));
+        let stop_log = if kill {
+            l.kill9();
+            String::new()
+        } else {
+            l.stop()
+        };
+        writer.await.unwrap();
+        let sent = stored_inside();
+        let got = read_topic(&topic).records;
+        let delivered = ids(&got).iter().filter(|&&i| i >= first).count() as i64;
+        assert!(sent < ROWS, "round {round}: stored {sent} changes, the whole transaction");
+        if !kill {
+            assert_eq!(sent, delivered, "a drained stop stores what it delivered:\n{stop_log}");
+        }
+        // Resume: the rest arrives, nothing stored arrives again.
+        let l = f.start();
+        let all = read_topic_until(&topic, Duration::from_secs(180), |g| {
+            // Counting first: parsing every record on each poll is slow.
+            g.len() >= before + ROWS as usize
+                && ids(g).iter().filter(|&&i| i >= first).collect::<HashSet<_>>().len() as i64
+                    == ROWS
+        });
+        let log = l.stop();
+        let mut seen = BTreeMap::new();
+        for i in ids(&all).into_iter().filter(|&i| i >= first) {
+            *seen.entry(i).or_insert(0) += 1;
+        }
+        assert_eq!(seen.len() as i64, ROWS, "round {round}: every row:\n{log}");
+        let again: Vec<i64> = seen.iter().filter(|(_, &n)| n > 1).map(|(&i, _)| i).collect();
+        eprintln!("round {round} ({}): stopped after {sent} of {ROWS} changes stored, {delivered} delivered; {} delivered twice", if kill { "kill -9" } else { "SIGINT" }, again.len());
+        assert!(
+            again.iter().all(|&i| i >= first + sent),
+            "round {round}: a stored change came again: {:?}",
+            &again[..again.len().min(10)]
+        );
+        if !kill {
+            assert!(again.is_empty(), "a drained stop resends nothing: {} twice", again.len());
+        }
+    }
+}
+
 /// The topic replayed in LSN order (see [`common::replay_rows`]).
 fn replay(records: &[Got]) -> common::Replayed {
     common::replay_rows(records, |v| v["source"]["lsn"].as_i64().expect("source.lsn"))

@@ -28,7 +28,7 @@ pub use envelope::{EncodedRecord, Encoder, EnvelopeOptions};
 pub use error::{ErrorKind, Policy};
 pub use event::{ChangeEvent, Op, RecordNames, RowKey, TableId, TransactionBlock};
 pub use failure::FailureHandling;
-pub use position::{Lsn, SourcePosition};
+pub use position::{Lsn, PgTxProgress, SourcePosition};
 pub use schema::{ConnectType, Field, Schema, Struct, Value};
 pub use secret::Secret;
 pub use shared::SharedTracker;

@@ -37,12 +37,30 @@ impl std::str::FromStr for Lsn {
     }
 }
 
+/// How far into a transaction a PostgreSQL position is: the transaction
+/// committing at `commit_lsn` (pgoutput's Begin `final_lsn`, the same at
+/// every resend) had its first `changes` row changes sent. The server
+/// resends a transaction whole after a restart (logtap does not ask for
+/// streaming), so these are skipped, and a big transaction interrupted
+/// resumes where Kafka stopped acknowledging, as Debezium's `lsn_proc` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PgTxProgress {
+    pub commit_lsn: Lsn,
+    pub changes: u64,
+}
+
 /// A resumable point in a source's change log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum SourcePosition {
-    /// PostgreSQL: the slot resumes streaming at transactions committing after `lsn`.
-    Postgres { lsn: Lsn },
+    /// PostgreSQL: the slot resumes streaming at transactions committing
+    /// after `lsn`; `tx`, inside the first of them, says how much of it
+    /// was already sent.
+    Postgres {
+        lsn: Lsn,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tx: Option<PgTxProgress>,
+    },
     /// MySQL/MariaDB: resume at the GTID set when present, else at `file`/`pos`;
     /// then skip `skip_events` events and `skip_rows` rows already sent.
     Mysql {
@@ -62,7 +80,12 @@ pub enum SourcePosition {
 impl fmt::Display for SourcePosition {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SourcePosition::Postgres { lsn } => write!(f, "lsn {lsn}"),
+            SourcePosition::Postgres { lsn, tx: None } => write!(f, "lsn {lsn}"),
+            SourcePosition::Postgres { lsn, tx: Some(t) } => write!(
+                f,
+                "lsn {lsn} (then {} changes of the transaction committing at {})",
+                t.changes, t.commit_lsn
+            ),
             SourcePosition::Mysql { file, pos, gtid_set, skip_events, skip_rows } => {
                 write!(f, "binlog {file}:{pos}")?;
                 if let Some(g) = gtid_set {
@@ -94,9 +117,14 @@ mod tests {
 
     #[test]
     fn positions_serialize_with_a_kind_tag() {
-        let p = SourcePosition::Postgres { lsn: Lsn(42) };
+        let p = SourcePosition::Postgres { lsn: Lsn(42), tx: None };
         let s = serde_json::to_string(&p).unwrap();
         assert_eq!(s, r#"{"kind":"postgres","lsn":42}"#);
+        assert_eq!(serde_json::from_str::<SourcePosition>(&s).unwrap(), p);
+        let tx = Some(PgTxProgress { commit_lsn: Lsn(99), changes: 7 });
+        let p = SourcePosition::Postgres { lsn: Lsn(42), tx };
+        let s = serde_json::to_string(&p).unwrap();
+        assert_eq!(s, r#"{"kind":"postgres","lsn":42,"tx":{"commit_lsn":99,"changes":7}}"#);
         assert_eq!(serde_json::from_str::<SourcePosition>(&s).unwrap(), p);
     }
 }

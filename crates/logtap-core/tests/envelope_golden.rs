@@ -83,7 +83,7 @@ fn customers(op: Op) -> ChangeEvent {
         processed_at_us: 1559033904863456,
         transaction: None,
         headers: vec![],
-        position: SourcePosition::Postgres { lsn: Lsn(24023128) },
+        position: SourcePosition::Postgres { lsn: Lsn(24023128), tx: None },
     }
 }
 

@@ -210,7 +210,7 @@ mod tests {
 
     fn offset(lsn: u64) -> StoredOffset {
         StoredOffset {
-            position: SourcePosition::Postgres { lsn: Lsn(lsn) },
+            position: SourcePosition::Postgres { lsn: Lsn(lsn), tx: None },
             source_id: None,
             snapshot: Some(SnapshotProgress {
                 pending_tables: vec!["public.orders".into()],

@@ -19,12 +19,12 @@ fn kill9_child_writer() {
     let Ok(dir) = std::env::var(CHILD_ENV) else { return };
     let store = SledOffsetStore::open(&dir).unwrap();
     let start = match store.load("pg").unwrap() {
-        Some(StoredOffset { position: SourcePosition::Postgres { lsn }, .. }) => lsn.0 + 1,
+        Some(StoredOffset { position: SourcePosition::Postgres { lsn, .. }, .. }) => lsn.0 + 1,
         _ => 1,
     };
     for lsn in start.. {
         let off = StoredOffset {
-            position: SourcePosition::Postgres { lsn: Lsn(lsn) },
+            position: SourcePosition::Postgres { lsn: Lsn(lsn), tx: None },
             source_id: None,
             snapshot: None,
             updated_at_ms: 0,
@@ -37,7 +37,7 @@ fn kill9_child_writer() {
 fn stored_lsn(dir: &std::path::Path) -> u64 {
     let store = SledOffsetStore::open(dir).unwrap();
     match store.load("pg").unwrap() {
-        Some(StoredOffset { position: SourcePosition::Postgres { lsn }, .. }) => lsn.0,
+        Some(StoredOffset { position: SourcePosition::Postgres { lsn, .. }, .. }) => lsn.0,
         other => panic!("unexpected stored offset {other:?}"),
     }
 }

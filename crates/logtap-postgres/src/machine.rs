@@ -29,8 +29,8 @@ use logtap_core::event::{
     ConnectorFields, SnapshotMarker, SourceCommon,
 };
 use logtap_core::{
-    ChangeEvent, Checkpoint, ErrorKind, Field, Lsn, Op, PipelineError, RecordNames, Schema,
-    SourceItem, SourcePosition, Struct, TableId, Value,
+    ChangeEvent, Checkpoint, ErrorKind, Field, Lsn, Op, PgTxProgress, PipelineError, RecordNames,
+    Schema, SourceItem, SourcePosition, Struct, TableId, Value,
 };
 use logtap_pgoutput::{
     pg_micros_to_unix, Decoder, Message, Relation, ReplicaIdentity, TupleData, TupleValue,
@@ -84,6 +84,21 @@ struct Tx {
     /// replayed from another server (pgoutput's Origin message), which
     /// Debezium 3.5+ shows as `source.origin` / `origin_lsn`.
     origin: Option<(String, u64)>,
+}
+
+/// Where the machine is inside the transaction being received, for the
+/// checkpoints after its rows (see [`PgTxProgress`]).
+#[derive(Debug, Clone, Copy)]
+struct TxCursor {
+    /// The position the transaction is resent from: the last checkpoint
+    /// before its Begin.
+    base: u64,
+    /// Its commit LSN (Begin's `final_lsn`), the same at every resend.
+    commit_lsn: u64,
+    /// Row changes (Insert, Update, Delete, Truncate) received so far.
+    changes: u64,
+    /// The first this many were sent before a restart: not again.
+    skip: u64,
 }
 
 /// The `io.debezium.connector.postgresql.Source` schema (Debezium 3.5+ shape).
@@ -155,6 +170,9 @@ pub(crate) struct PgMachine {
     tables: HashMap<u32, TableState>,
     pub(crate) pending: VecDeque<SourceItem>,
     tx: Option<Tx>,
+    cursor: Option<TxCursor>,
+    /// From the stored position: the transaction to resume inside of.
+    resume_tx: Option<PgTxProgress>,
     last_commit_lsn: Option<u64>,
     last_checkpoint: u64,
     source_schema: Arc<Schema>,
@@ -188,6 +206,8 @@ impl PgMachine {
             tables: HashMap::new(),
             pending: VecDeque::new(),
             tx: None,
+            cursor: None,
+            resume_tx: None,
             last_commit_lsn: None,
             last_checkpoint: start_lsn,
             source_schema: Arc::new(source_schema()),
@@ -197,6 +217,12 @@ impl PgMachine {
             snap: None,
             snap_setup: None,
         }
+    }
+
+    /// Resumes inside the transaction the stored position names: its first
+    /// `changes` row changes were sent before.
+    pub(crate) fn resume_inside(&mut self, tx: Option<PgTxProgress>) {
+        self.resume_tx = tx;
     }
 
     /// Handles one frame, or returns what it needs first (having changed
@@ -258,6 +284,56 @@ impl PgMachine {
     }
 
     fn message(&mut self, lsn: u64, msg: Message) -> Result<(), PipelineError> {
+        let row_change = matches!(
+            msg,
+            Message::Insert(_) | Message::Update(_) | Message::Delete(_) | Message::Truncate(_)
+        );
+        if !row_change {
+            return self.other_message(lsn, msg);
+        }
+        let Some(cursor) = &mut self.cursor else { return self.other_message(lsn, msg) };
+        cursor.changes += 1;
+        let cursor = *cursor;
+        if cursor.changes <= cursor.skip {
+            // Sent before the restart; the snapshot still notes its keys.
+            self.note_only(&msg);
+            return Ok(());
+        }
+        let queued = self.pending.len();
+        self.other_message(lsn, msg)?;
+        if self.pending.len() > queued {
+            // After each change that sent something: a restart (a drained
+            // stop included) resumes after it, inside the transaction.
+            let snapshot = self.snapshot_progress();
+            let tx =
+                Some(PgTxProgress { commit_lsn: Lsn(cursor.commit_lsn), changes: cursor.changes });
+            self.pending.push_back(SourceItem::Checkpoint(Box::new(Checkpoint {
+                position: SourcePosition::Postgres { lsn: Lsn(cursor.base), tx },
+                snapshot,
+            })));
+        }
+        Ok(())
+    }
+
+    /// What a skipped change still does: the open chunk notes its keys.
+    fn note_only(&mut self, msg: &Message) {
+        match msg {
+            Message::Insert(ins) => self.snapshot_note(ins.relation_id, &[&ins.new]),
+            Message::Update(up) => match &up.old {
+                Some(old) => self.snapshot_note(up.relation_id, &[old.tuple(), &up.new]),
+                None => self.snapshot_note(up.relation_id, &[&up.new]),
+            },
+            Message::Delete(del) => self.snapshot_note(del.relation_id, &[del.old.tuple()]),
+            Message::Truncate(t) => {
+                for rel in &t.relation_ids {
+                    self.snapshot_truncated(*rel);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn other_message(&mut self, lsn: u64, msg: Message) -> Result<(), PipelineError> {
         match msg {
             Message::Begin(b) => {
                 // A standby's chunk closes before the first transaction
@@ -268,10 +344,24 @@ impl PgMachine {
                     commit_ts_us: pg_micros_to_unix(b.commit_time),
                     origin: None,
                 });
+                // The first transaction after a restart inside one is that
+                // one (the server resends from the stored LSN, in commit
+                // order); anything else means nothing is to be skipped.
+                let skip = match self.resume_tx.take() {
+                    Some(r) if r.commit_lsn.0 == b.final_lsn => r.changes,
+                    _ => 0,
+                };
+                self.cursor = Some(TxCursor {
+                    base: self.last_checkpoint,
+                    commit_lsn: b.final_lsn,
+                    changes: 0,
+                    skip,
+                });
             }
             Message::Commit(c) => {
                 tracing::trace!(commit_lsn = %Lsn(c.commit_lsn), end_lsn = %Lsn(c.end_lsn), "commit");
                 self.tx = None;
+                self.cursor = None;
                 self.last_commit_lsn = Some(c.commit_lsn);
                 metrics::counter!("logtap_transactions_committed_total").increment(1);
                 if c.end_lsn > self.last_checkpoint {
@@ -345,7 +435,7 @@ impl PgMachine {
     fn checkpoint(&mut self, lsn: u64) {
         let snapshot = self.snapshot_progress();
         self.pending.push_back(SourceItem::Checkpoint(Box::new(Checkpoint {
-            position: SourcePosition::Postgres { lsn: Lsn(lsn) },
+            position: SourcePosition::Postgres { lsn: Lsn(lsn), tx: None },
             snapshot,
         })));
     }
@@ -639,7 +729,7 @@ impl PgMachine {
             processed_at_us: now_us(),
             transaction: None,
             headers,
-            position: SourcePosition::Postgres { lsn: Lsn(lsn) },
+            position: SourcePosition::Postgres { lsn: Lsn(lsn), tx: None },
         }
     }
 }

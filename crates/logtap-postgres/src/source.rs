@@ -147,9 +147,9 @@ impl PostgresSource {
     ) -> Result<Self, PipelineError> {
         let mode = snap.mode.unwrap_or(SnapshotMode::Initial);
         let mut progress = stored.and_then(|c| c.snapshot.clone());
-        let mut stored_lsn = match stored.map(|c| &c.position) {
-            None => None,
-            Some(SourcePosition::Postgres { lsn }) => Some(*lsn),
+        let (mut stored_lsn, mut resume_tx) = match stored.map(|c| &c.position) {
+            None => (None, None),
+            Some(SourcePosition::Postgres { lsn, tx }) => (Some(*lsn), *tx),
             Some(other) => {
                 return Err(PipelineError::new(ErrorKind::WrongSource, format!(
                     "the stored position ({other}) is not a PostgreSQL position: this offsets directory belongs to another source; use another topic_prefix or run `logtap reset`"
@@ -269,6 +269,7 @@ impl PostgresSource {
                 info = None;
             }
             stored_lsn = None;
+            resume_tx = None;
             progress = None;
         }
         let plan = snapshot::plan(mode, stored_lsn.is_some(), progress.as_ref());
@@ -377,6 +378,7 @@ impl PostgresSource {
         let opts = TypeOptions::from_config(&cfg);
         let decoder = Decoder::new(proto).map_err(|e| PipelineError::internal(e.to_string()))?;
         let mut m = PgMachine::new(cfg.clone(), prefix, decoder, opts, start.0.max(slot_floor.0));
+        m.resume_inside(resume_tx);
         let marks = match signal_table {
             _ if standby => Some(Watermarks::Replay),
             _ if version >= 140000 => Some(Watermarks::Messages),
@@ -602,7 +604,7 @@ impl Source for PostgresSource {
     }
 
     async fn committed(&mut self, position: &SourcePosition) -> Result<(), PipelineError> {
-        if let SourcePosition::Postgres { lsn } = position {
+        if let SourcePosition::Postgres { lsn, .. } = position {
             self.flushed.fetch_max(lsn.0, Ordering::SeqCst);
         }
         Ok(())
