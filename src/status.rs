@@ -5,6 +5,7 @@
 use crate::config::{Config, SourceConfig};
 use crate::open_offsets;
 use anyhow::Result;
+use logtap_core::human;
 
 pub async fn status(cfg: &Config) -> Result<()> {
     // sled admits one process: while `logtap run` holds the store, read the
@@ -21,9 +22,12 @@ pub async fn status(cfg: &Config) -> Result<()> {
     if all.is_empty() {
         say!("no stored positions in {}", cfg.offsets.describe());
     }
+    let now_ms = logtap_core::event::now_us() / 1000;
     for (name, off) in all {
         let marker = if name == cfg.topic_prefix { " (this config)" } else { "" };
-        say!("{name}{marker}: {} (stored at {} ms since epoch)", off.position, off.updated_at_ms);
+        let at = off.updated_at_ms;
+        let when = format!("{}, {}", human::utc(at), human::ago(at, now_ms));
+        say!("{name}{marker}: {} (stored {when})", off.position);
         if let Some(s) = off.snapshot {
             let kind = if s.incremental { "incremental snapshot" } else { "snapshot" };
             say!(
@@ -31,13 +35,25 @@ pub async fn status(cfg: &Config) -> Result<()> {
                 s.tables_done,
                 s.pending_tables.len()
             );
+            let condition = |t: &str| {
+                s.conditions.get(t).map(|c| format!(" (rows where {c})")).unwrap_or_default()
+            };
             if let Some(first) = s.pending_tables.first() {
-                let after = s.last_key.map_or("its first row".to_string(), |k| format!("key {k}"));
                 let of = s.estimated_rows.map(|n| format!(" of ~{n}")).unwrap_or_default();
-                say!("    {first}: {} rows sent{of}, resumes after {after}", s.rows_done);
+                match &s.last_key {
+                    None if s.rows_done == 0 => {
+                        say!("    {first}{}: not started", condition(first))
+                    }
+                    None => say!("    {first}{}: {} rows sent{of}", condition(first), s.rows_done),
+                    Some(k) => say!(
+                        "    {first}{}: {} rows sent{of}, resumes after key {k}",
+                        condition(first),
+                        s.rows_done
+                    ),
+                }
             }
             for t in s.pending_tables.iter().skip(1) {
-                say!("    {t}: not started");
+                say!("    {t}{}: not started", condition(t));
             }
         }
     }

@@ -642,7 +642,7 @@ fn offsets_in_kafka_tools(config: &std::path::Path, p: &str, sled_dir: &std::pat
         .find(|l| l.starts_with(&format!("{p} (this config): lsn ")))
         .unwrap_or_else(|| panic!("no stored position in:\n{status}"))
         .to_string();
-    let position = line.split(" (stored at").next().unwrap().to_string();
+    let position = line.split(" (stored ").next().unwrap().to_string();
     let exported = run(&["offsets", "export"], config, None);
     assert!(exported.contains(&format!("\"source\":\"{p}\"")), "{exported}");
     let text = std::fs::read_to_string(config).unwrap();

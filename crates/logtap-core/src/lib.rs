@@ -16,6 +16,7 @@ pub mod envelope;
 pub mod error;
 pub mod event;
 pub mod failure;
+pub mod human;
 pub mod position;
 pub mod schema;
 pub mod secret;

@@ -332,8 +332,11 @@ impl PgMachine {
             tracing::warn!(table = %state.id, "no primary key: snapshotting by ctid ranges, reconciled on whole rows");
         }
         if let Some(snap) = &mut self.snap {
-            tracing::info!(table = %state.id, estimated_rows = found.estimate, resume_after = ?snap.progress.last_key, "snapshotting table");
             snap.progress.estimated_rows = u64::try_from(found.estimate).ok().filter(|n| *n > 0);
+            // reltuples is -1 for a table never vacuumed or analyzed.
+            let estimate = snap.progress.estimated_rows.map_or("unknown".into(), |n| n.to_string());
+            let after = snap.progress.last_key.as_ref().map_or("-".into(), ToString::to_string);
+            tracing::info!(table = %state.id, estimated_rows = %estimate, resume_after = %after, "snapshotting table");
             snap.table = Some(SnapTable {
                 id: state.id.clone(),
                 state,

@@ -278,7 +278,7 @@ impl PostgresSource {
         let slot_floor: Lsn = match info {
             Some(info) => {
                 if stored_lsn.is_none() {
-                    tracing::info!(slot = %slot, confirmed = ?info.confirmed_flush_lsn, "reusing existing slot without a stored position: streaming from its confirmed position");
+                    tracing::info!(slot = %slot, confirmed = %info.confirmed_flush_lsn.map_or("-".into(), |l| l.to_string()), "reusing existing slot without a stored position: streaming from its confirmed position");
                 }
                 info.confirmed_flush_lsn.unwrap_or(Lsn(0))
             }

@@ -19,10 +19,10 @@ pub async fn report(cfg: &PostgresConfig) -> Vec<String> {
     let Some(s) = info else { return vec![format!("slot {slot}: does not exist")] };
     let lag = catalog::slot_lag_bytes(&client, slot).await.ok().flatten();
     vec![format!(
-        "slot {slot}: {}, confirmed {}, lag {} bytes, wal_status {}",
+        "slot {slot}: {}, confirmed {}, holds back {} of WAL, wal_status {}",
         s.active_pid.map_or("inactive".to_string(), |p| format!("active (server pid {p})")),
         s.confirmed_flush_lsn.map_or("-".to_string(), |l| l.to_string()),
-        lag.unwrap_or(0),
+        logtap_core::human::bytes(lag.unwrap_or(0).max(0) as u64),
         s.wal_status.as_deref().unwrap_or("-"),
     )]
 }
