@@ -65,7 +65,13 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(dispatch(cli)) {
+    let outcome = runtime.block_on(dispatch(cli));
+    // Everything that matters is done (the final position is stored before
+    // `run` returns); a metadata request still waiting on an unreachable
+    // Kafka in a blocking thread must not hold the exit for its timeout
+    // (it held it 22-24 s, deaf to a second Ctrl-C).
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
