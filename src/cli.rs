@@ -3,9 +3,27 @@
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
+const AFTER_HELP: &str = "\
+Examples:
+  logtap check  --config logtap.toml        # every prerequisite, each failure with its fix
+  logtap run    --config logtap.toml        # stream until SIGTERM/SIGINT (a second one exits at once)
+  logtap status --config logtap.toml        # stored position, slot/binlog state, snapshot progress
+  logtap snapshot --config logtap.toml public.orders --where \"status = 'open'\"
+  LOGTAP__KAFKA__BOOTSTRAP_SERVERS=broker:9092 logtap run   # any setting from the environment
+
+Exit status:
+  0  stopped as asked (or the source finished)
+  1  stopped for an operator: the message and its `fix:` line say what to change
+  3  the stored position can no longer be read (slot dropped, binlog purged, offsets of
+     another source): `logtap reset` starts over
+  130  a second SIGINT/SIGTERM during the drain (the stored position stays safe)
+
+Environment: LOGTAP__SECTION__KEY overrides section.key of the file; RUST_LOG overrides
+log.level; secrets come from the variables and files named by *_env / *_file settings.";
+
 /// Native change-data-capture: database changes to Kafka as Debezium-compatible records.
 #[derive(Debug, Parser)]
-#[command(name = "logtap", version, about, long_about = None)]
+#[command(name = "logtap", version, about, long_about = None, after_help = AFTER_HELP)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

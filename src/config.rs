@@ -371,17 +371,17 @@ impl Config {
         let mut overrides: Vec<(String, String)> =
             env.into_iter().filter(|(k, _)| k.starts_with(ENV_PREFIX)).collect();
         overrides.sort();
-        for (var, value) in overrides {
+        for (var, value) in overrides.clone() {
             apply_override(&mut table, &var, &value).map_err(|message| ConfigError::Env {
                 path: p.clone(),
                 var: var.clone(),
                 message,
             })?;
         }
-        let mut config: RawConfig =
-            toml::Value::Table(table).try_into().map_err(|e: toml::de::Error| {
-                ConfigError::Parse { path: p.clone(), message: e.to_string() }
-            })?;
+        let mut config: RawConfig = match toml::Value::Table(table).try_into() {
+            Ok(c) => c,
+            Err(e) => return Err(blame(text, &p, &e, &overrides)),
+        };
         config.resolve_secrets().map_err(|(field, message)| ConfigError::Invalid {
             path: p.clone(),
             field,
@@ -543,6 +543,98 @@ impl RawConfig {
     }
 }
 
+/// The error for a configuration that does not deserialize, put on what
+/// is at fault: the file (read again on its own, so the error has its line
+/// and column), or else the environment override of the field named.
+fn blame(
+    text: &str,
+    path: &str,
+    e: &toml::de::Error,
+    overrides: &[(String, String)],
+) -> ConfigError {
+    let field =
+        e.to_string().split("in `").nth(1).and_then(|r| r.split('`').next()).map(str::to_string);
+    if let Err(in_file) = toml::from_str::<RawConfig>(text) {
+        let message = friendly(&in_file.to_string());
+        let message = match &field {
+            Some(f) => format!("{f}: {message}"),
+            None => message,
+        };
+        return ConfigError::Parse { path: path.into(), message };
+    }
+    let message = friendly(e.message());
+    let var = field.as_deref().and_then(|f| {
+        let wanted = format!("{ENV_PREFIX}{}", f.replace('.', "__")).to_uppercase();
+        overrides.iter().map(|(k, _)| k).find(|k| k.to_uppercase() == wanted)
+    });
+    match var {
+        Some(var) => ConfigError::Env { path: path.into(), var: var.clone(), message },
+        None => ConfigError::Env {
+            path: path.into(),
+            var: overrides.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>().join(", "),
+            message: format!("{message} (in `{}`)", field.unwrap_or_default()),
+        },
+    }
+}
+
+/// serde's wording in plain words, with the way to logtap's spelling of a
+/// Debezium option or a near miss.
+fn friendly(message: &str) -> String {
+    let mut out = message.to_string();
+    for (rust, plain) in [
+        ("expected u16", "expected a whole number from 0 to 65535"),
+        ("expected u32", "expected a whole number from 0 to 4294967295"),
+        ("expected u64", "expected a whole number of 0 or more"),
+        ("expected usize", "expected a whole number of 0 or more"),
+        ("expected i32", "expected a whole number"),
+        ("expected i64", "expected a whole number"),
+        ("expected a boolean", "expected true or false"),
+    ] {
+        out = out.replace(rust, plain);
+    }
+    for (debezium, ours) in [("schema_only", "no_data"), ("never", "no_data")] {
+        if out.contains(&format!("unknown variant `{debezium}`")) {
+            out.push_str(&format!("\nhint: Debezium's `{debezium}` is logtap's `{ours}`"));
+        }
+    }
+    if let Some(unknown) = out.split("unknown field `").nth(1).and_then(|r| r.split('`').next()) {
+        let expected: Vec<&str> = out
+            .split("expected one of ")
+            .nth(1)
+            .map(|r| {
+                r.split(", ")
+                    .map(|w| w.trim_matches(|c: char| c == '`' || c.is_whitespace()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let debezium = unknown.replace('.', "_");
+        if let Some(near) =
+            expected.iter().find(|w| **w == debezium || edit_distance(w, unknown) <= 2)
+        {
+            out.push_str(&format!("\nhint: did you mean `{near}`?"));
+        } else if unknown == "topic" {
+            out.push_str("\nhint: Debezium's `topic.prefix` is logtap's `topic_prefix`");
+        }
+    }
+    out
+}
+
+/// Levenshtein distance, for "did you mean".
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let next = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(row[j + 1] + 1);
+            prev = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
+}
+
 /// Sets `a.b.c` from `LOGTAP__A__B__C=value`.
 fn apply_override(table: &mut toml::Table, var: &str, value: &str) -> Result<(), String> {
     let path: Vec<String> =
@@ -644,6 +736,25 @@ path = "/tmp/x"
         assert!(e.contains("kafka.bootstrap_servers") && e.contains("nohost"), "{e}");
         let e = load(&MINIMAL.replace("\"demo\"", "\"a b\""), &[]).unwrap_err().to_string();
         assert!(e.contains("topic_prefix"), "{e}");
+    }
+
+    #[test]
+    fn errors_point_at_the_line_or_the_variable_and_suggest_the_name() {
+        let base = "topic_prefix = \"x\"\n[offsets]\npath = \"/tmp/o\"\n[postgres]\nhost = \"h\"\nuser = \"u\"\ndatabase = \"d\"\n[kafka]\nbootstrap_servers = \"a:1\"\n";
+        let e = load(&base.replace("user = \"u\"", "user = \"u\"\nport = 99999"), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 7") && e.contains("from 0 to 65535") && !e.contains("u16"), "{e}");
+        let e = load(&base.replace("database", "databse"), &[]).unwrap_err().to_string();
+        assert!(e.contains("did you mean `database`?"), "{e}");
+        let e = load(&base.replace("topic_prefix", "topic.prefix"), &[]).unwrap_err().to_string();
+        assert!(e.contains("logtap's `topic_prefix`"), "{e}");
+        let e = load(&format!("{base}[snapshot]\nmode = \"schema_only\"\n"), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("Debezium's `schema_only` is logtap's `no_data`"), "{e}");
+        let e = load(base, &[("LOGTAP__POSTGRES__PORT", "abc")]).unwrap_err().to_string();
+        assert!(e.contains("environment variable LOGTAP__POSTGRES__PORT"), "{e}");
     }
 
     #[test]
