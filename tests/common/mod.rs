@@ -259,6 +259,15 @@ pub async fn kill9_six_times(
     for round in 0..6u32 {
         let jitter = u64::from(nanos >> (round * 4)) % spread_ms;
         tokio::time::sleep(Duration::from_millis(base_ms + jitter)).await;
+        // Only a kill of a logtap still running counts: one that had
+        // already exited (an error) was not killed at all.
+        let alive = current.child.try_wait().expect("try_wait").is_none();
+        eprintln!(
+            "kill -9 {round} after {} ms: logtap was {}",
+            base_ms + jitter,
+            if alive { "running" } else { "already gone" }
+        );
+        assert!(alive, "logtap exited before kill {round}:\n{}", current.log_text());
         current.kill9();
         kills += 1;
         current = Logtap::start(dir, config);
