@@ -269,6 +269,21 @@ async fn interleaved_transactions_arrive_once_per_key_in_commit_order() {
     );
     let ts = s["ts_ms"].as_i64().expect("source.ts_ms");
     assert!(ts >= t0 / 1000 * 1000 - 1000 && ts <= now_ms(), "source.ts_ms {ts} (test began {t0})");
+    // The commit time: to the microsecond on MySQL (the GTID event's
+    // original_commit_timestamp, as Debezium's), whole seconds on MariaDB.
+    let ts_us = |v: &Json| v["source"]["ts_us"].as_i64().expect("source.ts_us");
+    assert_eq!(ts_us(&k1[0]) / 1000, ts, "{s}");
+    assert_eq!(s["ts_ns"].as_i64(), Some(ts_us(&k1[0]) * 1000), "{s}");
+    let changes: Vec<&Json> = k1.iter().filter(|v| v["source"].is_object()).collect();
+    let whole = changes.iter().filter(|v| ts_us(v) % 1_000_000 == 0).count();
+    match server {
+        MyServer::MySql => {
+            assert!(whole < changes.len(), "every ts_us a whole second on MySQL: {changes:#?}")
+        }
+        MyServer::MariaDb => {
+            assert_eq!(whole, changes.len(), "MariaDB logs whole seconds: {changes:#?}")
+        }
+    }
     let v0 = &k1[0];
     assert!(v0["ts_ms"].as_i64().unwrap() >= ts, "{v0}");
     assert_eq!(v0["ts_us"].as_i64().unwrap() / 1000, v0["ts_ms"].as_i64().unwrap());

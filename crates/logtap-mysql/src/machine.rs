@@ -112,6 +112,10 @@ struct Tx {
     /// A MariaDB two-phase ALTER's first half (START ALTER) or its
     /// rollback: the statement is recorded only with its COMMIT ALTER.
     alter_not_done: bool,
+    /// MySQL 8.0.1+: the GTID event's `original_commit_timestamp`, the
+    /// commit time to the microsecond, which Debezium puts in `source.ts_*`
+    /// (the event header only has whole seconds).
+    commit_us: Option<i64>,
 }
 
 /// The position before a transaction: where a restart reads it again.
@@ -405,6 +409,10 @@ impl BinlogMachine {
                 let gtid = MysqlGtid::new(g.sid(), tag.as_deref(), g.gno())
                     .map_err(|e| self.bad(event_start, format!("GTID event: {e}")))?;
                 self.begin(Some(TxGtid::Mysql(gtid)), event_start, false, false)?;
+                let commit_us = i64::try_from(g.original_commit_timestamp()).unwrap_or(0);
+                if let Some(tx) = &mut self.tx {
+                    tx.commit_us = (commit_us > 0).then_some(commit_us);
+                }
             }
             EventType::QUERY_EVENT => {
                 let q = ev
@@ -523,7 +531,7 @@ impl BinlogMachine {
                 .collect(),
         };
         let header = ev.header();
-        let ts_ms = i64::from(header.timestamp()) * 1000;
+        let ts_us = self.ts_us(header.timestamp());
         let gtid = self.tx.as_ref().and_then(|t| t.gtid.as_ref()).map(ToString::to_string);
         for (db, ddl_text, changes) in records {
             let table = changes.iter().map(|c| c.2.as_str()).collect::<Vec<_>>().join(",");
@@ -532,7 +540,7 @@ impl BinlogMachine {
                 &SourceFields {
                     connector: self.flavor.connector(),
                     prefix: &self.prefix,
-                    ts_ms,
+                    ts_us,
                     db: &db,
                     // The tables' names joined; "" for a database record.
                     table: Some(table.as_str()),
@@ -571,6 +579,13 @@ impl BinlogMachine {
         if end_pos != 0 {
             self.pos = end_pos;
         }
+    }
+
+    /// The time of a change in the current transaction: its commit time to
+    /// the microsecond where MySQL logs it, else the event header's second
+    /// (MariaDB, MySQL without GTIDs), as Debezium does.
+    fn ts_us(&self, header_secs: u32) -> i64 {
+        change_time_us(self.tx.as_ref().and_then(|t| t.commit_us), header_secs)
     }
 
     fn bad(&self, pos: u64, what: String) -> PipelineError {
@@ -666,6 +681,7 @@ impl BinlogMachine {
             open,
             prepared_xa,
             alter_not_done: false,
+            commit_us: None,
         });
         Ok(())
     }
@@ -872,7 +888,7 @@ impl BinlogMachine {
             file: &self.file,
             pos: event_start,
             row: 0,
-            ts_ms: i64::from(ev.header().timestamp()) * 1000,
+            ts_us: change_time_us(tx.commit_us, ev.header().timestamp()),
             server_id: i64::from(ev.header().server_id()),
             gtid: gtid_text.as_deref(),
             thread: tx.thread,
@@ -951,12 +967,19 @@ impl BinlogMachine {
     }
 }
 
+/// A change's time: the commit microsecond where the server logs it, else
+/// the event header's second.
+fn change_time_us(commit_us: Option<i64>, header_secs: u32) -> i64 {
+    commit_us.unwrap_or(i64::from(header_secs) * 1_000_000)
+}
+
 /// The values of Debezium's MySQL/MariaDB `source` block.
 struct SourceFields<'a> {
     connector: &'static str,
     snapshot: SnapshotMarker,
     prefix: &'a str,
-    ts_ms: i64,
+    /// The change's time (`source.ts_ms`, `ts_us`, `ts_ns`).
+    ts_us: i64,
     db: &'a str,
     table: Option<&'a str>,
     server_id: i64,
@@ -972,7 +995,7 @@ fn source_struct(schema: &Arc<Schema>, f: &SourceFields<'_>) -> Struct {
     let common = SourceCommon {
         connector: f.connector,
         name: f.prefix,
-        ts_us: f.ts_ms.saturating_mul(1000),
+        ts_us: f.ts_us,
         snapshot: f.snapshot,
         db: f.db,
         sequence: None,
@@ -1016,7 +1039,7 @@ struct RowCtx<'a> {
     file: &'a str,
     pos: u64,
     row: u64,
-    ts_ms: i64,
+    ts_us: i64,
     server_id: i64,
     gtid: Option<&'a str>,
     thread: Option<i64>,
@@ -1077,7 +1100,7 @@ impl RowCtx<'_> {
                 connector: self.connector,
                 snapshot: self.snapshot,
                 prefix: self.prefix,
-                ts_ms: self.ts_ms,
+                ts_us: self.ts_us,
                 db: &self.state.id.namespace,
                 table: Some(&self.state.id.table),
                 server_id: self.server_id,

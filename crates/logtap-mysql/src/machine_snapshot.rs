@@ -611,7 +611,8 @@ impl BinlogMachine {
             file: &at.file,
             pos: at.pos,
             row: 0,
-            ts_ms: now_us() / 1000,
+            // Millisecond precision, as Debezium's snapshot reads have.
+            ts_us: now_us() / 1000 * 1000,
             server_id: self.server_id,
             gtid: None,
             thread: None,
