@@ -7,7 +7,8 @@ use crate::pipeline::{self, PipelineParts, Stopped};
 use crate::{demo, open_offsets, stdout_sink};
 use anyhow::{Context, Result};
 use logtap_core::{
-    Encoder, EnvelopeOptions, Limits, OffsetStore, PipelineError, Policy, SharedTracker, Source,
+    Encoder, EnvelopeOptions, ErrorKind, Limits, OffsetStore, PipelineError, Policy, SharedTracker,
+    Source,
 };
 use logtap_kafka::{KafkaSink, Router};
 use logtap_postgres::PostgresSource;
@@ -58,6 +59,7 @@ pub async fn run(cfg: Config) -> Result<()> {
     }
     const FIRST_BACKOFF: Duration = Duration::from_millis(500);
     let mut backoff = FIRST_BACKOFF;
+    let mut slot_busy_since: Option<std::time::Instant> = None;
     loop {
         let started = std::time::Instant::now();
         let outcome = run_once(&cfg, offsets.as_ref(), shutdown.clone(), &health).await;
@@ -75,6 +77,17 @@ pub async fn run(cfg: Config) -> Result<()> {
                 tracing::info!("source finished; final position stored");
                 return Ok(());
             }
+            Err(e) if busy_too_long(&e, &mut slot_busy_since) => {
+                let fix = format!(
+                    "another client has held the slot for over {} s: stop it (the server pid \
+                     is in the message; pg_terminate_backend(pid) ends it) or give this logtap \
+                     its own postgres.slot_name",
+                    SLOT_BUSY_FOR.as_secs()
+                );
+                return Err(anyhow::Error::new(
+                    PipelineError { kind: ErrorKind::Refused, ..e }.with_fix(fix),
+                ));
+            }
             Err(e) if e.policy() == Policy::Retry && !*shutdown.borrow() => {
                 tracing::warn!(error = %e, retry_in = ?backoff, "retrying from the stored position");
                 let mut stop = shutdown.clone();
@@ -90,6 +103,21 @@ pub async fn run(cfg: Config) -> Result<()> {
             Err(e) => return Err(anyhow::Error::new(e)),
         }
     }
+}
+
+/// How long a slot may stay in use by another client before logtap stops
+/// retrying: long enough for its own previous connection to go away (the
+/// server notices a dead client within `wal_sender_timeout`, 60 s).
+const SLOT_BUSY_FOR: Duration = Duration::from_secs(150);
+
+/// Whether `e` is a slot in use that has stayed so since `since` for
+/// longer than [`SLOT_BUSY_FOR`] (any other outcome resets the clock).
+fn busy_too_long(e: &PipelineError, since: &mut Option<std::time::Instant>) -> bool {
+    if e.kind != ErrorKind::SlotInUse {
+        *since = None;
+        return false;
+    }
+    since.get_or_insert_with(std::time::Instant::now).elapsed() > SLOT_BUSY_FOR
 }
 
 /// One attempt: a fresh tracker, source and sink from the stored position.

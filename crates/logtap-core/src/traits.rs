@@ -258,8 +258,9 @@ pub struct StoredOffset {
 
 /// An offset store failure, naming the store and the source.
 #[derive(Debug, thiserror::Error)]
-#[error("offset store {store}: {what} for source `{source_name}`: {detail}")]
+#[error("offset store {store}: {what}{}: {detail}", for_source(.source_name))]
 pub struct OffsetError {
+    /// Where the store is (a directory, a topic).
     pub store: String,
     pub what: &'static str,
     pub source_name: String,
@@ -279,4 +280,14 @@ pub trait OffsetStore: Send + Sync {
     fn remove(&self, source: &str) -> Result<bool, OffsetError>;
     /// Every stored source, by name.
     fn list(&self) -> Result<Vec<(String, StoredOffset)>, OffsetError>;
+}
+
+/// " for source `x`", or nothing where the error is about the whole store
+/// (its lock, its directory).
+fn for_source(name: &str) -> String {
+    if name.is_empty() {
+        String::new()
+    } else {
+        format!(" for source `{name}`")
+    }
 }
