@@ -84,6 +84,51 @@ impl ThrowawayMariadb {
     }
 }
 
+impl ThrowawayMariadb {
+    /// Creates logtap's user with `grants` (on *.*) and the database
+    /// `db`, with `ddl` run after.
+    fn cdc_user(&self, grants: &str, db: &str, ddl: &str) {
+        let password = env("LOGTAP_MYSQL_PASSWORD");
+        let sql = format!(
+            "CREATE USER 'cdc'@'127.0.0.1' IDENTIFIED BY '{password}';
+             GRANT {grants} ON *.* TO 'cdc'@'127.0.0.1';
+             CREATE DATABASE {db}; {ddl}"
+        );
+        self.root(&["-e", &sql]).unwrap();
+    }
+
+    /// A logtap.toml reading this server's database `db` as `cdc`.
+    fn config(&self, db: &str, dir: &Path, server_id: u32) -> String {
+        format!(
+            r#"topic_prefix = "{db}"
+[mysql]
+host = "127.0.0.1"
+port = {port}
+user = "cdc"
+password_env = "LOGTAP_MYSQL_PASSWORD"
+server_id = {server_id}
+database_include_list = ["{db}"]
+[kafka]
+bootstrap_servers = "{kafka}"
+[offsets]
+path = "{offsets}"
+"#,
+            port = self.port,
+            kafka = common::bootstrap(),
+            offsets = dir.join("off").display(),
+        )
+    }
+
+    /// Starts logtap on `config` and waits for it to exit: its log.
+    fn run_until_it_stops(dir: &Path, config: &str) -> (Option<i32>, String) {
+        let mut l = Logtap::start(dir, config);
+        let exited = wait_until(Duration::from_secs(60), || l.child.try_wait().unwrap().is_some());
+        let log = l.log_text();
+        assert!(exited, "run must stop here:\n{log}");
+        (l.child.wait().unwrap().code(), log)
+    }
+}
+
 impl Drop for ThrowawayMariadb {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -125,38 +170,13 @@ fn free_port() -> u16 {
 async fn run_refuses_a_statement_binlog_with_checks_message_and_stores_nothing() {
     let server = ThrowawayMariadb::start("STATEMENT");
     let prefix = unique("stmtbin");
-    let password = env("LOGTAP_MYSQL_PASSWORD");
-    server
-        .root(&[
-            "-e",
-            &format!(
-                "CREATE USER 'cdc'@'127.0.0.1' IDENTIFIED BY '{password}';
-                 GRANT SELECT, RELOAD, SHOW DATABASES, REPLICATION SLAVE, BINLOG MONITOR,
-                       REPLICATION CLIENT ON *.* TO 'cdc'@'127.0.0.1';
-                 CREATE DATABASE {prefix};
-                 CREATE TABLE {prefix}.t (id int PRIMARY KEY, v int);"
-            ),
-        ])
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let config = format!(
-        r#"topic_prefix = "{prefix}"
-[mysql]
-host = "127.0.0.1"
-port = {port}
-user = "cdc"
-password_env = "LOGTAP_MYSQL_PASSWORD"
-server_id = 5400171
-database_include_list = ["{prefix}"]
-[kafka]
-bootstrap_servers = "{kafka}"
-[offsets]
-path = "{offsets}"
-"#,
-        port = server.port,
-        kafka = common::bootstrap(),
-        offsets = dir.path().join("off").display(),
+    server.cdc_user(
+        "SELECT, RELOAD, SHOW DATABASES, REPLICATION SLAVE, BINLOG MONITOR, REPLICATION CLIENT",
+        &prefix,
+        &format!("CREATE TABLE {prefix}.t (id int PRIMARY KEY, v int);"),
     );
+    let dir = tempfile::tempdir().unwrap();
+    let config = server.config(&prefix, dir.path(), 5_400_171);
     let (ok, check) = cli(dir.path(), &config, "check");
     assert!(!ok && check.contains("binlog_format = STATEMENT"), "check must fail it:\n{check}");
 
@@ -170,16 +190,12 @@ path = "{offsets}"
             ),
         ])
         .unwrap();
-    let mut l = Logtap::start(dir.path(), &config);
-    let exited = wait_until(Duration::from_secs(60), || l.child.try_wait().unwrap().is_some());
-    let log = l.log_text();
-    assert!(exited, "run must stop on a statement binlog:\n{log}");
-    let status = l.child.wait().unwrap();
-    assert_eq!(status.code(), Some(1), "a stop for an operator:\n{log}");
+    let (code, log) = ThrowawayMariadb::run_until_it_stops(dir.path(), &config);
+    assert_eq!(code, Some(1), "a stop for an operator:\n{log}");
     assert!(log.contains("binlog_format = STATEMENT"), "check's message:\n{log}");
     assert!(log.contains("fix: SET GLOBAL binlog_format = 'ROW'"), "check's fix:\n{log}");
     assert!(!log.contains("starting the binlog stream"), "nothing read:\n{log}");
-    let (_, status) = l.cli("status");
+    let (_, status) = cli(dir.path(), &config, "status");
     assert!(status.contains("no stored positions"), "nothing stored:\n{status}");
 
     // The same server set right: run starts (the refusal was the setting).
@@ -199,41 +215,11 @@ path = "{offsets}"
 async fn run_names_the_missing_binlog_monitor_grant() {
     let server = ThrowawayMariadb::start("ROW");
     let prefix = unique("nomonitor");
-    let password = env("LOGTAP_MYSQL_PASSWORD");
-    server
-        .root(&[
-            "-e",
-            &format!(
-                "CREATE USER 'cdc'@'127.0.0.1' IDENTIFIED BY '{password}';
-                 GRANT SELECT, RELOAD, SHOW DATABASES, REPLICATION SLAVE ON *.* TO 'cdc'@'127.0.0.1';
-                 CREATE DATABASE {prefix};"
-            ),
-        ])
-        .unwrap();
+    server.cdc_user("SELECT, RELOAD, SHOW DATABASES, REPLICATION SLAVE", &prefix, "");
     let dir = tempfile::tempdir().unwrap();
-    let config = format!(
-        r#"topic_prefix = "{prefix}"
-[mysql]
-host = "127.0.0.1"
-port = {port}
-user = "cdc"
-password_env = "LOGTAP_MYSQL_PASSWORD"
-server_id = 5400172
-database_include_list = ["{prefix}"]
-[kafka]
-bootstrap_servers = "{kafka}"
-[offsets]
-path = "{offsets}"
-"#,
-        port = server.port,
-        kafka = common::bootstrap(),
-        offsets = dir.path().join("off").display(),
-    );
-    let mut l = Logtap::start(dir.path(), &config);
-    let exited = wait_until(Duration::from_secs(60), || l.child.try_wait().unwrap().is_some());
-    let log = l.log_text();
-    assert!(exited, "run must stop without BINLOG MONITOR:\n{log}");
-    assert_eq!(l.child.wait().unwrap().code(), Some(1), "{log}");
+    let config = server.config(&prefix, dir.path(), 5_400_172);
+    let (code, log) = ThrowawayMariadb::run_until_it_stops(dir.path(), &config);
+    assert_eq!(code, Some(1), "{log}");
     assert!(log.contains("fix: GRANT BINLOG MONITOR ON *.* TO cdc"), "names the grant:\n{log}");
     assert!(!log.contains("LOG STATUS"), "not the other server's syntax error:\n{log}");
 }
