@@ -148,14 +148,7 @@ fn mariadbd() -> &'static str {
 fn cli(dir: &Path, config: &str, sub: &str) -> (bool, String) {
     let path = dir.join("logtap.toml");
     std::fs::write(&path, config).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_logtap"))
-        .args([sub, "--config"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    let text =
-        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    (out.status.success(), text)
+    common::logtap_cli(sub, &path)
 }
 
 fn free_port() -> u16 {

@@ -81,12 +81,7 @@ async fn interleaved_transactions_arrive_once_per_key_in_commit_order() {
     let rc = read_topic(&topic(&p, &c)).records;
     assert_eq!(ra.len(), 8, "{log}");
     // On SIGTERM the final stored position was also confirmed to the server.
-    let status = std::process::Command::new(env!("CARGO_BIN_EXE_logtap"))
-        .args(["status", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
-    let status = String::from_utf8_lossy(&status.stdout).into_owned();
+    let (_, status) = common::logtap_cli("status", config.as_ref());
     let stored = status
         .split("lsn ")
         .nth(1)
@@ -443,12 +438,7 @@ async fn a_stop_inside_a_big_transaction_resumes_inside_it() {
     // How many changes of the interrupted transaction the stored position says were sent.
     let config = f.dir.path().join("logtap.toml");
     let stored_inside = || -> i64 {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_logtap"))
-            .args(["status", "--config"])
-            .arg(&config)
-            .output()
-            .unwrap();
-        let status = String::from_utf8_lossy(&out.stdout).to_string();
+        let (_, status) = common::logtap_cli("status", &config);
         let n = status
             .split("(then ")
             .nth(1)

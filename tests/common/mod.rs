@@ -355,20 +355,21 @@ impl Logtap {
 
     /// Runs `logtap <sub> --config <this config>` and returns stdout+stderr.
     pub fn cli(&self, sub: &str) -> (bool, String) {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_logtap"))
-            .args([sub, "--config"])
-            .arg(&self.config)
-            .output()
-            .expect("logtap cli");
-        (
-            out.status.success(),
-            format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ),
-        )
+        logtap_cli(sub, &self.config)
     }
+}
+
+/// Runs `logtap <sub> --config <config>` (no logtap needs to run): whether
+/// it succeeded, and stdout followed by stderr.
+pub fn logtap_cli(sub: &str, config: &std::path::Path) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_logtap"))
+        .args([sub, "--config"])
+        .arg(config)
+        .output()
+        .expect("logtap cli");
+    let text =
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
 }
 
 impl Drop for Logtap {
