@@ -688,3 +688,46 @@ async fn a_condition_the_server_refuses_is_refused_or_dropped_never_retried() {
     assert_eq!(log.matches(dropped).count(), 1, "reported once, not retried:\n{log}");
     assert!(log.contains("\"statuz\" does not exist"), "the server's message:\n{log}");
 }
+
+/// A row whose value logtap cannot convert (a `timestamp` in year 294276),
+/// read by the initial snapshot with `event_processing_failure_handling_mode
+/// = "warn"`: that row is skipped with a warning, every other is read, and
+/// the snapshot finishes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_row_it_cannot_convert_is_skipped_in_warn_mode() {
+    let _serial = SERIAL.lock().await;
+    let p = unique("pgsnapbad");
+    let pg = pg_superuser().await;
+    create_tables(&pg, &p, 20).await;
+    pg.batch_execute(&format!(
+        "ALTER TABLE {p}_a ADD COLUMN ts timestamp; UPDATE {p}_a SET ts = '294276-12-31 23:59:59' WHERE id = 3;"
+    ))
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(&p, dir.path(), "").replace(
+        "status_interval_ms = 1000\n",
+        "status_interval_ms = 1000\nevent_processing_failure_handling_mode = \"warn\"\n",
+    );
+    assert!(cfg.contains("\"warn\""), "{cfg}");
+    let l = Logtap::start(dir.path(), &cfg);
+    let done = wait_until(Duration::from_secs(120), || l.log_text().contains("snapshot finished"));
+    let log = l.stop();
+    assert!(done, "the snapshot must finish:\n{log}");
+    drop_slot(&pg, &p).await;
+    let [ta, _, _] = topics(&p);
+    let read: Vec<i64> = read_topic(&ta)
+        .records
+        .iter()
+        .filter(|g| g.value.is_some() && g.value_json()["op"] == "r")
+        .map(|g| g.value_json()["after"]["id"].as_i64().unwrap())
+        .collect();
+    let mut read_sorted = read.clone();
+    read_sorted.sort_unstable();
+    let want: Vec<i64> = (1..=20).filter(|&i| i != 3).collect();
+    assert_eq!(read_sorted, want, "every row but the one it cannot convert:\n{log}");
+    assert!(
+        log.contains("skipped a change it cannot convert") && log.contains("snapshot read of"),
+        "{log}"
+    );
+}

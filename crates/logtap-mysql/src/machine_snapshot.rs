@@ -505,21 +505,35 @@ impl BinlogMachine {
                 );
             }
             let mut values = Vec::with_capacity(row.len());
+            let mut bad = None;
             for (i, v) in row.into_iter().enumerate() {
                 let name = &state.names[i];
                 let v = selected_value(&state.types[i], v)
                     .map_err(|e| err(format!("column `{name}`: {e}")))?;
-                values.push(
-                    state.columns[i]
-                        .convert(&BinlogValue::Value(v))
-                        .map_err(|e| err(format!("column `{name}`: {e}")))?,
-                );
+                match state.columns[i].convert(&BinlogValue::Value(v)) {
+                    Ok(v) => values.push(v),
+                    Err(e) => {
+                        let mut e = err(format!("column `{name}`: {e}"));
+                        e.kind = ErrorKind::Conversion;
+                        bad = Some(e);
+                        break;
+                    }
+                }
             }
-            let row =
-                Struct::new(state.value_schema.clone(), values).map_err(|e| err(e.to_string()))?;
+            let key_text = literals.join(", ");
             if !literals.is_empty() {
                 flight.last = Some(literals);
             }
+            if let Some(e) = bad {
+                // Skipped as the mode says; paging goes on past its key.
+                let what = format!("snapshot read of {} key {key_text}", state.id);
+                self.cfg.event_processing_failure_handling_mode.on_error(e, &what)?;
+                metrics::counter!("logtap_events_skipped_total", "table" => state.id.to_string())
+                    .increment(1);
+                continue;
+            }
+            let row =
+                Struct::new(state.value_schema.clone(), values).map_err(|e| err(e.to_string()))?;
             keyed.push((row_key(state, &row), row));
         }
         snap.rec.rows_read(keyed).map_err(|e| PipelineError::internal(e.to_string()))?;

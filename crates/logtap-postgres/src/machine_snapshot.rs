@@ -531,7 +531,17 @@ impl PgMachine {
                     .map(|v| v.map_or(TupleValue::Null, |t| TupleValue::Text(t.into_bytes())))
                     .collect(),
             );
-            let after = self.tuple(&table.state, &tuple, lsn)?;
+            let after = match self.tuple(&table.state, &tuple, lsn) {
+                Ok(after) => after,
+                Err(e) => {
+                    // Skipped as the mode says; the chunk's progress passes it.
+                    let what = format!("snapshot read of {} at LSN {}", table.id, Lsn(lsn));
+                    self.cfg.event_processing_failure_handling_mode.on_error(e, &what)?;
+                    metrics::counter!("logtap_events_skipped_total", "table" => table.id.to_string())
+                        .increment(1);
+                    continue;
+                }
+            };
             let key = key_of(&table.state, &after);
             let ev =
                 self.event(&table.state, Op::Read, key, None, Some(after), lsn, vec![], marker);
