@@ -682,6 +682,25 @@ async fn check_reports_each_prerequisite_with_its_fix() {
     assert!(text.contains("FAIL table public.no_such_table does not exist"), "{text}");
     assert!(text.contains("kafka: reachable"), "{text}");
 
+    // A role that may not create the publication logtap would create:
+    // check fails it (run would), naming the grant.
+    let role = format!("{p}_nocreate").to_lowercase();
+    let password = common::env("LOGTAP_PG_PASSWORD");
+    pg.batch_execute(&format!(
+        "CREATE ROLE {role} LOGIN REPLICATION PASSWORD '{password}'; GRANT SELECT ON {keyed} TO {role};"
+    ))
+    .await
+    .unwrap();
+    let user_line = format!("user = \"{}\"", common::env("LOGTAP_PG_USER"));
+    let cfg = pg_config(&p, &dir.path().join("off"), &[&a], "");
+    assert!(cfg.contains(&user_line), "{cfg}");
+    std::fs::write(&path, cfg.replace(&user_line, &format!("user = \"{role}\""))).unwrap();
+    let (ok, text) = common::logtap_cli("check", &path);
+    pg.batch_execute(&format!("DROP OWNED BY {role}; DROP ROLE {role};")).await.unwrap();
+    assert!(!ok, "a publication it cannot create must fail the check:\n{text}");
+    assert!(text.contains(&format!("`{role}` may not create it")), "{text}");
+    assert!(text.contains("GRANT CREATE ON DATABASE"), "{text}");
+
     // A malformed config names the field.
     std::fs::write(
         &path,

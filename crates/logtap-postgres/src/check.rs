@@ -55,6 +55,36 @@ async fn count(client: &Client, sql: &str) -> Result<i64, PipelineError> {
     Ok(row.get(0))
 }
 
+/// Whether logtap's role may create the missing publication: CREATE on
+/// the database, and superuser for `FOR ALL TABLES`.
+async fn publication_creatable(
+    client: &Client,
+    cfg: &PostgresConfig,
+) -> Result<Finding, PipelineError> {
+    let sql = "SELECT has_database_privilege(current_database(), 'CREATE'), \
+               (SELECT rolsuper FROM pg_roles WHERE rolname = current_user), current_user::text";
+    let row = client.query_one(sql, &[]).await.map_err(|e| catalog::sql_err(sql, e))?;
+    let (create, superuser, user): (bool, bool, String) = (row.get(0), row.get(1), row.get(2));
+    let name = &cfg.publication_name;
+    let all_tables = cfg.publication_autocreate_mode == crate::config::PublicationMode::AllTables;
+    Ok(if all_tables && !superuser {
+        fail(
+            format!("publication `{name}` does not exist, and FOR ALL TABLES needs a superuser; `{user}` is not one"),
+            format!("as a superuser: CREATE PUBLICATION \"{name}\" FOR ALL TABLES; or set publication_autocreate_mode = \"filtered\""),
+        )
+    } else if !create && !superuser {
+        fail(
+            format!("publication `{name}` does not exist, and `{user}` may not create it (no CREATE on the database)"),
+            format!(
+                "GRANT CREATE ON DATABASE \"{}\" TO \"{user}\"; or create it yourself (CREATE PUBLICATION \"{name}\" FOR TABLE <tables>;) and set publication_autocreate_mode = \"disabled\"",
+                cfg.database
+            ),
+        )
+    } else {
+        ok(format!("publication `{name}` will be created by logtap run"))
+    })
+}
+
 /// Runs every check against the server in `cfg`; with `snapshots`, also
 /// what reading the tables' rows needs.
 pub async fn run(cfg: &PostgresConfig, snapshots: bool) -> Result<Vec<Finding>, PipelineError> {
@@ -197,10 +227,7 @@ pub async fn run(cfg: &PostgresConfig, snapshots: bool) -> Result<Vec<Finding>, 
             Vec::new()
         }
         None => {
-            out.push(ok(format!(
-                "publication `{}` will be created by logtap run",
-                cfg.publication_name
-            )));
+            out.push(publication_creatable(&client, cfg).await?);
             cfg.table_include_list.clone()
         }
     };
