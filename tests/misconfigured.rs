@@ -26,6 +26,9 @@ impl ThrowawayMariadb {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         let socket = dir.path().join("mariadbd.sock");
+        // Each its own tmpdir: two installs at once clash in /tmp.
+        let tmp = dir.path().join("tmp");
+        std::fs::create_dir_all(&tmp).unwrap();
         // mariadbd runs as the mysql user, which must own its directory.
         let owned = Command::new("chown").args(["-R", "mysql:mysql"]).arg(dir.path()).status();
         assert!(owned.unwrap().success(), "chown the throwaway directory");
@@ -37,6 +40,7 @@ impl ThrowawayMariadb {
                 "--auth-root-authentication-method=socket",
             ])
             .arg(format!("--datadir={}", data.display()))
+            .arg(format!("--tmpdir={}", tmp.display()))
             .output()
             .expect("mariadb-install-db");
         assert!(install.status.success(), "{}", String::from_utf8_lossy(&install.stderr));
@@ -49,6 +53,7 @@ impl ThrowawayMariadb {
                 "--skip-name-resolve",
             ])
             .arg(format!("--datadir={}", data.display()))
+            .arg(format!("--tmpdir={}", tmp.display()))
             .arg(format!("--socket={}", socket.display()))
             .arg(format!("--port={port}"))
             .arg(format!("--log-bin={}/binlog", data.display()))
@@ -215,4 +220,66 @@ async fn run_names_the_missing_binlog_monitor_grant() {
     assert_eq!(code, Some(1), "{log}");
     assert!(log.contains("fix: GRANT BINLOG MONITOR ON *.* TO cdc"), "names the grant:\n{log}");
     assert!(!log.contains("LOG STATUS"), "not the other server's syntax error:\n{log}");
+}
+
+/// A session that switches itself to binlog_format = STATEMENT (the server
+/// is ROW, so run started): its INSERT reaches the binlog as a statement,
+/// which logtap cannot capture. It stops there, naming the statement; with
+/// event_processing_failure_handling_mode = "warn" it passes it, warning.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_logged_as_a_statement_stops_or_is_passed_with_a_warning() {
+    let server = ThrowawayMariadb::start("ROW");
+    let prefix = unique("stmtsess");
+    server.cdc_user(
+        "SELECT, RELOAD, SHOW DATABASES, REPLICATION SLAVE, BINLOG MONITOR, REPLICATION CLIENT",
+        &prefix,
+        &format!("CREATE TABLE {prefix}.t (id int PRIMARY KEY, v int);"),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = server.config(&prefix, dir.path(), 5_400_173);
+    let l = Logtap::start(dir.path(), &config);
+    assert!(
+        wait_until(Duration::from_secs(60), || l.log_text().contains("starting the binlog stream")),
+        "{}",
+        l.log_text()
+    );
+    server
+        .root(&[
+            "-e",
+            &format!(
+                "SET SESSION binlog_format = 'STATEMENT'; INSERT INTO {prefix}.t VALUES (1, 1);"
+            ),
+        ])
+        .unwrap();
+    let mut l = l;
+    let exited = wait_until(Duration::from_secs(60), || l.child.try_wait().unwrap().is_some());
+    let log = l.log_text();
+    assert!(exited, "a change it cannot see must stop it:\n{log}");
+    assert_eq!(l.child.wait().unwrap().code(), Some(1), "{log}");
+    assert!(log.contains("logged as a statement") && log.contains("INSERT INTO"), "{log}");
+
+    let warn = config.replace(
+        "database_include_list",
+        "event_processing_failure_handling_mode = \"warn\"\ndatabase_include_list",
+    );
+    let l = Logtap::start(dir.path(), &warn);
+    assert!(
+        wait_until(Duration::from_secs(60), || l.log_text().contains("starting the binlog stream")),
+        "{}",
+        l.log_text()
+    );
+    server
+        .root(&[
+            "-e",
+            &format!(
+                "SET SESSION binlog_format = 'STATEMENT'; INSERT INTO {prefix}.t VALUES (2, 2);"
+            ),
+        ])
+        .unwrap();
+    let passed = wait_until(Duration::from_secs(60), || {
+        l.log_text().contains("skipped a change it cannot process")
+    });
+    let log = l.log_text();
+    l.kill9();
+    assert!(passed, "warn mode passes it with a warning:\n{log}");
 }

@@ -39,11 +39,11 @@ impl FailureHandling {
         match self {
             FailureHandling::Fail => Err(err),
             FailureHandling::Warn => {
-                tracing::warn!(change = what, error = %err, "skipped a change it cannot convert (event_processing_failure_handling_mode = warn)");
+                tracing::warn!(change = what, error = %err, "skipped a change it cannot process (event_processing_failure_handling_mode = warn)");
                 Ok(())
             }
             FailureHandling::Skip => {
-                tracing::debug!(change = what, error = %err, "skipped a change it cannot convert (event_processing_failure_handling_mode = skip)");
+                tracing::debug!(change = what, error = %err, "skipped a change it cannot process (event_processing_failure_handling_mode = skip)");
                 Ok(())
             }
         }

@@ -242,15 +242,7 @@ impl MysqlConfig {
 
     /// Whether changes to `db`.`table` are captured.
     pub fn captures(&self, db: &str, table: &str) -> bool {
-        if SYSTEM_DATABASES.contains(&db) {
-            return false;
-        }
-        if !self.database_include_list.is_empty()
-            && !self.database_include_list.iter().any(|d| d == db)
-        {
-            return false;
-        }
-        if self.database_exclude_list.iter().any(|d| d == db) {
+        if !self.captures_database(db) {
             return false;
         }
         let full = format!("{db}.{table}");
@@ -258,6 +250,14 @@ impl MysqlConfig {
             return false;
         }
         !self.table_exclude_list.contains(&full)
+    }
+
+    /// Whether any table of database `db` may be captured.
+    pub fn captures_database(&self, db: &str) -> bool {
+        !SYSTEM_DATABASES.contains(&db)
+            && (self.database_include_list.is_empty()
+                || self.database_include_list.iter().any(|d| d == db))
+            && !self.database_exclude_list.iter().any(|d| d == db)
     }
 
     /// Whether `db.table.column` is declared a JSON column.

@@ -450,7 +450,10 @@ impl BinlogMachine {
                     self.commit(end_pos);
                 } else if self.tx.as_ref().is_some_and(|t| t.open) {
                     // A statement inside an open transaction (SAVEPOINT,
-                    // ROLLBACK TO, a temporary table...): not its end.
+                    // ROLLBACK TO, a temporary table...): not its end. A
+                    // row change logged as a statement (a session with
+                    // binlog_format = STATEMENT) cannot be captured.
+                    self.statement_change(text, &q.schema(), event_start)?;
                 } else {
                     // A statement of its own (DDL): its group ends here.
                     // It may have changed any table (defaults included,
@@ -586,6 +589,44 @@ impl BinlogMachine {
     /// (MariaDB, MySQL without GTIDs), as Debezium does.
     fn ts_us(&self, header_secs: u32) -> i64 {
         change_time_us(self.tx.as_ref().and_then(|t| t.commit_us), header_secs)
+    }
+
+    /// A DML statement in the binlog, in a captured database: a change
+    /// logtap cannot see the rows of. It stops, or is passed over as
+    /// `event_processing_failure_handling_mode` says (Debezium warns).
+    fn statement_change(&self, text: &str, db: &str, pos: u64) -> Result<(), PipelineError> {
+        let verb = text.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+        let dml = matches!(verb.as_str(), "INSERT" | "UPDATE" | "DELETE" | "REPLACE" | "LOAD");
+        // The statement's own database, or one it names (`INSERT INTO d.t`
+        // leaves the session's default database empty).
+        let includes = &self.cfg.database_include_list;
+        let captured = if includes.is_empty() {
+            db.is_empty() || self.cfg.captures_database(db)
+        } else {
+            self.cfg.captures_database(db)
+                || includes
+                    .iter()
+                    .any(|d| text.contains(d.as_str()) && self.cfg.captures_database(d))
+        };
+        if !dml || !captured {
+            return Ok(());
+        }
+        let shown: String = text.chars().take(80).collect();
+        let err = PipelineError::new(
+            logtap_core::ErrorKind::Conversion,
+            format!(
+                "binlog {}:{pos}: a change in database `{db}` logged as a statement (`{shown}`): \
+                 logtap reads row events only and cannot capture it",
+                self.file
+            ),
+        )
+        .with_fix(
+            "the session that wrote it ran with binlog_format = STATEMENT or MIXED: keep ROW \
+             for every session (SESSION_VARIABLES_ADMIN / SUPER let a session change it); to go \
+             on without that change, set event_processing_failure_handling_mode = \"warn\"",
+        );
+        let what = format!("statement at {}:{pos}", self.file);
+        self.cfg.event_processing_failure_handling_mode.on_error(err, &what)
     }
 
     fn bad(&self, pos: u64, what: String) -> PipelineError {
