@@ -397,7 +397,9 @@ impl PgMachine {
                     None => self.snapshot_note(up.relation_id, &[&up.new]),
                 }
                 let Some(state) = self.captured(up.relation_id, lsn)? else { return Ok(()) };
-                let items = self.row_message(state, Op::Update, old, Some(&up.new), lsn)?;
+                let new = unchanged_toast_from(old, &up.new);
+                let new = new.as_ref().unwrap_or(&up.new);
+                let items = self.row_message(state, Op::Update, old, Some(new), lsn)?;
                 self.pending.extend(items);
             }
             Message::Delete(del) => {
@@ -732,6 +734,27 @@ impl PgMachine {
             position: SourcePosition::Postgres { lsn: Lsn(lsn), tx: None },
         }
     }
+}
+
+/// The new tuple of an update with its unchanged TOASTed values taken
+/// from the old tuple where that has them (REPLICA IDENTITY FULL sends the
+/// whole old row), as Debezium fills them; `None` when there is nothing to
+/// fill (no old tuple, or no unchanged value it has).
+fn unchanged_toast_from(old: Option<&TupleData>, new: &TupleData) -> Option<TupleData> {
+    let old = old?;
+    let fillable = |(n, o): (&TupleValue, &TupleValue)| {
+        matches!(n, TupleValue::UnchangedToast) && matches!(o, TupleValue::Text(_))
+    };
+    if !new.0.iter().zip(&old.0).any(fillable) {
+        return None;
+    }
+    let merged = new
+        .0
+        .iter()
+        .zip(&old.0)
+        .map(|(n, o)| if fillable((n, o)) { o.clone() } else { n.clone() })
+        .collect();
+    Some(TupleData(merged))
 }
 
 /// The key columns of a row as pgoutput sent them (`id=7`), for a log
