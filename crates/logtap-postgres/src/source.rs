@@ -105,16 +105,15 @@ fn wal_err(context: &str, e: WalSenderError) -> PipelineError {
     PipelineError::new(e.kind(), format!("{context}: {e}"))
 }
 
-/// An error the walsender sent while streaming. There, undefined_object
-/// (42704) is pgoutput's "publication does not exist": the slot cannot
-/// vanish while it is active, the publication can. That is a server setup
-/// to mend, not a lost position: the slot and the stored position are kept.
+/// An error the walsender sent while streaming. A missing publication
+/// (see [`WalSenderError::is_missing_publication`]) is a server setup to
+/// mend, not a lost position: the slot and the stored position are kept.
 fn stream_err(cfg: &PostgresConfig, e: &WalSenderError) -> PipelineError {
     let err = PipelineError::new(
         e.kind(),
         format!("replication stream on slot `{}`: {e}", cfg.slot_name),
     );
-    if e.sqlstate() != Some("42704") {
+    if !e.is_missing_publication() {
         return err;
     }
     let publication = &cfg.publication_name;

@@ -124,6 +124,19 @@ impl WalSenderError {
         }
     }
 
+    /// On the replication stream: the publication is gone. PostgreSQL up
+    /// to 17 fails with undefined_object (42704; the slot cannot vanish
+    /// while it is read, so that is the publication); 18 warns with
+    /// object_not_in_prerequisite_state (55000) and goes on without it.
+    pub fn is_missing_publication(&self) -> bool {
+        match self {
+            WalSenderError::Server { severity, code, .. } => {
+                code == "42704" || (code == "55000" && severity == "WARNING")
+            }
+            _ => false,
+        }
+    }
+
     /// Lost connections and server restarts are worth a retry; everything
     /// else (auth, missing slot, protocol surprises) needs an operator.
     pub fn is_retryable(&self) -> bool {
@@ -165,12 +178,18 @@ fn field_text(f: &postgres_protocol::message::backend::ErrorField<'_>) -> String
 }
 
 fn server_error(body: &ErrorResponseBody) -> WalSenderError {
+    server_fields(body.fields())
+}
+
+/// An error's or notice's fields (they share their format).
+fn server_fields(
+    mut fields: postgres_protocol::message::backend::ErrorFields<'_>,
+) -> WalSenderError {
     let mut severity = String::from("ERROR");
     let mut code = String::new();
     let mut message = String::new();
     let mut detail = None;
     let mut hint = None;
-    let mut fields = body.fields();
     while let Ok(Some(f)) = fallible_iterator::FallibleIterator::next(&mut fields) {
         match f.type_() {
             b'V' | b'S' => severity = field_text(&f),
@@ -270,7 +289,11 @@ impl Reader {
                     Message::CopyDone | Message::CommandComplete(_) | Message::ReadyForQuery(_),
                 ) => return Ok(None),
                 Incoming::Msg(Message::ErrorResponse(body)) => return Err(server_error(&body)),
-                Incoming::Msg(Message::NoticeResponse(body)) => log_notice(&body),
+                Incoming::Msg(Message::NoticeResponse(body)) => {
+                    if let Some(e) = stream_notice(&body) {
+                        return Err(e);
+                    }
+                }
                 Incoming::Msg(Message::ParameterStatus(_)) => {}
                 Incoming::Msg(other) => {
                     return Err(WalSenderError::Protocol {
@@ -289,12 +312,23 @@ impl Reader {
     }
 }
 
-fn log_notice(body: &postgres_protocol::message::backend::NoticeResponseBody) {
-    let mut fields = body.fields();
-    while let Ok(Some(f)) = fallible_iterator::FallibleIterator::next(&mut fields) {
-        if f.type_() == b'M' {
-            tracing::info!(notice = %field_text(&f), "PostgreSQL notice");
+/// A notice on the replication stream: logged, except the one PostgreSQL
+/// 18's pgoutput sends for a publication that no longer exists (a WARNING,
+/// 55000, "skipped loading publication", where older servers fail with
+/// 42704): it then sends nothing of that publication, so going on would
+/// skip changes silently. It ends the stream as the older servers' error
+/// does.
+fn stream_notice(
+    body: &postgres_protocol::message::backend::NoticeResponseBody,
+) -> Option<WalSenderError> {
+    let notice = server_fields(body.fields());
+    match &notice {
+        _ if notice.is_missing_publication() => Some(notice),
+        WalSenderError::Server { code, message, .. } => {
+            tracing::info!(notice = %message, code = %code, "PostgreSQL notice");
+            None
         }
+        _ => None,
     }
 }
 
@@ -617,7 +651,11 @@ impl WalSender {
             match self.reader.next().await? {
                 Incoming::CopyBothResponse => return Ok((self.reader, self.writer)),
                 Incoming::Msg(Message::ErrorResponse(body)) => return Err(server_error(&body)),
-                Incoming::Msg(Message::NoticeResponse(body)) => log_notice(&body),
+                Incoming::Msg(Message::NoticeResponse(body)) => {
+                    if let Some(e) = stream_notice(&body) {
+                        return Err(e);
+                    }
+                }
                 Incoming::Msg(Message::ParameterStatus(_)) => {}
                 Incoming::Msg(other) => {
                     return Err(WalSenderError::Protocol {
