@@ -30,12 +30,19 @@ pub enum FailureHandling {
 
 impl FailureHandling {
     /// `Ok(())` when the change that raised `err` is to be skipped (after
-    /// logging it as the mode says), else `err` back. `what` names the
-    /// change: its table and key as far as they could be read.
-    pub fn on_error(self, err: PipelineError, what: &str) -> Result<(), PipelineError> {
-        if err.kind != ErrorKind::Conversion {
+    /// logging it as the mode says and counting it in
+    /// `logtap_events_skipped_total{table}`), else `err` back. `what` names
+    /// the change: its position and key as far as they could be read.
+    pub fn on_error(
+        self,
+        err: PipelineError,
+        table: &str,
+        what: &str,
+    ) -> Result<(), PipelineError> {
+        if err.kind != ErrorKind::Conversion || self == FailureHandling::Fail {
             return Err(err);
         }
+        metrics::counter!("logtap_events_skipped_total", "table" => table.to_string()).increment(1);
         match self {
             FailureHandling::Fail => Err(err),
             FailureHandling::Warn => {
@@ -57,12 +64,12 @@ mod tests {
     #[test]
     fn only_conversion_errors_are_skipped_and_only_when_asked() {
         let conv = || PipelineError::new(ErrorKind::Conversion, "year 294276");
-        assert!(FailureHandling::Fail.on_error(conv(), "t").is_err());
-        assert!(FailureHandling::Warn.on_error(conv(), "t").is_ok());
-        assert!(FailureHandling::Skip.on_error(conv(), "t").is_ok());
+        assert!(FailureHandling::Fail.on_error(conv(), "t", "c").is_err());
+        assert!(FailureHandling::Warn.on_error(conv(), "t", "c").is_ok());
+        assert!(FailureHandling::Skip.on_error(conv(), "t", "c").is_ok());
         for mode in [FailureHandling::Warn, FailureHandling::Skip] {
             let decode = PipelineError::decode("bad bytes");
-            assert_eq!(mode.on_error(decode, "t").map_err(|e| e.kind), Err(ErrorKind::Decode));
+            assert_eq!(mode.on_error(decode, "t", "c").map_err(|e| e.kind), Err(ErrorKind::Decode));
         }
     }
 }

@@ -626,7 +626,7 @@ impl BinlogMachine {
              on without that change, set event_processing_failure_handling_mode = \"warn\"",
         );
         let what = format!("statement at {}:{pos}", self.file);
-        self.cfg.event_processing_failure_handling_mode.on_error(err, &what)
+        self.cfg.event_processing_failure_handling_mode.on_error(err, db, &what)
     }
 
     fn bad(&self, pos: u64, what: String) -> PipelineError {
@@ -967,9 +967,11 @@ impl BinlogMachine {
                         "{op:?} of {} at {}:{event_start} row {row_no}, key {key}",
                         state.id, self.file
                     );
-                    self.cfg.event_processing_failure_handling_mode.on_error(e, &what)?;
-                    metrics::counter!("logtap_events_skipped_total", "table" => state.id.to_string())
-                        .increment(1);
+                    self.cfg.event_processing_failure_handling_mode.on_error(
+                        e,
+                        &state.id.to_string(),
+                        &what,
+                    )?;
                     out.push(SourceItem::Checkpoint(Box::new(Checkpoint {
                         position: tx.restart.after(index, row_no + 1),
                         snapshot: progress.clone(),

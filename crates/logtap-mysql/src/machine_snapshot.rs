@@ -527,9 +527,11 @@ impl BinlogMachine {
             if let Some(e) = bad {
                 // Skipped as the mode says; paging goes on past its key.
                 let what = format!("snapshot read of {} key {key_text}", state.id);
-                self.cfg.event_processing_failure_handling_mode.on_error(e, &what)?;
-                metrics::counter!("logtap_events_skipped_total", "table" => state.id.to_string())
-                    .increment(1);
+                self.cfg.event_processing_failure_handling_mode.on_error(
+                    e,
+                    &state.id.to_string(),
+                    &what,
+                )?;
                 continue;
             }
             let row =

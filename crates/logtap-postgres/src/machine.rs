@@ -489,9 +489,11 @@ impl PgMachine {
             Err(e) => {
                 let key = new.or(old).map(|t| raw_key(state, t)).unwrap_or_default();
                 let what = format!("{op:?} of {} at LSN {}, key {key}", state.id, Lsn(lsn));
-                self.cfg.event_processing_failure_handling_mode.on_error(e, &what)?;
-                metrics::counter!("logtap_events_skipped_total", "table" => state.id.to_string())
-                    .increment(1);
+                self.cfg.event_processing_failure_handling_mode.on_error(
+                    e,
+                    &state.id.to_string(),
+                    &what,
+                )?;
                 return Ok(Vec::new());
             }
         };

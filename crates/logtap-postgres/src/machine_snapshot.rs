@@ -536,9 +536,11 @@ impl PgMachine {
                 Err(e) => {
                     // Skipped as the mode says; the chunk's progress passes it.
                     let what = format!("snapshot read of {} at LSN {}", table.id, Lsn(lsn));
-                    self.cfg.event_processing_failure_handling_mode.on_error(e, &what)?;
-                    metrics::counter!("logtap_events_skipped_total", "table" => table.id.to_string())
-                        .increment(1);
+                    self.cfg.event_processing_failure_handling_mode.on_error(
+                        e,
+                        &table.id.to_string(),
+                        &what,
+                    )?;
                     continue;
                 }
             };
