@@ -126,11 +126,24 @@ path = "{offsets}"
 
     /// Starts logtap on `config` and waits for it to exit: its log.
     fn run_until_it_stops(dir: &Path, config: &str) -> (Option<i32>, String) {
-        let mut l = Logtap::start(dir, config);
-        let exited = wait_until(Duration::from_secs(60), || l.child.try_wait().unwrap().is_some());
-        let log = l.log_text();
-        assert!(exited, "run must stop here:\n{log}");
-        (l.child.wait().unwrap().code(), log)
+        wait_stopped(Logtap::start(dir, config))
+    }
+
+    /// logtap's user with every privilege it needs, and `db.t`.
+    fn cdc_user_and_table(&self, db: &str) {
+        self.cdc_user(
+            "SELECT, RELOAD, SHOW DATABASES, REPLICATION SLAVE, BINLOG MONITOR, REPLICATION CLIENT",
+            db,
+            &format!("CREATE TABLE {db}.t (id int PRIMARY KEY, v int);"),
+        );
+    }
+
+    /// An INSERT into `db.t` from a session that logs statements.
+    fn statement_insert(&self, db: &str, id: u32) {
+        let sql = format!(
+            "SET SESSION binlog_format = 'STATEMENT'; INSERT INTO {db}.t VALUES ({id}, 1);"
+        );
+        self.root(&["-e", &sql]).unwrap();
     }
 }
 
@@ -156,6 +169,23 @@ fn cli(dir: &Path, config: &str, sub: &str) -> (bool, String) {
     common::logtap_cli(sub, &path)
 }
 
+/// Waits for `l` to exit: its exit code and log.
+fn wait_stopped(mut l: Logtap) -> (Option<i32>, String) {
+    let exited = wait_until(Duration::from_secs(60), || l.child.try_wait().unwrap().is_some());
+    let log = l.log_text();
+    assert!(exited, "run must stop here:\n{log}");
+    (l.child.wait().unwrap().code(), log)
+}
+
+/// Starts logtap on `config` and waits until it reads the binlog.
+fn start_streaming(dir: &Path, config: &str) -> Logtap {
+    let l = Logtap::start(dir, config);
+    let streaming =
+        wait_until(Duration::from_secs(60), || l.log_text().contains("starting the binlog stream"));
+    assert!(streaming, "run must start:\n{}", l.log_text());
+    l
+}
+
 fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap().port()
@@ -168,11 +198,7 @@ fn free_port() -> u16 {
 async fn run_refuses_a_statement_binlog_with_checks_message_and_stores_nothing() {
     let server = ThrowawayMariadb::start("STATEMENT");
     let prefix = unique("stmtbin");
-    server.cdc_user(
-        "SELECT, RELOAD, SHOW DATABASES, REPLICATION SLAVE, BINLOG MONITOR, REPLICATION CLIENT",
-        &prefix,
-        &format!("CREATE TABLE {prefix}.t (id int PRIMARY KEY, v int);"),
-    );
+    server.cdc_user_and_table(&prefix);
     let dir = tempfile::tempdir().unwrap();
     let config = server.config(&prefix, dir.path(), 5_400_171);
     let (ok, check) = cli(dir.path(), &config, "check");
@@ -198,13 +224,7 @@ async fn run_refuses_a_statement_binlog_with_checks_message_and_stores_nothing()
 
     // The same server set right: run starts (the refusal was the setting).
     server.root(&["-e", "SET GLOBAL binlog_format = 'ROW'"]).unwrap();
-    let l = Logtap::start(dir.path(), &config);
-    assert!(
-        wait_until(Duration::from_secs(60), || l.log_text().contains("starting the binlog stream")),
-        "run must start once binlog_format = ROW:\n{}",
-        l.log_text()
-    );
-    l.kill9();
+    start_streaming(dir.path(), &config).kill9();
 }
 
 /// A MariaDB user without BINLOG MONITOR: `run` names the missing grant
@@ -230,56 +250,31 @@ async fn run_names_the_missing_binlog_monitor_grant() {
 async fn a_change_logged_as_a_statement_stops_or_is_passed_with_a_warning() {
     let server = ThrowawayMariadb::start("ROW");
     let prefix = unique("stmtsess");
-    server.cdc_user(
-        "SELECT, RELOAD, SHOW DATABASES, REPLICATION SLAVE, BINLOG MONITOR, REPLICATION CLIENT",
-        &prefix,
-        &format!("CREATE TABLE {prefix}.t (id int PRIMARY KEY, v int);"),
-    );
+    server.cdc_user_and_table(&prefix);
     let dir = tempfile::tempdir().unwrap();
     let config = server.config(&prefix, dir.path(), 5_400_173);
-    let l = Logtap::start(dir.path(), &config);
-    assert!(
-        wait_until(Duration::from_secs(60), || l.log_text().contains("starting the binlog stream")),
-        "{}",
-        l.log_text()
-    );
-    server
-        .root(&[
-            "-e",
-            &format!(
-                "SET SESSION binlog_format = 'STATEMENT'; INSERT INTO {prefix}.t VALUES (1, 1);"
-            ),
-        ])
-        .unwrap();
-    let mut l = l;
-    let exited = wait_until(Duration::from_secs(60), || l.child.try_wait().unwrap().is_some());
-    let log = l.log_text();
-    assert!(exited, "a change it cannot see must stop it:\n{log}");
-    assert_eq!(l.child.wait().unwrap().code(), Some(1), "{log}");
+    let l = start_streaming(dir.path(), &config);
+    server.statement_insert(&prefix, 1);
+    let (code, log) = wait_stopped(l);
+    assert_eq!(code, Some(1), "a change it cannot see must stop it:\n{log}");
     assert!(log.contains("logged as a statement") && log.contains("INSERT INTO"), "{log}");
 
     let warn = config.replace(
         "database_include_list",
         "event_processing_failure_handling_mode = \"warn\"\ndatabase_include_list",
     );
-    let l = Logtap::start(dir.path(), &warn);
-    assert!(
-        wait_until(Duration::from_secs(60), || l.log_text().contains("starting the binlog stream")),
-        "{}",
-        l.log_text()
-    );
-    server
-        .root(&[
-            "-e",
-            &format!(
-                "SET SESSION binlog_format = 'STATEMENT'; INSERT INTO {prefix}.t VALUES (2, 2);"
-            ),
-        ])
-        .unwrap();
+    let l = start_streaming(dir.path(), &warn);
+    server.statement_insert(&prefix, 2);
+    // A change logged as rows after it: the stream went on past the statement.
+    server.root(&["-e", &format!("INSERT INTO {prefix}.t VALUES (3, 3);")]).unwrap();
+    let topic = format!("{prefix}.{prefix}.t");
+    let got = common::read_topic_until(&topic, Duration::from_secs(60), |g| !g.is_empty());
     let passed = wait_until(Duration::from_secs(60), || {
         l.log_text().contains("skipped a change it cannot process")
     });
     let log = l.log_text();
     l.kill9();
     assert!(passed, "warn mode passes it with a warning:\n{log}");
+    let ids: Vec<i64> = got.iter().filter_map(|g| g.value_json()["after"]["id"].as_i64()).collect();
+    assert_eq!(ids, [3], "only the row change is sent, after the statement:\n{log}");
 }
