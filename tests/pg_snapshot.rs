@@ -657,21 +657,33 @@ async fn a_condition_the_server_refuses_is_refused_or_dropped_never_retried() {
     assert!(said.contains("\"statuz\" does not exist") && said.contains(&table), "{said}");
     assert!(said.contains("no signal was written"), "{said}");
 
-    if major(&f.pg).await < 14 {
-        eprintln!("skipped the signal-by-hand half: PostgreSQL 13 decodes no logical messages");
-        return;
-    }
-    let l = f.start();
-    let slot = f.prefix.to_lowercase().replace('-', "_");
-    let signal = json!({
-        "slot": slot,
-        "type": "execute-snapshot",
-        "data": {"data-collections": [table], "type": "incremental",
-                 "additional-conditions": [{"data-collection": table, "filter": "statuz = 'open'"}]},
+    // The signal by hand, as a row of Debezium's signal table (which every
+    // major reads; PostgreSQL 13 has no logical decoding messages).
+    let sig = format!("{}_sig", f.table);
+    f.pg.batch_execute(&format!(
+        "CREATE TABLE {sig} (id varchar(42) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048));
+         ALTER TABLE {sig} OWNER TO cdc;"
+    ))
+    .await
+    .unwrap();
+    let config = f.config.replace(
+        "[snapshot]\n",
+        &format!("[snapshot]\nsignal_data_collection = \"public.{sig}\"\n"),
+    );
+    assert_ne!(config, f.config, "the [snapshot] section changed shape");
+    let l = Logtap::start(f.dir.path(), &config);
+    assert!(
+        wait_until(Duration::from_secs(30), || l.log_text().contains("streaming")),
+        "{}",
+        l.log_text()
+    );
+    let data = json!({
+        "data-collections": [table], "type": "incremental",
+        "additional-conditions": [{"data-collection": table, "filter": "statuz = 'open'"}],
     });
     f.pg.execute(
-        "SELECT pg_logical_emit_message(true, 'logtap.signal', $1::text)",
-        &[&signal.to_string()],
+        &format!("INSERT INTO {sig} VALUES ('by-hand-1', 'execute-snapshot', $1)"),
+        &[&data.to_string()],
     )
     .await
     .unwrap();
