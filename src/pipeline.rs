@@ -186,8 +186,9 @@ struct StallWatch {
     warned: Option<std::time::Instant>,
 }
 
-/// Stops the watch when the pipeline attempt ends.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
+/// A background task that ends with its owner (the stall watch, the
+/// Kafka probe): dropping it aborts the task.
+pub(crate) struct AbortOnDrop(pub(crate) tokio::task::JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {

@@ -3,7 +3,7 @@
 //! (`logtap_core::error`), nowhere else.
 
 use crate::config::{Config, LogFormat, SinkKind, SourceConfig};
-use crate::pipeline::{self, PipelineParts, Stopped};
+use crate::pipeline::{self, AbortOnDrop, PipelineParts, Stopped};
 use crate::{demo, open_offsets, stdout_sink};
 use anyhow::{Context, Result};
 use logtap_core::{
@@ -77,7 +77,7 @@ pub async fn run(cfg: Config) -> Result<()> {
                 tracing::info!("source finished; final position stored");
                 return Ok(());
             }
-            Err(e) if busy_too_long(&e, &mut slot_busy_since) => {
+            Err(e) if busy_too_long(&e, &mut slot_busy_since, SLOT_BUSY_FOR) => {
                 let fix = format!(
                     "another client has held the slot for over {} s: stop it (the server pid \
                      is in the message; pg_terminate_backend(pid) ends it) or give this logtap \
@@ -111,13 +111,17 @@ pub async fn run(cfg: Config) -> Result<()> {
 const SLOT_BUSY_FOR: Duration = Duration::from_secs(150);
 
 /// Whether `e` is a slot in use that has stayed so since `since` for
-/// longer than [`SLOT_BUSY_FOR`] (any other outcome resets the clock).
-fn busy_too_long(e: &PipelineError, since: &mut Option<std::time::Instant>) -> bool {
+/// longer than `limit` (any other outcome resets the clock).
+fn busy_too_long(
+    e: &PipelineError,
+    since: &mut Option<std::time::Instant>,
+    limit: Duration,
+) -> bool {
     if e.kind != ErrorKind::SlotInUse {
         *since = None;
         return false;
     }
-    since.get_or_insert_with(std::time::Instant::now).elapsed() > SLOT_BUSY_FOR
+    since.get_or_insert_with(std::time::Instant::now).elapsed() > limit
 }
 
 /// One attempt: a fresh tracker, source and sink from the stored position.
@@ -231,26 +235,42 @@ async fn with_sink<S: Source>(
 
 /// Asks Kafka for metadata every few seconds while a pipeline runs, for
 /// `/readyz` and `logtap_kafka_reachable`; stops when dropped.
-struct KafkaProbe(tokio::task::JoinHandle<()>);
+struct KafkaProbe {
+    _task: AbortOnDrop,
+}
 
 impl KafkaProbe {
     const EVERY: Duration = Duration::from_secs(5);
 
     fn start(sink: &KafkaSink, health: crate::telemetry::Health) -> Self {
         let probe = std::sync::Arc::new(sink.probe(Duration::from_secs(3)));
-        KafkaProbe(tokio::spawn(async move {
+        let task = AbortOnDrop(tokio::spawn(async move {
             loop {
                 let p = probe.clone();
                 let up = tokio::task::spawn_blocking(move || p()).await.unwrap_or(false);
                 health.set_kafka_reachable(up);
                 tokio::time::sleep(Self::EVERY).await;
             }
-        }))
+        }));
+        KafkaProbe { _task: task }
     }
 }
 
-impl Drop for KafkaProbe {
-    fn drop(&mut self) {
-        self.0.abort();
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_busy_slot_stops_once_it_stays_busy_and_anything_else_resets_the_clock() {
+        let busy = PipelineError::new(ErrorKind::SlotInUse, "slot in use by pid 7");
+        let lost = PipelineError::connection("closed");
+        let mut since = None;
+        let long = Duration::from_secs(3600);
+        assert!(!busy_too_long(&busy, &mut since, long), "the first time starts the clock");
+        assert!(since.is_some());
+        assert!(!busy_too_long(&busy, &mut since, long), "not yet for an hour");
+        assert!(busy_too_long(&busy, &mut since, Duration::ZERO), "past the limit");
+        assert!(!busy_too_long(&lost, &mut since, Duration::ZERO), "another kind never stops");
+        assert!(since.is_none(), "and resets the clock");
     }
 }
