@@ -291,12 +291,14 @@ impl PgMachine {
         if !row_change {
             return self.other_message(lsn, msg);
         }
+        // Every row change, sent or skipped: a chunk open on its table
+        // notes its keys (a TRUNCATE drops the chunk's rows).
+        self.note_keys(&msg);
         let Some(cursor) = &mut self.cursor else { return self.other_message(lsn, msg) };
         cursor.changes += 1;
         let cursor = *cursor;
         if cursor.changes <= cursor.skip {
-            // Sent before the restart; the snapshot still notes its keys.
-            self.note_only(&msg);
+            // Sent before the restart.
             return Ok(());
         }
         let queued = self.pending.len();
@@ -315,8 +317,8 @@ impl PgMachine {
         Ok(())
     }
 
-    /// What a skipped change still does: the open chunk notes its keys.
-    fn note_only(&mut self, msg: &Message) {
+    /// The keys a row change touches, for the open snapshot chunk.
+    fn note_keys(&mut self, msg: &Message) {
         match msg {
             Message::Insert(ins) => self.snapshot_note(ins.relation_id, &[&ins.new]),
             Message::Update(up) => match &up.old {
@@ -325,6 +327,8 @@ impl PgMachine {
             },
             Message::Delete(del) => self.snapshot_note(del.relation_id, &[del.old.tuple()]),
             Message::Truncate(t) => {
+                // Whether or not TRUNCATE is sent, a chunk's rows read
+                // before it must not be.
                 for rel in &t.relation_ids {
                     self.snapshot_truncated(*rel);
                 }
@@ -385,17 +389,12 @@ impl PgMachine {
                 self.signal_row(lsn, ins.relation_id, &ins.new)?;
             }
             Message::Insert(ins) => {
-                self.snapshot_note(ins.relation_id, &[&ins.new]);
                 let Some(state) = self.captured(ins.relation_id, lsn)? else { return Ok(()) };
                 let items = self.row_message(state, Op::Create, None, Some(&ins.new), lsn)?;
                 self.pending.extend(items);
             }
             Message::Update(up) => {
                 let old = up.old.as_ref().map(|o| o.tuple());
-                match old {
-                    Some(old) => self.snapshot_note(up.relation_id, &[old, &up.new]),
-                    None => self.snapshot_note(up.relation_id, &[&up.new]),
-                }
                 let Some(state) = self.captured(up.relation_id, lsn)? else { return Ok(()) };
                 let new = unchanged_toast_from(old, &up.new);
                 let new = new.as_ref().unwrap_or(&up.new);
@@ -403,17 +402,11 @@ impl PgMachine {
                 self.pending.extend(items);
             }
             Message::Delete(del) => {
-                self.snapshot_note(del.relation_id, &[del.old.tuple()]);
                 let Some(state) = self.captured(del.relation_id, lsn)? else { return Ok(()) };
                 let items = self.row_message(state, Op::Delete, Some(del.old.tuple()), None, lsn)?;
                 self.pending.extend(items);
             }
             Message::Truncate(t) => {
-                // Whether or not TRUNCATE is sent, a chunk's rows read
-                // before it must not be.
-                for rel in &t.relation_ids {
-                    self.snapshot_truncated(*rel);
-                }
                 if self.cfg.emit_truncate {
                     for rel in &t.relation_ids {
                         let Some(state) = self.captured(*rel, lsn)? else { continue };
@@ -469,9 +462,10 @@ impl PgMachine {
             .collect()
     }
 
-    /// The events of one Insert, Update or Delete of `state`'s table. A value that cannot be converted stops here, or, as
-    /// `event_processing_failure_handling_mode` says, the change is skipped
-    /// (the transaction's commit still checkpoints past it).
+    /// The events of one Insert, Update or Delete of `state`'s table. A
+    /// value that cannot be converted stops here, or, as
+    /// `event_processing_failure_handling_mode` says, the change is
+    /// skipped (the checkpoints after it still pass it).
     fn row_message(
         &self,
         state: &TableState,
