@@ -510,3 +510,59 @@ async fn a_replica_source_snapshots_and_streams() {
     let _ = replica.disconnect().await;
     f.drop_db().await;
 }
+
+/// A snapshot condition the server refuses (a column that does not exist):
+/// `logtap snapshot --where` refuses it before writing a signal row; a row
+/// written by hand with it drops that table's snapshot once, with the
+/// server's message, and the stream goes on. Never retried in a loop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_condition_the_server_refuses_is_refused_or_dropped_never_retried() {
+    let _serial = SERIAL.lock().await;
+    let f = fixture("mysnapbadcond", 20).await;
+    let cfg = config(&f, &format!("signal_data_collection = \"{}.sig\"", f.db)).await;
+    let table = format!("{}.a", f.db);
+    let path = f.dir.path().join("cli.toml");
+    std::fs::write(&path, &cfg).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_logtap"))
+        .args(["snapshot", "--config"])
+        .arg(&path)
+        .args(["--where", "statuz = 1", &table])
+        .output()
+        .unwrap();
+    let said =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a bad condition must be refused:\n{said}");
+    assert!(said.contains("statuz") && said.contains(&table), "{said}");
+    assert!(said.contains("no signal was written"), "{said}");
+
+    let l = Logtap::start(f.dir.path(), &cfg);
+    let streaming =
+        wait_until(Duration::from_secs(60), || l.log_text().contains("starting the binlog stream"));
+    assert!(streaming, "{}", l.log_text());
+    let data = json!({
+        "data-collections": [table], "type": "incremental",
+        "additional-conditions": [{"data-collection": table, "filter": "statuz = 1"}],
+    });
+    f.exec(&[&format!(
+        "INSERT INTO sig VALUES ('by-hand-1', 'execute-snapshot', '{}')",
+        data.to_string().replace('\'', "''")
+    )])
+    .await;
+    let dropped = "condition for this table fails on the server";
+    let reported = wait_until(Duration::from_secs(60), || l.log_text().contains(dropped));
+    assert!(reported, "the bad condition must be reported:\n{}", l.log_text());
+    f.exec(&["INSERT INTO a VALUES (1000, 1, 'after')"]).await;
+    let got = common::read_topic_until(&f.topic("a"), Duration::from_secs(60), |g| {
+        g.iter().any(|r| r.value.is_some() && r.value_json()["after"]["id"] == 1000)
+    });
+    let log = l.stop();
+    let reads = got.iter().filter(|g| g.value.is_some() && g.value_json()["op"] == "r").count();
+    assert_eq!(reads, 0, "nothing read under the bad condition:\n{log}");
+    assert!(
+        got.iter().any(|g| g.value.is_some() && g.value_json()["after"]["id"] == 1000),
+        "the stream goes on:\n{log}"
+    );
+    assert_eq!(log.matches(dropped).count(), 1, "reported once, not retried:\n{log}");
+    assert!(log.contains("statuz"), "the server's message:\n{log}");
+    f.drop_db().await;
+}
