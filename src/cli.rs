@@ -99,10 +99,33 @@ pub enum OffsetsAction {
         config: PathBuf,
     },
     /// Store the positions of JSON lines (as `export` prints them) from
-    /// standard input into the config's store. Stop logtap first.
+    /// standard input into the config's store; with --from-debezium, the
+    /// position a Debezium connector stored, so logtap goes on after
+    /// Debezium's last committed change. Stop logtap (and Debezium) first.
     Import {
         /// Path to logtap.toml.
         #[arg(short, long, default_value = "logtap.toml")]
         config: PathBuf,
+        /// Read Debezium's stored offset (same topic.prefix as this
+        /// config's topic_prefix) from Kafka Connect's offsets topic on
+        /// [kafka] brokers, or from --file.
+        #[arg(long)]
+        from_debezium: bool,
+        /// Kafka Connect's offsets topic (`offset.storage.topic`).
+        #[arg(
+            long,
+            value_name = "TOPIC",
+            default_value = "connect-offsets",
+            requires = "from_debezium"
+        )]
+        topic: String,
+        /// Debezium Server's or the embedded engine's offset file
+        /// (`offset.storage.file.filename`) instead of the topic.
+        #[arg(long, value_name = "FILE", requires = "from_debezium")]
+        file: Option<PathBuf>,
+        /// The connector's `name`, when several stored offsets have this
+        /// topic prefix.
+        #[arg(long, value_name = "NAME", requires = "from_debezium")]
+        connector: Option<String>,
     },
 }

@@ -35,6 +35,7 @@ mod cli;
 mod config;
 mod demo;
 mod healthcheck;
+mod offsets_cmd;
 mod pipeline;
 mod progress;
 mod reset;
@@ -106,10 +107,20 @@ async fn dispatch(cli: Cli) -> Result<()> {
         Command::Reset { config, yes } => reset::reset(&Config::load(&config)?, yes).await,
         Command::Healthcheck { config } => healthcheck::healthcheck(&Config::load(&config)?),
         Command::Offsets { action: cli::OffsetsAction::Export { config } } => {
-            reset::export(&Config::load(&config)?).await
+            offsets_cmd::export(&Config::load(&config)?).await
         }
-        Command::Offsets { action: cli::OffsetsAction::Import { config } } => {
-            reset::import(&Config::load(&config)?).await
+        Command::Offsets {
+            action: cli::OffsetsAction::Import { config, from_debezium, topic, file, connector },
+        } => {
+            let cfg = Config::load(&config)?;
+            if !from_debezium {
+                return offsets_cmd::import(&cfg).await;
+            }
+            let from = match file {
+                Some(path) => offsets_cmd::DebeziumStore::File(path),
+                None => offsets_cmd::DebeziumStore::Topic(topic),
+            };
+            offsets_cmd::import_from_debezium(&cfg, &from, connector.as_deref()).await
         }
         Command::Snapshot { config, tables, filter, stop } => {
             snapshot::snapshot(&Config::load(&config)?, &tables, filter.as_deref(), stop).await

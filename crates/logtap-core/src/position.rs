@@ -37,16 +37,23 @@ impl std::str::FromStr for Lsn {
     }
 }
 
-/// How far into a transaction a PostgreSQL position is: the transaction
-/// committing at `commit_lsn` (pgoutput's Begin `final_lsn`, the same at
-/// every resend) had its first `changes` row changes sent. The server
+/// How far into a transaction a PostgreSQL position is. The server
 /// resends a transaction whole after a restart (logtap does not ask for
-/// streaming), so these are skipped, and a big transaction interrupted
-/// resumes where Kafka stopped acknowledging, as Debezium's `lsn_proc` does.
+/// streaming), so what was sent of it is skipped, and a big transaction
+/// interrupted resumes where Kafka stopped acknowledging.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PgTxProgress {
-    pub commit_lsn: Lsn,
-    pub changes: u64,
+#[serde(untagged)]
+pub enum PgTxProgress {
+    /// logtap's own: the transaction committing at `commit_lsn` (pgoutput's
+    /// Begin `final_lsn`, the same at every resend) had its first `changes`
+    /// row changes sent.
+    Changes { commit_lsn: Lsn, changes: u64 },
+    /// Taken over from Debezium (`lsn_proc` of a row change, `txId`): the
+    /// first transaction committing after the position, when its xid is
+    /// `xid`, had its row changes at WAL positions up to and including
+    /// `sent_through` sent, which is how Debezium itself resumes (it counts
+    /// by WAL position, not by change). Another xid first: nothing skipped.
+    Through { sent_through: Lsn, xid: u32 },
 }
 
 /// A resumable point in a source's change log.
@@ -72,6 +79,12 @@ pub enum SourcePosition {
         skip_events: u64,
         #[serde(default)]
         skip_rows: u64,
+        /// `skip_events` counts every binlog event of the transaction, its
+        /// BEGIN (MariaDB: its GTID event) as the first, as Debezium's
+        /// `event` does (a position taken over from Debezium); logtap's own
+        /// count ROWS events only.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        debezium_events: bool,
     },
     /// The built-in demo source: the number of changes already produced.
     Sequence { seq: u64 },
@@ -81,12 +94,18 @@ impl fmt::Display for SourcePosition {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SourcePosition::Postgres { lsn, tx: None } => write!(f, "lsn {lsn}"),
-            SourcePosition::Postgres { lsn, tx: Some(t) } => write!(
+            SourcePosition::Postgres {
+                lsn,
+                tx: Some(PgTxProgress::Changes { commit_lsn, changes }),
+            } => write!(
                 f,
-                "lsn {lsn} (then {} changes of the transaction committing at {})",
-                t.changes, t.commit_lsn
+                "lsn {lsn} (then {changes} changes of the transaction committing at {commit_lsn})"
             ),
-            SourcePosition::Mysql { file, pos, gtid_set, skip_events, skip_rows } => {
+            SourcePosition::Postgres {
+                lsn,
+                tx: Some(PgTxProgress::Through { sent_through, xid }),
+            } => write!(f, "lsn {lsn} (then transaction {xid}'s changes up to {sent_through})"),
+            SourcePosition::Mysql { file, pos, gtid_set, skip_events, skip_rows, .. } => {
                 write!(f, "binlog {file}:{pos}")?;
                 if let Some(g) = gtid_set {
                     write!(f, " gtid {g}")?;
@@ -121,10 +140,15 @@ mod tests {
         let s = serde_json::to_string(&p).unwrap();
         assert_eq!(s, r#"{"kind":"postgres","lsn":42}"#);
         assert_eq!(serde_json::from_str::<SourcePosition>(&s).unwrap(), p);
-        let tx = Some(PgTxProgress { commit_lsn: Lsn(99), changes: 7 });
+        let tx = Some(PgTxProgress::Changes { commit_lsn: Lsn(99), changes: 7 });
         let p = SourcePosition::Postgres { lsn: Lsn(42), tx };
         let s = serde_json::to_string(&p).unwrap();
         assert_eq!(s, r#"{"kind":"postgres","lsn":42,"tx":{"commit_lsn":99,"changes":7}}"#);
+        assert_eq!(serde_json::from_str::<SourcePosition>(&s).unwrap(), p);
+        let tx = Some(PgTxProgress::Through { sent_through: Lsn(77), xid: 5 });
+        let p = SourcePosition::Postgres { lsn: Lsn(42), tx };
+        let s = serde_json::to_string(&p).unwrap();
+        assert_eq!(s, r#"{"kind":"postgres","lsn":42,"tx":{"sent_through":77,"xid":5}}"#);
         assert_eq!(serde_json::from_str::<SourcePosition>(&s).unwrap(), p);
     }
 }

@@ -8,6 +8,7 @@
 pub mod config;
 pub mod logs;
 pub mod offsets;
+pub mod read_topic;
 pub mod router;
 pub mod sink;
 pub mod topics;

@@ -102,6 +102,9 @@ struct Tx {
     restart: Restart,
     /// ROWS events of this transaction seen so far.
     rows_events: u64,
+    /// Events of this transaction seen so far, counted as Debezium's
+    /// `event` offset counts them (its BEGIN, MariaDB: GTID event, is 1).
+    events: u64,
     thread: Option<i64>,
     /// Inside BEGIN..COMMIT (MariaDB: a GTID event that is not
     /// standalone opens it): statements other than COMMIT/ROLLBACK do not
@@ -136,6 +139,7 @@ impl Restart {
             gtid_set: self.gtid_set.clone(),
             skip_events,
             skip_rows,
+            debezium_events: false,
         }
     }
 }
@@ -187,6 +191,8 @@ pub(crate) struct BinlogMachine {
     skip: Option<(u64, u64)>,
     /// Where the transaction `skip` applies to starts (file, position).
     skip_at: Option<(String, u64)>,
+    /// `skip` counts every event as Debezium's offsets do, not ROWS events.
+    skip_debezium: bool,
     /// Inside a MySQL TRANSACTION_PAYLOAD: its end position stands for the
     /// embedded events', which carry none.
     payload_end: Option<u64>,
@@ -220,6 +226,8 @@ pub(crate) struct Start {
     pub(crate) pos: u64,
     pub(crate) gtids: Gtids,
     pub(crate) skip: Option<(u64, u64)>,
+    /// `skip`'s first number counts every event (Debezium's `event`).
+    pub(crate) skip_debezium: bool,
 }
 
 impl BinlogMachine {
@@ -242,7 +250,13 @@ impl BinlogMachine {
             flavor,
             tables: HashMap::new(),
             pending: VecDeque::new(),
-            skip_at: start.skip.map(|_| (start.file.clone(), start.pos)),
+            // Debezium's `pos` is a MySQL transaction's BEGIN, after its
+            // GTID event: with GTIDs the set alone names the transaction.
+            skip_at: start
+                .skip
+                .filter(|_| !(start.skip_debezium && start.gtids.text().is_some()))
+                .map(|_| (start.file.clone(), start.pos)),
+            skip_debezium: start.skip_debezium,
             file: start.file,
             pos: start.pos,
             gtids: start.gtids,
@@ -360,6 +374,7 @@ impl BinlogMachine {
             }
             None => (event_start, log_pos),
         };
+        self.count_event(raw_type);
         if raw_type >= 160 {
             return self.mariadb_event(ev, raw_type, event_start, end_pos);
         }
@@ -571,6 +586,7 @@ impl BinlogMachine {
                 gtid_set: None,
                 skip_events: 0,
                 skip_rows: 0,
+                debezium_events: false,
             };
             let record =
                 schemas.record(source, now_us() / 1000, &db, &ddl_text, &described, position);
@@ -714,10 +730,13 @@ impl BinlogMachine {
         let restart =
             Restart { file: self.file.clone(), pos: event_start, gtid_set: self.gtids.text() };
         let open = matches!(gtid, Some(TxGtid::Mariadb(_))) && !standalone;
+        // A MySQL GTID event comes before the BEGIN Debezium counts.
+        let events = u64::from(!matches!(gtid, Some(TxGtid::Mysql(_))));
         self.tx = Some(Tx {
             gtid,
             restart,
             rows_events: 0,
+            events,
             thread: None,
             open,
             prepared_xa,
@@ -725,6 +744,29 @@ impl BinlogMachine {
             commit_us: None,
         });
         Ok(())
+    }
+
+    /// Counts an event of the open transaction as Debezium's `event`
+    /// offset does: every event Debezium's binlog client delivers inside
+    /// it, but the transaction's own GTID event (counted by `begin`) and a
+    /// compressed payload's wrapper (whose events are counted one by one).
+    fn count_event(&mut self, raw_type: u8) {
+        const NOT_COUNTED: [u8; 9] = [
+            4,   // ROTATE
+            15,  // FORMAT_DESCRIPTION
+            27,  // HEARTBEAT
+            33,  // GTID
+            40,  // TRANSACTION_PAYLOAD
+            41,  // HEARTBEAT_V2
+            42,  // GTID_TAGGED
+            162, // MariaDB GTID
+            163, // MariaDB GTID_LIST
+        ];
+        if let Some(tx) = &mut self.tx {
+            if !NOT_COUNTED.contains(&raw_type) {
+                tx.events += 1;
+            }
+        }
     }
 
     /// The end of a transaction (or of a statement outside one).
@@ -756,6 +798,7 @@ impl BinlogMachine {
             gtid_set: self.gtids.text(),
             skip_events: 0,
             skip_rows: 0,
+            debezium_events: false,
         }
     }
 
@@ -911,9 +954,10 @@ impl BinlogMachine {
             }
             return Ok(());
         };
+        let at = if self.skip_debezium { tx.events.saturating_sub(1) } else { index };
         let skip_rows = match self.skip {
-            Some((events, _)) if index < events => return Ok(()),
-            Some((events, r)) if index == events => r,
+            Some((events, _)) if at < events => return Ok(()),
+            Some((events, r)) if at == events => r,
             _ => 0,
         };
         let op = match kind {
@@ -1182,6 +1226,7 @@ impl RowCtx<'_> {
                 gtid_set: None,
                 skip_events: 0,
                 skip_rows: self.row,
+                debezium_events: false,
             },
         }))
     }

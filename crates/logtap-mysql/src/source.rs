@@ -372,13 +372,20 @@ impl MysqlSource {
             })
         };
         match stored {
-            Some(SourcePosition::Mysql { file, pos, gtid_set, skip_events, skip_rows }) => {
+            Some(SourcePosition::Mysql {
+                file,
+                pos,
+                gtid_set,
+                skip_events,
+                skip_rows,
+                debezium_events,
+            }) => {
                 let skip = (*skip_events > 0 || *skip_rows > 0).then_some((*skip_events, *skip_rows));
                 let gtids = match gtid_set {
                     Some(g) if use_gtid => parse_gtids(g, "the stored position's GTID set")?,
                     _ => Gtids::None,
                 };
-                return Ok(Start { file: file.clone(), pos: *pos, gtids, skip });
+                return Ok(Start { file: file.clone(), pos: *pos, gtids, skip, skip_debezium: *debezium_events });
             }
             Some(other) => {
                 return Err(PipelineError::new(ErrorKind::WrongSource, format!(
@@ -398,10 +405,11 @@ impl MysqlSource {
                 pos: 4,
                 gtids: parse_gtids(g, "mysql.initial_gtid")?,
                 skip: None,
+                skip_debezium: false,
             });
         }
         if let Some((file, pos)) = cfg.initial_binlog_position() {
-            return Ok(Start { file, pos, gtids: Gtids::None, skip: None });
+            return Ok(Start { file, pos, gtids: Gtids::None, skip: None, skip_debezium: false });
         }
         // The server's current end. Its GTID state is read around SHOW
         // MASTER STATUS until it is the same before and after, so the two
@@ -432,7 +440,13 @@ impl MysqlSource {
                     Some(g) => parse_gtids(&g.replace('\n', ""), "the server's GTID position")?,
                     None => Gtids::None,
                 };
-                return Ok(Start { file: end.0, pos: end.1, gtids, skip: None });
+                return Ok(Start {
+                    file: end.0,
+                    pos: end.1,
+                    gtids,
+                    skip: None,
+                    skip_debezium: false,
+                });
             }
         }
         Err(PipelineError::connection(

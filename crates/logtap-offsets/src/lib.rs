@@ -8,6 +8,13 @@
 //! Position and snapshot progress are one JSON document under one key, so
 //! they are always written together: a reader never sees a new position with
 //! old snapshot progress or the reverse.
+//!
+//! `debezium` and `java_map` read Debezium's stored positions (Kafka
+//! Connect's offsets topic records, its file store) into logtap's, so a
+//! deployment can move from Debezium without a gap.
+
+pub mod debezium;
+pub mod java_map;
 
 use logtap_core::{OffsetError, OffsetStore, StoredOffset};
 use std::collections::BTreeMap;

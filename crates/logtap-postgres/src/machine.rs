@@ -99,6 +99,9 @@ struct TxCursor {
     changes: u64,
     /// The first this many were sent before a restart: not again.
     skip: u64,
+    /// Changes at WAL positions up to this one were sent before (a
+    /// position taken over from Debezium): not again.
+    skip_through: u64,
 }
 
 /// The `io.debezium.connector.postgresql.Source` schema (Debezium 3.5+ shape).
@@ -297,7 +300,7 @@ impl PgMachine {
         let Some(cursor) = &mut self.cursor else { return self.other_message(lsn, msg) };
         cursor.changes += 1;
         let cursor = *cursor;
-        if cursor.changes <= cursor.skip {
+        if cursor.changes <= cursor.skip || lsn <= cursor.skip_through {
             // Sent before the restart.
             return Ok(());
         }
@@ -307,8 +310,10 @@ impl PgMachine {
             // After each change that sent something: a restart (a drained
             // stop included) resumes after it, inside the transaction.
             let snapshot = self.snapshot_progress();
-            let tx =
-                Some(PgTxProgress { commit_lsn: Lsn(cursor.commit_lsn), changes: cursor.changes });
+            let tx = Some(PgTxProgress::Changes {
+                commit_lsn: Lsn(cursor.commit_lsn),
+                changes: cursor.changes,
+            });
             self.pending.push_back(SourceItem::Checkpoint(Box::new(Checkpoint {
                 position: SourcePosition::Postgres { lsn: Lsn(cursor.base), tx },
                 snapshot,
@@ -351,15 +356,23 @@ impl PgMachine {
                 // The first transaction after a restart inside one is that
                 // one (the server resends from the stored LSN, in commit
                 // order); anything else means nothing is to be skipped.
-                let skip = match self.resume_tx.take() {
-                    Some(r) if r.commit_lsn.0 == b.final_lsn => r.changes,
-                    _ => 0,
+                let (skip, skip_through) = match self.resume_tx.take() {
+                    Some(PgTxProgress::Changes { commit_lsn, changes })
+                        if commit_lsn.0 == b.final_lsn =>
+                    {
+                        (changes, 0)
+                    }
+                    Some(PgTxProgress::Through { sent_through, xid }) if xid == b.xid => {
+                        (0, sent_through.0)
+                    }
+                    _ => (0, 0),
                 };
                 self.cursor = Some(TxCursor {
                     base: self.last_checkpoint,
                     commit_lsn: b.final_lsn,
                     changes: 0,
                     skip,
+                    skip_through,
                 });
             }
             Message::Commit(c) => {

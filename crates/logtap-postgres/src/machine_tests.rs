@@ -157,13 +157,41 @@ fn a_restart_inside_a_transaction_skips_the_changes_already_sent() {
     // checkpoint that covered it).
     let mut m = machine("");
     let commit = Lsn(0x19E_5B50);
-    m.resume_inside(Some(PgTxProgress { commit_lsn: commit, changes: 1 }));
+    m.resume_inside(Some(PgTxProgress::Changes { commit_lsn: commit, changes: 1 }));
     let (resumed, _) = run(&mut m);
     assert_eq!(resumed[..], full[2..], "{resumed:#?}");
     // Another transaction's progress skips nothing.
     let mut m = machine("");
-    m.resume_inside(Some(PgTxProgress { commit_lsn: Lsn(1), changes: 1 }));
+    m.resume_inside(Some(PgTxProgress::Changes { commit_lsn: Lsn(1), changes: 1 }));
     assert_eq!(run(&mut m).0, full);
+}
+
+/// A position taken over from Debezium (`lsn_proc` inside a transaction)
+/// skips the first transaction's changes up to that WAL position, as the
+/// one counted in changes does; a position before every change skips none.
+#[test]
+fn a_restart_after_a_debezium_position_skips_changes_up_to_its_lsn() {
+    let (full, _) = run(&mut machine(""));
+    let first_change = recorded()
+        .into_iter()
+        .find(|(_, d)| matches!(d.first(), Some(b'I' | b'U' | b'D')))
+        .map(|(lsn, _)| lsn)
+        .unwrap();
+    let xid = recorded()
+        .into_iter()
+        .find(|(_, d)| d.first() == Some(&b'B'))
+        .map(|(_, d)| u32::from_be_bytes([d[17], d[18], d[19], d[20]]))
+        .unwrap();
+    let through = |sent_through, xid| {
+        let mut m = machine("");
+        m.resume_inside(Some(PgTxProgress::Through { sent_through: Lsn(sent_through), xid }));
+        run(&mut m).0
+    };
+    let resumed = through(first_change, xid);
+    assert_eq!(resumed[..], full[2..], "{resumed:#?}");
+    assert_eq!(through(first_change - 1, xid), full);
+    // Another transaction first (the publication differs): nothing skipped.
+    assert_eq!(through(first_change, xid + 1), full);
 }
 
 #[test]

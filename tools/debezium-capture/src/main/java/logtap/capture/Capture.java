@@ -124,7 +124,7 @@ public final class Capture {
         System.exit(0);
     }
 
-    private static String quote(String s) {
+    static String quote(String s) {
         StringBuilder b = new StringBuilder("\"");
         for (char c : s.toCharArray()) {
             switch (c) {

@@ -1,0 +1,129 @@
+//! `logtap offsets export/import`: copy positions between stores (sled to
+//! Kafka, and back), and take over a Debezium connector's stored position
+//! (`import --from-debezium`), so logtap goes on after the last change
+//! Debezium committed, with no gap and no snapshot.
+
+use crate::config::{Config, SourceConfig};
+use crate::open_offsets;
+use anyhow::{bail, Context, Result};
+use logtap_offsets::debezium::{self, DebeziumConnector};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// One line of `logtap offsets export`.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Line {
+    source: String,
+    offset: logtap_core::StoredOffset,
+}
+
+pub async fn export(cfg: &Config) -> Result<()> {
+    let offsets = open_offsets(cfg, false, false).await?;
+    for (source, offset) in offsets.list()? {
+        println!("{}", serde_json::to_string(&Line { source, offset })?);
+    }
+    Ok(())
+}
+
+pub async fn import(cfg: &Config) -> Result<()> {
+    let offsets = open_offsets(cfg, false, true).await?;
+    let mut n = 0;
+    for (i, line) in std::io::stdin().lines().enumerate() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let l: Line = serde_json::from_str(&line)
+            .map_err(|e| anyhow::anyhow!("line {}: not an exported position: {e}", i + 1))?;
+        offsets.store(&l.source, &l.offset)?;
+        say!("stored `{}`: {}", l.source, l.offset.position);
+        n += 1;
+    }
+    say!("{n} position(s) imported into {}", cfg.offsets.describe());
+    Ok(())
+}
+
+/// Where a Debezium deployment keeps its offsets.
+pub enum DebeziumStore {
+    /// Kafka Connect's offsets topic (`offset.storage.topic`), on the
+    /// config's Kafka.
+    Topic(String),
+    /// `offset.storage.file.filename` (Debezium Server, embedded engine).
+    File(PathBuf),
+}
+
+impl std::fmt::Display for DebeziumStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DebeziumStore::Topic(t) => write!(f, "Kafka topic `{t}`"),
+            DebeziumStore::File(p) => write!(f, "file {}", p.display()),
+        }
+    }
+}
+
+/// Reads the Debezium offset stored for this config's `topic_prefix` (and
+/// `connector`, when given), converts it and stores it as logtap's
+/// position. Refuses what would not resume exactly after Debezium's last
+/// committed change (a snapshot in progress, another source kind).
+pub async fn import_from_debezium(
+    cfg: &Config,
+    from: &DebeziumStore,
+    connector: Option<&str>,
+) -> Result<()> {
+    let kind = match &cfg.source {
+        SourceConfig::Postgres(_) => DebeziumConnector::Postgres,
+        SourceConfig::Mysql(_) => DebeziumConnector::Mysql,
+        SourceConfig::Demo(_) => bail!("the demo source has no Debezium counterpart"),
+    };
+    let entries = match from {
+        DebeziumStore::File(path) => {
+            let bytes = std::fs::read(path)
+                .with_context(|| format!("reading Debezium's offset file {}", path.display()))?;
+            logtap_offsets::java_map::read(&bytes)
+                .with_context(|| format!("{}", path.display()))?
+                .into_iter()
+                .map(|(k, v)| (Some(k), v))
+                .collect()
+        }
+        DebeziumStore::Topic(topic) => {
+            let kafka = cfg.kafka.as_ref().context(
+                "--from-debezium reads Kafka Connect's offsets topic on [kafka] brokers: add a [kafka] section, or give --file",
+            )?;
+            let kafka = kafka.clone();
+            let topic2 = topic.clone();
+            tokio::task::spawn_blocking(move || {
+                logtap_kafka::read_topic::read_topic(&kafka, &topic2, Duration::from_secs(30))
+            })
+            .await?
+            .map_err(|e| anyhow::anyhow!("reading Kafka Connect's offsets topic `{topic}`: {e}"))?
+        }
+    };
+    let stored = debezium::latest(entries);
+    let found = debezium::pick(&stored, &cfg.topic_prefix, connector)
+        .map_err(|e| anyhow::anyhow!("{from}: {e}"))?;
+    let imported = debezium::to_position(kind, &found.offset)
+        .map_err(|e| anyhow::anyhow!("{from}, connector `{}`: {e}", found.connector))?;
+    let offsets = open_offsets(cfg, false, true).await?;
+    if let Some(current) = offsets.load(&cfg.topic_prefix)? {
+        bail!(
+            "logtap already has a position for `{}` ({}): run `logtap reset` first if Debezium's should replace it",
+            cfg.topic_prefix,
+            current.position
+        );
+    }
+    let offset = logtap_core::StoredOffset {
+        position: imported.clone(),
+        source_id: None,
+        snapshot: None,
+        updated_at_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64),
+    };
+    offsets.store(&cfg.topic_prefix, &offset)?;
+    say!(
+        "stored Debezium's position of connector `{}` ({from}) for `{}`: {imported}",
+        found.connector,
+        cfg.topic_prefix
+    );
+    Ok(())
+}

@@ -1,0 +1,258 @@
+//! Taking over from a running Debezium: Debezium 3.6.1 (its embedded
+//! engine, offsets in Kafka Connect's offsets topic, as a Kafka Connect
+//! deployment keeps them) streams a workload and is stopped in the middle
+//! of it, `logtap offsets import --from-debezium` takes its stored offset,
+//! and logtap streams the rest. Both outputs together must hold every
+//! version of every row once, each key's versions in order, and logtap may
+//! repeat only Debezium's last records (those after its stored offset).
+//!
+//! Needs Java (installed by scripts/services) and Debezium's jars, which
+//! `scripts/debezium-engine` fetches from Maven Central once.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// The class path of Debezium's jars and the project's Java tools.
+fn classpath() -> &'static str {
+    static CP: OnceLock<String> = OnceLock::new();
+    CP.get_or_init(|| {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/debezium-engine");
+        let out = Command::new(script).stdin(Stdio::null()).output().expect("debezium-engine");
+        assert!(
+            out.status.success(),
+            "scripts/debezium-engine failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    })
+}
+
+/// A Debezium embedded engine writing every record it delivers to a file.
+struct Debezium {
+    child: Child,
+    out: PathBuf,
+    stop: PathBuf,
+    log: PathBuf,
+}
+
+impl Debezium {
+    fn start(dir: &Path, props: &str) -> Debezium {
+        let conf = dir.join("debezium.properties");
+        std::fs::write(&conf, props).unwrap();
+        let (out, stop, log) =
+            (dir.join("debezium.jsonl"), dir.join("debezium.stop"), dir.join("debezium.log"));
+        let child = Command::new("java")
+            .args(["-Xmx512m", "-cp", classpath(), "logtap.capture.Handover"])
+            .arg(&conf)
+            .arg(&out)
+            .arg(&stop)
+            .arg("300")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("java");
+        Debezium { child, out, stop, log }
+    }
+
+    /// The change records delivered so far (value envelopes, in order).
+    fn changes(&self) -> Vec<Value> {
+        let text = std::fs::read_to_string(&self.out).unwrap_or_default();
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter_map(|r| {
+                let v = r.get("value").cloned().unwrap_or(Value::Null);
+                let v = v.get("payload").cloned().unwrap_or(v);
+                (!v.is_null()).then_some(v)
+            })
+            .collect()
+    }
+
+    /// The end of its log (where an error is).
+    fn log_text(&self) -> String {
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().filter(|l| !l.starts_with('\t')).collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    }
+
+    /// Closes the engine (it commits the offsets of what it delivered).
+    fn stop(mut self) -> Vec<Value> {
+        std::fs::write(&self.stop, "stop").unwrap();
+        let status = self.child.wait().expect("wait for Debezium");
+        assert!(status.success(), "Debezium failed:\n{}", self.log_text());
+        self.changes()
+    }
+}
+
+impl Drop for Debezium {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One change as (key, version): rows carry their version in `n`, which
+/// every write raises by one (an insert writes 0).
+fn version(v: &Value) -> Option<(i64, i64)> {
+    let v = v.get("payload").unwrap_or(v);
+    let after = v.get("after").filter(|a| !a.is_null())?;
+    Some((after["id"].as_i64()?, after["n"].as_i64()?))
+}
+
+/// Checks the two outputs against the table's final versions and returns
+/// (Debezium's changes, logtap's, repeated by logtap).
+fn check_handover(
+    dbz: &[(i64, i64)],
+    logtap: &[(i64, i64)],
+    last: &BTreeMap<i64, i64>,
+) -> (usize, usize, usize) {
+    let mine: BTreeSet<_> = logtap.iter().copied().collect();
+    // Repeats: only a tail of Debezium's output (after its stored offset).
+    let first_repeat = dbz.iter().position(|c| mine.contains(c)).unwrap_or(dbz.len());
+    let missing_tail: Vec<_> = dbz[first_repeat..].iter().filter(|c| !mine.contains(c)).collect();
+    assert!(
+        missing_tail.is_empty(),
+        "logtap repeated Debezium's change {:?} but not the later {missing_tail:?}: not a tail",
+        dbz.get(first_repeat)
+    );
+    // Every version of every key, each key's in order, none twice.
+    let mut by_key: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+    for (id, n) in dbz[..first_repeat].iter().chain(logtap) {
+        by_key.entry(*id).or_default().push(*n);
+    }
+    assert_eq!(
+        by_key.keys().collect::<Vec<_>>(),
+        last.keys().collect::<Vec<_>>(),
+        "keys seen vs keys in the table"
+    );
+    for (id, seen) in &by_key {
+        let want: Vec<i64> = (0..=last[id]).collect();
+        let missing: Vec<_> = want.iter().filter(|n| !seen.contains(n)).collect();
+        assert_eq!(
+            seen, &want,
+            "key {id}: versions delivered (Debezium's, then logtap's); missing {missing:?}"
+        );
+    }
+    (dbz.len(), logtap.len(), dbz.len() - first_repeat)
+}
+
+/// Small transactions: each raises three rows and inserts one.
+async fn small_transactions(pg: &tokio_postgres::Client, table: &str, next_id: &mut i64, n: usize) {
+    for i in 0..n {
+        let k = i as i64;
+        pg.batch_execute(&format!(
+            "BEGIN; UPDATE {table} SET n = n + 1 WHERE id IN ({}, {}, {}); \
+             INSERT INTO {table} VALUES ({next_id}, 0, 'x'); COMMIT;",
+            1 + k % 50,
+            1 + (k + 17) % 50,
+            1 + (k + 34) % 50,
+        ))
+        .await
+        .unwrap();
+        *next_id += 1;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_takes_over_from_debezium_without_a_gap() {
+    let f = PgFixture::new("takeover", "id int PRIMARY KEY, n int NOT NULL, pad text").await;
+    let t = &f.table;
+    f.pg.batch_execute(&format!("INSERT INTO {t} SELECT g, 0, 'x' FROM generate_series(1, 50) g"))
+        .await
+        .unwrap();
+    let offsets_topic = format!("{}-connect-offsets", f.prefix);
+    let props = format!(
+        "name={prefix}-connector\n\
+         connector.class=io.debezium.connector.postgresql.PostgresConnector\n\
+         offset.storage=org.apache.kafka.connect.storage.KafkaOffsetBackingStore\n\
+         offset.storage.topic={offsets_topic}\n\
+         offset.storage.partitions=5\n\
+         offset.storage.replication.factor=1\n\
+         offset.flush.interval.ms=1000\n\
+         bootstrap.servers={bootstrap}\n\
+         database.hostname={host}\ndatabase.port={port}\n\
+         database.user={user}\ndatabase.password={password}\ndatabase.dbname={db}\n\
+         topic.prefix={prefix}\nplugin.name=pgoutput\n\
+         slot.name={slot}\npublication.name={slot}\npublication.autocreate.mode=filtered\n\
+         table.include.list=public.{t}\nsnapshot.mode=initial\n\
+         key.converter.schemas.enable=false\nvalue.converter.schemas.enable=false\n\
+         converter.schemas.enable=false\n",
+        prefix = f.prefix,
+        bootstrap = bootstrap(),
+        host = env("LOGTAP_PG_HOST"),
+        port = env("LOGTAP_PG_PORT"),
+        user = env("LOGTAP_PG_USER"),
+        password = env("LOGTAP_PG_PASSWORD"),
+        db = env("LOGTAP_PG_DB"),
+        slot = f.slot(),
+    );
+    let dbz = Debezium::start(f.dir.path(), &props);
+    let mut next_id = 51;
+    // Streaming once a change made after its snapshot comes through.
+    let streaming = wait_until(Duration::from_secs(120), || dbz.changes().len() >= 50);
+    assert!(streaming, "Debezium did not snapshot:\n{}", dbz.log_text());
+    small_transactions(&f.pg, t, &mut next_id, 1).await;
+    let streaming = wait_until(Duration::from_secs(60), || dbz.changes().len() >= 54);
+    assert!(streaming, "Debezium did not stream:\n{}", dbz.log_text());
+    small_transactions(&f.pg, t, &mut next_id, 30).await;
+    // A big transaction: Debezium is stopped while it delivers it.
+    let big: String =
+        (0..400).map(|_| format!("UPDATE {t} SET n = n + 1 WHERE id <= 50;")).collect();
+    f.pg.batch_execute(&format!("BEGIN; {big} COMMIT;")).await.unwrap();
+    let before_big = 54 + 30 * 4;
+    let inside = wait_until(Duration::from_secs(120), || dbz.changes().len() >= before_big + 2_000);
+    assert!(inside, "Debezium did not deliver the big transaction:\n{}", dbz.log_text());
+    let dbz_changes = dbz.stop();
+    // Changes while nothing reads, then logtap takes over.
+    small_transactions(&f.pg, t, &mut next_id, 20).await;
+    let cfg = f.dir.path().join("logtap.toml");
+    std::fs::write(&cfg, &f.config).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_logtap"))
+        .args(["offsets", "import", "--from-debezium", "--topic", &offsets_topic, "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let said =
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "import failed:\n{said}");
+    assert!(said.contains(&format!("{}-connector", f.prefix)), "{said}");
+    // Stopped while it delivered the big transaction: its offset is inside it.
+    assert!(said.contains("then transaction"), "not inside a transaction: {said}");
+    let l = Logtap::start_on(f.dir.path(), &cfg);
+    small_transactions(&f.pg, t, &mut next_id, 20).await;
+    let last: BTreeMap<i64, i64> =
+        f.pg.query(&format!("SELECT id, n FROM {t}"), &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (i64::from(r.get::<_, i32>(0)), i64::from(r.get::<_, i32>(1))))
+            .collect();
+    let dbz: Vec<(i64, i64)> = dbz_changes.iter().filter_map(version).collect();
+    let caught_up = wait_until(Duration::from_secs(120), || {
+        let got = read_topic(&f.topic());
+        let mut seen: BTreeSet<(i64, i64)> =
+            got.changes().filter_map(|g| version(&g.value_json())).collect();
+        seen.extend(dbz.iter().copied());
+        last.iter().all(|(id, n)| seen.contains(&(*id, *n)))
+    });
+    let log = l.stop();
+    assert!(caught_up, "logtap did not deliver the last versions in time:\n{log}");
+    let mine: Vec<(i64, i64)> =
+        read_topic(&f.topic()).changes().filter_map(|g| version(&g.value_json())).collect();
+    let (from_dbz, from_logtap, repeated) = check_handover(&dbz, &mine, &last);
+    eprintln!(
+        "handover: Debezium {from_dbz} changes, logtap {from_logtap}, repeated {repeated}, lost 0"
+    );
+    // A closed engine commits the offset of everything it delivered: no
+    // tail to repeat (an import that ignored `lsn_proc` repeats thousands).
+    assert_eq!(repeated, 0, "logtap repeated changes Debezium had committed");
+    drop_slot(&f.pg, &f.slot()).await;
+}
