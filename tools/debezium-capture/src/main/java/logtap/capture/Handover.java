@@ -26,12 +26,15 @@ import java.util.concurrent.atomic.AtomicInteger;
  * of everything delivered, and exits. A takeover test then hands the
  * stored offsets to logtap and checks that logtap goes on from there.
  *
- * Usage: Handover <engine.properties> <out.jsonl> <stop-file> <timeout-seconds>
+ * Usage: Handover <engine.properties> <out.jsonl> <stop-file> <timeout-seconds> [stop-after]
+ *
+ * With stop-after, the engine is also stopped once it delivered that many
+ * records (at a point a test chooses, e.g. inside a big transaction).
  */
 public final class Handover {
     public static void main(String[] args) throws Exception {
-        if (args.length != 4) {
-            System.err.println("usage: Handover <engine.properties> <out.jsonl> <stop-file> <timeout-seconds>");
+        if (args.length != 4 && args.length != 5) {
+            System.err.println("usage: Handover <engine.properties> <out.jsonl> <stop-file> <timeout-seconds> [stop-after]");
             System.exit(2);
         }
         Properties props = new Properties();
@@ -41,6 +44,7 @@ public final class Handover {
         Path out = Path.of(args[1]);
         Path stop = Path.of(args[2]);
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(Long.parseLong(args[3]));
+        long stopAfter = args.length == 5 ? Long.parseLong(args[4]) : Long.MAX_VALUE;
 
         AtomicInteger written = new AtomicInteger();
         CountDownLatch stopped = new CountDownLatch(1);
@@ -58,7 +62,13 @@ public final class Handover {
                     } catch (IOException e) {
                         throw new RuntimeException(e);
                     }
-                    written.incrementAndGet();
+                    if (written.incrementAndGet() == stopAfter) {
+                        try {
+                            Files.writeString(stop, "stop\n");
+                        } catch (IOException e) {
+                            throw new RuntimeException(e);
+                        }
+                    }
                 })
                 .using((success, message, error) -> {
                     System.err.println("[handover] engine stopped: success=" + success + " " + message);
