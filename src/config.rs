@@ -807,6 +807,28 @@ path = "/tmp/x"
         assert!(e.to_string().contains("configure one source"), "{e}");
     }
 
+    /// Debezium's filter meaning: whole-name regular expressions, case
+    /// ignored, schemas and tables; a bad expression names its field.
+    #[test]
+    fn postgres_filters_are_debeziums_regular_expressions() {
+        let pg = "[postgres]\nhost = \"h\"\nuser = \"cdc\"\ndatabase = \"app\"\n";
+        let lists = r#"schema_include_list = ["sales_.*"]
+table_include_list = ['sales_\w+\.order.*', "sales_eu.returns"]
+table_exclude_list = [".*_archive"]"#;
+        let c = load(&MINIMAL.replace("[demo]", &format!("{pg}{lists}")), &[]).unwrap();
+        let SourceConfig::Postgres(p) = &c.source else { panic!("not postgres") };
+        assert!(p.captures("sales_eu", "orders"));
+        assert!(p.captures("SALES_US", "Order_Lines"));
+        assert!(p.captures("sales_eu", "returns"));
+        assert!(!p.captures("sales_us", "returns"));
+        assert!(!p.captures("sales_eu", "orders_archive"));
+        assert!(!p.captures("public", "orders"), "schema list");
+        assert!(!p.captures("old_sales_eu", "orders"), "anchored");
+        let bad = format!("{pg}table_include_list = [\"public.(orders\"]");
+        let e = load(&MINIMAL.replace("[demo]", &bad), &[]).unwrap_err().to_string();
+        assert!(e.contains("postgres.table_include_list") && e.contains("public.(orders"), "{e}");
+    }
+
     #[test]
     fn heartbeat_settings_are_validated_by_name() {
         let hb =

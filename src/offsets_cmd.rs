@@ -125,5 +125,11 @@ pub async fn import_from_debezium(
         found.connector,
         cfg.topic_prefix
     );
+    if let SourceConfig::Postgres(pg) = &cfg.source {
+        say!(
+            "logtap will read replication slot `{}`: it must be the slot Debezium read (its slot.name, `debezium` by default), or `logtap run` stops (the changes since are in that slot only)",
+            pg.slot_name
+        );
+    }
     Ok(())
 }

@@ -466,6 +466,10 @@ async fn include_and_exclude_lists_select_the_tables() {
     let inc = f.start(&format!("table_include_list = [\"{db}.keep1\", \"{db}.keep2\"]"), "");
     let pexc = format!("{p}x");
     let exc = f.start_as(&pexc, &format!("table_exclude_list = [\"{db}.skip\"]"), "");
+    // Debezium's meaning: whole-name regular expressions, case ignored.
+    let pre = format!("{p}r");
+    let upper = db.to_uppercase();
+    let re = f.start_as(&pre, &format!("table_include_list = ['{upper}\\.KEEP\\d']"), "");
     f.exec(&[
         "INSERT INTO skip VALUES (1), (2)",
         &format!("INSERT INTO `{other}`.keep1 VALUES (1)"),
@@ -480,7 +484,7 @@ async fn include_and_exclude_lists_select_the_tables() {
         "INSERT INTO keep2 VALUES (2)",
     ])
     .await;
-    for (l, prefix) in [(&inc, p.as_str()), (&exc, pexc.as_str())] {
+    for (l, prefix) in [(&inc, p.as_str()), (&exc, pexc.as_str()), (&re, pre.as_str())] {
         let keep2 = read_at_least(&format!("{prefix}.{db}.keep2"), 2, Duration::from_secs(60));
         assert_eq!(keep2.len(), 2, "{prefix}: keep2:\n{}", l.log_text());
         let keep1 = read_topic(&format!("{prefix}.{db}.keep1")).records;
@@ -492,6 +496,7 @@ async fn include_and_exclude_lists_select_the_tables() {
     }
     inc.stop();
     exc.stop();
+    re.stop();
     q(&mut root, &format!("DROP DATABASE `{other}`")).await;
     f.drop_db().await;
 }

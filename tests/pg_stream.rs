@@ -950,3 +950,57 @@ async fn a_second_logtap_on_kafka_offsets_fences_the_first() {
     let _ = second.stop();
     drop_slot(&f.pg, &f.slot()).await;
 }
+
+/// Debezium's filter meaning: `table_include_list` entries are regular
+/// expressions over the whole `schema.table` (case ignored), excludes win;
+/// the publication logtap creates holds exactly the tables they match, and
+/// only those tables' changes are sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn debezium_style_patterns_choose_the_published_and_captured_tables() {
+    let p = unique("pgregex").to_lowercase();
+    let pg = pg_superuser().await;
+    let names = ["orders", "order_lines", "orders_archive", "customers"];
+    for n in names {
+        pg.batch_execute(&format!(
+            "CREATE TABLE {p}_{n} (id int PRIMARY KEY); ALTER TABLE {p}_{n} OWNER TO cdc;"
+        ))
+        .await
+        .unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let include = format!("PUBLIC\\\\.{p}_ORDER.*");
+    let cfg = pg_config(
+        &p,
+        &dir.path().join("off"),
+        &[&include],
+        "table_exclude_list = [\".*_archive\"]",
+    );
+    let l = Logtap::start(dir.path(), &cfg);
+    wait_streaming(&l);
+    let published: Vec<String> = pg
+        .query(
+            "SELECT tablename::text FROM pg_publication_tables WHERE pubname = $1 ORDER BY 1",
+            &[&p],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(published, vec![format!("{p}_order_lines"), format!("{p}_orders")]);
+    for n in names {
+        pg.batch_execute(&format!("INSERT INTO {p}_{n} VALUES (1)")).await.unwrap();
+    }
+    let arrived = wait_until(Duration::from_secs(60), || {
+        ["orders", "order_lines"]
+            .iter()
+            .all(|n| read_topic(&topic(&p, &format!("{p}_{n}"))).changes().count() == 1)
+    });
+    let log = l.stop();
+    assert!(arrived, "the matched tables' inserts:\n{log}");
+    for n in ["orders_archive", "customers"] {
+        let got = read_topic(&topic(&p, &format!("{p}_{n}")));
+        assert!(got.records.is_empty(), "{n} is not captured: {:?}", got.records);
+    }
+    drop_slot(&pg, &p).await;
+}

@@ -145,6 +145,46 @@ fn check_handover(
     (dbz.len(), logtap.len(), dbz.len() - first_repeat)
 }
 
+/// `logtap offsets import --from-debezium <from...> --config <cfg>`, which
+/// must succeed; what it said.
+fn import(cfg: &Path, from: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_logtap"))
+        .args(["offsets", "import", "--from-debezium"])
+        .args(from)
+        .arg("--config")
+        .arg(cfg)
+        .output()
+        .unwrap();
+    let said =
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "import failed:\n{said}");
+    said
+}
+
+/// Waits until `topic` and Debezium's changes hold every row's last
+/// version, stops logtap, and checks the handover (nothing lost, each
+/// key in order, nothing repeated).
+fn check_after_switch(l: Logtap, topic: &str, dbz_changes: &[Value], last: &BTreeMap<i64, i64>) {
+    let dbz: Vec<(i64, i64)> = dbz_changes.iter().filter_map(version).collect();
+    let caught_up = wait_until(Duration::from_secs(120), || {
+        let mut seen: BTreeSet<(i64, i64)> =
+            read_topic(topic).changes().filter_map(|g| version(&g.value_json())).collect();
+        seen.extend(dbz.iter().copied());
+        last.iter().all(|(id, n)| seen.contains(&(*id, *n)))
+    });
+    let log = l.stop();
+    assert!(caught_up, "logtap did not deliver the last versions in time:\n{log}");
+    let mine: Vec<(i64, i64)> =
+        read_topic(topic).changes().filter_map(|g| version(&g.value_json())).collect();
+    let (from_dbz, from_logtap, repeated) = check_handover(&dbz, &mine, last);
+    eprintln!(
+        "handover: Debezium {from_dbz} changes, logtap {from_logtap}, repeated {repeated}, lost 0"
+    );
+    // A closed engine commits the offset of everything it delivered: no
+    // tail to repeat (an import that ignored `lsn_proc` repeats thousands).
+    assert_eq!(repeated, 0, "logtap repeated changes Debezium had committed");
+}
+
 /// Small transactions: each raises three rows and inserts one.
 async fn small_transactions(pg: &tokio_postgres::Client, table: &str, next_id: &mut i64, n: usize) {
     for i in 0..n {
@@ -215,14 +255,7 @@ async fn postgres_takes_over_from_debezium_without_a_gap() {
     small_transactions(&f.pg, t, &mut next_id, 20).await;
     let cfg = f.dir.path().join("logtap.toml");
     std::fs::write(&cfg, &f.config).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_logtap"))
-        .args(["offsets", "import", "--from-debezium", "--topic", &offsets_topic, "--config"])
-        .arg(&cfg)
-        .output()
-        .unwrap();
-    let said =
-        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "import failed:\n{said}");
+    let said = import(&cfg, &["--topic", &offsets_topic]);
     assert!(said.contains(&format!("{}-connector", f.prefix)), "{said}");
     // Stopped while it delivered the big transaction: its offset is inside it.
     assert!(said.contains("then transaction"), "not inside a transaction: {said}");
@@ -235,25 +268,7 @@ async fn postgres_takes_over_from_debezium_without_a_gap() {
             .iter()
             .map(|r| (i64::from(r.get::<_, i32>(0)), i64::from(r.get::<_, i32>(1))))
             .collect();
-    let dbz: Vec<(i64, i64)> = dbz_changes.iter().filter_map(version).collect();
-    let caught_up = wait_until(Duration::from_secs(120), || {
-        let got = read_topic(&f.topic());
-        let mut seen: BTreeSet<(i64, i64)> =
-            got.changes().filter_map(|g| version(&g.value_json())).collect();
-        seen.extend(dbz.iter().copied());
-        last.iter().all(|(id, n)| seen.contains(&(*id, *n)))
-    });
-    let log = l.stop();
-    assert!(caught_up, "logtap did not deliver the last versions in time:\n{log}");
-    let mine: Vec<(i64, i64)> =
-        read_topic(&f.topic()).changes().filter_map(|g| version(&g.value_json())).collect();
-    let (from_dbz, from_logtap, repeated) = check_handover(&dbz, &mine, &last);
-    eprintln!(
-        "handover: Debezium {from_dbz} changes, logtap {from_logtap}, repeated {repeated}, lost 0"
-    );
-    // A closed engine commits the offset of everything it delivered: no
-    // tail to repeat (an import that ignored `lsn_proc` repeats thousands).
-    assert_eq!(repeated, 0, "logtap repeated changes Debezium had committed");
+    check_after_switch(l, &f.topic(), &dbz_changes, &last);
     drop_slot(&f.pg, &f.slot()).await;
 }
 
@@ -312,16 +327,7 @@ async fn mysql97_takes_over_from_debezium_without_a_gap() {
     my_small_transactions(&mut c, &mut next_id, 20).await;
     let cfg = f.dir.path().join("logtap.toml");
     std::fs::write(&cfg, f.config("")).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_logtap"))
-        .args(["offsets", "import", "--from-debezium", "--file"])
-        .arg(&offsets_file)
-        .arg("--config")
-        .arg(&cfg)
-        .output()
-        .unwrap();
-    let said =
-        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "import failed:\n{said}");
+    let said = import(&cfg, &["--file", &offsets_file.display().to_string()]);
     assert!(said.contains("(skip "), "not inside a transaction: {said}");
     let l = Logtap::start_on(f.dir.path(), &cfg);
     my_small_transactions(&mut c, &mut next_id, 20).await;
@@ -329,23 +335,7 @@ async fn mysql97_takes_over_from_debezium_without_a_gap() {
     let _ = c.disconnect().await;
     let last: BTreeMap<i64, i64> =
         rows.into_iter().map(|(id, n)| (i64::from(id), i64::from(n))).collect();
-    let dbz: Vec<(i64, i64)> = dbz_changes.iter().filter_map(version).collect();
-    let topic = f.topic("t");
-    let caught_up = wait_until(Duration::from_secs(120), || {
-        let mut seen: BTreeSet<(i64, i64)> =
-            read_topic(&topic).changes().filter_map(|g| version(&g.value_json())).collect();
-        seen.extend(dbz.iter().copied());
-        last.iter().all(|(id, n)| seen.contains(&(*id, *n)))
-    });
-    let log = l.stop();
-    assert!(caught_up, "logtap did not deliver the last versions in time:\n{log}");
-    let mine: Vec<(i64, i64)> =
-        read_topic(&topic).changes().filter_map(|g| version(&g.value_json())).collect();
-    let (from_dbz, from_logtap, repeated) = check_handover(&dbz, &mine, &last);
-    eprintln!(
-        "handover: Debezium {from_dbz} changes, logtap {from_logtap}, repeated {repeated}, lost 0"
-    );
-    assert_eq!(repeated, 0, "logtap repeated changes Debezium had committed");
+    check_after_switch(l, &f.topic("t"), &dbz_changes, &last);
     f.drop_db().await;
 }
 

@@ -8,7 +8,7 @@
 //! settings are read (`@@GLOBAL.`), since those are what new sessions, and
 //! so the binlog, get.
 
-use crate::config::{MysqlConfig, SYSTEM_DATABASES};
+use crate::config::MysqlConfig;
 use crate::conn::{classify, connect, query_text, server_info, Flavor};
 use logtap_core::check::Level;
 use logtap_core::check::{fail, ok, warn, Finding};
@@ -667,14 +667,16 @@ fn privilege_findings(
     out
 }
 
-/// Whether anything in database `db` can be captured under the lists in `cfg`.
+/// Whether anything in database `db` can be captured under the lists in
+/// `cfg` (a table include entry may match tables of it: its part before
+/// the first `.` matches the database, or it has no such part).
 fn captures_database(cfg: &MysqlConfig, db: &str) -> bool {
-    !SYSTEM_DATABASES.contains(&db)
-        && (cfg.database_include_list.is_empty()
-            || cfg.database_include_list.iter().any(|d| d == db))
-        && !cfg.database_exclude_list.iter().any(|d| d == db)
+    cfg.captures_database(db)
         && (cfg.table_include_list.is_empty()
-            || cfg.table_include_list.iter().any(|t| t.split('.').next() == Some(db)))
+            || cfg.table_include_list.iter().any(|t| match t.split_once('.') {
+                Some((d, _)) => logtap_core::filter::compile(d).is_ok_and(|r| r.is_match(db)),
+                None => true,
+            }))
 }
 
 /// The databases that would be captured, from `SHOW DATABASES` (which lists

@@ -60,21 +60,29 @@ pub struct MysqlConfig {
     /// (`binlog.000003:4`); used when `initial_gtid` is not set.
     #[serde(default)]
     pub initial_binlog: Option<String>,
-    /// Databases to capture (exact names). Empty means every database
-    /// except the system ones (mysql, sys, information_schema,
-    /// performance_schema).
+    /// Databases to capture (Debezium's `database.include.list`): regular
+    /// expressions matching the whole name, case ignored (an exact name is
+    /// one). Empty means every database except the system ones (mysql,
+    /// sys, information_schema, performance_schema).
     #[serde(default)]
     pub database_include_list: Vec<String>,
-    /// Databases never to capture.
+    /// Databases never to capture (`database.exclude.list`).
     #[serde(default)]
     pub database_exclude_list: Vec<String>,
-    /// Tables to capture, as `db.table` (exact names). Empty means every
+    /// Tables to capture (`table.include.list`): regular expressions
+    /// matching the whole `db.table`, case ignored. Empty means every
     /// table of the captured databases.
     #[serde(default)]
     pub table_include_list: Vec<String>,
-    /// Tables never to capture, as `db.table`.
+    /// Tables never to capture (`table.exclude.list`), the same way.
     #[serde(default)]
     pub table_exclude_list: Vec<String>,
+    /// The lists above compiled, at their first use.
+    #[serde(skip)]
+    pub database_filter: logtap_core::FilterCache,
+    /// The lists above compiled, at their first use.
+    #[serde(skip)]
+    pub table_filter: logtap_core::FilterCache,
     /// A change with a value logtap cannot convert: `fail` (stop at it),
     /// `warn` (log its position, table and key, skip it) or `skip`.
     /// Debezium's `event.processing.failure.handling.mode`.
@@ -206,11 +214,13 @@ impl MysqlConfig {
             return Err(("ssl_ca".into(), format!("required with ssl_mode = {mode}")));
         }
         for (field, list) in [
+            ("database_include_list", &self.database_include_list),
+            ("database_exclude_list", &self.database_exclude_list),
             ("table_include_list", &self.table_include_list),
             ("table_exclude_list", &self.table_exclude_list),
         ] {
-            if let Some(bad) = list.iter().find(|t| t.split('.').count() != 2) {
-                return Err((field.into(), format!("`{bad}` is not `database.table`")));
+            for t in list {
+                logtap_core::filter::compile(t).map_err(|e| (field.into(), e.to_string()))?;
             }
         }
         if self.initial_gtid.is_some() && self.initial_binlog.is_some() {
@@ -240,24 +250,24 @@ impl MysqlConfig {
         (!file.is_empty() && pos >= 4).then(|| (file.to_string(), pos))
     }
 
-    /// Whether changes to `db`.`table` are captured.
+    /// Whether changes to `db`.`table` are captured (Debezium's rules:
+    /// whole-name regular expressions, case ignored).
     pub fn captures(&self, db: &str, table: &str) -> bool {
-        if !self.captures_database(db) {
-            return false;
-        }
-        let full = format!("{db}.{table}");
-        if !self.table_include_list.is_empty() && !self.table_include_list.contains(&full) {
-            return false;
-        }
-        !self.table_exclude_list.contains(&full)
+        self.captures_database(db)
+            && self
+                .table_filter
+                .get(&self.table_include_list, &self.table_exclude_list)
+                .matches(&format!("{db}.{table}"))
     }
 
-    /// Whether any table of database `db` may be captured.
+    /// Whether database `db` passes the database lists (its tables may
+    /// still be left out by the table lists).
     pub fn captures_database(&self, db: &str) -> bool {
         !SYSTEM_DATABASES.contains(&db)
-            && (self.database_include_list.is_empty()
-                || self.database_include_list.iter().any(|d| d == db))
-            && !self.database_exclude_list.iter().any(|d| d == db)
+            && self
+                .database_filter
+                .get(&self.database_include_list, &self.database_exclude_list)
+                .matches(db)
     }
 
     /// Whether `db.table.column` is declared a JSON column.
@@ -304,7 +314,8 @@ mod tests {
         }
         for (extra, field) in [
             ("ssl_mode = \"verify_ca\"", "ssl_ca"),
-            ("table_include_list = [\"orders\"]", "table_include_list"),
+            ("table_include_list = [\"shop.(orders\"]", "table_include_list"),
+            ("database_exclude_list = [\"[a-\"]", "database_exclude_list"),
             ("server_id = 0", "server_id"),
             ("json_columns = [\"a.b\"]", "json_columns"),
             ("initial_binlog = \"binlog.000001\"", "initial_binlog"),
@@ -324,6 +335,18 @@ mod tests {
         assert!(!c.captures("crm", "orders"));
         assert!(!cfg("").unwrap().captures("mysql", "user"));
         assert!(cfg("").unwrap().captures("crm", "orders"));
+        // Debezium's meaning: whole-name regular expressions, case ignored.
+        let c = cfg(r#"database_include_list = ["shop_\\d+"]
+table_include_list = ['shop_\d+\.order.*']
+table_exclude_list = ["shop_1.orders_archive"]"#)
+        .unwrap();
+        c.validate().unwrap();
+        assert!(c.captures("shop_1", "orders"));
+        assert!(c.captures("SHOP_2", "Order_lines"));
+        assert!(!c.captures("shop_1", "orders_archive"));
+        assert!(!c.captures("shop_1", "customers"));
+        assert!(!c.captures("shop_x", "orders"));
+        assert!(!c.captures("old_shop_1", "orders"), "anchored");
     }
 
     #[test]

@@ -613,18 +613,21 @@ impl BinlogMachine {
     fn statement_change(&self, text: &str, db: &str, pos: u64) -> Result<(), PipelineError> {
         let verb = text.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
         let dml = matches!(verb.as_str(), "INSERT" | "UPDATE" | "DELETE" | "REPLACE" | "LOAD");
+        if !dml {
+            return Ok(());
+        }
         // The statement's own database, or one it names (`INSERT INTO d.t`
         // leaves the session's default database empty).
-        let includes = &self.cfg.database_include_list;
-        let captured = if includes.is_empty() {
-            db.is_empty() || self.cfg.captures_database(db)
-        } else {
-            self.cfg.captures_database(db)
-                || includes
-                    .iter()
-                    .any(|d| text.contains(d.as_str()) && self.cfg.captures_database(d))
+        let named = || {
+            text.split(|c: char| !(c.is_alphanumeric() || "_$.`".contains(c)))
+                .filter_map(|w| w.split_once('.'))
+                .any(|(d, _)| self.cfg.captures_database(d.trim_matches('`')))
         };
-        if !dml || !captured {
+        let captured = match db {
+            "" => self.cfg.database_include_list.is_empty() || named(),
+            db => self.cfg.captures_database(db) || named(),
+        };
+        if !captured {
             return Ok(());
         }
         let shown: String = text.chars().take(80).collect();

@@ -48,7 +48,13 @@ fn machine(start: Start, extra: &str) -> BinlogMachine {
 }
 
 fn from_start(file: &str) -> Start {
-    Start { file: file.into(), pos: 4, gtids: Gtids::Mariadb(GtidPosition::default()), skip: None }
+    Start {
+        file: file.into(),
+        pos: 4,
+        gtids: Gtids::Mariadb(GtidPosition::default()),
+        skip: None,
+        skip_debezium: false,
+    }
 }
 
 /// `golden.t` as information_schema describes it (`v` with a default).
@@ -213,7 +219,40 @@ fn inside_the_insert(rows: u64) -> Start {
         pos: 908,
         gtids: Gtids::Mariadb("0-1-19".parse().unwrap()),
         skip: Some((0, rows)),
+        skip_debezium: false,
     }
+}
+
+/// The same position as Debezium stores it: `event` counts every event of
+/// the transaction from its GTID event (the first), then `row` rows.
+fn inside_the_insert_as_debezium(events: u64, rows: u64) -> Start {
+    Start { skip: Some((events, rows)), skip_debezium: true, ..inside_the_insert(0) }
+}
+
+#[test]
+fn a_position_taken_from_debezium_counts_every_event_of_the_transaction() {
+    let types: Vec<u8> = recorded("binlog.000007", 908)
+        .iter()
+        .map(|e| e.header().event_type_raw())
+        .take_while(|t| *t != 16) // to the XID
+        .collect();
+    // GTID, then the events before the first ROWS event, done: Debezium's
+    // `event` is their count, `row` the rows of the ROWS event sent.
+    let gtid = types.iter().position(|t| *t == 162).unwrap();
+    let before_rows = (types.iter().position(|t| matches!(t, 23 | 30)).unwrap() - gtid) as u64;
+    assert_eq!(before_rows, 3, "GTID, ANNOTATE_ROWS, TABLE_MAP: {types:?}");
+    let mut want = run(&mut machine(inside_the_insert(1), ""), &recorded("binlog.000007", 908));
+    let mut m = machine(inside_the_insert_as_debezium(before_rows, 1), "");
+    let got = run(&mut m, &recorded("binlog.000007", 908));
+    // The first checkpoint is logtap's own count (0 ROWS events, 2 rows).
+    assert_eq!(got, want, "event types {types:?}");
+    // All of that ROWS event's rows, or the whole event, sent: nothing of it again.
+    want = run(&mut machine(inside_the_insert(2), ""), &recorded("binlog.000007", 908));
+    let got = run(
+        &mut machine(inside_the_insert_as_debezium(before_rows + 1, 0), ""),
+        &recorded("binlog.000007", 908),
+    );
+    assert_eq!(got[0], want[0], "{got:#?}");
 }
 
 #[test]

@@ -56,6 +56,20 @@ fn mysql_keeps_debeziums_event_and_row_counts() {
 }
 
 #[test]
+fn mariadb_offsets_have_the_mysql_shape_with_domain_server_seq_gtids() {
+    let o = map(json!({"file": "mariadb-bin.000002", "pos": 4321, "gtids": "0-1-25",
+        "event": 2, "ts_sec": 1, "server_id": 1}));
+    let p = debezium::to_position(DebeziumConnector::Mysql, &o).unwrap();
+    let SourcePosition::Mysql { gtid_set, skip_events, skip_rows, debezium_events, .. } = p else {
+        panic!("{p:?}")
+    };
+    assert_eq!(
+        (gtid_set.as_deref(), skip_events, skip_rows, debezium_events),
+        (Some("0-1-25"), 2, 0, true)
+    );
+}
+
+#[test]
 fn snapshots_in_progress_and_foreign_offsets_are_refused() {
     let o = map(json!({"lsn": 1, "snapshot": "INITIAL", "last_snapshot_record": false}));
     let e = debezium::to_position(DebeziumConnector::Postgres, &o).unwrap_err();

@@ -390,6 +390,49 @@ fn qualified(t: &str) -> String {
     }
 }
 
+/// The tables (ordinary and partitioned) of the database's non-system
+/// schemas that the include/exclude lists capture, as `schema.table`.
+#[derive(Debug)]
+pub struct Captured {
+    pub tables: Vec<String>,
+    /// `table_include_list` entries that match no table (a typo would
+    /// capture nothing, silently otherwise).
+    pub unmatched: Vec<String>,
+}
+
+/// See [`Captured`].
+pub async fn captured_tables(
+    client: &Client,
+    cfg: &PostgresConfig,
+) -> Result<Captured, PipelineError> {
+    let rows = client
+        .query(
+            "SELECT n.nspname::text, c.relname::text FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind IN ('r', 'p') AND n.nspname <> 'information_schema' \
+             AND n.nspname NOT LIKE 'pg\\_%' ORDER BY 1, 2",
+            &[],
+        )
+        .await
+        .map_err(|e| sql_err("listing the database's tables", e))?;
+    let all: Vec<String> =
+        rows.iter().map(|r| format!("{}.{}", r.get::<_, String>(0), r.get::<_, String>(1))).collect();
+    let unmatched = cfg
+        .table_include_list
+        .iter()
+        .filter(|entry| {
+            logtap_core::NameFilter::new(std::slice::from_ref(entry), &[])
+                .is_ok_and(|f| !all.iter().any(|t| f.matches(t)))
+        })
+        .cloned()
+        .collect();
+    let tables = all
+        .into_iter()
+        .filter(|t| t.split_once('.').is_some_and(|(s, n)| cfg.captures(s, n)))
+        .collect();
+    Ok(Captured { tables, unmatched })
+}
+
 /// Tables the publication publishes now, as `schema.table`.
 pub async fn publication_tables(
     client: &Client,
@@ -442,12 +485,16 @@ pub async fn ensure_publication(
             if exists { "does not publish the captured tables" } else { "does not exist" }
         ))
     };
-    let mut wanted: Vec<String> = cfg
-        .table_include_list
-        .iter()
-        .filter(|t| !cfg.table_exclude_list.contains(t))
-        .cloned()
-        .collect();
+    let mut wanted = match cfg.publication_autocreate_mode {
+        crate::config::PublicationMode::Filtered => {
+            let captured = captured_tables(client, cfg).await?;
+            for entry in &captured.unmatched {
+                tracing::warn!(entry = %entry, "postgres.table_include_list entry matches no table");
+            }
+            captured.tables
+        }
+        _ => Vec::new(),
+    };
     if let Some(t) = extra {
         if !wanted.iter().any(|w| w == t) {
             wanted.push(t.to_string());
@@ -473,9 +520,11 @@ pub async fn ensure_publication(
         (PublicationMode::AllTables, Some(_)) => Ok(()),
         (PublicationMode::Filtered, current) => {
             if wanted.len() == usize::from(extra.is_some()) {
-                return Err(PipelineError::config(
-                    "postgres.table_include_list is empty: with publication_autocreate_mode = \"filtered\" list the tables to capture, or use \"all_tables\"",
-                ));
+                return Err(PipelineError::new(ErrorKind::ServerSetup, format!(
+                    "no table of database `{}` is captured by postgres.schema_include_list / table_include_list (and their excludes), so publication `{name}` would publish nothing: \
+                     correct the lists (entries are regular expressions matching the whole schema.table, case ignored), or create the tables first",
+                    cfg.database
+                )));
             }
             let list = wanted.iter().map(|t| qualified(t)).collect::<Vec<_>>().join(", ");
             match current {

@@ -185,8 +185,8 @@ pub async fn run(cfg: &PostgresConfig, snapshots: bool) -> Result<Vec<Finding>, 
                 t.len()
             )));
             if cfg.publication_autocreate_mode == crate::config::PublicationMode::Filtered {
-                for want in &cfg.table_include_list {
-                    if !t.contains(want) {
+                for want in catalog::captured_tables(&client, cfg).await?.tables {
+                    if !t.contains(&want) {
                         out.push(warn(
                             format!(
                                 "publication `{}` does not publish {want}",
@@ -228,10 +228,21 @@ pub async fn run(cfg: &PostgresConfig, snapshots: bool) -> Result<Vec<Finding>, 
         }
         None => {
             out.push(publication_creatable(&client, cfg).await?);
-            cfg.table_include_list.clone()
+            catalog::captured_tables(&client, cfg).await?.tables
         }
     };
 
+    for entry in catalog::captured_tables(&client, cfg).await?.unmatched {
+        let what = if entry.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '.') {
+            format!("table {entry} does not exist")
+        } else {
+            format!("postgres.table_include_list entry `{entry}` matches no table")
+        };
+        out.push(fail(
+            what,
+            "fix postgres.table_include_list (regular expressions matching the whole schema.table, case ignored)",
+        ));
+    }
     for t in &tables {
         let (schema, name) = t.split_once('.').unwrap_or(("public", t));
         let row = client

@@ -54,13 +54,29 @@ pub struct PostgresConfig {
     /// `disabled` (the publication must exist).
     #[serde(default)]
     pub publication_autocreate_mode: PublicationMode,
-    /// Tables to capture, as `schema.table`. Empty means every table of the
-    /// publication (with `filtered`, every table in non-system schemas).
+    /// Schemas to capture (Debezium's `schema.include.list`): regular
+    /// expressions matching the whole schema name, ignoring case. Empty
+    /// means every schema but the system ones.
+    #[serde(default)]
+    pub schema_include_list: Vec<String>,
+    /// Schemas never to capture (`schema.exclude.list`).
+    #[serde(default)]
+    pub schema_exclude_list: Vec<String>,
+    /// Tables to capture (`table.include.list`): regular expressions
+    /// matching the whole `schema.table`, ignoring case (an exact name is
+    /// one). Empty means every table of the publication (with `filtered`,
+    /// every table of the captured schemas).
     #[serde(default)]
     pub table_include_list: Vec<String>,
-    /// Tables never to capture, as `schema.table`.
+    /// Tables never to capture (`table.exclude.list`), the same way.
     #[serde(default)]
     pub table_exclude_list: Vec<String>,
+    /// The lists above compiled, at their first use.
+    #[serde(skip)]
+    pub schema_filter: logtap_core::FilterCache,
+    /// The lists above compiled, at their first use.
+    #[serde(skip)]
+    pub table_filter: logtap_core::FilterCache,
     /// Emit `op = "t"` records for TRUNCATE. Debezium skips truncates by
     /// default (`skipped.operations = t`); logtap emits them unless this is false.
     #[serde(default = "default_true")]
@@ -233,13 +249,13 @@ impl PostgresConfig {
             ));
         }
         for (field, list) in [
+            ("postgres.schema_include_list", &self.schema_include_list),
+            ("postgres.schema_exclude_list", &self.schema_exclude_list),
             ("postgres.table_include_list", &self.table_include_list),
             ("postgres.table_exclude_list", &self.table_exclude_list),
         ] {
             for t in list {
-                if t.split('.').count() != 2 || t.split('.').any(str::is_empty) {
-                    return Err((field.into(), format!("`{t}` is not schema.table")));
-                }
+                logtap_core::filter::compile(t).map_err(|e| (field.into(), e.to_string()))?;
             }
         }
         if !(100..=3_600_000).contains(&self.status_interval_ms) {
@@ -251,10 +267,12 @@ impl PostgresConfig {
         Ok(())
     }
 
-    /// Whether `schema.table` is captured by the include/exclude lists.
+    /// Whether `schema.table` is captured by the include/exclude lists
+    /// (Debezium's rules: whole-name regular expressions, case ignored).
     pub fn captures(&self, schema: &str, table: &str) -> bool {
-        let name = format!("{schema}.{table}");
-        (self.table_include_list.is_empty() || self.table_include_list.contains(&name))
-            && !self.table_exclude_list.contains(&name)
+        let schemas =
+            self.schema_filter.get(&self.schema_include_list, &self.schema_exclude_list);
+        let tables = self.table_filter.get(&self.table_include_list, &self.table_exclude_list);
+        schemas.matches(schema) && tables.matches(&format!("{schema}.{table}"))
     }
 }
