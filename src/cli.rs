@@ -82,10 +82,28 @@ pub enum Command {
         #[arg(short, long, default_value = "logtap.toml")]
         config: PathBuf,
     },
+    /// Work with configurations: `from-debezium FILE` prints the logtap
+    /// TOML equivalent of a Debezium connector's configuration.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
     /// Copy stored positions between offset stores (e.g. from sled to Kafka).
     Offsets {
         #[command(subcommand)]
         action: OffsetsAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigAction {
+    /// Print the logtap TOML equivalent of a Debezium connector
+    /// configuration: Kafka Connect's connector JSON, a connector
+    /// `.properties`, or Debezium Server's `application.properties`. Every
+    /// property not carried is listed at the end with the reason.
+    FromDebezium {
+        /// The Debezium configuration file.
+        file: PathBuf,
     },
 }
 

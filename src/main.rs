@@ -34,6 +34,7 @@ mod check;
 mod cli;
 mod config;
 mod demo;
+mod from_debezium;
 mod healthcheck;
 mod offsets_cmd;
 mod pipeline;
@@ -105,6 +106,20 @@ async fn dispatch(cli: Cli) -> Result<()> {
         Command::Check { config } => check::check(&config).await,
         Command::Status { config } => status::status(&Config::load(&config)?).await,
         Command::Reset { config, yes } => reset::reset(&Config::load(&config)?, yes).await,
+        Command::Config { action: cli::ConfigAction::FromDebezium { file } } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let t = from_debezium::translate(&from_debezium::parse(&text)?)
+                .with_context(|| format!("{}", file.display()))?;
+            print!("{}", t.toml);
+            if !t.not_carried.is_empty() {
+                println!("\n# Not carried ({}):", t.not_carried.len());
+                for (k, why) in &t.not_carried {
+                    println!("#   {k}: {why}");
+                }
+            }
+            Ok(())
+        }
         Command::Healthcheck { config } => healthcheck::healthcheck(&Config::load(&config)?),
         Command::Offsets { action: cli::OffsetsAction::Export { config } } => {
             offsets_cmd::export(&Config::load(&config)?).await
