@@ -58,7 +58,8 @@ fn properties(text: &str) -> Vec<(String, String)> {
     let mut logical = String::new();
     for line in text.lines() {
         let line = line.trim_start();
-        if logical.is_empty() && (line.is_empty() || line.starts_with('#') || line.starts_with('!')) {
+        if logical.is_empty() && (line.is_empty() || line.starts_with('#') || line.starts_with('!'))
+        {
             continue;
         }
         if let Some(cont) = line.strip_suffix('\\').filter(|l| !l.ends_with('\\')) {
@@ -189,7 +190,8 @@ pub fn translate(props: &BTreeMap<String, String>) -> Result<Translation> {
         let Some(v) = props.get(*dbz) else { continue };
         used.insert(dbz.to_string());
         if only.is_some_and(|s| s != source) {
-            t.not_carried.push((dbz.to_string(), format!("a {} connector property", other(source))));
+            t.not_carried
+                .push((dbz.to_string(), format!("a {} connector property", other(source))));
             continue;
         }
         let (section, key) = match ours.split_once('.') {
@@ -202,7 +204,8 @@ pub fn translate(props: &BTreeMap<String, String>) -> Result<Translation> {
         let Some(v) = props.get(*dbz) else { continue };
         used.insert(dbz.to_string());
         if only.is_some_and(|s| s != source) {
-            t.not_carried.push((dbz.to_string(), format!("a {} connector property", other(source))));
+            t.not_carried
+                .push((dbz.to_string(), format!("a {} connector property", other(source))));
             continue;
         }
         let list = logtap_core::filter::split_debezium_list(v);
@@ -227,11 +230,8 @@ pub fn translate(props: &BTreeMap<String, String>) -> Result<Translation> {
     for k in props.keys().filter(|k| !used.contains(*k)) {
         t.not_carried.push((k.clone(), not_built(k)));
     }
-    t.carried = props
-        .keys()
-        .filter(|k| !t.not_carried.iter().any(|(n, _)| n == *k))
-        .cloned()
-        .collect();
+    t.carried =
+        props.keys().filter(|k| !t.not_carried.iter().any(|(n, _)| n == *k)).cloned().collect();
     t.toml = render(props, &sections);
     Ok(t)
 }
@@ -255,7 +255,9 @@ fn special(
         if !rest.is_empty() {
             t.not_carried.push((
                 "skipped.operations".into(),
-                format!("skipping {rest:?} is not built (logtap sends every create, update and delete)"),
+                format!(
+                    "skipping {rest:?} is not built (logtap sends every create, update and delete)"
+                ),
             ));
         }
     }
@@ -410,8 +412,16 @@ debezium.source.include.schema.changes=false
         assert!(!pg.emit_truncate);
         assert!(!t.toml.contains("s3cret"), "no secret copied:\n{}", t.toml);
         let why: BTreeMap<_, _> = t.not_carried.iter().cloned().collect();
-        for k in ["transforms", "transforms.unwrap.type", "column.exclude.list", "value.converter",
-                  "skipped.operations", "database.server.id", "tasks.max", "name"] {
+        for k in [
+            "transforms",
+            "transforms.unwrap.type",
+            "column.exclude.list",
+            "value.converter",
+            "skipped.operations",
+            "database.server.id",
+            "tasks.max",
+            "name",
+        ] {
             assert!(why.contains_key(k), "{k} not listed: {why:?}");
         }
         assert!(why["value.converter"].contains("Avro"));
@@ -438,7 +448,8 @@ debezium.source.include.schema.changes=false
 
     #[test]
     fn another_connector_is_refused() {
-        let props = parse(r#"{"connector.class": "io.debezium.connector.sqlserver.SqlServerConnector"}"#);
+        let props =
+            parse(r#"{"connector.class": "io.debezium.connector.sqlserver.SqlServerConnector"}"#);
         assert!(translate(&props.unwrap()).is_err());
     }
 }

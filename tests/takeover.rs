@@ -32,7 +32,12 @@ fn classpath() -> &'static str {
             "scripts/debezium-engine failed:\n{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
+        let cp = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        // Debezium's MariaDB connector, when scripts/capture-debezium built
+        // it from a Debezium checkout (not on Maven Central for 3.6).
+        let mariadb =
+            concat!(env!("CARGO_MANIFEST_DIR"), "/target/debezium-capture/mariadb-classes");
+        format!("{cp}:{mariadb}")
     })
 }
 
@@ -272,14 +277,19 @@ async fn postgres_takes_over_from_debezium_without_a_gap() {
     drop_slot(&f.pg, &f.slot()).await;
 }
 
-/// MySQL 9.7 only (`scripts/test`'s MySQL pass): Debezium 3.6's MySQL
+/// MySQL 9.7 in `scripts/test`'s MySQL pass: Debezium 3.6's MySQL
 /// connector refuses MariaDB, and its MariaDB connector is not on Maven
-/// Central; the normal run skips this test by name. Debezium's offsets in
-/// its file store here (Debezium Server's default kind).
+/// Central, so the normal (MariaDB) run skips this test by name. Run by
+/// hand on MariaDB once `scripts/capture-debezium mariadb` has built that
+/// connector from a Debezium checkout. Debezium's offsets in its file
+/// store here (Debezium Server's default kind).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mysql97_takes_over_from_debezium_without_a_gap() {
     use mysql_async::prelude::Queryable;
-    assert_eq!(MyServer::get(), MyServer::MySql, "run in scripts/test's MySQL 9.7 pass");
+    let class = match MyServer::get() {
+        MyServer::MySql => "io.debezium.connector.mysql.MySqlConnector",
+        MyServer::MariaDb => "io.debezium.connector.mariadb.MariaDbConnector",
+    };
     let f = MyFixture::new(
         "mytakeover",
         &["CREATE TABLE t (id int PRIMARY KEY, n int NOT NULL, pad text)",
@@ -289,7 +299,7 @@ async fn mysql97_takes_over_from_debezium_without_a_gap() {
     let offsets_file = f.dir.path().join("debezium-offsets.dat");
     let props = format!(
         "name={prefix}-connector\n\
-         connector.class=io.debezium.connector.mysql.MySqlConnector\n\
+         connector.class={class}\n\
          offset.storage=org.apache.kafka.connect.storage.FileOffsetBackingStore\n\
          offset.storage.file.filename={file}\n\
          offset.flush.interval.ms=1000\n\

@@ -192,7 +192,37 @@ pub async fn table_shape(
         )
         .await
         .map_err(|e| sql_err(&format!("reading the primary key of relation {relid}"), e))?;
-    Ok((cols, pk.iter().map(|r| r.get(0)).collect()))
+    let mut key: Vec<String> = pk.iter().map(|r| r.get(0)).collect();
+    if key.is_empty() {
+        key = first_unique_index(client, relid).await?;
+    }
+    Ok((cols, key))
+}
+
+/// Without a primary key Debezium keys a table by its first unique index
+/// (by name, as JDBC's `getIndexInfo` orders them; "defaulting to unique
+/// indices"), whatever the replica identity: its columns in index order.
+/// Indexes on expressions are passed over (no column to key by).
+async fn first_unique_index(client: &Client, relid: u32) -> Result<Vec<String>, PipelineError> {
+    let rows = client
+        .query(
+            "SELECT c.relname::text, a.attname::text FROM pg_index i \
+             JOIN pg_class c ON c.oid = i.indexrelid \
+             JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord) ON true \
+             JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum \
+             WHERE i.indrelid = $1 AND i.indisunique AND NOT i.indisprimary \
+               AND NOT (0 = ANY (i.indkey::int2[])) AND i.indexprs IS NULL \
+             ORDER BY c.relname, k.ord",
+            &[&relid],
+        )
+        .await
+        .map_err(|e| sql_err(&format!("reading the unique indexes of relation {relid}"), e))?;
+    let first: Option<String> = rows.first().map(|r| r.get(0));
+    Ok(rows
+        .iter()
+        .filter(|r| first.as_deref() == Some(r.get::<_, String>(0).as_str()))
+        .map(|r| r.get(1))
+        .collect())
 }
 
 /// A table to snapshot, as the catalog describes it now: the Relation
@@ -415,8 +445,10 @@ pub async fn captured_tables(
         )
         .await
         .map_err(|e| sql_err("listing the database's tables", e))?;
-    let all: Vec<String> =
-        rows.iter().map(|r| format!("{}.{}", r.get::<_, String>(0), r.get::<_, String>(1))).collect();
+    let all: Vec<String> = rows
+        .iter()
+        .map(|r| format!("{}.{}", r.get::<_, String>(0), r.get::<_, String>(1)))
+        .collect();
     let unmatched = cfg
         .table_include_list
         .iter()

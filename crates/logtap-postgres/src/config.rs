@@ -270,8 +270,7 @@ impl PostgresConfig {
     /// Whether `schema.table` is captured by the include/exclude lists
     /// (Debezium's rules: whole-name regular expressions, case ignored).
     pub fn captures(&self, schema: &str, table: &str) -> bool {
-        let schemas =
-            self.schema_filter.get(&self.schema_include_list, &self.schema_exclude_list);
+        let schemas = self.schema_filter.get(&self.schema_include_list, &self.schema_exclude_list);
         let tables = self.table_filter.get(&self.table_include_list, &self.table_exclude_list);
         schemas.matches(schema) && tables.matches(&format!("{schema}.{table}"))
     }

@@ -575,9 +575,10 @@ impl PgMachine {
                 Some(_) => Schema::bytes().optional(),
                 None => conv.schema().clone(),
             };
-            schema.default = catalog_col
-                .and_then(|c| c.default_expr.as_deref())
-                .and_then(|e| crate::types::defaults::column_default(col.type_oid, e));
+            schema.default = catalog_col.and_then(|c| c.default_expr.as_deref()).and_then(|e| {
+                let pg_type = self.types.get(col.type_oid);
+                crate::types::defaults::column_default(col.type_oid, pg_type, e, &conv)
+            });
             if unknown != Some(Unknown::Left) {
                 fields.push(Field::new(&col.name, schema.clone()));
             }
@@ -601,7 +602,9 @@ impl PgMachine {
                 .collect();
             let mut sorted = catalog_key.clone();
             sorted.sort_unstable();
-            if sorted == wal_key {
+            // No key in the WAL (no primary key when it was written): the
+            // catalog's unique index keys it, as Debezium's does.
+            if sorted == wal_key || wal_key.is_empty() {
                 catalog_key
             } else {
                 if captured {
