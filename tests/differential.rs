@@ -319,7 +319,7 @@ fn tables(ddl: &str) -> Vec<String> {
     ddl.lines()
         .filter_map(|l| l.strip_prefix("CREATE TABLE "))
         .map(|l| l.split([' ', '(']).next().unwrap())
-        .map(|t| t.rsplit('.').next().unwrap().trim_matches('"').to_string())
+        .map(|t| t.rsplit('.').next().unwrap().trim_matches(['"', '`']).to_string())
         .filter(|t| t != "dz_marker")
         .collect()
 }

@@ -72,6 +72,19 @@ CREATE TABLE my_ddl (
   nn int NOT NULL
 );
 
+-- Quoted, mixed-case names.
+CREATE TABLE `MixedCase` (`Id` int PRIMARY KEY, `Some Value` varchar(20), `select` int);
+
+-- No primary key, a unique index on NOT NULL columns.
+CREATE TABLE my_uniq (a int NOT NULL, b varchar(10) NOT NULL, v varchar(20), UNIQUE KEY my_uniq_ab (a, b));
+
+-- A partitioned table.
+CREATE TABLE my_part (id int NOT NULL, region varchar(5) NOT NULL, v varchar(10), PRIMARY KEY (id, region))
+  PARTITION BY LIST COLUMNS (region) (PARTITION p_eu VALUES IN ('eu'), PARTITION p_us VALUES IN ('us'));
+
+-- A bigger transaction.
+CREATE TABLE my_big (id int PRIMARY KEY, v varchar(40));
+
 -- @@DML@@
 USE diff;
 SET time_zone = '+00:00';
@@ -129,6 +142,30 @@ BEGIN;
 INSERT INTO my_ops (id, name, extra) VALUES (4, 'in a transaction', 'y');
 UPDATE my_nokey SET b = 'w' WHERE a = 1;
 COMMIT;
+
+INSERT INTO `MixedCase` VALUES (1, 'one', 7);
+UPDATE `MixedCase` SET `Some Value` = 'uno' WHERE `Id` = 1;
+DELETE FROM `MixedCase` WHERE `Id` = 1;
+
+INSERT INTO my_uniq VALUES (1, 'x', 'first'), (2, 'y', 'second');
+UPDATE my_uniq SET v = 'changed' WHERE a = 1;
+UPDATE my_uniq SET a = 3 WHERE a = 2;
+DELETE FROM my_uniq WHERE a = 1;
+
+INSERT INTO my_part VALUES (1, 'eu', 'a'), (2, 'us', 'b');
+UPDATE my_part SET v = 'c' WHERE id = 1;
+UPDATE my_part SET region = 'us' WHERE id = 1;
+DELETE FROM my_part WHERE id = 2;
+
+BEGIN;
+INSERT INTO my_ops (id, name, extra) VALUES (20, 'kept', 'k');
+SAVEPOINT s1;
+INSERT INTO my_ops (id, name, extra) VALUES (21, 'rolled back', 'r');
+ROLLBACK TO SAVEPOINT s1;
+INSERT INTO my_ops (id, name, extra) VALUES (22, 'after', 'a');
+COMMIT;
+
+INSERT INTO my_big SELECT n, concat('row ', n) FROM (WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 300) SELECT n FROM s) g;
 
 -- Schema changes of each kind. "-- @@SYNC@@" lines are where logtap's run
 -- waits until logtap has read everything before them (it describes tables
