@@ -156,15 +156,21 @@ impl KafkaOffsetStore {
 
 /// A read-committed consumer of the topic, outside any group.
 fn consumer_config(config: &KafkaConfig) -> ClientConfig {
+    let mut cc = reader_config(config, "logtap-offsets-reader");
+    cc.set("enable.partition.eof", "true").set("auto.offset.reset", "earliest");
+    cc
+}
+
+/// A read-committed consumer that assigns partitions itself and commits
+/// nothing (`group.id` only names it to the broker).
+pub(crate) fn reader_config(config: &KafkaConfig, group: &str) -> ClientConfig {
     let mut cc = ClientConfig::new();
     for (k, v) in config.connection_settings() {
         cc.set(k, v);
     }
-    cc.set("group.id", "logtap-offsets-reader")
+    cc.set("group.id", group)
         .set("enable.auto.commit", "false")
-        .set("isolation.level", "read_committed")
-        .set("enable.partition.eof", "true")
-        .set("auto.offset.reset", "earliest");
+        .set("isolation.level", "read_committed");
     cc
 }
 

@@ -9,7 +9,7 @@ use crate::logs::QuietContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::{Offset, TopicPartitionList};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -24,14 +24,8 @@ pub fn read_topic(
     topic: &str,
     timeout: Duration,
 ) -> Result<Vec<KeyValue>, String> {
-    let mut cc = ClientConfig::new();
-    for (k, v) in config.connection_settings() {
-        cc.set(k, v);
-    }
-    cc.set("group.id", "logtap-topic-reader")
-        .set("enable.auto.commit", "false")
-        .set("isolation.level", "read_committed")
-        .set("enable.partition.eof", "false");
+    let mut cc = crate::offsets::reader_config(config, "logtap-topic-reader");
+    cc.set("enable.partition.eof", "false");
     let consumer: BaseConsumer<QuietContext> =
         cc.create_with_context(QuietContext).map_err(|e| e.to_string())?;
     let meta = consumer.fetch_metadata(Some(topic), timeout).map_err(|e| e.to_string())?;
