@@ -32,6 +32,8 @@ pub struct Config {
     pub heartbeat: HeartbeatConfig,
     pub snapshot: SnapshotConfig,
     pub metrics: MetricsConfig,
+    /// Kafka Connect transforms, in order (`[[transform]]`).
+    pub transforms: Vec<TransformConfig>,
 }
 
 /// The source section of the file: `[postgres]`, `[mysql]` or `[demo]`,
@@ -83,6 +85,56 @@ struct RawConfig {
     /// Prometheus metrics and health endpoints.
     #[serde(default)]
     pub metrics: MetricsConfig,
+    /// Kafka Connect transforms applied to change records, in order.
+    #[serde(default, rename = "transform")]
+    pub transforms: Vec<TransformConfig>,
+}
+
+/// One Kafka Connect transform (`[[transform]]`), with Debezium's option
+/// names in snake case. Built: `io.debezium.transforms.ExtractNewRecordState`
+/// ("unwrap").
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TransformConfig {
+    /// The transform's class (`type`): `io.debezium.transforms.ExtractNewRecordState`
+    /// (or `unwrap`).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `delete.tombstone.handling.mode`: `tombstone` (default), `drop`,
+    /// `rewrite`, `rewrite-with-tombstone`, `delete-to-tombstone`.
+    #[serde(default)]
+    pub delete_tombstone_handling_mode: Option<String>,
+    /// `add.fields`: `op`, `ts_ms`, source fields (`table`, `lsn`,
+    /// `source.ts_ms`, ...), appended to the row in this order.
+    #[serde(default)]
+    pub add_fields: Vec<String>,
+    /// `add.fields.prefix` (`__`).
+    #[serde(default)]
+    pub add_fields_prefix: Option<String>,
+}
+
+impl TransformConfig {
+    /// The unwrap settings, or what is wrong with them.
+    pub fn unwrap(&self) -> Result<logtap_core::unwrap::Unwrap, String> {
+        if !matches!(self.kind.as_str(), "io.debezium.transforms.ExtractNewRecordState" | "unwrap")
+        {
+            return Err(format!(
+                "`{}` is not built: the transform logtap has is io.debezium.transforms.ExtractNewRecordState",
+                self.kind
+            ));
+        }
+        let mut u = logtap_core::unwrap::Unwrap::default();
+        if let Some(m) = &self.delete_tombstone_handling_mode {
+            u.delete_handling = logtap_core::unwrap::DeleteHandling::parse(m).ok_or_else(|| {
+                format!("delete_tombstone_handling_mode `{m}` is not one of drop, tombstone, rewrite, rewrite-with-tombstone, delete-to-tombstone")
+            })?;
+        }
+        u.add_fields = self.add_fields.clone();
+        if let Some(p) = &self.add_fields_prefix {
+            u.add_fields_prefix = p.clone();
+        }
+        Ok(u)
+    }
 }
 
 /// The metrics and health listener (off unless `listen` is set).
@@ -346,6 +398,7 @@ impl RawConfig {
             heartbeat: self.heartbeat,
             snapshot: self.snapshot,
             metrics: self.metrics,
+            transforms: self.transforms,
         })
     }
 }
@@ -517,6 +570,14 @@ impl RawConfig {
         }
         if self.heartbeat.topic_prefix.is_empty() {
             return bad("heartbeat.topic_prefix", "must not be empty");
+        }
+        if self.transforms.len() > 1 {
+            return bad("transform", "one transform (ExtractNewRecordState) is built; list one");
+        }
+        for t in &self.transforms {
+            if let Err(e) = t.unwrap() {
+                return bad("transform", &e);
+            }
         }
         match &self.heartbeat.action_query {
             Some(q) if q.trim().is_empty() => {

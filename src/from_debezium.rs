@@ -237,6 +237,52 @@ pub fn translate(props: &BTreeMap<String, String>) -> Result<Translation> {
 }
 
 /// The properties that map to something other than one option.
+/// `transforms`: an ExtractNewRecordState becomes `[[transform]]` with
+/// the options logtap has; any other transform, and other options, are
+/// listed as not carried (by the catch-all).
+fn transforms(
+    props: &BTreeMap<String, String>,
+    sections: &mut BTreeMap<&str, Vec<String>>,
+    used: &mut std::collections::BTreeSet<String>,
+) {
+    let Some(list) = props.get("transforms") else { return };
+    let names: Vec<&str> = list.split(',').map(str::trim).filter(|n| !n.is_empty()).collect();
+    let unwraps: Vec<&&str> = names
+        .iter()
+        .filter(|n| {
+            props.get(&format!("transforms.{n}.type")).map(String::as_str)
+                == Some("io.debezium.transforms.ExtractNewRecordState")
+        })
+        .collect();
+    let [name] = unwraps.as_slice() else { return };
+    if names.len() != 1 {
+        return;
+    }
+    used.insert("transforms".into());
+    let key = |k: &str| format!("transforms.{name}.{k}");
+    used.insert(key("type"));
+    let lines = sections.entry("transform").or_default();
+    lines.push("type = \"io.debezium.transforms.ExtractNewRecordState\"".into());
+    if let Some(m) = props.get(&key("delete.tombstone.handling.mode")) {
+        used.insert(key("delete.tombstone.handling.mode"));
+        lines.push(format!("delete_tombstone_handling_mode = {}", toml::Value::String(m.clone())));
+    }
+    if let Some(f) = props.get(&key("add.fields")) {
+        used.insert(key("add.fields"));
+        let items: Vec<String> = f
+            .split(',')
+            .map(str::trim)
+            .filter(|x| !x.is_empty())
+            .map(|x| toml::Value::String(x.into()).to_string())
+            .collect();
+        lines.push(format!("add_fields = [{}]", items.join(", ")));
+    }
+    if let Some(p) = props.get(&key("add.fields.prefix")) {
+        used.insert(key("add.fields.prefix"));
+        lines.push(format!("add_fields_prefix = {}", toml::Value::String(p.clone())));
+    }
+}
+
 fn special(
     props: &BTreeMap<String, String>,
     source: Source,
@@ -244,6 +290,7 @@ fn special(
     t: &mut Translation,
     used: &mut std::collections::BTreeSet<String>,
 ) {
+    transforms(props, sections, used);
     if let Some(ops) = props.get("skipped.operations") {
         used.insert("skipped.operations".into());
         let ops: Vec<&str> = ops.split(',').map(str::trim).filter(|o| !o.is_empty()).collect();
@@ -329,7 +376,7 @@ fn other(source: Source) -> &'static str {
 /// Why an unknown property is not carried.
 fn not_built(k: &str) -> String {
     if k.starts_with("transforms") {
-        "Kafka Connect transforms are not built in logtap yet".into()
+        "only io.debezium.transforms.ExtractNewRecordState, alone, with delete.tombstone.handling.mode / add.fields / add.fields.prefix, is built".into()
     } else if k.starts_with("column.") {
         "column filters and masks are not built yet".into()
     } else if k.starts_with("debezium.") || k.starts_with("quarkus.") {
@@ -343,9 +390,10 @@ fn render(props: &BTreeMap<String, String>, sections: &BTreeMap<&str, Vec<String
     let mut out = String::from("# Translated by `logtap config from-debezium`.\n");
     let prefix = props.get("topic.prefix").cloned().unwrap_or_else(|| "CHANGE_ME".into());
     let _ = writeln!(out, "topic_prefix = {}", toml::Value::String(prefix));
-    for name in ["postgres", "mysql", "snapshot", "heartbeat", "record", "kafka"] {
+    for name in ["postgres", "mysql", "snapshot", "heartbeat", "record", "kafka", "transform"] {
         let Some(lines) = sections.get(name) else { continue };
-        let _ = writeln!(out, "\n[{name}]");
+        let header = if name == "transform" { "[[transform]]" } else { &format!("[{name}]") };
+        let _ = writeln!(out, "\n{header}");
         for l in lines {
             let _ = writeln!(out, "{l}");
         }
@@ -412,9 +460,9 @@ debezium.source.include.schema.changes=false
         assert!(!pg.emit_truncate);
         assert!(!t.toml.contains("s3cret"), "no secret copied:\n{}", t.toml);
         let why: BTreeMap<_, _> = t.not_carried.iter().cloned().collect();
+        assert!(t.toml.contains("[[transform]]"), "{}", t.toml);
+        assert_eq!(cfg.transforms.len(), 1);
         for k in [
-            "transforms",
-            "transforms.unwrap.type",
             "column.exclude.list",
             "value.converter",
             "skipped.operations",

@@ -156,6 +156,7 @@ async fn run_once(
         encoder: Encoder::new(EnvelopeOptions {
             schemas_enable: cfg.record.schemas_enable,
             tombstones_on_delete: cfg.record.tombstones_on_delete,
+            unwrap: cfg.transforms.first().and_then(|t| t.unwrap().ok()),
         }),
         router: Router::new(&cfg.topic_prefix, cfg.record.routing, cfg.record.single_topic.clone()),
         tracker: tracker.clone(),

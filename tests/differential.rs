@@ -36,6 +36,16 @@ const KNOWN: &[(&str, &str, &str)] = &[
         "dz.diff.pg_types * .value.payload.after.c_name: Debezium null, logtap*",
         "name type",
     ),
+    (
+        "postgres-unwrap",
+        "dz.diff.pg_types * .value.payload.c_name: Debezium null, logtap*",
+        "name type",
+    ),
+    (
+        "postgres-unwrap-rewrite",
+        "dz.diff.pg_types * .value.payload.c_name: Debezium null, logtap*",
+        "name type",
+    ),
 ];
 
 /// The golden's topic prefix, which logtap's unique prefix stands in for.
@@ -99,9 +109,14 @@ fn unprefix(v: &mut Json, prefix: &str) {
 /// field missing on one side still differs).
 fn mask(record: &mut Json) {
     let Some(payload) = record.pointer_mut("/value/payload") else { return };
-    for f in ["ts_ms", "ts_us", "ts_ns"] {
-        if let Some(x) = payload.get_mut(f) {
-            *x = Json::String("*".into());
+    // The envelope's times, and ExtractNewRecordState's added ones
+    // (`__ts_ms`, `__source_ts_ms`).
+    if let Some(top) = payload.as_object_mut() {
+        for (k, x) in top.iter_mut() {
+            let time = ["ts_ms", "ts_us", "ts_ns"].iter().any(|t| k.ends_with(t));
+            if time && (k.starts_with("ts_") || k.starts_with("__")) {
+                *x = Json::String("*".into());
+            }
         }
     }
     if let Some(source) = payload.get_mut("source").and_then(Json::as_object_mut) {
@@ -329,7 +344,26 @@ static PG_SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_records_equal_debeziums() {
-    postgres_differential(false).await;
+    postgres_differential(false, None).await;
+}
+
+const UNWRAP: &str = "[[transform]]\ntype = \"io.debezium.transforms.ExtractNewRecordState\"\n";
+
+/// ExtractNewRecordState with its defaults, against the Java transform's
+/// records (`golden/postgres-unwrap.jsonl`, `variants/unwrap.properties`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_unwrapped_records_equal_debeziums() {
+    postgres_differential(false, Some(("unwrap", UNWRAP.to_string()))).await;
+}
+
+/// ExtractNewRecordState rewriting deletes and adding fields
+/// (`variants/unwrap-rewrite.properties`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_unwrapped_rewritten_records_equal_debeziums() {
+    let t = format!(
+        "{UNWRAP}delete_tombstone_handling_mode = \"rewrite\"\nadd_fields = [\"op\", \"table\", \"source.ts_ms\"]\n"
+    );
+    postgres_differential(false, Some(("unwrap-rewrite", t))).await;
 }
 
 /// The same records when logtap reads the changes after they were all
@@ -337,10 +371,12 @@ async fn postgres_records_equal_debeziums() {
 /// from the catalog then is the table as it is now, not as of each change.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_records_equal_debeziums_when_catching_up() {
-    postgres_differential(true).await;
+    postgres_differential(true, None).await;
 }
 
-async fn postgres_differential(catch_up: bool) {
+/// The differential run; `variant` is (golden suffix, TOML added to the
+/// config), for a Debezium capture with extra properties.
+async fn postgres_differential(catch_up: bool, variant: Option<(&str, String)>) {
     let _serial = PG_SERIAL.lock().await;
     let (ddl, dml) = sql_parts("postgres");
     let url = env("LOGTAP_PG_SUPERUSER_URL");
@@ -362,7 +398,12 @@ async fn postgres_differential(catch_up: bool) {
     .replace(
         &format!("publication_name = \"{}\"", prefix.to_lowercase()),
         "publication_name = \"dz_capture\"",
-    ) + "[record]\nschemas_enable = true\n";
+    ) + "[record]\nschemas_enable = true\n"
+        + variant.as_ref().map_or("", |(_, toml)| toml.as_str());
+    let golden = match &variant {
+        Some((suffix, _)) => format!("postgres-{suffix}"),
+        None => "postgres".to_string(),
+    };
     let streaming = |l: &Logtap| {
         assert!(
             wait_until(Duration::from_secs(30), || l.log_text().contains("streaming")),
@@ -391,7 +432,7 @@ async fn postgres_differential(catch_up: bool) {
     let tables: Vec<&str> = tables.iter().map(String::as_str).collect();
     let got = read_all(&prefix, "diff", &tables);
     assert!(!got.is_empty(), "no records:\n{log}");
-    compare("postgres", &got);
+    compare(&golden, &got);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -22,11 +22,13 @@ pub struct EnvelopeOptions {
     /// Follow each delete with a tombstone (null value, same key), as
     /// Debezium's `tombstones.on.delete` does by default.
     pub tombstones_on_delete: bool,
+    /// Debezium's `ExtractNewRecordState`: the row instead of the envelope.
+    pub unwrap: Option<crate::unwrap::Unwrap>,
 }
 
 impl Default for EnvelopeOptions {
     fn default() -> Self {
-        EnvelopeOptions { schemas_enable: false, tombstones_on_delete: true }
+        EnvelopeOptions { schemas_enable: false, tombstones_on_delete: true, unwrap: None }
     }
 }
 
@@ -63,6 +65,9 @@ impl Encoder {
     /// when tombstones are on.
     pub fn encode(&self, event: &ChangeEvent) -> Vec<EncodedRecord> {
         let key = self.encode_key(event);
+        if let Some(unwrap) = &self.options.unwrap {
+            return unwrap.records(self, event, key);
+        }
         let value = self.encode_value(event);
         let headers = event.headers.clone();
         let mut out =
@@ -80,6 +85,18 @@ impl Encoder {
     pub fn encode_key(&self, event: &ChangeEvent) -> Option<Vec<u8>> {
         let key = event.key.as_ref()?;
         Some(self.wrap(|| schema_json(&key.schema), &StructPayload(key)))
+    }
+
+    /// A null value that has a schema: the converter writes it, as
+    /// `{"schema": ..., "payload": null}`, or without schemas as the JSON
+    /// `null` (4 bytes, not a tombstone).
+    pub fn encode_null(&self, schema: &Schema) -> Vec<u8> {
+        self.wrap(|| schema_json(schema), &())
+    }
+
+    /// A struct as a record key or value (schema and payload).
+    pub fn encode_struct(&self, st: &Struct) -> Vec<u8> {
+        self.wrap(|| schema_json(&st.schema), &StructPayload(st))
     }
 
     /// The envelope value of a change event.
@@ -387,8 +404,11 @@ mod tests {
 
     #[test]
     fn heartbeats_are_debeziums_records() {
-        let with =
-            Encoder::new(EnvelopeOptions { schemas_enable: true, tombstones_on_delete: true });
+        let with = Encoder::new(EnvelopeOptions {
+            schemas_enable: true,
+            tombstones_on_delete: true,
+            unwrap: None,
+        });
         let r = with.encode_heartbeat("shop", 1_700_000_000_123);
         let key: Json = serde_json::from_slice(&r.key.unwrap()).unwrap();
         let value: Json = serde_json::from_slice(&r.value.unwrap()).unwrap();

@@ -24,6 +24,7 @@ pub mod secret;
 pub mod shared;
 pub mod snapshot;
 pub mod traits;
+pub mod unwrap;
 
 pub use ack::{AckTracker, DeliveryError, DeliveryFailure, Limits, Seq};
 pub use envelope::{EncodedRecord, Encoder, EnvelopeOptions};

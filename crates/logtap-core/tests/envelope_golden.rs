@@ -108,7 +108,11 @@ fn create_without_schemas_is_the_bare_payload() {
 
 #[test]
 fn key_with_schemas_matches_the_json_converter() {
-    let enc = Encoder::new(EnvelopeOptions { schemas_enable: true, tombstones_on_delete: true });
+    let enc = Encoder::new(EnvelopeOptions {
+        schemas_enable: true,
+        tombstones_on_delete: true,
+        unwrap: None,
+    });
     let recs = enc.encode(&customers(Op::Create));
     assert_eq!(
         text(&recs[0].key),
@@ -118,7 +122,11 @@ fn key_with_schemas_matches_the_json_converter() {
 
 #[test]
 fn value_schema_matches_the_json_converter() {
-    let enc = Encoder::new(EnvelopeOptions { schemas_enable: true, tombstones_on_delete: true });
+    let enc = Encoder::new(EnvelopeOptions {
+        schemas_enable: true,
+        tombstones_on_delete: true,
+        unwrap: None,
+    });
     let recs = enc.encode(&customers(Op::Update));
     let v: serde_json::Value = serde_json::from_slice(recs[0].value.as_ref().unwrap()).unwrap();
     let row_fields = r#"[{"type":"int32","optional":false,"field":"id"},{"type":"string","optional":false,"field":"first_name"},{"type":"string","optional":false,"field":"last_name"},{"type":"string","optional":false,"field":"email"}]"#;
@@ -167,8 +175,12 @@ fn delete_is_followed_by_a_tombstone_unless_disabled() {
     let v: serde_json::Value = serde_json::from_slice(on[0].value.as_ref().unwrap()).unwrap();
     assert_eq!(v["op"], "d");
     assert!(v["after"].is_null());
-    let off = Encoder::new(EnvelopeOptions { schemas_enable: false, tombstones_on_delete: false })
-        .encode(&customers(Op::Delete));
+    let off = Encoder::new(EnvelopeOptions {
+        schemas_enable: false,
+        tombstones_on_delete: false,
+        unwrap: None,
+    })
+    .encode(&customers(Op::Delete));
     assert_eq!(off.len(), 1);
 }
 
@@ -246,4 +258,81 @@ fn a_null_field_with_a_default_is_written_as_the_default() {
     assert_eq!(struct_json(&s).to_string(), r#"{"qty":7,"note":"none","v":null}"#);
     let s = Struct { values: vec![Value::Int32(3), Value::String("x".into()), Value::Null], ..s };
     assert_eq!(struct_json(&s).to_string(), r#"{"qty":3,"note":"x","v":null}"#);
+}
+
+/// ExtractNewRecordState, mode by mode (the defaults and `rewrite` are
+/// also checked against the Java transform in tests/differential.rs).
+mod unwrap {
+    use super::*;
+    use logtap_core::unwrap::{DeleteHandling, Unwrap};
+
+    fn enc(mode: DeleteHandling, add_fields: &[&str]) -> Encoder {
+        let unwrap = Unwrap {
+            delete_handling: mode,
+            add_fields: add_fields.iter().map(|s| s.to_string()).collect(),
+            ..Unwrap::default()
+        };
+        Encoder::new(EnvelopeOptions { unwrap: Some(unwrap), ..EnvelopeOptions::default() })
+    }
+
+    fn values(e: &Encoder, op: Op) -> Vec<Option<String>> {
+        e.encode(&customers(op))
+            .iter()
+            .map(|r| r.value.as_ref().map(|v| String::from_utf8(v.clone()).unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn rows_replace_the_envelope_and_deletes_follow_the_mode() {
+        let row =
+            r#"{"id":1,"first_name":"Anne","last_name":"Kretchmar","email":"annek@noanswer.org"}"#;
+        let e = enc(DeleteHandling::Tombstone, &[]);
+        assert_eq!(values(&e, Op::Create), vec![Some(row.to_string())]);
+        // A null value with a schema: the JSON null, not a Kafka tombstone.
+        assert_eq!(values(&e, Op::Delete), vec![Some("null".to_string())]);
+        assert_eq!(values(&enc(DeleteHandling::DeleteToTombstone, &[]), Op::Delete), vec![None]);
+        assert!(values(&enc(DeleteHandling::Drop, &[]), Op::Delete).is_empty());
+        let deleted = row.replace('}', r#","__deleted":"true"}"#);
+        assert_eq!(
+            values(&enc(DeleteHandling::RewriteWithTombstone, &[]), Op::Delete),
+            vec![Some(deleted.clone()), None]
+        );
+        assert_eq!(values(&enc(DeleteHandling::Rewrite, &[]), Op::Delete), vec![Some(deleted)]);
+        for mode in [DeleteHandling::Tombstone, DeleteHandling::Rewrite, DeleteHandling::Drop] {
+            assert!(values(&enc(mode, &[]), Op::Truncate).is_empty(), "{mode:?}");
+        }
+    }
+
+    #[test]
+    fn added_fields_are_named_and_placed_as_debeziums() {
+        let e = enc(
+            DeleteHandling::Rewrite,
+            &["op", "table", "source.ts_ms", "ts_ms", "db:DB", "id", "no_such_field"],
+        );
+        let v: serde_json::Value =
+            serde_json::from_str(values(&e, Op::Update)[0].as_deref().unwrap()).unwrap();
+        let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "id",
+                "first_name",
+                "last_name",
+                "email",
+                "__deleted",
+                "__op",
+                "__table",
+                "__source_ts_ms",
+                "__ts_ms",
+                "__DB",
+                "__id"
+            ]
+        );
+        assert_eq!(v["__op"], "u");
+        assert_eq!(v["__table"], "customers");
+        assert_eq!(v["__source_ts_ms"], 1559033904863i64);
+        assert_eq!(v["__ts_ms"], 1559033904863i64);
+        assert_eq!(v["__DB"], "postgres");
+        assert!(v["__id"].is_null(), "no transaction block");
+    }
 }
