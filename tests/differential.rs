@@ -435,14 +435,43 @@ async fn postgres_differential(catch_up: bool, variant: Option<(&str, String)>) 
     compare(&golden, &got);
 }
 
+/// The MySQL/MariaDB runs share database `diff`: one at a time.
+static MY_SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mysql_records_equal_debeziums() {
+    mysql_differential(None).await;
+}
+
+/// ExtractNewRecordState with its defaults, on MySQL/MariaDB records.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_unwrapped_records_equal_debeziums() {
+    mysql_differential(Some(("unwrap", UNWRAP.to_string()))).await;
+}
+
+/// ExtractNewRecordState rewriting deletes and adding fields.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_unwrapped_rewritten_records_equal_debeziums() {
+    let t = format!(
+        "{UNWRAP}delete_tombstone_handling_mode = \"rewrite\"\nadd_fields = [\"op\", \"table\", \"source.ts_ms\"]\n"
+    );
+    mysql_differential(Some(("unwrap-rewrite", t))).await;
+}
+
+/// The differential run on the MySQL-protocol server; `variant` as for
+/// PostgreSQL.
+async fn mysql_differential(variant: Option<(&str, String)>) {
+    let _serial = MY_SERIAL.lock().await;
     let server = MyServer::get();
-    let golden = match server {
+    let base = match server {
         MyServer::MariaDb => "mariadb",
         MyServer::MySql => "mysql",
     };
-    let (ddl, dml) = sql_parts(golden);
+    let golden = match &variant {
+        Some((suffix, _)) => format!("{base}-{suffix}"),
+        None => base.to_string(),
+    };
+    let (ddl, dml) = sql_parts(base);
     let (client, port) = match server {
         MyServer::MariaDb => ("mariadb".to_string(), env("LOGTAP_MYSQL_PORT")),
         MyServer::MySql => (env("LOGTAP_MYSQL97_CLIENT"), env("LOGTAP_MYSQL_PORT")),
@@ -464,7 +493,8 @@ async fn mysql_records_equal_debeziums() {
     let prefix = unique("dzm");
     let dir = tempfile::tempdir().unwrap();
     let config = my_config(&prefix, &["diff"], &start, &dir.path().join("off"), "")
-        + "[record]\nschemas_enable = true\n";
+        + "[record]\nschemas_enable = true\n"
+        + variant.as_ref().map_or("", |(_, toml)| toml.as_str());
     let l = Logtap::start(dir.path(), &config);
     // Each part up to a `-- @@SYNC@@` line, then a marker row logtap must
     // have sent before the next part runs (see the SQL file).
@@ -492,5 +522,5 @@ async fn mysql_records_equal_debeziums() {
     let tables: Vec<&str> = tables.iter().map(String::as_str).collect();
     let got = read_all(&prefix, "diff", &tables);
     assert!(!got.is_empty(), "no records:\n{log}");
-    compare(golden, &got);
+    compare(&golden, &got);
 }
