@@ -673,10 +673,19 @@ fn privilege_findings(
 fn captures_database(cfg: &MysqlConfig, db: &str) -> bool {
     cfg.captures_database(db)
         && (cfg.table_include_list.is_empty()
-            || cfg.table_include_list.iter().any(|t| match t.split_once('.') {
-                Some((d, _)) => logtap_core::filter::compile(d).is_ok_and(|r| r.is_match(db)),
+            || cfg.table_include_list.iter().any(|t| match database_part(t) {
+                Some(d) => logtap_core::filter::compile(d).is_ok_and(|r| r.is_match(db)),
                 None => true,
             }))
+}
+
+/// The database part of a `db.table` pattern: before its first `\.` (an
+/// escaped dot, Debezium's usual form), else before its first `.`.
+fn database_part(entry: &str) -> Option<&str> {
+    match entry.find("\\.") {
+        Some(i) => Some(&entry[..i]),
+        None => entry.split_once('.').map(|(d, _)| d),
+    }
 }
 
 /// The databases that would be captured, from `SHOW DATABASES` (which lists
@@ -797,6 +806,15 @@ pub async fn snapshot(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn table_patterns_name_their_database_before_the_escaped_dot() {
+        assert_eq!(database_part(r"shop\.orders"), Some("shop"));
+        assert_eq!(database_part(r"shop_\d+\.order.*"), Some(r"shop_\d+"));
+        assert_eq!(database_part("shop.orders"), Some("shop"));
+        assert_eq!(database_part(r".*\.orders"), Some(".*"));
+        assert_eq!(database_part("orders"), None);
+    }
     use logtap_core::check::Level;
 
     fn good(flavor: Flavor) -> Settings {
