@@ -6,6 +6,7 @@
 use crate::config::{Config, SourceConfig};
 use crate::open_offsets;
 use anyhow::{bail, Context, Result};
+use logtap_core::SourcePosition;
 use logtap_offsets::debezium::{self, DebeziumConnector};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -103,6 +104,11 @@ pub async fn import_from_debezium(
         .map_err(|e| anyhow::anyhow!("{from}: {e}"))?;
     let imported = debezium::to_position(kind, &found.offset)
         .map_err(|e| anyhow::anyhow!("{from}, connector `{}`: {e}", found.connector))?;
+    if let (SourceConfig::Postgres(pg), SourcePosition::Postgres { lsn, .. }) =
+        (&cfg.source, &imported)
+    {
+        logtap_postgres::takeover::check_slot_for(pg, *lsn).await?;
+    }
     let offsets = open_offsets(cfg, false, true).await?;
     if let Some(current) = offsets.load(&cfg.topic_prefix)? {
         bail!(
@@ -126,10 +132,7 @@ pub async fn import_from_debezium(
         cfg.topic_prefix
     );
     if let SourceConfig::Postgres(pg) = &cfg.source {
-        say!(
-            "logtap will read replication slot `{}`: it must be the slot Debezium read (its slot.name, `debezium` by default), or `logtap run` stops (the changes since are in that slot only)",
-            pg.slot_name
-        );
+        say!("logtap will read replication slot `{}`, Debezium's", pg.slot_name);
     }
     Ok(())
 }

@@ -260,6 +260,17 @@ async fn postgres_takes_over_from_debezium_without_a_gap() {
     small_transactions(&f.pg, t, &mut next_id, 20).await;
     let cfg = f.dir.path().join("logtap.toml");
     std::fs::write(&cfg, &f.config).unwrap();
+    // A config naming another slot is refused before anything is stored.
+    let wrong = f.dir.path().join("wrong-slot.toml");
+    let slot_line = format!("slot_name = \"{}\"", f.slot());
+    std::fs::write(&wrong, f.config.replace(&slot_line, "slot_name = \"no_such_slot\"")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_logtap"))
+        .args(["offsets", "import", "--from-debezium", "--topic", &offsets_topic, "--config"])
+        .arg(&wrong)
+        .output()
+        .unwrap();
+    let refused = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success() && refused.contains("slot.name"), "{refused}");
     let said = import(&cfg, &["--topic", &offsets_topic]);
     assert!(said.contains(&format!("{}-connector", f.prefix)), "{said}");
     // Stopped while it delivered the big transaction: its offset is inside it.

@@ -14,6 +14,7 @@ mod machine;
 pub mod snapshot;
 pub mod source;
 pub mod status;
+pub mod takeover;
 pub mod types;
 pub mod walsender;
 
