@@ -135,6 +135,7 @@ const SAME_VALUE: &[(&str, &str, Option<Source>)] = &[
     ("heartbeat.action.query", "heartbeat.action_query", None),
     ("snapshot.mode", "snapshot.mode", None),
     ("signal.data.collection", "snapshot.signal_data_collection", None),
+    ("incremental.snapshot.chunk.size", "snapshot.chunk_size", None),
     ("tombstones.on.delete", "record.tombstones_on_delete", None),
 ];
 
@@ -176,7 +177,7 @@ pub fn translate(props: &BTreeMap<String, String>) -> Result<Translation> {
     let mut t = Translation::default();
     let mut used = std::collections::BTreeSet::new();
     let toml_value = |key: &str, v: &str| -> String {
-        let numeric = key.ends_with("_ms") || key == "port" || key == "server_id";
+        let numeric = key.ends_with("_ms") || ["port", "server_id", "chunk_size"].contains(&key);
         let boolean = matches!(v, "true" | "false")
             && !key.ends_with("mode")
             && key != "heartbeat.action_query";
