@@ -199,6 +199,14 @@ pub fn translate(props: &BTreeMap<String, String>) -> Result<Translation> {
             Some((s, k)) => (s, k),
             None => (section_name, *ours),
         };
+        const MODES: [&str; 5] = ["initial", "no_data", "initial_only", "when_needed", "always"];
+        if *dbz == "snapshot.mode" && !MODES.contains(&snake_mode(key, v).as_str()) {
+            t.not_carried.push((
+                dbz.to_string(),
+                format!("`{v}` is not built (logtap has {})", MODES.join(", ")),
+            ));
+            continue;
+        }
         sections.entry(section).or_default().push(format!("{key} = {}", toml_value(key, v)));
     }
     for (dbz, ours, only) in LISTS {
