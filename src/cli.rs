@@ -110,11 +110,25 @@ pub enum ConfigAction {
 #[derive(Debug, Subcommand)]
 pub enum OffsetsAction {
     /// Print every stored position of the config's store as JSON lines
-    /// (`{"source": ..., "offset": {...}}`) on standard output.
+    /// (`{"source": ..., "offset": {...}}`) on standard output; with
+    /// --to-debezium, this config's position as a Debezium connector's
+    /// offset (the way back from logtap to Debezium).
     Export {
         /// Path to logtap.toml.
         #[arg(short, long, default_value = "logtap.toml")]
         config: PathBuf,
+        /// Print Kafka Connect's offsets-topic record (`{"key": ...,
+        /// "value": ...}`) for Debezium connector --connector, and with
+        /// --file also write Debezium Server's / the embedded engine's
+        /// offset file.
+        #[arg(long, requires = "connector")]
+        to_debezium: bool,
+        /// The Debezium connector's `name`.
+        #[arg(long, value_name = "NAME")]
+        connector: Option<String>,
+        /// Write `offset.storage.file.filename` (replaced if present).
+        #[arg(long, value_name = "FILE", requires = "to_debezium")]
+        file: Option<PathBuf>,
     },
     /// Store the positions of JSON lines (as `export` prints them) from
     /// standard input into the config's store; with --from-debezium, the

@@ -121,8 +121,14 @@ async fn dispatch(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Healthcheck { config } => healthcheck::healthcheck(&Config::load(&config)?),
-        Command::Offsets { action: cli::OffsetsAction::Export { config } } => {
-            offsets_cmd::export(&Config::load(&config)?).await
+        Command::Offsets {
+            action: cli::OffsetsAction::Export { config, to_debezium, connector, file },
+        } => {
+            let cfg = Config::load(&config)?;
+            match connector.filter(|_| to_debezium) {
+                Some(name) => offsets_cmd::export_to_debezium(&cfg, &name, file.as_deref()).await,
+                None => offsets_cmd::export(&cfg).await,
+            }
         }
         Command::Offsets {
             action: cli::OffsetsAction::Import { config, from_debezium, topic, file, connector },

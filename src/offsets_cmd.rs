@@ -136,3 +136,38 @@ pub async fn import_from_debezium(
     }
     Ok(())
 }
+
+/// Prints this config's position as Debezium connector `connector`'s
+/// offset (Kafka Connect's offsets-topic key and value) and, with `file`,
+/// writes it as Debezium Server's / the embedded engine's offset file.
+/// Stop logtap first: Debezium goes on after the stored position.
+pub async fn export_to_debezium(
+    cfg: &Config,
+    connector: &str,
+    file: Option<&std::path::Path>,
+) -> Result<()> {
+    let offsets = open_offsets(cfg, false, false).await?;
+    let Some(stored) = offsets.load(&cfg.topic_prefix)? else {
+        bail!(
+            "nothing stored for `{}`: there is no position to hand to Debezium",
+            cfg.topic_prefix
+        );
+    };
+    let (offset, caveat) = debezium::from_position(&stored.position);
+    if offset.is_empty() {
+        bail!("the {} position has no Debezium counterpart", stored.position);
+    }
+    let key = debezium::partition_key(connector, &cfg.topic_prefix);
+    let value = serde_json::to_vec(&offset)?;
+    println!("{}", serde_json::json!({"key": String::from_utf8_lossy(&key), "value": offset}));
+    if let Some(c) = caveat {
+        say!("note: {c}");
+    }
+    if let Some(path) = file {
+        let bytes = logtap_offsets::java_map::write(&[(key, Some(value))]);
+        std::fs::write(path, bytes)
+            .with_context(|| format!("writing Debezium's offset file {}", path.display()))?;
+        say!("wrote {} for connector `{connector}`: {}", path.display(), stored.position);
+    }
+    Ok(())
+}

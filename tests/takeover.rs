@@ -113,25 +113,27 @@ fn version(v: &Value) -> Option<(i64, i64)> {
     Some((after["id"].as_i64()?, after["n"].as_i64()?))
 }
 
-/// Checks the two outputs against the table's final versions and returns
-/// (Debezium's changes, logtap's, repeated by logtap).
+/// Checks two outputs, `first` then `second` (the one that took over),
+/// against the table's final versions and returns (first's changes,
+/// second's, repeated by second). Repeats may only be a tail of `first`
+/// (what it sent after its stored position).
 fn check_handover(
-    dbz: &[(i64, i64)],
-    logtap: &[(i64, i64)],
+    first: &[(i64, i64)],
+    second: &[(i64, i64)],
     last: &BTreeMap<i64, i64>,
 ) -> (usize, usize, usize) {
-    let mine: BTreeSet<_> = logtap.iter().copied().collect();
-    // Repeats: only a tail of Debezium's output (after its stored offset).
-    let first_repeat = dbz.iter().position(|c| mine.contains(c)).unwrap_or(dbz.len());
-    let missing_tail: Vec<_> = dbz[first_repeat..].iter().filter(|c| !mine.contains(c)).collect();
+    let seconds: BTreeSet<_> = second.iter().copied().collect();
+    let first_repeat = first.iter().position(|c| seconds.contains(c)).unwrap_or(first.len());
+    let missing_tail: Vec<_> =
+        first[first_repeat..].iter().filter(|c| !seconds.contains(c)).collect();
     assert!(
         missing_tail.is_empty(),
-        "logtap repeated Debezium's change {:?} but not the later {missing_tail:?}: not a tail",
-        dbz.get(first_repeat)
+        "the second repeated the first's change {:?} but not the later {missing_tail:?}: not a tail",
+        first.get(first_repeat)
     );
     // Every version of every key, each key's in order, none twice.
     let mut by_key: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
-    for (id, n) in dbz[..first_repeat].iter().chain(logtap) {
+    for (id, n) in first[..first_repeat].iter().chain(second) {
         by_key.entry(*id).or_default().push(*n);
     }
     assert_eq!(
@@ -144,10 +146,10 @@ fn check_handover(
         let missing: Vec<_> = want.iter().filter(|n| !seen.contains(n)).collect();
         assert_eq!(
             seen, &want,
-            "key {id}: versions delivered (Debezium's, then logtap's); missing {missing:?}"
+            "key {id}: versions delivered (first's, then second's); missing {missing:?}"
         );
     }
-    (dbz.len(), logtap.len(), dbz.len() - first_repeat)
+    (first.len(), second.len(), first.len() - first_repeat)
 }
 
 /// `logtap offsets import --from-debezium <from...> --config <cfg>`, which
@@ -376,4 +378,86 @@ async fn my_small_transactions(c: &mut mysql_async::Conn, next_id: &mut i64, n: 
         .unwrap();
         *next_id += 1;
     }
+}
+
+/// The way back: logtap streams, stops, `logtap offsets export
+/// --to-debezium --file` writes Debezium's offset file, and Debezium 3.6.1
+/// (same slot, file offset store, `snapshot.mode = initial`) goes on from
+/// there: every version once across both outputs, nothing repeated after
+/// logtap's drained stop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_hands_back_to_debezium_without_a_gap() {
+    let f = PgFixture::new("handback", "id int PRIMARY KEY, n int NOT NULL, pad text").await;
+    let t = &f.table;
+    let l = f.start();
+    f.pg.batch_execute(&format!("INSERT INTO {t} SELECT g, 0, 'x' FROM generate_series(1, 50) g"))
+        .await
+        .unwrap();
+    let mut next_id = 51;
+    small_transactions(&f.pg, t, &mut next_id, 20).await;
+    let logtap_count = 50 + 20 * 4;
+    let read = wait_until(Duration::from_secs(60), || {
+        read_topic(&f.topic()).changes().count() >= logtap_count
+    });
+    let log = l.stop();
+    assert!(read, "logtap did not stream:\n{log}");
+    // Changes while nothing reads, then the export and Debezium.
+    small_transactions(&f.pg, t, &mut next_id, 10).await;
+    let cfg = f.dir.path().join("logtap.toml");
+    let file = f.dir.path().join("debezium-offsets.dat");
+    let out = Command::new(env!("CARGO_BIN_EXE_logtap"))
+        .args(["offsets", "export", "--to-debezium", "--connector", "back", "--file"])
+        .arg(&file)
+        .arg("--config")
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let said =
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "export failed:\n{said}");
+    let props = format!(
+        "name=back\n\
+         connector.class=io.debezium.connector.postgresql.PostgresConnector\n\
+         offset.storage=org.apache.kafka.connect.storage.FileOffsetBackingStore\n\
+         offset.storage.file.filename={file}\n\
+         offset.flush.interval.ms=1000\n\
+         database.hostname={host}\ndatabase.port={port}\n\
+         database.user={user}\ndatabase.password={password}\ndatabase.dbname={db}\n\
+         topic.prefix={prefix}\nplugin.name=pgoutput\n\
+         slot.name={slot}\npublication.name={slot}\npublication.autocreate.mode=filtered\n\
+         table.include.list=public.{t}\nsnapshot.mode=initial\n\
+         key.converter.schemas.enable=false\nvalue.converter.schemas.enable=false\n\
+         converter.schemas.enable=false\n",
+        file = file.display(),
+        prefix = f.prefix,
+        host = env("LOGTAP_PG_HOST"),
+        port = env("LOGTAP_PG_PORT"),
+        user = env("LOGTAP_PG_USER"),
+        password = env("LOGTAP_PG_PASSWORD"),
+        db = env("LOGTAP_PG_DB"),
+        slot = f.slot(),
+    );
+    // Debezium sends the 10 transactions made meanwhile and 10 more, then
+    // stops by itself.
+    let dbz = Debezium::start(f.dir.path(), &props, 20 * 4);
+    small_transactions(&f.pg, t, &mut next_id, 10).await;
+    let dbz_changes = dbz.stopped();
+    let last: BTreeMap<i64, i64> =
+        f.pg.query(&format!("SELECT id, n FROM {t}"), &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (i64::from(r.get::<_, i32>(0)), i64::from(r.get::<_, i32>(1))))
+            .collect();
+    let mine: Vec<(i64, i64)> =
+        read_topic(&f.topic()).changes().filter_map(|g| version(&g.value_json())).collect();
+    let dbz: Vec<(i64, i64)> = dbz_changes.iter().filter_map(version).collect();
+    let reads = dbz_changes.iter().filter(|v| v["op"] == "r").count();
+    assert_eq!(reads, 0, "Debezium took a snapshot instead of going on from the offset");
+    let (from_logtap, from_dbz, repeated) = check_handover(&mine, &dbz, &last);
+    eprintln!(
+        "hand-back: logtap {from_logtap} changes, Debezium {from_dbz}, repeated {repeated}, lost 0"
+    );
+    assert_eq!(repeated, 0, "Debezium repeated changes logtap had stored");
+    drop_slot(&f.pg, &f.slot()).await;
 }

@@ -221,3 +221,58 @@ fn count(
         }),
     }
 }
+
+/// Debezium's offset for logtap's `position`, from which Debezium sends
+/// the changes after it, and a caveat when that cannot be exact: a
+/// position inside a transaction that Debezium's offset cannot express
+/// becomes the transaction's start (Debezium then sends all of that
+/// transaction again: duplicates, never a gap).
+pub fn from_position(position: &SourcePosition) -> (Map<String, Value>, Option<String>) {
+    let mut o = Map::new();
+    let mut caveat = None;
+    match position {
+        SourcePosition::Postgres { lsn, tx } => {
+            // Without `lsn_proc` Debezium sends every transaction that
+            // commits after `lsn`, with no search: exactly logtap's rule.
+            o.insert("lsn".into(), lsn.0.into());
+            o.insert("ts_usec".into(), 0.into());
+            match tx {
+                Some(PgTxProgress::Through { sent_through, xid }) => {
+                    o.insert("lsn_commit".into(), lsn.0.into());
+                    o.insert("lsn_proc".into(), sent_through.0.into());
+                    o.insert("lsn".into(), sent_through.0.into());
+                    o.insert("txId".into(), (*xid).into());
+                    o.insert("messageType".into(), "INSERT".into());
+                }
+                Some(PgTxProgress::Changes { commit_lsn, changes }) => {
+                    caveat = Some(format!(
+                        "logtap stopped after {changes} changes of the transaction committing at {commit_lsn}: Debezium will send that transaction again from its start"
+                    ));
+                }
+                None => {}
+            }
+        }
+        SourcePosition::Mysql { file, pos, gtid_set, skip_events, skip_rows, debezium_events } => {
+            o.insert("file".into(), file.clone().into());
+            o.insert("pos".into(), (*pos).into());
+            if let Some(g) = gtid_set {
+                o.insert("gtids".into(), g.clone().into());
+            }
+            if *debezium_events {
+                o.insert("event".into(), (*skip_events).into());
+                o.insert("row".into(), (*skip_rows).into());
+            } else if *skip_events > 0 || *skip_rows > 0 {
+                caveat = Some(format!(
+                    "logtap stopped inside the transaction at {file}:{pos} (after {skip_events} row events and {skip_rows} rows): Debezium will send that transaction again from its start"
+                ));
+            }
+        }
+        SourcePosition::Sequence { .. } => {}
+    }
+    (o, caveat)
+}
+
+/// Kafka Connect's key for a Debezium connector's offset.
+pub fn partition_key(connector: &str, prefix: &str) -> Vec<u8> {
+    serde_json::json!([connector, {"server": prefix}]).to_string().into_bytes()
+}

@@ -179,3 +179,58 @@ impl Reader<'_> {
         }
     }
 }
+
+/// The bytes `FileOffsetBackingStore.save` writes for `entries`: an
+/// `ObjectOutputStream` with one `HashMap<byte[], byte[]>` (no null keys).
+pub fn write(entries: &[(Vec<u8>, Option<Vec<u8>>)]) -> Vec<u8> {
+    const HASHMAP_UID: [u8; 8] = [0x05, 0x07, 0xDA, 0xC1, 0xC3, 0x16, 0x60, 0xD1];
+    const BYTES_UID: [u8; 8] = [0xAC, 0xF3, 0x17, 0xF8, 0x06, 0x08, 0x54, 0xE0];
+    let mut out = MAGIC.to_vec();
+    out.extend([TC_OBJECT, TC_CLASSDESC]);
+    utf(&mut out, "java.util.HashMap");
+    out.extend(HASHMAP_UID);
+    out.push(0x03); // SC_SERIALIZABLE | SC_WRITE_METHOD
+    out.extend(2u16.to_be_bytes());
+    out.push(b'F');
+    utf(&mut out, "loadFactor");
+    out.push(b'I');
+    utf(&mut out, "threshold");
+    out.extend([TC_ENDBLOCKDATA, TC_NULL]);
+    // Handles: 0 the HashMap class, 1 the map, 2 the byte[] class.
+    let capacity = (entries.len() * 4 / 3 + 1).next_power_of_two().max(16) as u32;
+    out.extend(0.75f32.to_be_bytes());
+    out.extend((capacity / 4 * 3).to_be_bytes());
+    out.extend([TC_BLOCKDATA, 8]);
+    out.extend(capacity.to_be_bytes());
+    out.extend((entries.len() as u32).to_be_bytes());
+    let mut class_written = false;
+    let mut array = |out: &mut Vec<u8>, b: &[u8]| {
+        out.push(TC_ARRAY);
+        if class_written {
+            out.push(TC_REFERENCE);
+            out.extend((BASE_HANDLE + 2).to_be_bytes());
+        } else {
+            out.push(TC_CLASSDESC);
+            utf(out, "[B");
+            out.extend(BYTES_UID);
+            out.extend([0x02, 0, 0, TC_ENDBLOCKDATA, TC_NULL]); // SC_SERIALIZABLE, no fields
+            class_written = true;
+        }
+        out.extend((b.len() as u32).to_be_bytes());
+        out.extend(b);
+    };
+    for (k, v) in entries {
+        array(&mut out, k);
+        match v {
+            Some(v) => array(&mut out, v),
+            None => out.push(TC_NULL),
+        }
+    }
+    out.push(TC_ENDBLOCKDATA);
+    out
+}
+
+fn utf(out: &mut Vec<u8>, s: &str) {
+    out.extend((s.len() as u16).to_be_bytes());
+    out.extend(s.as_bytes());
+}

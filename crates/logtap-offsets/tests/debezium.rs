@@ -103,3 +103,41 @@ fn the_last_record_of_a_key_wins_and_a_null_deletes() {
     assert!(matches!(debezium::pick(&two, "p", None), Err(DebeziumOffsetError::Ambiguous { .. })));
     assert_eq!(debezium::pick(&two, "p", Some("b")).unwrap().offset["lsn"], 3);
 }
+
+#[test]
+fn positions_go_back_to_debeziums_offsets() {
+    let p = SourcePosition::Postgres { lsn: Lsn(4000), tx: None };
+    let (o, caveat) = debezium::from_position(&p);
+    assert_eq!((o["lsn"].as_u64(), o.get("lsn_proc"), caveat), (Some(4000), None, None));
+    assert_eq!(debezium::to_position(DebeziumConnector::Postgres, &o).unwrap(), p);
+    let through = SourcePosition::Postgres {
+        lsn: Lsn(4000),
+        tx: Some(PgTxProgress::Through { sent_through: Lsn(5000), xid: 7 }),
+    };
+    let (o, _) = debezium::from_position(&through);
+    assert_eq!(debezium::to_position(DebeziumConnector::Postgres, &o).unwrap(), through);
+    let mid = SourcePosition::Postgres {
+        lsn: Lsn(4000),
+        tx: Some(PgTxProgress::Changes { commit_lsn: Lsn(6000), changes: 3 }),
+    };
+    let (o, caveat) = debezium::from_position(&mid);
+    assert!(caveat.unwrap().contains("again from its start"));
+    assert_eq!(
+        debezium::to_position(DebeziumConnector::Postgres, &o).unwrap(),
+        SourcePosition::Postgres { lsn: Lsn(4000), tx: None }
+    );
+    let my = SourcePosition::Mysql {
+        file: "binlog.000003".into(),
+        pos: 1234,
+        gtid_set: Some("u:1-10".into()),
+        skip_events: 2,
+        skip_rows: 1,
+        debezium_events: false,
+    };
+    let (o, caveat) = debezium::from_position(&my);
+    assert!(caveat.is_some() && o.get("event").is_none(), "{o:?}");
+    assert_eq!(
+        String::from_utf8(debezium::partition_key("c", "p")).unwrap(),
+        r#"["c",{"server":"p"}]"#
+    );
+}

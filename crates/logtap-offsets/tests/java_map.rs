@@ -28,7 +28,28 @@ fn refuses_other_files_naming_the_byte() {
     assert_eq!(e.at, 0x51, "{e}");
 }
 
+#[test]
+fn what_it_writes_is_what_a_jvm_writes() {
+    // The header, class descriptions, load factor, threshold, capacity and
+    // size are the JVM's bytes; the entries the same ones (a HashMap's
+    // order is the JVM's hashing of each array).
+    let entries = java_map::read(TWO).unwrap();
+    let written = java_map::write(&entries);
+    assert_eq!(written[..0x51], TWO[..0x51]);
+    assert_eq!(written.len(), TWO.len());
+    assert_eq!(java_map::read(&written).unwrap(), entries);
+}
+
 proptest! {
+    /// Whatever is written reads back the same.
+    #[test]
+    fn written_maps_read_back(entries in proptest::collection::vec(
+        (proptest::collection::vec(any::<u8>(), 0..40),
+         proptest::option::of(proptest::collection::vec(any::<u8>(), 0..40))), 0..20)) {
+        let written = java_map::write(&entries);
+        prop_assert_eq!(java_map::read(&written).unwrap(), entries);
+    }
+
     /// Truncated or flipped anywhere: an error or a map, never a panic.
     #[test]
     fn damaged_bytes_never_panic(cut in 0usize..TWO.len(), at in 0usize..TWO.len(), b: u8) {
