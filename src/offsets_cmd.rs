@@ -76,29 +76,7 @@ pub async fn import_from_debezium(
         SourceConfig::Mysql(_) => DebeziumConnector::Mysql,
         SourceConfig::Demo(_) => bail!("the demo source has no Debezium counterpart"),
     };
-    let entries = match from {
-        DebeziumStore::File(path) => {
-            let bytes = std::fs::read(path)
-                .with_context(|| format!("reading Debezium's offset file {}", path.display()))?;
-            logtap_offsets::java_map::read(&bytes)
-                .with_context(|| format!("{}", path.display()))?
-                .into_iter()
-                .map(|(k, v)| (Some(k), v))
-                .collect()
-        }
-        DebeziumStore::Topic(topic) => {
-            let kafka = cfg.kafka.as_ref().context(
-                "--from-debezium reads Kafka Connect's offsets topic on [kafka] brokers: add a [kafka] section, or give --file",
-            )?;
-            let kafka = kafka.clone();
-            let topic2 = topic.clone();
-            tokio::task::spawn_blocking(move || {
-                logtap_kafka::read_topic::read_topic(&kafka, &topic2, Duration::from_secs(30))
-            })
-            .await?
-            .map_err(|e| anyhow::anyhow!("reading Kafka Connect's offsets topic `{topic}`: {e}"))?
-        }
-    };
+    let entries = read_store(cfg, from).await?;
     let stored = debezium::latest(entries);
     let found = debezium::pick(&stored, &cfg.topic_prefix, connector)
         .map_err(|e| anyhow::anyhow!("{from}: {e}"))?;
@@ -170,4 +148,30 @@ pub async fn export_to_debezium(
         say!("wrote {} for connector `{connector}`: {}", path.display(), stored.position);
     }
     Ok(())
+}
+
+/// Every record of Debezium's offset store, as (key, value).
+async fn read_store(cfg: &Config, from: &DebeziumStore) -> Result<Vec<debezium::Record>> {
+    Ok(match from {
+        DebeziumStore::File(path) => {
+            let bytes = std::fs::read(path)
+                .with_context(|| format!("reading Debezium's offset file {}", path.display()))?;
+            logtap_offsets::java_map::read(&bytes)
+                .with_context(|| format!("{}", path.display()))?
+                .into_iter()
+                .map(|(k, v)| (Some(k), v))
+                .collect()
+        }
+        DebeziumStore::Topic(topic) => {
+            let kafka = cfg.kafka.clone().context(
+                "--from-debezium reads Kafka Connect's offsets topic on [kafka] brokers: add a [kafka] section, or give --file",
+            )?;
+            let name = topic.clone();
+            tokio::task::spawn_blocking(move || {
+                logtap_kafka::read_topic::read_topic(&kafka, &name, Duration::from_secs(30))
+            })
+            .await?
+            .map_err(|e| anyhow::anyhow!("reading Kafka Connect's offsets topic `{topic}`: {e}"))?
+        }
+    })
 }
