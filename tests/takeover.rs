@@ -192,6 +192,41 @@ fn check_after_switch(l: Logtap, topic: &str, dbz_changes: &[Value], last: &BTre
     assert_eq!(repeated, 0, "logtap repeated changes Debezium had committed");
 }
 
+/// Debezium's PostgreSQL connector on the fixture's table, slot and
+/// publication, offsets in `store` (its `offset.storage*` lines).
+fn pg_debezium_props(f: &PgFixture, name: &str, store: &str) -> String {
+    format!(
+        "name={name}\n\
+         connector.class=io.debezium.connector.postgresql.PostgresConnector\n\
+         {store}offset.flush.interval.ms=1000\n\
+         database.hostname={host}\ndatabase.port={port}\n\
+         database.user={user}\ndatabase.password={password}\ndatabase.dbname={db}\n\
+         topic.prefix={prefix}\nplugin.name=pgoutput\n\
+         slot.name={slot}\npublication.name={slot}\npublication.autocreate.mode=filtered\n\
+         table.include.list=public.{t}\nsnapshot.mode=initial\n\
+         key.converter.schemas.enable=false\nvalue.converter.schemas.enable=false\n\
+         converter.schemas.enable=false\n",
+        prefix = f.prefix,
+        host = env("LOGTAP_PG_HOST"),
+        port = env("LOGTAP_PG_PORT"),
+        user = env("LOGTAP_PG_USER"),
+        password = env("LOGTAP_PG_PASSWORD"),
+        db = env("LOGTAP_PG_DB"),
+        slot = f.slot(),
+        t = f.table,
+    )
+}
+
+/// Each row's version (`n`) in the fixture's table now.
+async fn pg_versions(f: &PgFixture) -> BTreeMap<i64, i64> {
+    f.pg.query(&format!("SELECT id, n FROM {}", f.table), &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (i64::from(r.get::<_, i32>(0)), i64::from(r.get::<_, i32>(1))))
+        .collect()
+}
+
 /// Small transactions: each raises three rows and inserts one.
 async fn small_transactions(pg: &tokio_postgres::Client, table: &str, next_id: &mut i64, n: usize) {
     for i in 0..n {
@@ -217,31 +252,13 @@ async fn postgres_takes_over_from_debezium_without_a_gap() {
         .await
         .unwrap();
     let offsets_topic = format!("{}-connect-offsets", f.prefix);
-    let props = format!(
-        "name={prefix}-connector\n\
-         connector.class=io.debezium.connector.postgresql.PostgresConnector\n\
-         offset.storage=org.apache.kafka.connect.storage.KafkaOffsetBackingStore\n\
-         offset.storage.topic={offsets_topic}\n\
-         offset.storage.partitions=5\n\
-         offset.storage.replication.factor=1\n\
-         offset.flush.interval.ms=1000\n\
-         bootstrap.servers={bootstrap}\n\
-         database.hostname={host}\ndatabase.port={port}\n\
-         database.user={user}\ndatabase.password={password}\ndatabase.dbname={db}\n\
-         topic.prefix={prefix}\nplugin.name=pgoutput\n\
-         slot.name={slot}\npublication.name={slot}\npublication.autocreate.mode=filtered\n\
-         table.include.list=public.{t}\nsnapshot.mode=initial\n\
-         key.converter.schemas.enable=false\nvalue.converter.schemas.enable=false\n\
-         converter.schemas.enable=false\n",
-        prefix = f.prefix,
-        bootstrap = bootstrap(),
-        host = env("LOGTAP_PG_HOST"),
-        port = env("LOGTAP_PG_PORT"),
-        user = env("LOGTAP_PG_USER"),
-        password = env("LOGTAP_PG_PASSWORD"),
-        db = env("LOGTAP_PG_DB"),
-        slot = f.slot(),
+    let store = format!(
+        "offset.storage=org.apache.kafka.connect.storage.KafkaOffsetBackingStore\n\
+         offset.storage.topic={offsets_topic}\noffset.storage.partitions=5\n\
+         offset.storage.replication.factor=1\nbootstrap.servers={}\n",
+        bootstrap()
     );
+    let props = pg_debezium_props(&f, &format!("{}-connector", f.prefix), &store);
     // Stopped while it delivers the big transaction below.
     let before_big = 50 + 4 + 30 * 4;
     let dbz = Debezium::start(f.dir.path(), &props, before_big + 2_000);
@@ -279,13 +296,7 @@ async fn postgres_takes_over_from_debezium_without_a_gap() {
     assert!(said.contains("then transaction"), "not inside a transaction: {said}");
     let l = Logtap::start_on(f.dir.path(), &cfg);
     small_transactions(&f.pg, t, &mut next_id, 20).await;
-    let last: BTreeMap<i64, i64> =
-        f.pg.query(&format!("SELECT id, n FROM {t}"), &[])
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| (i64::from(r.get::<_, i32>(0)), i64::from(r.get::<_, i32>(1))))
-            .collect();
+    let last = pg_versions(&f).await;
     check_after_switch(l, &f.topic(), &dbz_changes, &last);
     drop_slot(&f.pg, &f.slot()).await;
 }
@@ -415,40 +426,18 @@ async fn postgres_hands_back_to_debezium_without_a_gap() {
     let said =
         format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "export failed:\n{said}");
-    let props = format!(
-        "name=back\n\
-         connector.class=io.debezium.connector.postgresql.PostgresConnector\n\
-         offset.storage=org.apache.kafka.connect.storage.FileOffsetBackingStore\n\
-         offset.storage.file.filename={file}\n\
-         offset.flush.interval.ms=1000\n\
-         database.hostname={host}\ndatabase.port={port}\n\
-         database.user={user}\ndatabase.password={password}\ndatabase.dbname={db}\n\
-         topic.prefix={prefix}\nplugin.name=pgoutput\n\
-         slot.name={slot}\npublication.name={slot}\npublication.autocreate.mode=filtered\n\
-         table.include.list=public.{t}\nsnapshot.mode=initial\n\
-         key.converter.schemas.enable=false\nvalue.converter.schemas.enable=false\n\
-         converter.schemas.enable=false\n",
-        file = file.display(),
-        prefix = f.prefix,
-        host = env("LOGTAP_PG_HOST"),
-        port = env("LOGTAP_PG_PORT"),
-        user = env("LOGTAP_PG_USER"),
-        password = env("LOGTAP_PG_PASSWORD"),
-        db = env("LOGTAP_PG_DB"),
-        slot = f.slot(),
+    let store = format!(
+        "offset.storage=org.apache.kafka.connect.storage.FileOffsetBackingStore\n\
+         offset.storage.file.filename={}\n",
+        file.display()
     );
+    let props = pg_debezium_props(&f, "back", &store);
     // Debezium sends the 10 transactions made meanwhile and 10 more, then
     // stops by itself.
     let dbz = Debezium::start(f.dir.path(), &props, 20 * 4);
     small_transactions(&f.pg, t, &mut next_id, 10).await;
     let dbz_changes = dbz.stopped();
-    let last: BTreeMap<i64, i64> =
-        f.pg.query(&format!("SELECT id, n FROM {t}"), &[])
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| (i64::from(r.get::<_, i32>(0)), i64::from(r.get::<_, i32>(1))))
-            .collect();
+    let last = pg_versions(&f).await;
     let mine: Vec<(i64, i64)> =
         read_topic(&f.topic()).changes().filter_map(|g| version(&g.value_json())).collect();
     let dbz: Vec<(i64, i64)> = dbz_changes.iter().filter_map(version).collect();
