@@ -187,20 +187,13 @@ pub fn translate(props: &BTreeMap<String, String>) -> Result<Translation> {
             toml::Value::String(snake_mode(key, v)).to_string()
         }
     };
-    for (dbz, ours, only) in SAME_VALUE {
-        let Some(v) = props.get(*dbz) else { continue };
-        used.insert(dbz.to_string());
-        if only.is_some_and(|s| s != source) {
-            t.not_carried
-                .push((dbz.to_string(), format!("a {} connector property", other(source))));
-            continue;
-        }
+    for (dbz, ours, v) in applicable(props, SAME_VALUE, source, &mut used, &mut t) {
         let (section, key) = match ours.split_once('.') {
             Some((s, k)) => (s, k),
-            None => (section_name, *ours),
+            None => (section_name, ours),
         };
         const MODES: [&str; 5] = ["initial", "no_data", "initial_only", "when_needed", "always"];
-        if *dbz == "snapshot.mode" && !MODES.contains(&snake_mode(key, v).as_str()) {
+        if dbz == "snapshot.mode" && !MODES.contains(&snake_mode(key, v).as_str()) {
             t.not_carried.push((
                 dbz.to_string(),
                 format!("`{v}` is not built (logtap has {})", MODES.join(", ")),
@@ -209,14 +202,7 @@ pub fn translate(props: &BTreeMap<String, String>) -> Result<Translation> {
         }
         sections.entry(section).or_default().push(format!("{key} = {}", toml_value(key, v)));
     }
-    for (dbz, ours, only) in LISTS {
-        let Some(v) = props.get(*dbz) else { continue };
-        used.insert(dbz.to_string());
-        if only.is_some_and(|s| s != source) {
-            t.not_carried
-                .push((dbz.to_string(), format!("a {} connector property", other(source))));
-            continue;
-        }
+    for (_, ours, v) in applicable(props, LISTS, source, &mut used, &mut t) {
         let list = logtap_core::filter::split_debezium_list(v);
         let items: Vec<String> =
             list.iter().map(|e| toml::Value::String(e.clone()).to_string()).collect();
@@ -246,6 +232,30 @@ pub fn translate(props: &BTreeMap<String, String>) -> Result<Translation> {
 }
 
 /// The properties that map to something other than one option.
+/// The rows of `table` whose Debezium property is set, as (property,
+/// logtap option, value); each is marked used, and one of the other
+/// source kind's is listed as not carried instead.
+fn applicable<'a>(
+    props: &'a BTreeMap<String, String>,
+    table: &[(&'static str, &'static str, Option<Source>)],
+    source: Source,
+    used: &mut std::collections::BTreeSet<String>,
+    t: &mut Translation,
+) -> Vec<(&'static str, &'static str, &'a String)> {
+    let mut out = Vec::new();
+    for (dbz, ours, only) in table {
+        let Some(v) = props.get(*dbz) else { continue };
+        used.insert(dbz.to_string());
+        if only.is_some_and(|s| s != source) {
+            t.not_carried
+                .push((dbz.to_string(), format!("a {} connector property", other(source))));
+        } else {
+            out.push((*dbz, *ours, v));
+        }
+    }
+    out
+}
+
 /// `transforms`: an ExtractNewRecordState becomes `[[transform]]` with
 /// the options logtap has; any other transform, and other options, are
 /// listed as not carried (by the catch-all).

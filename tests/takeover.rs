@@ -230,18 +230,22 @@ async fn pg_versions(f: &PgFixture) -> BTreeMap<i64, i64> {
 /// Small transactions: each raises three rows and inserts one.
 async fn small_transactions(pg: &tokio_postgres::Client, table: &str, next_id: &mut i64, n: usize) {
     for i in 0..n {
-        let k = i as i64;
-        pg.batch_execute(&format!(
-            "BEGIN; UPDATE {table} SET n = n + 1 WHERE id IN ({}, {}, {}); \
-             INSERT INTO {table} VALUES ({next_id}, 0, 'x'); COMMIT;",
-            1 + k % 50,
-            1 + (k + 17) % 50,
-            1 + (k + 34) % 50,
-        ))
-        .await
-        .unwrap();
+        pg.batch_execute(&small_transaction(table, i, *next_id)).await.unwrap();
         *next_id += 1;
     }
+}
+
+/// The `i`th small transaction: raises three distinct rows of 1..=50 and
+/// inserts row `id` (SQL both servers run).
+fn small_transaction(table: &str, i: usize, id: i64) -> String {
+    let k = i as i64;
+    format!(
+        "BEGIN; UPDATE {table} SET n = n + 1 WHERE id IN ({}, {}, {}); \
+         INSERT INTO {table} VALUES ({id}, 0, 'x'); COMMIT",
+        1 + k % 50,
+        1 + (k + 17) % 50,
+        1 + (k + 34) % 50,
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -377,16 +381,7 @@ async fn mysql97_takes_over_from_debezium_without_a_gap() {
 async fn my_small_transactions(c: &mut mysql_async::Conn, next_id: &mut i64, n: usize) {
     use mysql_async::prelude::Queryable;
     for i in 0..n {
-        let k = i as i64;
-        c.query_drop(format!(
-            "BEGIN; UPDATE t SET n = n + 1 WHERE id IN ({}, {}, {}); \
-             INSERT INTO t VALUES ({next_id}, 0, 'x'); COMMIT",
-            1 + k % 50,
-            1 + (k + 17) % 50,
-            1 + (k + 34) % 50,
-        ))
-        .await
-        .unwrap();
+        c.query_drop(small_transaction("t", i, *next_id)).await.unwrap();
         *next_id += 1;
     }
 }
