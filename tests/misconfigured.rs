@@ -278,3 +278,160 @@ async fn a_change_logged_as_a_statement_stops_or_is_passed_with_a_warning() {
     let ids: Vec<i64> = got.iter().filter_map(|g| g.value_json()["after"]["id"].as_i64()).collect();
     assert_eq!(ids, [3], "only the row change is sent, after the statement:\n{log}");
 }
+
+// ---- PostgreSQL ------------------------------------------------------------
+
+/// A PostgreSQL server in a temporary directory (the harness's binaries,
+/// run as `postgres`), stopped when dropped.
+struct ThrowawayPostgres {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl ThrowawayPostgres {
+    /// A new cluster started with `wal_level` as given, with logtap's role
+    /// `cdc` (REPLICATION) owning table `t`.
+    async fn start(wal_level: &str) -> ThrowawayPostgres {
+        let dir = tempfile::tempdir().unwrap();
+        let owned = Command::new("chown").args(["-R", "postgres"]).arg(dir.path()).status();
+        assert!(owned.unwrap().success(), "chown the throwaway directory");
+        let initdb = Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(format!("{}/initdb", env("LOGTAP_PG_BIN")))
+            .args(["-A", "trust", "-U", "postgres", "--no-sync", "-D"])
+            .arg(dir.path().join("data"))
+            .output()
+            .expect("initdb");
+        assert!(initdb.status.success(), "{}", String::from_utf8_lossy(&initdb.stderr));
+        let port = free_port();
+        let server =
+            ThrowawayPostgres { child: Self::spawn(dir.path(), port, wal_level), port, dir };
+        server.sql("CREATE ROLE cdc LOGIN REPLICATION PASSWORD 'cdc'; GRANT CREATE ON DATABASE postgres TO cdc; CREATE TABLE t (id int PRIMARY KEY); ALTER TABLE t OWNER TO cdc;").await;
+        server
+    }
+
+    fn spawn(dir: &Path, port: u16, wal_level: &str) -> Child {
+        Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(format!("{}/postgres", env("LOGTAP_PG_BIN")))
+            .arg("-D")
+            .arg(dir.join("data"))
+            .args(["-c", "listen_addresses=127.0.0.1", "-c"])
+            .arg(format!("port={port}"))
+            .arg("-c")
+            .arg(format!("unix_socket_directories={}", dir.display()))
+            .arg("-c")
+            .arg(format!("wal_level={wal_level}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("postgres")
+    }
+
+    /// Stops the server and starts it again on the same port with `wal_level`.
+    fn restart(&mut self, wal_level: &str) {
+        self.stop("fast");
+        self.child = Self::spawn(self.dir.path(), self.port, wal_level);
+    }
+
+    /// `pg_ctl stop` (runuser does not pass every signal on to postgres).
+    fn stop(&mut self, mode: &str) {
+        let _ = Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(format!("{}/pg_ctl", env("LOGTAP_PG_BIN")))
+            .args(["stop", "-w", "-m", mode, "-D"])
+            .arg(self.dir.path().join("data"))
+            .stdout(Stdio::null())
+            .status();
+        let _ = self.child.wait();
+    }
+
+    /// Runs `sql` as the superuser, waiting for the server to accept it.
+    async fn sql(&self, sql: &str) {
+        let url = format!("postgres://postgres@127.0.0.1:{}/postgres", self.port);
+        for _ in 0..150 {
+            if let Ok((client, conn)) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await {
+                tokio::spawn(conn);
+                client.batch_execute(sql).await.unwrap();
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!("the throwaway PostgreSQL did not start");
+    }
+
+    /// A logtap.toml capturing `public.t` as `cdc`.
+    fn config(&self, prefix: &str, dir: &Path) -> String {
+        common::pg_config(prefix, &dir.join("off"), &["public.t"], "")
+            .replace(&format!("port = {}", env("LOGTAP_PG_PORT")), &format!("port = {}", self.port))
+            .replace(&format!("database = \"{}\"", env("LOGTAP_PG_DB")), "database = \"postgres\"")
+    }
+}
+
+impl Drop for ThrowawayPostgres {
+    fn drop(&mut self) {
+        self.stop("immediate");
+    }
+}
+
+/// Asserts `run` on `config` stops with check's message and fix before it
+/// makes a slot or stores a position.
+async fn run_refuses(dir: &Path, config: &str, message: &str, fix: &str) {
+    let (code, log) = wait_stopped(Logtap::start(dir, config));
+    assert_eq!(code, Some(1), "a stop for an operator:\n{log}");
+    assert!(log.contains("is not set up for change capture") && log.contains(message), "{log}");
+    assert!(log.contains(&format!("fix: {fix}")), "check's fix:\n{log}");
+    assert!(!log.contains("streaming"), "nothing read:\n{log}");
+    let (_, status) = cli(dir, config, "status");
+    assert!(status.contains("no stored positions"), "nothing stored:\n{status}");
+}
+
+/// wal_level = replica: `check` fails it and `run` stops before it makes a
+/// slot, with the setting's fix; the same server restarted with `logical`
+/// streams.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_refuses_a_postgres_without_logical_wal_level() {
+    let mut server = ThrowawayPostgres::start("replica").await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = server.config(&unique("pgwal"), dir.path());
+    let (ok, check) = cli(dir.path(), &config, "check");
+    assert!(!ok && check.contains("FAIL wal_level = replica"), "check must fail it:\n{check}");
+    let fix = "ALTER SYSTEM SET wal_level = logical; then restart PostgreSQL";
+    run_refuses(dir.path(), &config, "wal_level = replica", fix).await;
+
+    server.restart("logical");
+    server.sql("SELECT 1").await;
+    let l = Logtap::start(dir.path(), &config);
+    let streams = wait_until(Duration::from_secs(60), || l.log_text().contains("streaming"));
+    let log = l.log_text();
+    l.kill9();
+    assert!(streams, "the refusal was the setting:\n{log}");
+}
+
+/// A table logtap's role may read but does not own: PostgreSQL lets only
+/// the owner add it to a publication. `check` said "will be created" and
+/// `run` failed at CREATE PUBLICATION with the whole statement; now both
+/// name the tables and the statement that works, and `run` makes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_refuses_tables_it_may_not_publish_and_makes_no_slot() {
+    let f = common::PgFixture::new("pgowner", "id int PRIMARY KEY").await;
+    let table = &f.table;
+    f.pg.batch_execute(&format!(
+        "ALTER TABLE {table} OWNER TO postgres; GRANT SELECT ON {table} TO cdc"
+    ))
+    .await
+    .unwrap();
+    let (ok, check) = cli(f.dir.path(), &f.config, "check");
+    let owner = "only a table's owner may add it to a publication";
+    assert!(!ok && check.contains(owner), "check must fail it:\n{check}");
+    assert!(!check.contains("will be created by logtap run"), "not both:\n{check}");
+    let fix = format!("as the tables' owner or a superuser: CREATE PUBLICATION \"{}\" FOR TABLE \"public\".\"{table}\";", f.slot());
+    run_refuses(f.dir.path(), &f.config, owner, &fix).await;
+    let slots = "SELECT 1 FROM pg_replication_slots WHERE slot_name = $1";
+    assert!(f.pg.query(slots, &[&f.slot()]).await.unwrap().is_empty(), "no slot made");
+
+    f.pg.batch_execute(&format!("ALTER TABLE {table} OWNER TO cdc")).await.unwrap();
+    f.start().kill9();
+    common::drop_slot(&f.pg, &f.slot()).await;
+}

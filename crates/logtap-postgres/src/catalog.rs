@@ -413,7 +413,7 @@ fn quote_ident(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))
 }
 
-fn qualified(t: &str) -> String {
+pub(crate) fn qualified(t: &str) -> String {
     match t.split_once('.') {
         Some((s, n)) => format!("{}.{}", quote_ident(s), quote_ident(n)),
         None => quote_ident(t),
@@ -559,13 +559,18 @@ pub async fn ensure_publication(
                 )));
             }
             let list = wanted.iter().map(|t| qualified(t)).collect::<Vec<_>>().join(", ");
+            // The statement as an error shows it: a few tables by name, a
+            // long list by its length (the server's text names the table).
+            let shown = if wanted.len() <= 5 { list.clone() } else { format!("... ({} tables)", wanted.len()) };
             match current {
                 None => {
                     let sql = format!("CREATE PUBLICATION {} FOR TABLE {list}", quote_ident(name));
                     if standby {
                         return Err(standby_err(sql));
                     }
-                    client.batch_execute(&sql).await.map_err(|e| sql_err(&sql, e))?;
+                    client.batch_execute(&sql).await.map_err(|e| {
+                        sql_err(&format!("CREATE PUBLICATION {} FOR TABLE {shown}", quote_ident(name)), e)
+                    })?;
                     tracing::info!(publication = %name, tables = %list, "created publication");
                 }
                 Some(mut have) => {
@@ -577,7 +582,9 @@ pub async fn ensure_publication(
                         if standby {
                             return Err(standby_err(sql));
                         }
-                        client.batch_execute(&sql).await.map_err(|e| sql_err(&sql, e))?;
+                        client.batch_execute(&sql).await.map_err(|e| {
+                            sql_err(&format!("ALTER PUBLICATION {} SET TABLE {shown}", quote_ident(name)), e)
+                        })?;
                         tracing::info!(publication = %name, tables = %list, "changed publication tables");
                     }
                 }

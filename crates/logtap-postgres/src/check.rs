@@ -85,6 +85,162 @@ async fn publication_creatable(
     })
 }
 
+async fn wal_level_finding(client: &Client) -> Result<Finding, PipelineError> {
+    let wal_level = setting(client, "wal_level").await?;
+    Ok(if wal_level == "logical" {
+        ok("wal_level = logical")
+    } else {
+        fail(
+            format!("wal_level = {wal_level}, logical decoding needs logical"),
+            "ALTER SYSTEM SET wal_level = logical; then restart PostgreSQL",
+        )
+    })
+}
+
+async fn role_finding(client: &Client, cfg: &PostgresConfig) -> Result<Finding, PipelineError> {
+    let row = client
+        .query_one(
+            "SELECT rolreplication, rolsuper FROM pg_roles WHERE rolname = current_user",
+            &[],
+        )
+        .await
+        .map_err(|e| catalog::sql_err("reading role attributes", e))?;
+    let (repl, sup): (bool, bool) = (row.get(0), row.get(1));
+    Ok(if repl || sup {
+        ok(format!("role {} has REPLICATION", cfg.user))
+    } else {
+        fail(
+            format!("role {} lacks the REPLICATION attribute", cfg.user),
+            format!("ALTER ROLE \"{}\" REPLICATION;", cfg.user),
+        )
+    })
+}
+
+/// Of `tables` (`schema.table`), those logtap's role does not own:
+/// PostgreSQL lets only a table's owner (or a superuser) add it to a
+/// publication, so `filtered` cannot create or extend one with them.
+async fn not_owned(client: &Client, tables: &[String]) -> Result<Vec<String>, PipelineError> {
+    let sql = "SELECT n.nspname::text || '.' || c.relname::text FROM pg_class c \
+               JOIN pg_namespace n ON n.oid = c.relnamespace \
+               WHERE n.nspname::text || '.' || c.relname::text = ANY($1) \
+               AND NOT pg_has_role(c.relowner, 'USAGE') ORDER BY 1";
+    let rows = client.query(sql, &[&tables]).await.map_err(|e| catalog::sql_err(sql, e))?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+/// The failure for tables logtap would add to the publication but may not.
+fn ownership_finding(
+    cfg: &PostgresConfig,
+    not_owned: &[String],
+    all: &[String],
+) -> Option<Finding> {
+    let first = not_owned.first()?;
+    let name = &cfg.publication_name;
+    let more = match not_owned.len() {
+        1 => String::new(),
+        n => format!(" and {} more", n - 1),
+    };
+    let list = all.iter().map(|t| catalog::qualified(t)).collect::<Vec<_>>().join(", ");
+    Some(fail(
+        format!(
+            "publication `{name}` needs {first}{more}, and only a table's owner may add it to a publication; `{}` does not own {}",
+            cfg.user,
+            if more.is_empty() { "it" } else { "them" }
+        ),
+        format!(
+            "as the tables' owner or a superuser: CREATE PUBLICATION \"{name}\" FOR TABLE {list}; (or ALTER PUBLICATION \"{name}\" SET TABLE ... if it exists) \
+             and set publication_autocreate_mode = \"disabled\"; or make `{}` the tables' owner (ALTER TABLE ... OWNER TO \"{}\";)",
+            cfg.user, cfg.user
+        ),
+    ))
+}
+
+/// The publication as `run` will find it, and the captured tables it
+/// publishes (what the per-table checks look at).
+async fn publication_findings(
+    client: &Client,
+    cfg: &PostgresConfig,
+    standby: bool,
+    captured: &[String],
+) -> Result<(Vec<Finding>, Vec<String>), PipelineError> {
+    use crate::config::PublicationMode;
+    let name = &cfg.publication_name;
+    let mut out = Vec::new();
+    let filtered = cfg.publication_autocreate_mode == PublicationMode::Filtered;
+    let tables = match catalog::publication_tables(client, name).await? {
+        Some(t) => {
+            out.push(ok(format!("publication `{name}` publishes {} table(s)", t.len())));
+            let to_add: Vec<String> =
+                captured.iter().filter(|w| filtered && !t.contains(w)).cloned().collect();
+            for want in &to_add {
+                out.push(warn(
+                    format!("publication `{name}` does not publish {want}"),
+                    "logtap run adds it (publication_autocreate_mode = filtered)",
+                ));
+            }
+            if !standby {
+                out.extend(ownership_finding(cfg, &not_owned(client, &to_add).await?, captured));
+            }
+            t.into_iter()
+                .filter(|n| n.split_once('.').is_some_and(|(s, t)| cfg.captures(s, t)))
+                .collect()
+        }
+        None if cfg.publication_autocreate_mode == PublicationMode::Disabled => {
+            out.push(fail(
+                format!("publication `{name}` does not exist"),
+                format!("CREATE PUBLICATION \"{name}\" FOR TABLE <tables>;"),
+            ));
+            Vec::new()
+        }
+        None if standby => {
+            out.push(fail(
+                format!("publication `{name}` does not exist, and a standby cannot create it"),
+                format!("on the primary: CREATE PUBLICATION \"{name}\" FOR TABLE <tables>;"),
+            ));
+            Vec::new()
+        }
+        None => {
+            let owned = match filtered {
+                true => ownership_finding(cfg, &not_owned(client, captured).await?, captured),
+                false => None,
+            };
+            // "will be created" is only true when the role may also add them.
+            out.push(owned.unwrap_or(publication_creatable(client, cfg).await?));
+            captured.to_vec()
+        }
+    };
+    Ok((out, tables))
+}
+
+/// What `logtap run` checks before it creates or reads anything, at every
+/// start: the settings and privileges `check` fails on that would
+/// otherwise stop it half-way (a slot made, a publication not) or with the
+/// server's bare refusal. The first failure is the error, with check's fix.
+pub async fn preflight(
+    client: &Client,
+    cfg: &PostgresConfig,
+    standby: bool,
+) -> Result<(), PipelineError> {
+    let mut found = vec![wal_level_finding(client).await?, role_finding(client, cfg).await?];
+    let captured = catalog::captured_tables(client, cfg).await?.tables;
+    found.extend(publication_findings(client, cfg, standby, &captured).await?.0);
+    let Some(f) = found.into_iter().find(|f| f.level == Level::Fail) else {
+        return Ok(());
+    };
+    let err = PipelineError::new(
+        logtap_core::ErrorKind::ServerSetup,
+        format!(
+            "PostgreSQL at {}:{} is not set up for change capture: {} (`logtap check` lists \
+             every prerequisite); nothing was read",
+            cfg.host, cfg.port, f.what
+        ),
+    );
+    Err(match f.fix {
+        Some(fix) => err.with_fix(fix),
+        None => err,
+    })
+}
+
 /// Runs every check against the server in `cfg`; with `snapshots`, also
 /// what reading the tables' rows needs.
 pub async fn run(cfg: &PostgresConfig, snapshots: bool) -> Result<Vec<Finding>, PipelineError> {
@@ -128,15 +284,7 @@ pub async fn run(cfg: &PostgresConfig, snapshots: bool) -> Result<Vec<Finding>, 
         });
     }
 
-    let wal_level = setting(&client, "wal_level").await?;
-    out.push(if wal_level == "logical" {
-        ok("wal_level = logical")
-    } else {
-        fail(
-            format!("wal_level = {wal_level}, logical decoding needs logical"),
-            "ALTER SYSTEM SET wal_level = logical; then restart PostgreSQL",
-        )
-    });
+    out.push(wal_level_finding(&client).await?);
 
     let max_slots: i64 = setting(&client, "max_replication_slots").await?.parse().unwrap_or(0);
     let used_slots = count(&client, "SELECT count(*) FROM pg_replication_slots").await?;
@@ -160,79 +308,12 @@ pub async fn run(cfg: &PostgresConfig, snapshots: bool) -> Result<Vec<Finding>, 
         )
     });
 
-    let row = client
-        .query_one(
-            "SELECT rolreplication, rolsuper FROM pg_roles WHERE rolname = current_user",
-            &[],
-        )
-        .await
-        .map_err(|e| catalog::sql_err("reading role attributes", e))?;
-    let (repl, sup): (bool, bool) = (row.get(0), row.get(1));
-    out.push(if repl || sup {
-        ok(format!("role {} has REPLICATION", cfg.user))
-    } else {
-        fail(
-            format!("role {} lacks the REPLICATION attribute", cfg.user),
-            format!("ALTER ROLE \"{}\" REPLICATION;", cfg.user),
-        )
-    });
+    out.push(role_finding(&client, cfg).await?);
+    let captured = catalog::captured_tables(&client, cfg).await?;
+    let (found, tables) = publication_findings(&client, cfg, standby, &captured.tables).await?;
+    out.extend(found);
 
-    let tables = match catalog::publication_tables(&client, &cfg.publication_name).await? {
-        Some(t) => {
-            out.push(ok(format!(
-                "publication `{}` publishes {} table(s)",
-                cfg.publication_name,
-                t.len()
-            )));
-            if cfg.publication_autocreate_mode == crate::config::PublicationMode::Filtered {
-                for want in catalog::captured_tables(&client, cfg).await?.tables {
-                    if !t.contains(&want) {
-                        out.push(warn(
-                            format!(
-                                "publication `{}` does not publish {want}",
-                                cfg.publication_name
-                            ),
-                            "logtap run adds it (publication_autocreate_mode = filtered)",
-                        ));
-                    }
-                }
-            }
-            t.into_iter()
-                .filter(|n| {
-                    cfg.captures(
-                        n.split('.').next().unwrap_or(""),
-                        n.split('.').nth(1).unwrap_or(""),
-                    )
-                })
-                .collect()
-        }
-        None if cfg.publication_autocreate_mode == crate::config::PublicationMode::Disabled => {
-            out.push(fail(
-                format!("publication `{}` does not exist", cfg.publication_name),
-                format!("CREATE PUBLICATION \"{}\" FOR TABLE <tables>;", cfg.publication_name),
-            ));
-            Vec::new()
-        }
-        None if standby => {
-            out.push(fail(
-                format!(
-                    "publication `{}` does not exist, and a standby cannot create it",
-                    cfg.publication_name
-                ),
-                format!(
-                    "on the primary: CREATE PUBLICATION \"{}\" FOR TABLE <tables>;",
-                    cfg.publication_name
-                ),
-            ));
-            Vec::new()
-        }
-        None => {
-            out.push(publication_creatable(&client, cfg).await?);
-            catalog::captured_tables(&client, cfg).await?.tables
-        }
-    };
-
-    for entry in catalog::captured_tables(&client, cfg).await?.unmatched {
+    for entry in captured.unmatched {
         let what = if entry.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '.') {
             format!("table {entry} does not exist")
         } else {

@@ -168,6 +168,7 @@ impl PostgresSource {
             }
         }
         let standby = catalog::in_recovery(&sql).await?;
+        crate::check::preflight(&sql, &cfg, standby).await?;
         catalog::ensure_publication(&sql, &cfg, signal_table, standby).await?;
         let params = ConnectParams {
             host: cfg.host.clone(),
