@@ -617,9 +617,11 @@ fn blame(
         e.to_string().split("in `").nth(1).and_then(|r| r.split('`').next()).map(str::to_string);
     if let Err(in_file) = toml::from_str::<RawConfig>(text) {
         let message = friendly(&in_file.to_string());
+        // An unknown key names itself; for it the path in `e` (from the
+        // merged table) names a neighbouring section instead.
         let message = match &field {
-            Some(f) => format!("{f}: {message}"),
-            None => message,
+            Some(f) if !message.contains("unknown field") => format!("{f}: {message}"),
+            _ => message,
         };
         return ConfigError::Parse { path: path.into(), message };
     }
@@ -673,6 +675,11 @@ fn friendly(message: &str) -> String {
             expected.iter().find(|w| **w == debezium || edit_distance(w, unknown) <= 2)
         {
             out.push_str(&format!("\nhint: did you mean `{near}`?"));
+        } else if unknown.ends_with("password") {
+            out.push_str(&format!(
+                "\nhint: secrets are not written in the file: set `{unknown}_env` to the name of \
+                 an environment variable that holds it, or `{unknown}_file` to a file"
+            ));
         } else if unknown == "topic" {
             out.push_str("\nhint: Debezium's `topic.prefix` is logtap's `topic_prefix`");
         }
@@ -806,6 +813,10 @@ path = "/tmp/x"
             .unwrap_err()
             .to_string();
         assert!(e.contains("line 7") && e.contains("from 0 to 65535") && !e.contains("u16"), "{e}");
+        let e = load(&format!("[source]\nkind = \"x\"\n{base}"), &[]).unwrap_err().to_string();
+        assert!(e.contains("line 1") && !e.contains("kafka:"), "names only what is wrong: {e}");
+        let e = load(&base.replace("user = \"u\"", "password = \"p\""), &[]).unwrap_err();
+        assert!(e.to_string().contains("set `password_env`"), "{e}");
         let e = load(&base.replace("database", "databse"), &[]).unwrap_err().to_string();
         assert!(e.contains("did you mean `database`?"), "{e}");
         let e = load(&base.replace("topic_prefix", "topic.prefix"), &[]).unwrap_err().to_string();

@@ -11,9 +11,33 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// A PostgreSQL log sequence number, shown as PostgreSQL shows it (`16/B374D848`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
+///
+/// Stored and exported in that text form, so an operator can compare a
+/// stored position with `pg_replication_slots`; read back from the text or
+/// from the plain number earlier versions stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Lsn(pub u64);
+
+impl Serialize for Lsn {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Lsn {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Stored {
+            Text(String),
+            Number(u64),
+        }
+        match Stored::deserialize(d)? {
+            Stored::Number(n) => Ok(Lsn(n)),
+            Stored::Text(t) => t.parse().map_err(serde::de::Error::custom),
+        }
+    }
+}
 
 impl fmt::Display for Lsn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -138,17 +162,30 @@ mod tests {
     fn positions_serialize_with_a_kind_tag() {
         let p = SourcePosition::Postgres { lsn: Lsn(42), tx: None };
         let s = serde_json::to_string(&p).unwrap();
-        assert_eq!(s, r#"{"kind":"postgres","lsn":42}"#);
+        assert_eq!(s, r#"{"kind":"postgres","lsn":"0/2A"}"#);
         assert_eq!(serde_json::from_str::<SourcePosition>(&s).unwrap(), p);
         let tx = Some(PgTxProgress::Changes { commit_lsn: Lsn(99), changes: 7 });
         let p = SourcePosition::Postgres { lsn: Lsn(42), tx };
         let s = serde_json::to_string(&p).unwrap();
-        assert_eq!(s, r#"{"kind":"postgres","lsn":42,"tx":{"commit_lsn":99,"changes":7}}"#);
+        assert_eq!(s, r#"{"kind":"postgres","lsn":"0/2A","tx":{"commit_lsn":"0/63","changes":7}}"#);
         assert_eq!(serde_json::from_str::<SourcePosition>(&s).unwrap(), p);
         let tx = Some(PgTxProgress::Through { sent_through: Lsn(77), xid: 5 });
         let p = SourcePosition::Postgres { lsn: Lsn(42), tx };
         let s = serde_json::to_string(&p).unwrap();
-        assert_eq!(s, r#"{"kind":"postgres","lsn":42,"tx":{"sent_through":77,"xid":5}}"#);
+        assert_eq!(s, r#"{"kind":"postgres","lsn":"0/2A","tx":{"sent_through":"0/4D","xid":5}}"#);
         assert_eq!(serde_json::from_str::<SourcePosition>(&s).unwrap(), p);
+    }
+
+    #[test]
+    fn positions_stored_as_numbers_by_earlier_versions_still_load() {
+        let old = r#"{"kind":"postgres","lsn":42,"tx":{"commit_lsn":99,"changes":7}}"#;
+        let tx = Some(PgTxProgress::Changes { commit_lsn: Lsn(99), changes: 7 });
+        let p = SourcePosition::Postgres { lsn: Lsn(42), tx };
+        assert_eq!(serde_json::from_str::<SourcePosition>(old).unwrap(), p);
+        let bad = r#"{"kind":"postgres","lsn":"2A"}"#;
+        assert!(serde_json::from_str::<SourcePosition>(bad)
+            .unwrap_err()
+            .to_string()
+            .contains("not an LSN"));
     }
 }
