@@ -14,7 +14,7 @@ use logtap_core::{
     SourceItem, StoredOffset,
 };
 use logtap_kafka::Router;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 /// What the pipeline needs besides its source and sink.
@@ -74,7 +74,7 @@ pub async fn run<S: Source, K: Sink>(
     let mut lag = tokio::time::interval(LAG_EVERY);
     lag.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_committed = parts.tracker.committed();
-    let _stall = StallWatch::spawn(parts.tracker.clone(), parts.stall_after);
+    let _stall = StallWatch::spawn(parts.tracker.clone(), parts.stall_after, parts.health.clone());
     let limits = parts.tracker.limits();
     metrics::gauge!("logtap_in_flight_records_limit").set(limits.max_records as f64);
     metrics::gauge!("logtap_in_flight_bytes_limit").set(limits.max_bytes as f64);
@@ -179,11 +179,33 @@ pub async fn run<S: Source, K: Sink>(
 /// answer to an outage. This says so, once every `after`, instead. A task
 /// of its own: the pipeline loop itself waits in `send` while the in-flight
 /// window is full, which is exactly when Kafka is stalled.
+///
+/// One exception: a stall of [`StallWatch::GIVE_UP_FACTOR`] times `after`
+/// while Kafka has answered the producer's own metadata requests for at
+/// least `after` is no outage but a producer that will not move again (seen
+/// once in many broker pauses). The oldest record is given up
+/// ([`SharedTracker::give_up_oldest`]): the attempt ends, the requests in
+/// flight are voided (the broker has answered them, see `KafkaSink::flush`)
+/// and the restart sends everything after the stored position again with a
+/// new producer.
 struct StallWatch {
     after: Duration,
     retired: u64,
-    since: std::time::Instant,
-    warned: Option<std::time::Instant>,
+    since: Instant,
+    warned: Option<Instant>,
+    /// Since when the Kafka probe has answered without a break.
+    answering_since: Option<Instant>,
+    gave_up: bool,
+}
+
+/// What one look at the tracker found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stall {
+    Moving,
+    /// Acknowledgements came again after a warning, this long after the last.
+    Recovered(Duration),
+    Warn(Duration),
+    GiveUp(Duration),
 }
 
 /// A background task that ends with its owner (the stall watch, the
@@ -198,47 +220,86 @@ impl Drop for AbortOnDrop {
 
 impl StallWatch {
     const EVERY: Duration = Duration::from_millis(500);
+    const GIVE_UP_FACTOR: u32 = 4;
 
-    fn spawn(tracker: SharedTracker, after: Duration) -> Option<AbortOnDrop> {
+    fn new(after: Duration, now: Instant) -> Self {
+        StallWatch {
+            after,
+            retired: 0,
+            since: now,
+            warned: None,
+            answering_since: None,
+            gave_up: false,
+        }
+    }
+
+    fn spawn(
+        tracker: SharedTracker,
+        after: Duration,
+        health: crate::telemetry::Health,
+    ) -> Option<AbortOnDrop> {
         if after.is_zero() {
             return None;
         }
-        let mut watch =
-            StallWatch { after, retired: 0, since: std::time::Instant::now(), warned: None };
+        let mut watch = StallWatch::new(after, Instant::now());
         Some(AbortOnDrop(tokio::spawn(async move {
             loop {
                 tokio::time::sleep(Self::EVERY).await;
-                watch.tick(tracker.retired(), tracker.in_flight().0);
+                let (retired, in_flight) = (tracker.retired(), tracker.in_flight().0);
+                match watch.tick(Instant::now(), retired, in_flight, health.kafka_reachable()) {
+                    Stall::Moving => {}
+                    Stall::Recovered(waited) => tracing::info!(
+                        waited_s = waited.as_secs(),
+                        "Kafka acknowledges records again"
+                    ),
+                    Stall::Warn(waited) => tracing::warn!(
+                        waited_s = waited.as_secs(),
+                        in_flight,
+                        "Kafka has not acknowledged the oldest record in flight for {} s; \
+                         waiting for it (records are never given up by time, so none can be \
+                         overtaken); check the brokers and kafka.bootstrap_servers",
+                        waited.as_secs()
+                    ),
+                    Stall::GiveUp(waited) => {
+                        let why = format!(
+                            "Kafka answers this producer but has not acknowledged the oldest \
+                             record in flight for {} s: replacing the producer (the attempt \
+                             restarts from the stored position; records after it are sent again)",
+                            waited.as_secs()
+                        );
+                        tracing::warn!(in_flight, "{why}");
+                        tracker.give_up_oldest(why);
+                    }
+                }
             }
         })))
     }
 
-    /// One look at the tracker's in-order acknowledged count and the
-    /// records in flight.
-    fn tick(&mut self, retired: u64, in_flight: usize) {
-        let now = std::time::Instant::now();
+    /// One look at the tracker's in-order acknowledged count, the records
+    /// in flight, and whether Kafka's last probe answered.
+    fn tick(&mut self, now: Instant, retired: u64, in_flight: usize, answering: bool) -> Stall {
+        self.answering_since = answering.then(|| self.answering_since.unwrap_or(now));
         if retired != self.retired || in_flight == 0 {
-            if self.warned.take().is_some() {
-                let waited = now.duration_since(self.since).as_secs();
-                tracing::info!(waited_s = waited, "Kafka acknowledges records again");
-            }
+            let waited = now.duration_since(self.since);
             self.retired = retired;
             self.since = now;
-            return;
+            return match self.warned.take() {
+                Some(_) => Stall::Recovered(waited),
+                None => Stall::Moving,
+            };
         }
         let waited = now.duration_since(self.since);
+        let answered = self.answering_since.map_or(Duration::ZERO, |s| now.duration_since(s));
+        if !self.gave_up && waited >= self.after * Self::GIVE_UP_FACTOR && answered >= self.after {
+            self.gave_up = true;
+            return Stall::GiveUp(waited);
+        }
         let due = self.warned.is_none_or(|w| now.duration_since(w) >= self.after);
         if waited >= self.after && due {
-            tracing::warn!(
-                waited_s = waited.as_secs(),
-                in_flight,
-                "Kafka has not acknowledged the oldest record in flight for {} s; waiting for it \
-                 (records are never given up by time, so none can be overtaken); check the \
-                 brokers and kafka.bootstrap_servers",
-                waited.as_secs()
-            );
             self.warned = Some(now);
+            return Stall::Warn(waited);
         }
+        Stall::Moving
     }
 }
 
@@ -346,4 +407,41 @@ async fn commit<S: Source>(
     tracing::debug!(%position, "stored position");
     *last_stored = Some(offset);
     source.committed(&position).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stall_warns_every_period_and_gives_up_only_while_kafka_answers() {
+        let s = |n: u64| Duration::from_secs(n);
+        let t0 = Instant::now();
+        let mut w = StallWatch::new(s(6), t0);
+        assert_eq!(w.tick(t0 + s(1), 5, 10, true), Stall::Moving, "acks moved");
+        assert_eq!(w.tick(t0 + s(6), 5, 10, false), Stall::Moving, "5 s without acks");
+        assert_eq!(w.tick(t0 + s(7), 5, 10, false), Stall::Warn(s(6)));
+        assert_eq!(w.tick(t0 + s(10), 5, 10, false), Stall::Moving, "warned once a period");
+        assert_eq!(w.tick(t0 + s(13), 5, 10, false), Stall::Warn(s(12)));
+        // Kafka down: however long, no give-up (an outage is waited out).
+        assert_eq!(w.tick(t0 + s(60), 5, 10, false), Stall::Warn(s(59)));
+        // Kafka answers again; the producer does not move.
+        assert_eq!(w.tick(t0 + s(61), 5, 10, true), Stall::Moving);
+        assert_eq!(w.tick(t0 + s(66), 5, 10, true), Stall::Warn(s(65)), "answering 5 s only");
+        assert_eq!(w.tick(t0 + s(67), 5, 10, true), Stall::GiveUp(s(66)));
+        assert_eq!(w.tick(t0 + s(80), 5, 10, true), Stall::Warn(s(79)), "given up once");
+        assert_eq!(w.tick(t0 + s(81), 6, 10, true), Stall::Recovered(s(80)));
+        assert_eq!(w.tick(t0 + s(82), 6, 0, true), Stall::Moving);
+    }
+
+    #[test]
+    fn a_short_stall_is_never_given_up() {
+        let s = |n: u64| Duration::from_secs(n);
+        let t0 = Instant::now();
+        let mut w = StallWatch::new(s(6), t0);
+        for i in 1..24 {
+            assert_ne!(w.tick(t0 + s(i), 0, 1, true), Stall::GiveUp(s(i)), "{i} s");
+        }
+        assert_eq!(w.tick(t0 + s(24), 0, 1, true), Stall::GiveUp(s(24)));
+    }
 }

@@ -28,16 +28,21 @@ pub fn init_logging(cfg: &Config) {
 }
 
 /// Watches SIGTERM and SIGINT; the receiver turns `true` on the first one.
-fn shutdown_signal() -> Result<watch::Receiver<bool>> {
+/// The log says how long the drain may wait for Kafka and how to cut it short.
+fn shutdown_signal(drain_timeout_s: u64) -> Result<watch::Receiver<bool>> {
     use tokio::signal::unix::{signal, SignalKind};
     let (tx, rx) = watch::channel(false);
     let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
     tokio::spawn(async move {
-        tokio::select! {
-            _ = term.recv() => tracing::info!("SIGTERM: draining in-flight records"),
-            _ = int.recv() => tracing::info!("SIGINT: draining in-flight records"),
-        }
+        let signal = tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        };
+        tracing::info!(
+            "{signal}: draining in-flight records, waiting up to {drain_timeout_s} s for Kafka \
+             (sink.drain_timeout_s); a second signal exits at once"
+        );
         let _ = tx.send(true);
         // A second signal means "now": the drain is taking too long.
         tokio::select! {
@@ -52,7 +57,7 @@ fn shutdown_signal() -> Result<watch::Receiver<bool>> {
 
 pub async fn run(cfg: Config) -> Result<()> {
     let offsets = open_offsets(&cfg, true, true).await?;
-    let shutdown = shutdown_signal()?;
+    let shutdown = shutdown_signal(cfg.sink.drain_timeout_s)?;
     let health = crate::telemetry::Health::default();
     if let Some(listen) = &cfg.metrics.listen {
         crate::telemetry::serve(listen, health.clone()).await?;

@@ -74,6 +74,11 @@ impl Health {
         metrics::gauge!("logtap_kafka_reachable").set(if up { 1.0 } else { 0.0 });
     }
 
+    /// Whether the last probe of Kafka's metadata answered.
+    pub fn kafka_reachable(&self) -> bool {
+        self.0.kafka_reachable.load(Ordering::Relaxed)
+    }
+
     /// The position moved, or nothing is in flight.
     pub fn progressed(&self) {
         self.0.progress_ms.store(now_ms(), Ordering::Relaxed);

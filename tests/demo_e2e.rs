@@ -123,6 +123,8 @@ fn sigterm_drains_and_stores_the_final_position() {
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("SIGTERM: draining in-flight records, waiting up to 30 s"), "{log}");
     let stored = run.stored_seq();
     assert!(stored > 10, "only {stored} changes in 2.5 s");
     let read = read_topic(&topic(&prefix));

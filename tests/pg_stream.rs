@@ -97,6 +97,13 @@ async fn interleaved_transactions_arrive_once_per_key_in_commit_order() {
         .unwrap()
         .get(0);
     assert_eq!(confirmed, stored, "slot confirmed vs stored position after SIGTERM:\n{status}");
+    // The export shows it as PostgreSQL does; reset says what it keeps and
+    // what the next run does.
+    let (_, export) = common::logtap_cli("offsets export", config.as_ref());
+    assert!(export.contains(&format!("\"lsn\":\"{stored}\"")), "{export}");
+    let (ok, reset) = common::logtap_cli("reset --yes", config.as_ref());
+    assert!(ok && reset.contains(&format!("replication slot `{}`", p.to_lowercase())), "{reset}");
+    assert!(reset.contains("the next run reads no table and streams from slot"), "{reset}");
     assert_eq!(ra.len(), 8);
     assert_eq!(rb.len(), 2);
     assert_eq!(rc.len(), 3);

@@ -359,11 +359,13 @@ impl Logtap {
     }
 }
 
-/// Runs `logtap <sub> --config <config>` (no logtap needs to run): whether
-/// it succeeded, and stdout followed by stderr.
+/// Runs `logtap <sub> --config <config>` (no logtap needs to run; `sub`
+/// split at spaces, e.g. "reset --yes"): whether it succeeded, and stdout
+/// followed by stderr.
 pub fn logtap_cli(sub: &str, config: &std::path::Path) -> (bool, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_logtap"))
-        .args([sub, "--config"])
+        .args(sub.split_whitespace())
+        .arg("--config")
         .arg(config)
         .output()
         .expect("logtap cli");

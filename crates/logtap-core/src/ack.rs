@@ -60,6 +60,10 @@ pub struct DeliveryFailure {
     /// Decides whether the pipeline retries: a record too large or not
     /// authorized stops it instead of replaying the same failure forever.
     pub kind: ErrorKind,
+    /// The record was given up, not failed by Kafka: the producer stopped
+    /// acknowledging while Kafka went on answering it (see
+    /// [`AckTracker::give_up_oldest`]).
+    pub given_up: bool,
 }
 
 /// Why a record was not delivered.
@@ -150,6 +154,10 @@ impl AckTracker {
             .filter(|&i| i < self.entries.len())
             .ok_or(UnknownSeq { seq, first: self.first_seq, next: self.next_seq() })?;
         let entry = &mut self.entries[idx];
+        if entry.state == State::Failed && self.failure.as_ref().is_some_and(|f| f.given_up) {
+            // A late report for a record given up: the failure stands.
+            return Ok(());
+        }
         if entry.state != State::Pending {
             return Err(UnknownSeq { seq, first: self.first_seq, next: self.next_seq() });
         }
@@ -159,12 +167,38 @@ impl AckTracker {
             Err(e) => {
                 entry.state = State::Failed;
                 if self.failure.is_none() {
-                    self.failure = Some(DeliveryFailure { seq, error: e.message, kind: e.kind });
+                    self.failure = Some(DeliveryFailure {
+                        seq,
+                        error: e.message,
+                        kind: e.kind,
+                        given_up: false,
+                    });
                 }
             }
         }
         self.retire();
         Ok(())
+    }
+
+    /// Gives up on the oldest record in flight as if its delivery had
+    /// failed, so the pipeline's failure path (stop sending, drain, restart
+    /// from the stored position with a new producer) runs. For a producer
+    /// that Kafka answers but that no longer acknowledges: waiting on it
+    /// would wait forever. False when nothing is in flight.
+    pub fn give_up_oldest(&mut self, message: String) -> bool {
+        let Some(front) = self.entries.front_mut() else {
+            return false;
+        };
+        if front.state == State::Pending {
+            front.state = State::Failed;
+            self.unacked_bytes -= front.bytes;
+        }
+        if self.failure.is_none() {
+            let seq = self.first_seq;
+            let kind = ErrorKind::Delivery;
+            self.failure = Some(DeliveryFailure { seq, error: message, kind, given_up: true });
+        }
+        true
     }
 
     fn retire(&mut self) {
@@ -284,6 +318,24 @@ mod tests {
         assert_eq!(t.committed(), Some(&pos(5)));
         t.checkpoint(pos(6));
         assert_eq!(t.committed(), Some(&pos(6)));
+    }
+
+    #[test]
+    fn a_record_given_up_stops_the_position_there_and_ignores_its_late_report() {
+        let mut t = AckTracker::new(roomy(), None);
+        assert!(!t.give_up_oldest("stuck".into()), "nothing in flight, nothing to give up");
+        let a = t.try_register(1).unwrap();
+        t.checkpoint(pos(1));
+        let b = t.try_register(1).unwrap();
+        t.checkpoint(pos(2));
+        t.ack(a, Ok(())).unwrap();
+        assert!(t.give_up_oldest("stuck".into()));
+        let f = t.failure().cloned().unwrap();
+        assert_eq!((f.seq, f.given_up, f.kind), (b, true, ErrorKind::Delivery));
+        assert_eq!(t.in_flight_bytes(), 0, "its bytes are no longer awaited");
+        t.ack(b, Ok(())).unwrap();
+        assert_eq!(t.committed(), Some(&pos(1)), "a late report does not move past it");
+        assert_eq!(t.failure(), Some(&f));
     }
 
     #[test]

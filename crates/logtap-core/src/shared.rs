@@ -63,6 +63,13 @@ impl SharedTracker {
         r
     }
 
+    /// See [`AckTracker::give_up_oldest`]; wakes a send waiting for room.
+    pub fn give_up_oldest(&self, message: String) -> bool {
+        let r = self.lock().give_up_oldest(message);
+        self.inner.changed.notify_waiters();
+        r
+    }
+
     pub fn checkpoint(&self, position: impl Into<Checkpoint>) {
         self.lock().checkpoint(position);
         self.inner.changed.notify_waiters();

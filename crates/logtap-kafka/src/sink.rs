@@ -213,11 +213,17 @@ impl Sink for KafkaSink {
     }
 
     async fn flush(&mut self, timeout: Duration) -> Result<(), PipelineError> {
-        if self.tracker.failure().is_some() {
+        if let Some(f) = self.tracker.failure() {
             // After a failed record, later ones must not reach Kafka ahead of
             // its replay: drop what is still queued (it stays unacknowledged,
-            // so the stored position is unaffected).
-            self.producer.purge(PurgeConfig::default().queue());
+            // so the stored position is unaffected). Requests already sent
+            // are waited for: one the broker has not read yet could still be
+            // appended after the restart's records. Not so for a record given
+            // up while Kafka answered this producer's metadata requests: a
+            // broker handles one connection's requests in order, so it has
+            // answered every produce request sent before; they are voided.
+            let purge = PurgeConfig::default().queue();
+            self.producer.purge(if f.given_up { purge.inflight() } else { purge });
         }
         let producer = self.producer.clone();
         let flushed = tokio::task::spawn_blocking(move || producer.flush(timeout))

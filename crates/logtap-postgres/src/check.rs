@@ -205,7 +205,10 @@ async fn publication_findings(
                 false => None,
             };
             // "will be created" is only true when the role may also add them.
-            out.push(owned.unwrap_or(publication_creatable(client, cfg).await?));
+            match (publication_creatable(client, cfg).await?, owned) {
+                (c, Some(o)) if c.level == Level::Ok => out.push(o),
+                (c, o) => out.extend(std::iter::once(c).chain(o)),
+            }
             captured.to_vec()
         }
     };
