@@ -11,6 +11,7 @@ use common::{
 };
 use serde_json::{json, Value as Json};
 use std::collections::{BTreeMap, HashSet};
+use std::process::Command;
 use std::time::Duration;
 
 fn topic(prefix: &str, table: &str) -> String {
@@ -435,7 +436,13 @@ async fn a_table_name_kafka_refuses_gets_debeziums_sanitized_topic() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stop_inside_a_big_transaction_resumes_inside_it() {
     const ROWS: i64 = 100_000;
-    let f = PgFixture::new("pgbigtx", "id int PRIMARY KEY").await;
+    let mut f = PgFixture::new("pgbigtx", "id int PRIMARY KEY").await;
+    // Positions in Kafka: `status` reads them while logtap runs (a file
+    // store is locked by the running logtap).
+    let sled = format!("[offsets]\npath = \"{}\"\n", f.dir.path().join("off").display());
+    assert!(f.config.contains(&sled), "{}", f.config);
+    let kafka = format!("[offsets]\nkind = \"kafka\"\ntopic = \"{}-offsets\"\n", f.prefix);
+    f.config = f.config.replace(&sled, &kafka);
     let topic = f.topic();
     let ids = |got: &[Got]| -> Vec<i64> {
         got.iter()
@@ -466,6 +473,21 @@ async fn a_stop_inside_a_big_transaction_resumes_inside_it() {
         // Part of the transaction is in Kafka: stop there.
         read_at_least(&topic, before + 5_000, Duration::from_secs(120));
         let stop_log = if kill {
+            // Killed with a position inside the transaction stored (a kill
+            // before the first one is stored is another test): logtap is
+            // frozen while `status` looks, and runs on a little between looks.
+            let (pid, mut last) = (l.child.id().to_string(), String::new());
+            let signal = |s: &str| Command::new("kill").args([s, &pid]).status().unwrap();
+            let inside = wait_until(Duration::from_secs(60), || {
+                signal("-STOP");
+                last = common::logtap_cli("status", &config).1;
+                let inside = last.contains("(then ");
+                if !inside {
+                    signal("-CONT");
+                }
+                inside
+            });
+            assert!(inside, "{last}\n{}", l.log_text());
             l.kill9();
             String::new()
         } else {

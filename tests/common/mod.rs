@@ -319,6 +319,15 @@ impl Logtap {
     }
 
     pub fn start_on(dir: &std::path::Path, path: &std::path::Path) -> Logtap {
+        Self::start_with_env(dir, path, &[])
+    }
+
+    /// [`Logtap::start_on`] with these environment variables set for it.
+    pub fn start_with_env(
+        dir: &std::path::Path,
+        path: &std::path::Path,
+        vars: &[(&str, &str)],
+    ) -> Logtap {
         use std::process::{Command, Stdio};
         let log = dir.join(format!("logtap-{}.log", unique("")));
         let file = std::fs::File::create(&log).expect("log file");
@@ -326,6 +335,7 @@ impl Logtap {
             .args(["run", "--config"])
             .arg(path)
             .env("RUST_LOG", "info,logtap_postgres=debug")
+            .envs(vars.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::from(file))
             .spawn()

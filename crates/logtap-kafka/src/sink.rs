@@ -93,6 +93,47 @@ pub struct KafkaSink {
     producer: ThreadedProducer<AckContext>,
     tracker: SharedTracker,
     topics: TopicManager,
+    stuck: StuckFailpoint,
+}
+
+/// A test hook for a fault no broker can be made to produce on demand: a
+/// producer that librdkafka never moves again while Kafka answers (seen
+/// once in many broker pauses). With `LOGTAP_FAILPOINT_STUCK_PRODUCER=N`
+/// the first producer of the process hands its first N records to
+/// librdkafka and keeps every later one to itself, unacknowledged, so the
+/// stall watch's give-up and the restart run against a real broker
+/// (`kafka_faults::a_producer_kafka_answers_but_never_acknowledges_is_replaced`).
+/// Unset, it does nothing.
+#[derive(Debug, Default)]
+struct StuckFailpoint {
+    /// Records still to send before sticking; `None`: never sticks.
+    left: Option<u64>,
+}
+
+impl StuckFailpoint {
+    fn from_env() -> Self {
+        static FIRED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        let n = std::env::var("LOGTAP_FAILPOINT_STUCK_PRODUCER").ok().and_then(|v| v.parse().ok());
+        match n {
+            Some(n) if !FIRED.swap(true, std::sync::atomic::Ordering::Relaxed) => {
+                tracing::warn!(after = n, "failpoint: this producer sticks after {n} records");
+                StuckFailpoint { left: Some(n) }
+            }
+            _ => StuckFailpoint::default(),
+        }
+    }
+
+    /// Whether the next record is kept back.
+    fn holds(&mut self) -> bool {
+        match &mut self.left {
+            None => false,
+            Some(0) => true,
+            Some(n) => {
+                *n -= 1;
+                false
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for KafkaSink {
@@ -151,7 +192,7 @@ impl KafkaSink {
                     .with_cause(e)
             })?;
         let topics = TopicManager::new(config)?;
-        Ok(KafkaSink { producer, tracker, topics })
+        Ok(KafkaSink { producer, tracker, topics, stuck: StuckFailpoint::from_env() })
     }
 
     /// The topic manager, to create or inspect topics ahead of time.
@@ -168,6 +209,9 @@ impl Sink for KafkaSink {
             .register(record.payload_len())
             .await
             .map_err(|f| PipelineError::from_delivery(&f, "not sending more: an earlier "))?;
+        if self.stuck.holds() {
+            return Ok(());
+        }
         let opaque =
             usize::try_from(seq).map_err(|_| PipelineError::internal("sequence overflow"))?;
         let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
