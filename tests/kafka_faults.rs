@@ -155,19 +155,37 @@ fn check(
     );
 }
 
+/// A PostgreSQL table `<p>_t (id, n, pad)` logtap may publish, and a
+/// config capturing it with this file's delivery timeout.
+struct PgCase {
+    p: String,
+    t: String,
+    pg: tokio_postgres::Client,
+    dir: tempfile::TempDir,
+    cfg: String,
+}
+
+impl PgCase {
+    async fn new(kind: &str) -> PgCase {
+        let p = unique(kind);
+        let t = format!("{p}_t");
+        let pg = pg_superuser().await;
+        pg.batch_execute(&format!(
+            "CREATE TABLE {t} (id int PRIMARY KEY, n int NOT NULL, pad text NOT NULL); ALTER TABLE {t} OWNER TO cdc;"
+        ))
+        .await
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let offsets = dir.path().join("off");
+        let cfg = faulty_kafka(&pg_config(&p, &offsets, &[&format!("public.{t}")], ""));
+        PgCase { p, t, pg, dir, cfg }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_to_a_failing_broker_converges() {
     let _turn = ONE_AT_A_TIME.lock().await;
-    let p = unique("pgbroker");
-    let t = format!("{p}_t");
-    let pg = pg_superuser().await;
-    pg.batch_execute(&format!(
-        "CREATE TABLE {t} (id int PRIMARY KEY, n int NOT NULL, pad text NOT NULL); ALTER TABLE {t} OWNER TO cdc;"
-    ))
-    .await
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = faulty_kafka(&pg_config(&p, &dir.path().join("off"), &[&format!("public.{t}")], ""));
+    let PgCase { p, t, pg, dir, cfg } = PgCase::new("pgbroker").await;
     let l = Logtap::start(dir.path(), &cfg);
     assert!(
         wait_until(Duration::from_secs(30), || l.log_text().contains("streaming")),
@@ -340,20 +358,11 @@ async fn a_broker_starting_while_topics_are_created_is_waited_for() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_producer_kafka_answers_but_never_acknowledges_is_replaced() {
     let _turn = ONE_AT_A_TIME.lock().await;
-    let p = unique("pgstuck");
-    let t = format!("{p}_t");
-    let pg = pg_superuser().await;
-    pg.batch_execute(&format!(
-        "CREATE TABLE {t} (id int PRIMARY KEY, n int NOT NULL, pad text NOT NULL); ALTER TABLE {t} OWNER TO cdc;"
-    ))
-    .await
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = faulty_kafka(&pg_config(&p, &dir.path().join("off"), &[&format!("public.{t}")], ""))
-        .replace(
-            &format!("delivery_timeout_ms = {DELIVERY_TIMEOUT_MS}"),
-            "delivery_timeout_ms = 2000",
-        );
+    let PgCase { p, t, pg, dir, cfg } = PgCase::new("pgstuck").await;
+    let cfg = cfg.replace(
+        &format!("delivery_timeout_ms = {DELIVERY_TIMEOUT_MS}"),
+        "delivery_timeout_ms = 2000",
+    );
     let path = dir.path().join("logtap.toml");
     std::fs::write(&path, cfg).unwrap();
     let l =
