@@ -225,8 +225,12 @@ pub async fn preflight(
     standby: bool,
 ) -> Result<(), PipelineError> {
     let mut found = vec![wal_level_finding(client).await?, role_finding(client, cfg).await?];
-    let captured = catalog::captured_tables(client, cfg).await?.tables;
-    found.extend(publication_findings(client, cfg, standby, &captured).await?.0);
+    // On a standby nothing is created: `ensure_publication` names the
+    // statement to run on the primary, with its tables.
+    if !standby {
+        let captured = catalog::captured_tables(client, cfg).await?.tables;
+        found.extend(publication_findings(client, cfg, standby, &captured).await?.0);
+    }
     let Some(f) = found.into_iter().find(|f| f.level == Level::Fail) else {
         return Ok(());
     };
