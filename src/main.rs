@@ -44,6 +44,7 @@ mod run;
 mod snapshot;
 mod status;
 mod stdout_sink;
+mod store;
 mod telemetry;
 
 use anyhow::{Context, Result};
@@ -51,7 +52,6 @@ use clap::Parser;
 use cli::{Cli, Command};
 use config::Config;
 use logtap_core::{PipelineError, Policy};
-use logtap_offsets::SledOffsetStore;
 
 /// The exit status when the stored position cannot be read any more (slot
 /// dropped, binlog purged, offsets of another source): restarting cannot
@@ -145,50 +145,6 @@ async fn dispatch(cli: Cli) -> Result<()> {
         }
         Command::Snapshot { config, tables, filter, stop } => {
             snapshot::snapshot(&Config::load(&config)?, &tables, filter.as_deref(), stop).await
-        }
-    }
-}
-
-/// Opens the configured offset store. `write`: this process will store
-/// positions (`run`, `reset`); with Kafka that fences any other writer of
-/// this source, so `status` opens it read-only.
-pub(crate) async fn open_offsets(
-    cfg: &Config,
-    wait_for_lock: bool,
-    write: bool,
-) -> Result<Box<dyn logtap_core::OffsetStore>> {
-    use crate::config::OffsetsKind;
-    if cfg.offsets.kind == OffsetsKind::Kafka {
-        let kafka =
-            cfg.kafka.as_ref().context("offsets.kind = \"kafka\" needs a [kafka] section")?;
-        let store = logtap_kafka::KafkaOffsetStore::open(
-            kafka,
-            &cfg.offsets.topic,
-            &cfg.topic_prefix,
-            write,
-        )
-        .await?;
-        return Ok(Box::new(store));
-    }
-    let path = cfg.offsets.path.as_ref().context("offsets.path is not set")?;
-    if let Some(parent) = path.parent() {
-        if !parent.as_os_str().is_empty() {
-            std::fs::create_dir_all(parent).with_context(|| {
-                format!("offsets.path: cannot create directory {}", parent.display())
-            })?;
-        }
-    }
-    // A `logtap status` (or `reset`) holds sled's lock for a moment; wait
-    // that out rather than fail. A lock held for seconds is another `run`.
-    let mut tries = 0;
-    loop {
-        match SledOffsetStore::open(path) {
-            Ok(store) => return Ok(Box::new(store)),
-            Err(e) if wait_for_lock && e.locked && tries < 50 => {
-                tries += 1;
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            }
-            Err(e) => return Err(e.into()),
         }
     }
 }

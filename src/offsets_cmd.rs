@@ -4,7 +4,7 @@
 //! Debezium committed, with no gap and no snapshot.
 
 use crate::config::{Config, SourceConfig};
-use crate::open_offsets;
+use crate::store::open_offsets;
 use anyhow::{bail, Context, Result};
 use logtap_core::SourcePosition;
 use logtap_offsets::debezium::{self, DebeziumConnector};

@@ -20,6 +20,9 @@ use tokio::sync::watch;
 /// What the pipeline needs besides its source and sink.
 pub struct PipelineParts<'a> {
     pub name: &'a str,
+    /// What the store held when the attempt started (later writes keep
+    /// its snapshot progress).
+    pub stored: Option<StoredOffset>,
     pub encoder: Encoder,
     pub router: Router,
     pub tracker: SharedTracker,
@@ -58,9 +61,7 @@ pub async fn run<S: Source, K: Sink>(
     sink: &mut K,
     parts: PipelineParts<'_>,
 ) -> Result<Stopped, PipelineError> {
-    // What is stored now, read once: later writes keep its snapshot progress.
-    let mut last_stored: Option<StoredOffset> =
-        parts.offsets.load(parts.name).map_err(PipelineError::from)?;
+    let mut last_stored = parts.stored.clone();
     let mut ticker = tokio::time::interval(parts.commit_interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut shutdown = parts.shutdown.clone();

@@ -2,7 +2,7 @@
 //! next run starts over.
 
 use crate::config::Config;
-use crate::open_offsets;
+use crate::store::open_offsets;
 use anyhow::{bail, Result};
 use std::io::IsTerminal;
 

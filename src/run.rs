@@ -4,7 +4,8 @@
 
 use crate::config::{Config, LogFormat, SinkKind, SourceConfig};
 use crate::pipeline::{self, AbortOnDrop, PipelineParts, Stopped};
-use crate::{demo, open_offsets, stdout_sink};
+use crate::store::open_offsets;
+use crate::{demo, stdout_sink};
 use anyhow::{Context, Result};
 use logtap_core::{
     Encoder, EnvelopeOptions, ErrorKind, Limits, OffsetStore, PipelineError, Policy, SharedTracker,
@@ -140,8 +141,9 @@ async fn run_once(
     let stored_id = stored.as_ref().and_then(|s| s.source_id.clone());
     // The tracker starts from the stored checkpoint (position and snapshot
     // progress); the source from its position.
-    let stored_checkpoint =
-        stored.map(|s| logtap_core::Checkpoint { position: s.position, snapshot: s.snapshot });
+    let stored_checkpoint = stored
+        .clone()
+        .map(|s| logtap_core::Checkpoint { position: s.position, snapshot: s.snapshot });
     let position = stored_checkpoint.as_ref().map(|c| c.position.clone());
     match &position {
         Some(p) => tracing::info!(source = %cfg.topic_prefix, position = %p, "resuming"),
@@ -156,27 +158,27 @@ async fn run_once(
         },
         stored_checkpoint.clone(),
     );
+    let router =
+        Router::new(&cfg.topic_prefix, cfg.record.routing, cfg.record.single_topic.clone());
+    let heartbeat = (cfg.heartbeat.interval_ms > 0).then(|| {
+        let every = Duration::from_millis(cfg.heartbeat.interval_ms);
+        (router.heartbeat_topic(&cfg.heartbeat.topic_prefix), every)
+    });
     let parts = PipelineParts {
         name: &cfg.topic_prefix,
+        stored,
         encoder: Encoder::new(EnvelopeOptions {
             schemas_enable: cfg.record.schemas_enable,
             tombstones_on_delete: cfg.record.tombstones_on_delete,
             unwrap: cfg.transforms.first().and_then(|t| t.unwrap().ok()),
         }),
-        router: Router::new(&cfg.topic_prefix, cfg.record.routing, cfg.record.single_topic.clone()),
+        router,
         tracker: tracker.clone(),
         offsets,
         commit_interval: Duration::from_millis(cfg.sink.commit_interval_ms),
         drain_timeout: Duration::from_secs(cfg.sink.drain_timeout_s),
         shutdown,
-        heartbeat: (cfg.heartbeat.interval_ms > 0).then(|| {
-            let router =
-                Router::new(&cfg.topic_prefix, cfg.record.routing, cfg.record.single_topic.clone());
-            (
-                router.heartbeat_topic(&cfg.heartbeat.topic_prefix),
-                Duration::from_millis(cfg.heartbeat.interval_ms),
-            )
-        }),
+        heartbeat,
         heartbeat_action: cfg.heartbeat.action_query.clone(),
         health: health.clone(),
         stall_after: Duration::from_millis(

@@ -3,7 +3,7 @@
 //! says (asked of the source crate).
 
 use crate::config::{Config, SourceConfig};
-use crate::open_offsets;
+use crate::store::open_offsets;
 use anyhow::Result;
 use logtap_core::human;
 
