@@ -32,6 +32,7 @@ macro_rules! say {
 
 mod check;
 mod cli;
+mod commit;
 mod config;
 mod demo;
 mod from_debezium;

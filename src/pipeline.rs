@@ -8,10 +8,11 @@
 //! stored position never passes an unacknowledged record (invariant 2). The
 //! stored position is written and flushed before the source hears of it.
 
+use crate::commit::Committer;
 use logtap_core::event::now_us;
 use logtap_core::{
-    Checkpoint, Encoder, OffsetStore, PipelineError, SharedTracker, Sink, SinkRecord, Source,
-    SourceItem, StoredOffset,
+    Encoder, OffsetStore, PipelineError, SharedTracker, Sink, SinkRecord, Source, SourceItem,
+    StoredOffset,
 };
 use logtap_kafka::Router;
 use std::time::{Duration, Instant};
@@ -26,7 +27,7 @@ pub struct PipelineParts<'a> {
     pub encoder: Encoder,
     pub router: Router,
     pub tracker: SharedTracker,
-    pub offsets: &'a dyn OffsetStore,
+    pub offsets: std::sync::Arc<dyn OffsetStore>,
     pub commit_interval: Duration,
     pub drain_timeout: Duration,
     /// Becomes `true` when logtap should stop (SIGTERM, SIGINT).
@@ -61,7 +62,7 @@ pub async fn run<S: Source, K: Sink>(
     sink: &mut K,
     parts: PipelineParts<'_>,
 ) -> Result<Stopped, PipelineError> {
-    let mut last_stored = parts.stored.clone();
+    let mut committer = Committer::new(parts.offsets.clone(), parts.name, parts.stored.clone());
     let mut ticker = tokio::time::interval(parts.commit_interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut shutdown = parts.shutdown.clone();
@@ -92,9 +93,7 @@ pub async fn run<S: Source, K: Sink>(
         tokio::select! {
             _ = shutdown.changed() => continue,
             _ = ticker.tick() => {
-                if let Err(e) = commit(source, &parts, &mut last_stored).await {
-                    break Err(e);
-                }
+                committer.start(&parts.tracker, source.source_id());
                 let (records, bytes) = parts.tracker.in_flight();
                 metrics::gauge!("logtap_in_flight_records").set(records as f64);
                 metrics::gauge!("logtap_in_flight_bytes").set(bytes as f64);
@@ -103,6 +102,15 @@ pub async fn run<S: Source, K: Sink>(
                     parts.health.progressed();
                 }
                 last_committed = committed;
+            }
+            written = committer.written(), if committer.is_writing() => {
+                let told = match written {
+                    Ok(position) => source.committed(&position).await,
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = told {
+                    break Err(e);
+                }
             }
             _ = lag.tick() => {
                 if let Some(bytes) = source.lag_bytes().await {
@@ -165,7 +173,7 @@ pub async fn run<S: Source, K: Sink>(
     // after an error this stores what *was* acknowledged, which shortens the
     // replay on restart and is always safe.
     let drained = sink.flush(parts.drain_timeout).await;
-    let stored = commit(source, &parts, &mut last_stored).await;
+    let stored = last_commit(source, &parts, &mut committer).await;
     source.close().await;
     let outcome = outcome?;
     drained?;
@@ -384,30 +392,16 @@ async fn handle<K: Sink>(
     }
 }
 
-/// Stores the committed position if it moved, then tells the source.
-async fn commit<S: Source>(
+/// The attempt's last store (after the drain), and the source told of it.
+async fn last_commit<S: Source>(
     source: &mut S,
     parts: &PipelineParts<'_>,
-    last_stored: &mut Option<StoredOffset>,
+    committer: &mut Committer,
 ) -> Result<(), PipelineError> {
-    let Some(Checkpoint { position, snapshot }) = parts.tracker.committed() else {
-        return Ok(());
-    };
-    if last_stored.as_ref().is_some_and(|o| o.position == position && o.snapshot == snapshot) {
-        return Ok(());
+    for position in committer.finish(&parts.tracker, source.source_id()).await? {
+        source.committed(&position).await?;
     }
-    let offset = StoredOffset {
-        position: position.clone(),
-        source_id: source.source_id(),
-        snapshot,
-        updated_at_ms: now_us() / 1000,
-    };
-    // The store fsyncs; keep that off the async workers' hot path.
-    tokio::task::block_in_place(|| parts.offsets.store(parts.name, &offset))
-        .map_err(PipelineError::from)?;
-    tracing::debug!(%position, "stored position");
-    *last_stored = Some(offset);
-    source.committed(&position).await
+    Ok(())
 }
 
 #[cfg(test)]

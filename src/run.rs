@@ -68,7 +68,7 @@ pub async fn run(cfg: Config) -> Result<()> {
     let mut slot_busy_since: Option<std::time::Instant> = None;
     loop {
         let started = std::time::Instant::now();
-        let outcome = run_once(&cfg, offsets.as_ref(), shutdown.clone(), &health).await;
+        let outcome = run_once(&cfg, &offsets, shutdown.clone(), &health).await;
         health.set_connected(false);
         // A run that went well for a while earns a quick retry again.
         if started.elapsed() > Duration::from_secs(60) {
@@ -133,7 +133,7 @@ fn busy_too_long(
 /// One attempt: a fresh tracker, source and sink from the stored position.
 async fn run_once(
     cfg: &Config,
-    offsets: &dyn OffsetStore,
+    offsets: &std::sync::Arc<dyn OffsetStore>,
     shutdown: watch::Receiver<bool>,
     health: &crate::telemetry::Health,
 ) -> Result<Stopped, PipelineError> {
@@ -174,7 +174,7 @@ async fn run_once(
         }),
         router,
         tracker: tracker.clone(),
-        offsets,
+        offsets: offsets.clone(),
         commit_interval: Duration::from_millis(cfg.sink.commit_interval_ms),
         drain_timeout: Duration::from_secs(cfg.sink.drain_timeout_s),
         shutdown,

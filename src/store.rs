@@ -12,7 +12,7 @@ pub async fn open_offsets(
     cfg: &Config,
     wait_for_lock: bool,
     write: bool,
-) -> Result<Box<dyn logtap_core::OffsetStore>> {
+) -> Result<std::sync::Arc<dyn logtap_core::OffsetStore>> {
     use crate::config::OffsetsKind;
     if cfg.offsets.kind == OffsetsKind::Kafka {
         let kafka =
@@ -24,7 +24,7 @@ pub async fn open_offsets(
             write,
         )
         .await?;
-        return Ok(Box::new(store));
+        return Ok(std::sync::Arc::new(store));
     }
     let path = cfg.offsets.path.as_ref().context("offsets.path is not set")?;
     if let Some(parent) = path.parent() {
@@ -39,7 +39,7 @@ pub async fn open_offsets(
     let mut tries = 0;
     loop {
         match SledOffsetStore::open(path) {
-            Ok(store) => return Ok(Box::new(store)),
+            Ok(store) => return Ok(std::sync::Arc::new(store)),
             Err(e) if wait_for_lock && e.locked && tries < 50 => {
                 tries += 1;
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
