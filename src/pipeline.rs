@@ -189,10 +189,11 @@ pub async fn run<S: Source, K: Sink>(
 /// of its own: the pipeline loop itself waits in `send` while the in-flight
 /// window is full, which is exactly when Kafka is stalled.
 ///
-/// One exception: a stall of [`StallWatch::GIVE_UP_FACTOR`] times `after`
-/// while Kafka has answered the producer's own metadata requests for at
-/// least `after` is no outage but a producer that will not move again (seen
-/// once in many broker pauses). The oldest record is given up
+/// One exception: a stall that lasts [`StallWatch::GIVE_UP_FACTOR`] times
+/// `after` while Kafka answers the producer's own metadata requests without
+/// a break is no outage but a producer that will not move again (seen once
+/// in many broker pauses). Only the answered part counts, so a producer
+/// just back from an outage of any length gets the whole allowance. The oldest record is given up
 /// ([`SharedTracker::give_up_oldest`]): the attempt ends, the requests in
 /// flight are voided (the broker has answered them, see `KafkaSink::flush`)
 /// and the restart sends everything after the stored position again with a
@@ -298,8 +299,11 @@ impl StallWatch {
             };
         }
         let waited = now.duration_since(self.since);
-        let answered = self.answering_since.map_or(Duration::ZERO, |s| now.duration_since(s));
-        if !self.gave_up && waited >= self.after * Self::GIVE_UP_FACTOR && answered >= self.after {
+        // Only the part of the stall during which Kafka answered counts: a
+        // producer just back from an outage gets the whole allowance.
+        let answered =
+            self.answering_since.map_or(Duration::ZERO, |s| now.duration_since(s.max(self.since)));
+        if !self.gave_up && answered >= self.after * Self::GIVE_UP_FACTOR {
             self.gave_up = true;
             return Stall::GiveUp(waited);
         }
@@ -423,10 +427,15 @@ mod tests {
         // Kafka answers again; the producer does not move.
         assert_eq!(w.tick(t0 + s(61), 5, 10, true), Stall::Moving);
         assert_eq!(w.tick(t0 + s(66), 5, 10, true), Stall::Warn(s(65)), "answering 5 s only");
-        assert_eq!(w.tick(t0 + s(67), 5, 10, true), Stall::GiveUp(s(66)));
-        assert_eq!(w.tick(t0 + s(80), 5, 10, true), Stall::Warn(s(79)), "given up once");
-        assert_eq!(w.tick(t0 + s(81), 6, 10, true), Stall::Recovered(s(80)));
-        assert_eq!(w.tick(t0 + s(82), 6, 0, true), Stall::Moving);
+        // Kafka away again for a moment: the answering time starts over.
+        assert_eq!(w.tick(t0 + s(70), 5, 10, false), Stall::Moving);
+        assert_eq!(w.tick(t0 + s(71), 5, 10, true), Stall::Moving);
+        assert_eq!(w.tick(t0 + s(72), 5, 10, true), Stall::Warn(s(71)));
+        assert_eq!(w.tick(t0 + s(94), 5, 10, true), Stall::Warn(s(93)), "answering 23 s");
+        assert_eq!(w.tick(t0 + s(95), 5, 10, true), Stall::GiveUp(s(94)), "answering 24 s");
+        assert_eq!(w.tick(t0 + s(110), 5, 10, true), Stall::Warn(s(109)), "given up once");
+        assert_eq!(w.tick(t0 + s(111), 6, 10, true), Stall::Recovered(s(110)));
+        assert_eq!(w.tick(t0 + s(112), 6, 0, true), Stall::Moving);
     }
 
     #[test]
@@ -434,9 +443,10 @@ mod tests {
         let s = |n: u64| Duration::from_secs(n);
         let t0 = Instant::now();
         let mut w = StallWatch::new(s(6), t0);
-        for i in 1..24 {
+        // Kafka seen answering from the first look, at 1 s.
+        for i in 1..25 {
             assert_ne!(w.tick(t0 + s(i), 0, 1, true), Stall::GiveUp(s(i)), "{i} s");
         }
-        assert_eq!(w.tick(t0 + s(24), 0, 1, true), Stall::GiveUp(s(24)));
+        assert_eq!(w.tick(t0 + s(25), 0, 1, true), Stall::GiveUp(s(25)));
     }
 }

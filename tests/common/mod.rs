@@ -120,19 +120,34 @@ pub fn read_topic(topic: &str) -> TopicRead {
     // from its own metadata for over a minute while the broker is fine (a
     // CI run: the broker had its leaders back 3 s after a SIGCONT, and the
     // consumer that asked during those 3 s was refused for the next 60 s:
-    // "Meta data fetch error: UnknownPartition"). So each attempt gets a
-    // new consumer, for up to 120 s.
+    // "Meta data fetch error: UnknownPartition"; another: AllBrokersDown
+    // for 60 s after a kill -9 while the controller came back). So an
+    // attempt that stops moving is dropped and a new consumer reads again,
+    // for up to 180 s.
     let start = Instant::now();
-    let (consumer, watermarks) = loop {
-        match partition_watermarks(topic) {
-            Ok(ok) => break ok,
-            Err(e) if start.elapsed() > Duration::from_secs(120) => panic!("{e}"),
+    loop {
+        let read = partition_watermarks(topic).and_then(|(consumer, watermarks)| {
+            let records = read_to_watermarks(&consumer, topic, &watermarks)?;
+            Ok(TopicRead { records, watermarks })
+        });
+        match read {
+            Ok(read) => return read,
+            Err(e) if start.elapsed() > Duration::from_secs(180) => panic!("{e}"),
             Err(_) => std::thread::sleep(Duration::from_millis(500)),
         }
-    };
+    }
+}
+
+/// Every record of `topic` below `watermarks`' high marks, in offset order
+/// per partition; an error when 30 s pass without a record.
+fn read_to_watermarks(
+    consumer: &BaseConsumer,
+    topic: &str,
+    watermarks: &Watermarks,
+) -> Result<Vec<Got>, String> {
     let mut tpl = TopicPartitionList::new();
     let mut next: std::collections::BTreeMap<i32, (i64, i64)> = Default::default();
-    for &(p, lo, hi) in &watermarks {
+    for &(p, lo, hi) in watermarks {
         if hi > lo {
             tpl.add_partition_offset(topic, p, Offset::Offset(lo)).expect("tpl");
             next.insert(p, (lo, hi));
@@ -142,18 +157,19 @@ pub fn read_topic(topic: &str) -> TopicRead {
     if !next.is_empty() {
         consumer.assign(&tpl).expect("assign");
     }
-    let start = Instant::now();
+    let mut moved = Instant::now();
     // Consumer errors (a broker connection down, ...) are retried by
     // librdkafka; nothing can be skipped unseen, since every offset up to
     // the high watermark must arrive in order. They are reported if the
-    // read does not finish.
+    // read stops moving.
     let mut errors = Vec::new();
     while next.values().any(|(n, hi)| n < hi) {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "{topic}: partitions not read up to their high watermarks in 60 s: (partition, next, high) {:?}; consumer errors {errors:?}",
-            next.iter().map(|(p, (n, h))| (p, n, h)).collect::<Vec<_>>()
-        );
+        if moved.elapsed() > Duration::from_secs(30) {
+            return Err(format!(
+                "{topic}: partitions not read up to their high watermarks, nothing for 30 s: (partition, next, high) {:?}; consumer errors {errors:?}",
+                next.iter().map(|(p, (n, h))| (p, n, h)).collect::<Vec<_>>()
+            ));
+        }
         let Some(m) = consumer.poll(Duration::from_millis(200)) else { continue };
         let m = match m {
             Ok(m) => m,
@@ -175,24 +191,29 @@ pub fn read_topic(topic: &str) -> TopicRead {
             n
         );
         *n += 1;
-        let headers = m
-            .headers()
-            .map(|h| {
-                h.iter()
-                    .map(|x| (x.key.to_string(), x.value.map(<[u8]>::to_vec).unwrap_or_default()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        records.push(Got {
-            partition: m.partition(),
-            offset: m.offset(),
-            key: m.key().map(<[u8]>::to_vec),
-            value: m.payload().map(<[u8]>::to_vec),
-            headers,
-        });
+        moved = Instant::now();
+        records.push(got(&m));
     }
     records.sort_by_key(|g| (g.partition, g.offset));
-    TopicRead { records, watermarks }
+    Ok(records)
+}
+
+fn got(m: &rdkafka::message::BorrowedMessage<'_>) -> Got {
+    let headers = m
+        .headers()
+        .map(|h| {
+            h.iter()
+                .map(|x| (x.key.to_string(), x.value.map(<[u8]>::to_vec).unwrap_or_default()))
+                .collect()
+        })
+        .unwrap_or_default();
+    Got {
+        partition: m.partition(),
+        offset: m.offset(),
+        key: m.key().map(<[u8]>::to_vec),
+        value: m.payload().map(<[u8]>::to_vec),
+        headers,
+    }
 }
 
 /// Reads `topic` (as [`read_topic`]) again and again until `done` holds for
