@@ -45,6 +45,18 @@ pub enum SourceConfig {
     Demo(DemoConfig),
 }
 
+impl SourceConfig {
+    /// The source's column include and exclude lists (Debezium's
+    /// `column.include.list` / `column.exclude.list`).
+    pub fn column_lists(&self) -> (&[String], &[String]) {
+        match self {
+            SourceConfig::Postgres(c) => (&c.column_include_list, &c.column_exclude_list),
+            SourceConfig::Mysql(c) => (&c.column_include_list, &c.column_exclude_list),
+            SourceConfig::Demo(_) => (&[], &[]),
+        }
+    }
+}
+
 /// The whole configuration file as written.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -899,6 +911,14 @@ table_exclude_list = [".*_archive"]"#;
         let bad = format!("{pg}table_include_list = [\"public.(orders\"]");
         let e = load(&MINIMAL.replace("[demo]", &bad), &[]).unwrap_err().to_string();
         assert!(e.contains("postgres.table_include_list") && e.contains("public.(orders"), "{e}");
+        let both = format!(
+            "{pg}column_include_list = [\"public.t.a\"]\ncolumn_exclude_list = [\"public.t.b\"]"
+        );
+        let e = load(&MINIMAL.replace("[demo]", &both), &[]).unwrap_err().to_string();
+        assert!(e.contains("postgres.column_exclude_list") && e.contains("not both"), "{e}");
+        let bad = format!("{pg}column_exclude_list = [\"public.t.(b\"]");
+        let e = load(&MINIMAL.replace("[demo]", &bad), &[]).unwrap_err().to_string();
+        assert!(e.contains("postgres.column_exclude_list"), "{e}");
     }
 
     #[test]

@@ -25,6 +25,8 @@ pub struct PipelineParts<'a> {
     /// its snapshot progress).
     pub stored: Option<StoredOffset>,
     pub encoder: Encoder,
+    /// Columns left out of the values (`column.*.list`), if any.
+    pub columns: Option<logtap_core::ColumnFilter>,
     pub router: Router,
     pub tracker: SharedTracker,
     pub offsets: std::sync::Arc<dyn OffsetStore>,
@@ -355,7 +357,10 @@ async fn handle<K: Sink>(
     parts: &PipelineParts<'_>,
 ) -> Result<(), PipelineError> {
     match item {
-        SourceItem::Change(event) => {
+        SourceItem::Change(mut event) => {
+            if let Some(columns) = &parts.columns {
+                columns.apply(&mut event);
+            }
             metrics::counter!("logtap_events_total", "op" => event.op.code()).increment(1);
             if event.op == logtap_core::Op::Read {
                 metrics::counter!("logtap_snapshot_rows_scanned_total", "table" => event.table.to_string())

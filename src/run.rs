@@ -172,6 +172,15 @@ async fn run_once(
             tombstones_on_delete: cfg.record.tombstones_on_delete,
             unwrap: cfg.transforms.first().and_then(|t| t.unwrap().ok()),
         }),
+        columns: {
+            let (include, exclude) = cfg.source.column_lists();
+            // Validated when the configuration was loaded.
+            // Debezium's PostgreSQL connector (alone) marks a filtered-out
+            // key column optional in the key schema.
+            let loosen_keys = matches!(cfg.source, SourceConfig::Postgres(_));
+            logtap_core::ColumnFilter::new(include, exclude, loosen_keys)
+                .map_err(|e| PipelineError::config(e.to_string()))?
+        },
         router,
         tracker: tracker.clone(),
         offsets: offsets.clone(),

@@ -339,6 +339,37 @@ fn tables(ddl: &str) -> Vec<String> {
         .collect()
 }
 
+/// A Debezium capture with extra properties (`variants/<golden>.properties`,
+/// compared with `golden/<server>-<golden>.jsonl`), and logtap's settings for
+/// the same: lines for the source's section, TOML appended to the config.
+struct Variant {
+    golden: &'static str,
+    source: String,
+    tail: String,
+}
+
+impl Variant {
+    fn tail(golden: &'static str, tail: &str) -> Self {
+        Variant { golden, source: String::new(), tail: tail.to_string() }
+    }
+
+    fn golden(v: &Option<Variant>, server: &str) -> String {
+        v.as_ref().map_or(server.to_string(), |v| format!("{server}-{}", v.golden))
+    }
+
+    /// `config` with the variant's lines under `header` and its tail.
+    fn apply(v: &Option<Variant>, config: String, header: &str) -> String {
+        let Some(v) = v else { return config };
+        assert!(config.contains(header), "{header} in {config}");
+        config.replacen(header, &format!("{header}{}", v.source), 1) + &v.tail
+    }
+}
+
+/// Debezium's `column.exclude.list` (`variants/columns.properties`): a key
+/// column of a composite key (the key keeps it), every `v`, a name with a
+/// space, a pattern over the type table.
+const COLUMNS: &str = "column_exclude_list = [\"diff[.](pg|my)_composite[.]b\", \"diff[.][a-z_]+[.]v\", \"diff[.]MixedCase[.]Some Value\", \"diff[.](pg|my)_types[.]c_(name|int|text|blob).*\"]\n";
+
 /// The PostgreSQL runs share schema `diff`: one at a time.
 static PG_SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
@@ -353,7 +384,7 @@ const UNWRAP: &str = "[[transform]]\ntype = \"io.debezium.transforms.ExtractNewR
 /// records (`golden/postgres-unwrap.jsonl`, `variants/unwrap.properties`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_unwrapped_records_equal_debeziums() {
-    postgres_differential(false, Some(("unwrap", UNWRAP.to_string()))).await;
+    postgres_differential(false, Some(Variant::tail("unwrap", UNWRAP))).await;
 }
 
 /// ExtractNewRecordState rewriting deletes and adding fields
@@ -363,7 +394,14 @@ async fn postgres_unwrapped_rewritten_records_equal_debeziums() {
     let t = format!(
         "{UNWRAP}delete_tombstone_handling_mode = \"rewrite\"\nadd_fields = [\"op\", \"table\", \"source.ts_ms\"]\n"
     );
-    postgres_differential(false, Some(("unwrap-rewrite", t))).await;
+    postgres_differential(false, Some(Variant::tail("unwrap-rewrite", &t))).await;
+}
+
+/// Columns left out of the values as Debezium leaves them out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_column_lists_equal_debeziums() {
+    let v = Variant { golden: "columns", source: COLUMNS.into(), tail: String::new() };
+    postgres_differential(false, Some(v)).await;
 }
 
 /// The same records when logtap reads the changes after they were all
@@ -376,7 +414,7 @@ async fn postgres_records_equal_debeziums_when_catching_up() {
 
 /// The differential run; `variant` is (golden suffix, TOML added to the
 /// config), for a Debezium capture with extra properties.
-async fn postgres_differential(catch_up: bool, variant: Option<(&str, String)>) {
+async fn postgres_differential(catch_up: bool, variant: Option<Variant>) {
     let _serial = PG_SERIAL.lock().await;
     let (ddl, dml) = sql_parts("postgres");
     let url = env("LOGTAP_PG_SUPERUSER_URL");
@@ -398,12 +436,9 @@ async fn postgres_differential(catch_up: bool, variant: Option<(&str, String)>) 
     .replace(
         &format!("publication_name = \"{}\"", prefix.to_lowercase()),
         "publication_name = \"dz_capture\"",
-    ) + "[record]\nschemas_enable = true\n"
-        + variant.as_ref().map_or("", |(_, toml)| toml.as_str());
-    let golden = match &variant {
-        Some((suffix, _)) => format!("postgres-{suffix}"),
-        None => "postgres".to_string(),
-    };
+    ) + "[record]\nschemas_enable = true\n";
+    let config = Variant::apply(&variant, config, "[postgres]\n");
+    let golden = Variant::golden(&variant, "postgres");
     let streaming = |l: &Logtap| {
         assert!(
             wait_until(Duration::from_secs(30), || l.log_text().contains("streaming")),
@@ -446,7 +481,7 @@ async fn mysql_records_equal_debeziums() {
 /// ExtractNewRecordState with its defaults, on MySQL/MariaDB records.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mysql_unwrapped_records_equal_debeziums() {
-    mysql_differential(Some(("unwrap", UNWRAP.to_string()))).await;
+    mysql_differential(Some(Variant::tail("unwrap", UNWRAP))).await;
 }
 
 /// ExtractNewRecordState rewriting deletes and adding fields.
@@ -455,22 +490,26 @@ async fn mysql_unwrapped_rewritten_records_equal_debeziums() {
     let t = format!(
         "{UNWRAP}delete_tombstone_handling_mode = \"rewrite\"\nadd_fields = [\"op\", \"table\", \"source.ts_ms\"]\n"
     );
-    mysql_differential(Some(("unwrap-rewrite", t))).await;
+    mysql_differential(Some(Variant::tail("unwrap-rewrite", &t))).await;
+}
+
+/// Columns left out of the values as Debezium leaves them out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_column_lists_equal_debeziums() {
+    let v = Variant { golden: "columns", source: COLUMNS.into(), tail: String::new() };
+    mysql_differential(Some(v)).await;
 }
 
 /// The differential run on the MySQL-protocol server; `variant` as for
 /// PostgreSQL.
-async fn mysql_differential(variant: Option<(&str, String)>) {
+async fn mysql_differential(variant: Option<Variant>) {
     let _serial = MY_SERIAL.lock().await;
     let server = MyServer::get();
     let base = match server {
         MyServer::MariaDb => "mariadb",
         MyServer::MySql => "mysql",
     };
-    let golden = match &variant {
-        Some((suffix, _)) => format!("{base}-{suffix}"),
-        None => base.to_string(),
-    };
+    let golden = Variant::golden(&variant, base);
     let (ddl, dml) = sql_parts(base);
     let (client, port) = match server {
         MyServer::MariaDb => ("mariadb".to_string(), env("LOGTAP_MYSQL_PORT")),
@@ -493,8 +532,8 @@ async fn mysql_differential(variant: Option<(&str, String)>) {
     let prefix = unique("dzm");
     let dir = tempfile::tempdir().unwrap();
     let config = my_config(&prefix, &["diff"], &start, &dir.path().join("off"), "")
-        + "[record]\nschemas_enable = true\n"
-        + variant.as_ref().map_or("", |(_, toml)| toml.as_str());
+        + "[record]\nschemas_enable = true\n";
+    let config = Variant::apply(&variant, config, "[mysql]\n");
     let l = Logtap::start(dir.path(), &config);
     // Each part up to a `-- @@SYNC@@` line, then a marker row logtap must
     // have sent before the next part runs (see the SQL file).

@@ -9,6 +9,7 @@
 pub mod ack;
 pub mod check;
 pub mod chunks;
+pub mod columns;
 pub mod convert;
 pub mod dblog;
 pub mod decimal;
@@ -27,6 +28,7 @@ pub mod traits;
 pub mod unwrap;
 
 pub use ack::{AckTracker, DeliveryError, DeliveryFailure, Limits, Seq};
+pub use columns::ColumnFilter;
 pub use envelope::{EncodedRecord, Encoder, EnvelopeOptions};
 pub use error::{ErrorKind, Policy};
 pub use event::{ChangeEvent, Op, RecordNames, RowKey, TableId, TransactionBlock};

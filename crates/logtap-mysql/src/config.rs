@@ -83,6 +83,15 @@ pub struct MysqlConfig {
     /// The lists above compiled, at their first use.
     #[serde(skip)]
     pub table_filter: logtap_core::FilterCache,
+    /// Columns to keep in change records' values (`column.include.list`):
+    /// regular expressions matching the whole `database.table.column`, ignoring
+    /// case. Empty: every column. Keys keep their columns, as Debezium's do.
+    #[serde(default)]
+    pub column_include_list: Vec<String>,
+    /// Columns to leave out of change records' values
+    /// (`column.exclude.list`), the same way; not with `column_include_list`.
+    #[serde(default)]
+    pub column_exclude_list: Vec<String>,
     /// A change with a value logtap cannot convert: `fail` (stop at it),
     /// `warn` (log its position, table and key, skip it) or `skip`.
     /// Debezium's `event.processing.failure.handling.mode`.
@@ -218,10 +227,18 @@ impl MysqlConfig {
             ("database_exclude_list", &self.database_exclude_list),
             ("table_include_list", &self.table_include_list),
             ("table_exclude_list", &self.table_exclude_list),
+            ("column_include_list", &self.column_include_list),
+            ("column_exclude_list", &self.column_exclude_list),
         ] {
             for t in list {
                 logtap_core::filter::compile(t).map_err(|e| (field.into(), e.to_string()))?;
             }
+        }
+        if !self.column_include_list.is_empty() && !self.column_exclude_list.is_empty() {
+            return Err((
+                "column_exclude_list".into(),
+                "give column_include_list or column_exclude_list, not both (as Debezium)".into(),
+            ));
         }
         if self.initial_gtid.is_some() && self.initial_binlog.is_some() {
             return Err((

@@ -77,6 +77,15 @@ pub struct PostgresConfig {
     /// The lists above compiled, at their first use.
     #[serde(skip)]
     pub table_filter: logtap_core::FilterCache,
+    /// Columns to keep in change records' values (`column.include.list`):
+    /// regular expressions matching the whole `schema.table.column`, ignoring
+    /// case. Empty: every column. Keys keep their columns, as Debezium's do.
+    #[serde(default)]
+    pub column_include_list: Vec<String>,
+    /// Columns to leave out of change records' values
+    /// (`column.exclude.list`), the same way; not with `column_include_list`.
+    #[serde(default)]
+    pub column_exclude_list: Vec<String>,
     /// Emit `op = "t"` records for TRUNCATE. Debezium skips truncates by
     /// default (`skipped.operations = t`); logtap emits them unless this is false.
     #[serde(default = "default_true")]
@@ -253,10 +262,18 @@ impl PostgresConfig {
             ("postgres.schema_exclude_list", &self.schema_exclude_list),
             ("postgres.table_include_list", &self.table_include_list),
             ("postgres.table_exclude_list", &self.table_exclude_list),
+            ("postgres.column_include_list", &self.column_include_list),
+            ("postgres.column_exclude_list", &self.column_exclude_list),
         ] {
             for t in list {
                 logtap_core::filter::compile(t).map_err(|e| (field.into(), e.to_string()))?;
             }
+        }
+        if !self.column_include_list.is_empty() && !self.column_exclude_list.is_empty() {
+            return Err((
+                "postgres.column_exclude_list".into(),
+                "give column_include_list or column_exclude_list, not both (as Debezium)".into(),
+            ));
         }
         if !(100..=3_600_000).contains(&self.status_interval_ms) {
             return Err((
