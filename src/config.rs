@@ -230,6 +230,21 @@ pub struct RecordConfig {
     /// The topic when `routing = "single"`; defaults to `topic_prefix`.
     #[serde(default)]
     pub single_topic: Option<String>,
+    /// Operations to send no records for (Debezium's `skipped.operations`):
+    /// `c`, `u`, `d`, `t` (or `none`). An update that changes the key is an
+    /// update (its delete and create are skipped with it), as in Debezium;
+    /// snapshot reads cannot be skipped. Empty: every operation (Debezium's
+    /// default skips truncates; PostgreSQL's `emit_truncate` is the other
+    /// way to do that).
+    #[serde(default)]
+    pub skipped_operations: Vec<String>,
+}
+
+impl RecordConfig {
+    /// Whether records of `op` are skipped.
+    pub fn skips(&self, op: logtap_core::Op) -> bool {
+        self.skipped_operations.iter().any(|s| s == op.code())
+    }
 }
 
 impl Default for RecordConfig {
@@ -239,6 +254,7 @@ impl Default for RecordConfig {
             tombstones_on_delete: true,
             routing: Routing::PerTable,
             single_topic: None,
+            skipped_operations: Vec::new(),
         }
     }
 }
@@ -547,6 +563,17 @@ impl RawConfig {
         }
         if let Some(m) = &self.mysql {
             m.validate().map_err(|(f, e)| (format!("mysql.{f}"), e))?;
+        }
+        if let Some(op) = self
+            .record
+            .skipped_operations
+            .iter()
+            .find(|o| !["c", "u", "d", "t", "none"].contains(&o.as_str()))
+        {
+            return Err((
+                "record.skipped_operations".into(),
+                format!("`{op}` is not an operation: give c, u, d, t or none (snapshot reads cannot be skipped)"),
+            ));
         }
         if self.record.routing == Routing::Single
             && self.record.single_topic.as_deref().is_some_and(str::is_empty)
@@ -919,6 +946,18 @@ table_exclude_list = [".*_archive"]"#;
         let bad = format!("{pg}column_exclude_list = [\"public.t.(b\"]");
         let e = load(&MINIMAL.replace("[demo]", &bad), &[]).unwrap_err().to_string();
         assert!(e.contains("postgres.column_exclude_list"), "{e}");
+    }
+
+    #[test]
+    fn skipped_operations_are_debeziums_codes() {
+        let ok = load(&format!("{MINIMAL}[record]\nskipped_operations = [\"u\", \"d\"]\n"), &[]);
+        let ok = ok.unwrap();
+        assert!(
+            ok.record.skips(logtap_core::Op::Update) && !ok.record.skips(logtap_core::Op::Create)
+        );
+        let e = load(&format!("{MINIMAL}[record]\nskipped_operations = [\"r\"]\n"), &[]);
+        let e = e.unwrap_err().to_string();
+        assert!(e.contains("record.skipped_operations") && e.contains("`r`"), "{e}");
     }
 
     #[test]

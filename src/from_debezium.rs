@@ -319,14 +319,16 @@ fn special(
         if source == Source::Postgres {
             sections.entry("postgres").or_default().push(format!("emit_truncate = {}", !truncate));
         }
-        let rest: Vec<&&str> = ops.iter().filter(|o| **o != "t" && **o != "none").collect();
+        let rest: Vec<String> = ops
+            .iter()
+            .filter(|o| ["c", "u", "d"].contains(o))
+            .map(|o| toml::Value::String(o.to_string()).to_string())
+            .collect();
         if !rest.is_empty() {
-            t.not_carried.push((
-                "skipped.operations".into(),
-                format!(
-                    "skipping {rest:?} is not built (logtap sends every create, update and delete)"
-                ),
-            ));
+            sections
+                .entry("record")
+                .or_default()
+                .push(format!("skipped_operations = [{}]", rest.join(", ")));
         }
     }
     for k in ["bootstrap.servers", "debezium.sink.kafka.producer.bootstrap.servers"] {
@@ -484,9 +486,8 @@ debezium.source.include.schema.changes=false
         assert!(t.toml.contains("[[transform]]"), "{}", t.toml);
         assert_eq!(cfg.transforms.len(), 1);
         assert_eq!(pg.column_exclude_list, ["inventory.customers.ssn"]);
-        for k in
-            ["value.converter", "skipped.operations", "database.server.id", "tasks.max", "name"]
-        {
+        assert_eq!(cfg.record.skipped_operations, ["d"], "t is emit_truncate = false");
+        for k in ["value.converter", "database.server.id", "tasks.max", "name"] {
             assert!(why.contains_key(k), "{k} not listed: {why:?}");
         }
         assert!(why["value.converter"].contains("Avro"));

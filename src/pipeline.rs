@@ -27,6 +27,12 @@ pub struct PipelineParts<'a> {
     pub encoder: Encoder,
     /// Columns left out of the values (`column.*.list`), if any.
     pub columns: Option<logtap_core::ColumnFilter>,
+    /// Operations sent as no record (`skipped.operations`).
+    pub skipped: Vec<logtap_core::Op>,
+    /// Whether both halves of an update that changed the key are skipped
+    /// as an update (Debezium's MySQL and MariaDB connectors), rather than
+    /// each as its own operation (its PostgreSQL connector).
+    pub skip_key_changes_as_updates: bool,
     pub router: Router,
     pub tracker: SharedTracker,
     pub offsets: std::sync::Arc<dyn OffsetStore>,
@@ -331,6 +337,18 @@ async fn take_ready_checkpoints<S: Source>(source: &mut S, parts: &PipelineParts
     }
 }
 
+/// Whether `item` is a change whose operation is skipped: no record, its
+/// position passes with the checkpoint that follows it.
+fn item_skipped(item: &SourceItem, parts: &PipelineParts<'_>) -> bool {
+    let SourceItem::Change(e) = item else { return false };
+    let op = if parts.skip_key_changes_as_updates && e.is_key_change_half() {
+        logtap_core::Op::Update
+    } else {
+        e.op
+    };
+    parts.skipped.contains(&op)
+}
+
 /// The heartbeat topic when the next heartbeat is due; never without one.
 async fn next_heartbeat(heartbeat: &mut Option<(String, tokio::time::Interval)>) -> String {
     match heartbeat {
@@ -357,6 +375,7 @@ async fn handle<K: Sink>(
     parts: &PipelineParts<'_>,
 ) -> Result<(), PipelineError> {
     match item {
+        SourceItem::Change(_) if item_skipped(&item, parts) => Ok(()),
         SourceItem::Change(mut event) => {
             if let Some(columns) = &parts.columns {
                 columns.apply(&mut event);

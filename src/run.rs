@@ -8,8 +8,8 @@ use crate::store::open_offsets;
 use crate::{demo, stdout_sink};
 use anyhow::{Context, Result};
 use logtap_core::{
-    Encoder, EnvelopeOptions, ErrorKind, Limits, OffsetStore, PipelineError, Policy, SharedTracker,
-    Source,
+    Encoder, EnvelopeOptions, ErrorKind, Limits, OffsetStore, Op, PipelineError, Policy,
+    SharedTracker, Source,
 };
 use logtap_kafka::{KafkaSink, Router};
 use logtap_postgres::PostgresSource;
@@ -181,6 +181,11 @@ async fn run_once(
             logtap_core::ColumnFilter::new(include, exclude, loosen_keys)
                 .map_err(|e| PipelineError::config(e.to_string()))?
         },
+        skipped: [Op::Create, Op::Update, Op::Delete, Op::Truncate]
+            .into_iter()
+            .filter(|&op| cfg.record.skips(op))
+            .collect(),
+        skip_key_changes_as_updates: matches!(cfg.source, SourceConfig::Mysql(_)),
         router,
         tracker: tracker.clone(),
         offsets: offsets.clone(),

@@ -194,6 +194,14 @@ pub struct ChangeEvent {
     pub position: SourcePosition,
 }
 
+impl ChangeEvent {
+    /// Whether this is one half (the delete or the create) of an update
+    /// that changed the key (see [`key_change_headers`]).
+    pub fn is_key_change_half(&self) -> bool {
+        self.headers.iter().any(|(k, _)| k == "__debezium.newkey" || k == "__debezium.oldkey")
+    }
+}
+
 /// A record that is not a row change: Debezium's schema-change records,
 /// written to the topic named by the topic prefix alone, key and value
 /// built by the source.
