@@ -160,4 +160,32 @@ pub enum OffsetsAction {
         #[arg(long, value_name = "NAME", requires = "from_debezium")]
         connector: Option<String>,
     },
+    /// Print this config's stored position (and the server's, as `status`).
+    Show {
+        /// Path to logtap.toml.
+        #[arg(short, long, default_value = "logtap.toml")]
+        config: PathBuf,
+    },
+    /// Store a position given by hand, after checking the server can send
+    /// the changes from there (the slot holds it; the binlog still has it).
+    /// `run` then starts there: PostgreSQL with the transactions committing
+    /// after --lsn, MySQL/MariaDB at --gtid-set or --file/--pos. Replaces
+    /// the stored position (printed first). Stop logtap first.
+    Set {
+        /// Path to logtap.toml.
+        #[arg(short, long, default_value = "logtap.toml")]
+        config: PathBuf,
+        /// PostgreSQL: an LSN such as 0/1A2B3C4.
+        #[arg(long, value_name = "LSN", conflicts_with_all = ["gtid_set", "file"])]
+        lsn: Option<String>,
+        /// MySQL: a GTID set (uuid:1-42); MariaDB: a GTID position (0-1-42).
+        #[arg(long, value_name = "GTIDS", conflicts_with = "file")]
+        gtid_set: Option<String>,
+        /// MySQL/MariaDB: a binlog file the server keeps ...
+        #[arg(long, value_name = "FILE", requires = "pos")]
+        file: Option<String>,
+        /// ... and the position of an event in it.
+        #[arg(long, value_name = "POS", requires = "file")]
+        pos: Option<u64>,
+    },
 }

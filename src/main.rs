@@ -144,6 +144,16 @@ async fn dispatch(cli: Cli) -> Result<()> {
             };
             offsets_cmd::import_from_debezium(&cfg, &from, connector.as_deref()).await
         }
+        Command::Offsets { action: cli::OffsetsAction::Show { config } } => {
+            offsets_cmd::show(&Config::load(&config)?).await
+        }
+        Command::Offsets {
+            action: cli::OffsetsAction::Set { config, lsn, gtid_set, file, pos },
+        } => {
+            let cfg = Config::load(&config)?;
+            let at = offsets_cmd::GivenPosition { lsn, gtid_set, file: file.zip(pos) };
+            offsets_cmd::set(&cfg, at).await
+        }
         Command::Snapshot { config, tables, filter, stop } => {
             snapshot::snapshot(&Config::load(&config)?, &tables, filter.as_deref(), stop).await
         }

@@ -1,7 +1,9 @@
 //! `logtap offsets export/import`: copy positions between stores (sled to
 //! Kafka, and back), and take over a Debezium connector's stored position
 //! (`import --from-debezium`), so logtap goes on after the last change
-//! Debezium committed, with no gap and no snapshot.
+//! Debezium committed, with no gap and no snapshot. `offsets show/set`:
+//! print the stored position, or reposition by hand after the server said
+//! it can send the changes from there.
 
 use crate::config::{Config, SourceConfig};
 use crate::store::open_offsets;
@@ -42,6 +44,99 @@ pub async fn import(cfg: &Config) -> Result<()> {
     }
     say!("{n} position(s) imported into {}", cfg.offsets.describe());
     Ok(())
+}
+
+/// Prints this config's stored position, as text and as the JSON line
+/// `export` prints.
+pub async fn show(cfg: &Config) -> Result<()> {
+    let offsets = open_offsets(cfg, false, false).await?;
+    match offsets.load(&cfg.topic_prefix)? {
+        Some(offset) => {
+            say!("`{}` is stored at {}", cfg.topic_prefix, offset.position);
+            let line = Line { source: cfg.topic_prefix.clone(), offset };
+            println!("{}", serde_json::to_string(&line)?);
+        }
+        None => say!(
+            "no position stored for `{}` in {}: `run` starts as [snapshot] mode says",
+            cfg.topic_prefix,
+            cfg.offsets.describe()
+        ),
+    }
+    Ok(())
+}
+
+/// The position `offsets set` was given.
+pub struct GivenPosition {
+    pub lsn: Option<String>,
+    pub gtid_set: Option<String>,
+    pub file: Option<(String, u64)>,
+}
+
+/// Checks `at` against the server, then stores it in place of the stored
+/// position (which is printed, to go back to).
+pub async fn set(cfg: &Config, at: GivenPosition) -> Result<()> {
+    let position = checked_position(cfg, at).await?;
+    let offsets = open_offsets(cfg, false, true).await?;
+    let previous = offsets.load(&cfg.topic_prefix)?;
+    if let Some(p) = &previous {
+        say!("`{}` was stored at {}", cfg.topic_prefix, p.position);
+        if p.snapshot.is_some() {
+            say!("the snapshot in progress there is abandoned (start one again with `logtap snapshot`)");
+        }
+    }
+    let offset = logtap_core::StoredOffset {
+        position: position.clone(),
+        source_id: previous.and_then(|p| p.source_id),
+        snapshot: None,
+        updated_at_ms: now_ms(),
+    };
+    offsets.store(&cfg.topic_prefix, &offset)?;
+    say!("stored {position} for `{}`: `logtap run` starts there", cfg.topic_prefix);
+    Ok(())
+}
+
+/// The position `at` names for this config's source, once its server said
+/// it can send the changes from there.
+async fn checked_position(cfg: &Config, at: GivenPosition) -> Result<SourcePosition> {
+    let mysql = |file: String, pos: u64, gtid_set: Option<String>| SourcePosition::Mysql {
+        file,
+        pos,
+        gtid_set,
+        skip_events: 0,
+        skip_rows: 0,
+        debezium_events: false,
+    };
+    Ok(match (&cfg.source, at) {
+        (SourceConfig::Postgres(pg), GivenPosition { lsn: Some(text), .. }) => {
+            let lsn: logtap_core::Lsn = text
+                .parse()
+                .map_err(|_| anyhow::anyhow!("--lsn `{text}` is not an LSN (e.g. 0/1A2B3C4)"))?;
+            logtap_postgres::takeover::check_reposition(pg, lsn).await?;
+            SourcePosition::Postgres { lsn, tx: None }
+        }
+        (SourceConfig::Mysql(my), GivenPosition { gtid_set: Some(g), file: None, .. }) => {
+            logtap_mysql::reposition::check_position(my, "", 4, Some(&g)).await?;
+            mysql(String::new(), 4, Some(g))
+        }
+        (
+            SourceConfig::Mysql(my),
+            GivenPosition { file: Some((file, pos)), gtid_set: None, .. },
+        ) => {
+            logtap_mysql::reposition::check_position(my, &file, pos, None).await?;
+            mysql(file, pos, None)
+        }
+        (SourceConfig::Postgres(_), _) => bail!("a PostgreSQL position is an LSN: give --lsn"),
+        (SourceConfig::Mysql(_), _) => {
+            bail!("a MySQL/MariaDB position is --gtid-set, or --file with --pos")
+        }
+        (SourceConfig::Demo(_), _) => bail!("the demo source has no server position to set"),
+    })
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// Where a Debezium deployment keeps its offsets.
@@ -99,9 +194,7 @@ pub async fn import_from_debezium(
         position: imported.clone(),
         source_id: None,
         snapshot: None,
-        updated_at_ms: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64),
+        updated_at_ms: now_ms(),
     };
     offsets.store(&cfg.topic_prefix, &offset)?;
     say!(

@@ -824,3 +824,59 @@ async fn the_heartbeat_action_query_runs_on_the_source_each_interval() {
     assert_eq!(ns, (1..=ns.len() as i64).collect::<Vec<_>>(), "{log}");
     f.drop_db().await;
 }
+
+/// `offsets set` repositions by GTID and by file/position once the server
+/// said it has the binlog there: the change before the position is not
+/// sent, the one after it is. A file the server does not keep, an offset
+/// inside an event and a GTID ahead of the server are refused, and leave
+/// the stored position as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offsets_set_repositions_where_the_server_has_the_binlog() {
+    let f = MyFixture::new("myset", &["CREATE TABLE t (id int PRIMARY KEY)"]).await;
+    let topic = f.topic("t");
+    let mut root = my_root(Some(&f.db)).await;
+    let l = f.start("", "");
+    q(&mut root, "INSERT INTO t VALUES (1)").await;
+    read_at_least(&topic, 1, Duration::from_secs(60));
+    let config = l.config.clone();
+    l.stop();
+    q(&mut root, "INSERT INTO t VALUES (2)").await;
+    let at = common::binlog_point(&mut root).await;
+    q(&mut root, "INSERT INTO t VALUES (3)").await;
+    let cli = |sub: &str| common::logtap_cli(sub, &config);
+    let stored = cli("offsets show").1;
+    let ahead = match MyServer::get() {
+        MyServer::MariaDb => "0-1-999999999".to_string(),
+        MyServer::MySql => format!("{}:1-999999999", at.gtid.split(':').next().unwrap().trim()),
+    };
+    for (bad, why) in [
+        ("--file nosuch-bin.000001 --pos 4".to_string(), "has no binlog file"),
+        (format!("--file {} --pos {}", at.file, at.pos - 1), "not where an event starts"),
+        (format!("--gtid-set {ahead}"), "ahead of the server"),
+    ] {
+        let (ok, out) = cli(&format!("offsets set {bad}"));
+        assert!(!ok && out.contains(why) && out.contains("nothing was stored"), "{bad}: {out}");
+        assert_eq!(cli("offsets show").1, stored, "{bad} changed the stored position");
+    }
+    let ids = |got: &[Got]| -> Vec<i64> {
+        got.iter()
+            .filter(|g| g.value.is_some())
+            .filter_map(|g| g.value_json()["after"]["id"].as_i64())
+            .collect()
+    };
+    // By GTID: 2 is before the position, 3 after it.
+    let gtids: String = at.gtid.split_whitespace().collect();
+    let (ok, out) = cli(&format!("offsets set --gtid-set {gtids}"));
+    assert!(ok, "{out}");
+    let l = f.start("", "");
+    let got = read_topic_until(&topic, Duration::from_secs(60), |g| ids(g).contains(&3));
+    l.stop();
+    assert_eq!(ids(&got), [1, 3], "by GTID");
+    // By file and position: back to the same point, so 3 comes again.
+    let (ok, out) = cli(&format!("offsets set --file {} --pos {}", at.file, at.pos));
+    assert!(ok && out.contains("was stored at"), "{out}");
+    let l = f.start("", "");
+    let got = read_topic_until(&topic, Duration::from_secs(60), |g| ids(g).len() == 3);
+    let log = l.stop();
+    assert_eq!(ids(&got), [1, 3, 3], "by file and position:\n{log}");
+}

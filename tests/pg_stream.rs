@@ -1041,3 +1041,47 @@ async fn debezium_style_patterns_choose_the_published_and_captured_tables() {
     }
     drop_slot(&pg, &p).await;
 }
+
+/// `offsets set --lsn` repositions once the slot said it can serve the
+/// position: the transaction committed before it is not sent, the one
+/// after it is. An LSN the slot has confirmed past (a slot never goes
+/// back), one past the end of the WAL and a malformed one are refused and
+/// leave the stored position as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offsets_set_repositions_where_the_slot_can_serve() {
+    let f = PgFixture::new("pgset", "id int PRIMARY KEY").await;
+    let (t, topic) = (f.table.clone(), f.topic());
+    let config = f.dir.path().join("logtap.toml");
+    let l = f.start();
+    f.pg.batch_execute(&format!("INSERT INTO {t} VALUES (1)")).await.unwrap();
+    read_at_least(&topic, 1, Duration::from_secs(60));
+    l.stop();
+    f.pg.batch_execute(&format!("INSERT INTO {t} VALUES (2)")).await.unwrap();
+    let lsn: String =
+        f.pg.query_one("SELECT pg_current_wal_insert_lsn()::text", &[]).await.unwrap().get(0);
+    f.pg.batch_execute(&format!("INSERT INTO {t} VALUES (3)")).await.unwrap();
+    let cli = |sub: &str| common::logtap_cli(sub, &config);
+    let stored = cli("offsets show").1;
+    for (bad, why) in [
+        ("0/1", "never goes back"),
+        ("FFFFFFF/0", "past the end of the WAL"),
+        ("nonsense", "is not an LSN"),
+    ] {
+        let (ok, out) = cli(&format!("offsets set --lsn {bad}"));
+        assert!(!ok && out.contains(why), "{bad}: {out}");
+        assert_eq!(cli("offsets show").1, stored, "{bad} changed the stored position");
+    }
+    let (ok, out) = cli(&format!("offsets set --lsn {lsn}"));
+    assert!(ok && out.contains("was stored at"), "{out}");
+    let l = f.start();
+    let ids = |got: &[Got]| -> Vec<i64> {
+        got.iter()
+            .filter(|g| g.value.is_some())
+            .filter_map(|g| g.value_json()["after"]["id"].as_i64())
+            .collect()
+    };
+    let got = read_topic_until(&topic, Duration::from_secs(60), |g| ids(g).contains(&3));
+    let log = l.stop();
+    assert_eq!(ids(&got), [1, 3], "{log}");
+    common::drop_slot(&f.pg, &f.prefix.to_lowercase()).await;
+}

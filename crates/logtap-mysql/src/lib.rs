@@ -19,6 +19,7 @@ pub mod config;
 pub mod conn;
 pub mod ddl;
 mod machine;
+pub mod reposition;
 pub mod schema_change;
 pub mod snapshot;
 pub mod source;

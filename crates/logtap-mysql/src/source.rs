@@ -136,7 +136,9 @@ impl MysqlSource {
         {
             let files = conn::binlog_files(&cfg, &mut sql).await?;
             let other = stored_id.filter(|old| *old != source_id);
-            if !files.contains(file) || other.is_some() {
+            // A position set by GTID alone (`offsets set --gtid-set`) names
+            // no file: the GTID set is checked when it is stored and read.
+            if (!file.is_empty() && !files.contains(file)) || other.is_some() {
                 let why = match other {
                     Some(old) => format!("the stored position was taken from another server ({old}; this is {source_id})"),
                     None => format!("the server no longer has binlog file {file} of the stored position (purged)"),
