@@ -30,6 +30,7 @@ use crate::catalog::TableCatalog;
 use crate::config::MysqlConfig;
 use crate::conn::Flavor;
 use crate::ddl::{self, ChangeKind, Ddl};
+use crate::query::{classify_query, Query};
 use crate::schema_change::SchemaChangeSchemas;
 use crate::types::{column_schema, table_columns, ColumnConversion, ColumnType, TableColumns};
 use logtap_binlog::{
@@ -436,17 +437,13 @@ impl BinlogMachine {
                 let text = q.query();
                 let thread = i64::from(q.thread_id());
                 let text = text.trim();
-                let upper = text.get(..text.len().min(16)).unwrap_or("").to_ascii_uppercase();
-                let xa_start = upper.starts_with("XA START") || upper.starts_with("XA BEGIN");
-                // MySQL 8.0.21+ logs CREATE TABLE ... SELECT as one
-                // transaction opened by the CREATE statement itself.
-                let opens = text.eq_ignore_ascii_case("BEGIN")
-                    || xa_start
-                    || (text.len() > 17
-                        && text
-                            .get(text.len() - 17..)
-                            .is_some_and(|t| t.eq_ignore_ascii_case("START TRANSACTION"))
-                        && self.tx.as_ref().is_some_and(|t| !t.open));
+                let kind = classify_query(text);
+                let xa_start = kind == Query::Begin { xa: true };
+                let opens = match kind {
+                    Query::Begin { .. } => true,
+                    Query::OpensGroup => self.tx.as_ref().is_some_and(|t| !t.open),
+                    Query::End | Query::Other => false,
+                };
                 if opens {
                     if self.tx.is_none() {
                         self.begin(None, event_start, false, false)?;
@@ -459,9 +456,7 @@ impl BinlogMachine {
                             tx.prepared_xa = true;
                         }
                     }
-                } else if text.eq_ignore_ascii_case("COMMIT")
-                    || text.eq_ignore_ascii_case("ROLLBACK")
-                {
+                } else if kind == Query::End {
                     self.commit(end_pos);
                 } else if self.tx.as_ref().is_some_and(|t| t.open) {
                     // A statement inside an open transaction (SAVEPOINT,
