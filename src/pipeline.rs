@@ -172,7 +172,7 @@ pub async fn run<S: Source, K: Sink>(
             }
         }
         if let Some(f) = parts.tracker.failure() {
-            let mut e = PipelineError::from_delivery(&f, "");
+            let mut e = f.to_error("");
             e.message.push_str("; stopping at the last acknowledged position");
             break Err(e);
         }

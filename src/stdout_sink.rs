@@ -30,11 +30,7 @@ fn embed(bytes: &Option<Vec<u8>>) -> Value {
 
 impl Sink for StdoutSink {
     async fn send(&mut self, record: SinkRecord) -> Result<(), PipelineError> {
-        let seq = self
-            .tracker
-            .register(record.payload_len())
-            .await
-            .map_err(|f| PipelineError::from_delivery(&f, ""))?;
+        let seq = self.tracker.register(record.payload_len()).await.map_err(|f| f.to_error(""))?;
         let mut line = Map::new();
         line.insert("topic".into(), Value::String(record.topic.clone()));
         line.insert("key".into(), embed(&record.key));

@@ -19,7 +19,7 @@
 //! A single record larger than `max_bytes` is admitted only when nothing else
 //! is in flight, so it cannot deadlock the pipeline.
 
-use crate::error::ErrorKind;
+use crate::error::{ErrorKind, PipelineError};
 use crate::traits::Checkpoint;
 use std::collections::VecDeque;
 
@@ -64,6 +64,13 @@ pub struct DeliveryFailure {
     /// acknowledging while Kafka went on answering it (see
     /// [`AckTracker::give_up_oldest`]).
     pub given_up: bool,
+}
+
+impl DeliveryFailure {
+    /// The pipeline's error for this failure, of its kind, after `context`.
+    pub fn to_error(&self, context: &str) -> PipelineError {
+        PipelineError::new(self.kind, format!("{context}{}", self.error))
+    }
 }
 
 /// Why a record was not delivered.

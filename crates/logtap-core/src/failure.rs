@@ -12,7 +12,7 @@
 //! whatever the mode.
 
 use crate::error::ErrorKind;
-use crate::traits::PipelineError;
+use crate::error::PipelineError;
 use serde::Deserialize;
 
 /// Debezium's `event.processing.failure.handling.mode`.

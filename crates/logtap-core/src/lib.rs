@@ -30,7 +30,7 @@ pub mod unwrap;
 pub use ack::{AckTracker, DeliveryError, DeliveryFailure, Limits, Seq};
 pub use columns::ColumnFilter;
 pub use envelope::{EncodedRecord, Encoder, EnvelopeOptions};
-pub use error::{ErrorKind, Policy};
+pub use error::{ErrorKind, PipelineError, Policy};
 pub use event::{ChangeEvent, Op, RecordNames, RowKey, TableId, TransactionBlock};
 pub use failure::FailureHandling;
 pub use filter::{FilterCache, FilterError, NameFilter};
@@ -40,6 +40,6 @@ pub use secret::Secret;
 pub use shared::SharedTracker;
 pub use snapshot::{SnapshotConfig, SnapshotMode, SnapshotPlan};
 pub use traits::{
-    Checkpoint, OffsetError, OffsetStore, PipelineError, Sink, SinkRecord, SnapshotProgress,
-    Source, SourceItem, StoredOffset,
+    Checkpoint, OffsetError, OffsetStore, Sink, SinkRecord, SnapshotProgress, Source, SourceItem,
+    StoredOffset,
 };

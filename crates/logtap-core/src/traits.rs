@@ -2,74 +2,12 @@
 //! deliver records and acknowledge them through the shared tracker, and the
 //! offset store keeps the committed position across restarts.
 
-use crate::error::{ErrorKind, Policy};
+use crate::error::{ErrorKind, PipelineError};
 use crate::event::ChangeEvent;
 use crate::position::SourcePosition;
 use serde::{Deserialize, Serialize};
 use std::future::Future;
 use std::time::Duration;
-
-/// An error from a source or sink, classified once where it is raised
-/// (see [`crate::error`] for the kinds and the policy table).
-#[derive(Debug, thiserror::Error)]
-#[error("{message}")]
-pub struct PipelineError {
-    pub kind: ErrorKind,
-    pub message: String,
-    /// A fix for this error in particular, where the kind's own fix text
-    /// would not be true (the same SQLSTATE names different missing
-    /// objects; only the place that raised it knows which).
-    pub fix: Option<String>,
-    #[source]
-    pub cause: Option<Box<dyn std::error::Error + Send + Sync>>,
-}
-
-impl PipelineError {
-    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        PipelineError { kind, message: message.into(), fix: None, cause: None }
-    }
-    /// A setting of logtap's configuration is wrong.
-    pub fn config(message: impl Into<String>) -> Self {
-        PipelineError::new(ErrorKind::Config, message)
-    }
-    /// A lost or refused connection, worth a retry.
-    pub fn connection(message: impl Into<String>) -> Self {
-        PipelineError::new(ErrorKind::Connection, message)
-    }
-    /// Bytes from the server that do not decode.
-    pub fn decode(message: impl Into<String>) -> Self {
-        PipelineError::new(ErrorKind::Decode, message)
-    }
-    /// A logtap bug.
-    pub fn internal(message: impl Into<String>) -> Self {
-        PipelineError::new(ErrorKind::Internal, message)
-    }
-    /// The error for a failed delivery, of the kind the failure was.
-    pub fn from_delivery(f: &crate::ack::DeliveryFailure, context: &str) -> Self {
-        PipelineError::new(f.kind, format!("{context}{}", f.error))
-    }
-
-    pub fn with_cause(mut self, cause: impl std::error::Error + Send + Sync + 'static) -> Self {
-        self.cause = Some(Box::new(cause));
-        self
-    }
-
-    /// Replaces the kind's fix text with one for this error.
-    pub fn with_fix(mut self, fix: impl Into<String>) -> Self {
-        self.fix = Some(fix.into());
-        self
-    }
-
-    /// What the operator can do: this error's own fix, else its kind's.
-    pub fn fix(&self) -> &str {
-        self.fix.as_deref().unwrap_or(self.kind.fix())
-    }
-
-    /// What the run loop does about it.
-    pub fn policy(&self) -> Policy {
-        self.kind.policy()
-    }
-}
 
 impl From<OffsetError> for PipelineError {
     fn from(e: OffsetError) -> Self {

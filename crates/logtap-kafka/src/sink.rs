@@ -208,7 +208,7 @@ impl Sink for KafkaSink {
             .tracker
             .register(record.payload_len())
             .await
-            .map_err(|f| PipelineError::from_delivery(&f, "not sending more: an earlier "))?;
+            .map_err(|f| f.to_error("not sending more: an earlier "))?;
         if self.stuck.holds() {
             return Ok(());
         }
@@ -274,7 +274,7 @@ impl Sink for KafkaSink {
             .await
             .map_err(|e| PipelineError::internal(format!("flush task failed: {e}")))?;
         if let Some(f) = self.tracker.failure() {
-            return Err(PipelineError::from_delivery(&f, ""));
+            return Err(f.to_error(""));
         }
         flushed.map_err(|e| {
             PipelineError::new(

@@ -42,7 +42,8 @@ use logtap_core::event::{
     RecordNames, SnapshotMarker, SourceCommon, TableId,
 };
 use logtap_core::schema::{Field, Schema, Struct, Value};
-use logtap_core::traits::{PipelineError, SourceItem};
+use logtap_core::traits::SourceItem;
+use logtap_core::PipelineError;
 use logtap_core::{Checkpoint, SourcePosition};
 use mysql_async::binlog::events::{Event, EventData, RowsEventData, TableMapEvent};
 use mysql_async::binlog::EventType;
