@@ -38,7 +38,7 @@ use logtap_core::Secret;
 use postgres_protocol::message::backend::Message;
 use postgres_protocol::message::frontend;
 use std::time::Duration;
-use stream::{message_name, stream_notice, Incoming, ReadHalf, WriteHalf};
+use stream::{between_data, Incoming, ReadHalf, WriteHalf};
 use tls::{negotiate_tls, tls_server_end_point, Negotiated};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
@@ -177,14 +177,19 @@ impl WalSender {
         self.tls_version
     }
 
-    /// Runs one replication command or query; returns its rows as text.
-    pub async fn simple_query(&mut self, sql: &str) -> Result<TextRows, WalSenderError> {
+    /// Sends `sql` as a simple Query message.
+    async fn send_query(&mut self, sql: &str) -> Result<(), WalSenderError> {
         let mut buf = BytesMut::new();
         frontend::query(sql, &mut buf).map_err(|e| WalSenderError::Protocol {
             context: "encoding query",
             what: e.to_string(),
         })?;
-        self.writer.write(&buf).await?;
+        self.writer.write(&buf).await
+    }
+
+    /// Runs one replication command or query; returns its rows as text.
+    pub async fn simple_query(&mut self, sql: &str) -> Result<TextRows, WalSenderError> {
+        self.send_query(sql).await?;
         let mut rows = Vec::new();
         let mut error = None;
         loop {
@@ -224,28 +229,11 @@ impl WalSender {
         mut self,
         sql: &str,
     ) -> Result<(Reader, Writer), WalSenderError> {
-        let mut buf = BytesMut::new();
-        frontend::query(sql, &mut buf).map_err(|e| WalSenderError::Protocol {
-            context: "encoding query",
-            what: e.to_string(),
-        })?;
-        self.writer.write(&buf).await?;
+        self.send_query(sql).await?;
         loop {
             match self.reader.next().await? {
                 Incoming::CopyBothResponse => return Ok((self.reader, self.writer)),
-                Incoming::Msg(Message::ErrorResponse(body)) => return Err(server_error(&body)),
-                Incoming::Msg(Message::NoticeResponse(body)) => {
-                    if let Some(e) = stream_notice(&body) {
-                        return Err(e);
-                    }
-                }
-                Incoming::Msg(Message::ParameterStatus(_)) => {}
-                Incoming::Msg(other) => {
-                    return Err(WalSenderError::Protocol {
-                        context: "starting replication",
-                        what: message_name(&other).into(),
-                    })
-                }
+                Incoming::Msg(other) => between_data(other, "starting replication")?,
             }
         }
     }

@@ -92,19 +92,7 @@ impl Reader {
                 Incoming::Msg(
                     Message::CopyDone | Message::CommandComplete(_) | Message::ReadyForQuery(_),
                 ) => return Ok(None),
-                Incoming::Msg(Message::ErrorResponse(body)) => return Err(server_error(&body)),
-                Incoming::Msg(Message::NoticeResponse(body)) => {
-                    if let Some(e) = stream_notice(&body) {
-                        return Err(e);
-                    }
-                }
-                Incoming::Msg(Message::ParameterStatus(_)) => {}
-                Incoming::Msg(other) => {
-                    return Err(WalSenderError::Protocol {
-                        context: "during replication",
-                        what: message_name(&other).into(),
-                    })
-                }
+                Incoming::Msg(other) => between_data(other, "during replication")?,
                 Incoming::CopyBothResponse => {
                     return Err(WalSenderError::Protocol {
                         context: "during replication",
@@ -133,6 +121,19 @@ pub(super) fn stream_notice(
             None
         }
         _ => None,
+    }
+}
+
+/// A message other than the ones a caller waits for while streaming or
+/// starting to: an error ends it, a notice is logged (or ends it, see
+/// [`stream_notice`]), a parameter change is skipped, anything else is a
+/// protocol error in `context`.
+pub(super) fn between_data(m: Message, context: &'static str) -> Result<(), WalSenderError> {
+    match m {
+        Message::ErrorResponse(body) => Err(server_error(&body)),
+        Message::NoticeResponse(body) => stream_notice(&body).map_or(Ok(()), Err),
+        Message::ParameterStatus(_) => Ok(()),
+        other => Err(WalSenderError::Protocol { context, what: message_name(&other).into() }),
     }
 }
 
