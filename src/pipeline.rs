@@ -201,7 +201,8 @@ pub async fn run<S: Source, K: Sink>(
 /// `after` while Kafka answers the producer's own metadata requests without
 /// a break is no outage but a producer that will not move again (seen once
 /// in many broker pauses). Only the answered part counts, so a producer
-/// just back from an outage of any length gets the whole allowance. The oldest record is given up
+/// just back from an outage of any length gets the whole allowance. The
+/// oldest record is given up
 /// ([`SharedTracker::give_up_oldest`]): the attempt ends, the requests in
 /// flight are voided (the broker has answered them, see `KafkaSink::flush`)
 /// and the restart sends everything after the stored position again with a
