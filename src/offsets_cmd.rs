@@ -9,6 +9,7 @@ use crate::config::{Config, SourceConfig};
 use crate::store::open_offsets;
 use anyhow::{bail, Context, Result};
 use logtap_core::SourcePosition;
+use logtap_mysql::reposition::Given;
 use logtap_offsets::debezium::{self, DebeziumConnector};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -88,7 +89,7 @@ pub async fn set(cfg: &Config, at: GivenPosition) -> Result<()> {
         position: position.clone(),
         source_id: previous.and_then(|p| p.source_id),
         snapshot: None,
-        updated_at_ms: now_ms(),
+        updated_at_ms: logtap_core::event::now_us() / 1000,
     };
     offsets.store(&cfg.topic_prefix, &offset)?;
     say!("stored {position} for `{}`: `logtap run` starts there", cfg.topic_prefix);
@@ -115,14 +116,14 @@ async fn checked_position(cfg: &Config, at: GivenPosition) -> Result<SourcePosit
             SourcePosition::Postgres { lsn, tx: None }
         }
         (SourceConfig::Mysql(my), GivenPosition { gtid_set: Some(g), file: None, .. }) => {
-            logtap_mysql::reposition::check_position(my, "", 4, Some(&g)).await?;
+            logtap_mysql::reposition::check_position(my, Given::Gtids(&g)).await?;
             mysql(String::new(), 4, Some(g))
         }
         (
             SourceConfig::Mysql(my),
             GivenPosition { file: Some((file, pos)), gtid_set: None, .. },
         ) => {
-            logtap_mysql::reposition::check_position(my, &file, pos, None).await?;
+            logtap_mysql::reposition::check_position(my, Given::File(&file, pos)).await?;
             mysql(file, pos, None)
         }
         (SourceConfig::Postgres(_), _) => bail!("a PostgreSQL position is an LSN: give --lsn"),
@@ -131,12 +132,6 @@ async fn checked_position(cfg: &Config, at: GivenPosition) -> Result<SourcePosit
         }
         (SourceConfig::Demo(_), _) => bail!("the demo source has no server position to set"),
     })
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// Where a Debezium deployment keeps its offsets.
@@ -194,7 +189,7 @@ pub async fn import_from_debezium(
         position: imported.clone(),
         source_id: None,
         snapshot: None,
-        updated_at_ms: now_ms(),
+        updated_at_ms: logtap_core::event::now_us() / 1000,
     };
     offsets.store(&cfg.topic_prefix, &offset)?;
     say!(

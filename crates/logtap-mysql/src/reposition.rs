@@ -8,20 +8,23 @@ use crate::conn::{self, Flavor};
 use logtap_core::{ErrorKind, PipelineError};
 use mysql_async::prelude::Queryable;
 
-/// Checks that the server has the binlog from `file`:`pos`, or from
-/// `gtid_set` when given (the position logtap resumes at).
-pub async fn check_position(
-    cfg: &MysqlConfig,
-    file: &str,
-    pos: u64,
-    gtid_set: Option<&str>,
-) -> Result<(), PipelineError> {
+/// A position given by hand.
+#[derive(Debug, Clone, Copy)]
+pub enum Given<'a> {
+    /// A MySQL GTID set or a MariaDB GTID position.
+    Gtids(&'a str),
+    /// A binlog file and the offset of an event in it.
+    File(&'a str, u64),
+}
+
+/// Checks that the server has the binlog from `at` (where logtap resumes).
+pub async fn check_position(cfg: &MysqlConfig, at: Given<'_>) -> Result<(), PipelineError> {
     let mut c = conn::connect(cfg).await?;
     let info = conn::server_info(cfg, &mut c).await?;
-    let checked = match (gtid_set, info.flavor) {
-        (Some(g), Flavor::Mysql) => check_mysql_gtids(cfg, &mut c, g).await,
-        (Some(g), Flavor::Mariadb) => check_mariadb_gtids(cfg, &mut c, g).await,
-        (None, _) => check_file(cfg, &mut c, file, pos).await,
+    let checked = match (at, info.flavor) {
+        (Given::Gtids(g), Flavor::Mysql) => check_mysql_gtids(cfg, &mut c, g).await,
+        (Given::Gtids(g), Flavor::Mariadb) => check_mariadb_gtids(cfg, &mut c, g).await,
+        (Given::File(file, pos), _) => check_file(cfg, &mut c, file, pos).await,
     };
     let _ = c.disconnect().await;
     checked
