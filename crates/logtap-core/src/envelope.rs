@@ -9,9 +9,11 @@
 //! JSON see what they would see from Debezium.
 
 use crate::event::{ChangeEvent, Op};
+use crate::payload::StructPayload;
+pub use crate::payload::{struct_json, value_json};
 use crate::schema::{ConnectType, Field, Schema, Struct, Value};
-use base64::Engine;
-use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
+use crate::unwrap::{Unwrap, Unwrapped};
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value as Json};
 
 /// How events are turned into bytes.
@@ -23,7 +25,7 @@ pub struct EnvelopeOptions {
     /// Debezium's `tombstones.on.delete` does by default.
     pub tombstones_on_delete: bool,
     /// Debezium's `ExtractNewRecordState`: the row instead of the envelope.
-    pub unwrap: Option<crate::unwrap::Unwrap>,
+    pub unwrap: Option<Unwrap>,
 }
 
 impl Default for EnvelopeOptions {
@@ -66,7 +68,16 @@ impl Encoder {
     pub fn encode(&self, event: &ChangeEvent) -> Vec<EncodedRecord> {
         let key = self.encode_key(event);
         if let Some(unwrap) = &self.options.unwrap {
-            return unwrap.records(self, event, key);
+            let record = |v| {
+                let value = match v {
+                    Unwrapped::Row(row) => Some(self.encode_struct(&row)),
+                    Unwrapped::Null(schema) => Some(self.encode_null(&schema)),
+                    Unwrapped::Tombstone => None,
+                };
+                EncodedRecord { key: key.clone(), value, headers: event.headers.clone() }
+            };
+            let values = unwrap.values(event, self.options.tombstones_on_delete);
+            return values.into_iter().map(record).collect();
         }
         let value = self.encode_value(event);
         let headers = event.headers.clone();
@@ -204,94 +215,6 @@ impl Serialize for TransactionPayload<'_> {
     }
 }
 
-/// A struct's payload: an object of its fields in schema order.
-struct StructPayload<'a>(&'a Struct);
-
-impl Serialize for StructPayload<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let st = self.0;
-        let mut m = s.serialize_map(Some(st.values.len()))?;
-        for (field, value) in st.schema.fields.iter().zip(&st.values) {
-            // A null field with a default is written as the default, as
-            // Kafka Connect's JsonConverter does (`Struct.get`, and
-            // `replace.null.with.default`, true by default): Debezium's
-            // records show a column's default where the source sent none.
-            let value = match (value, &field.schema.default) {
-                (Value::Null, Some(default)) => default,
-                _ => value,
-            };
-            m.serialize_entry(&field.name, &ValuePayload(value))?;
-        }
-        m.end()
-    }
-}
-
-/// A Connect value as the JSON converter writes it: bytes in base64,
-/// non-finite floats as the strings `NaN`/`Infinity`/`-Infinity` (Jackson
-/// quotes them; JSON has no token for them), floats in their shortest form
-/// (0.1f32 is `0.1`, as Java's `Float.toString`), maps with string keys as
-/// objects and others as `[key, value]` pairs.
-struct ValuePayload<'a>(&'a Value);
-
-fn non_finite(f: f64) -> &'static str {
-    if f.is_nan() {
-        "NaN"
-    } else if f > 0.0 {
-        "Infinity"
-    } else {
-        "-Infinity"
-    }
-}
-
-impl Serialize for ValuePayload<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self.0 {
-            Value::Null => s.serialize_unit(),
-            Value::Boolean(b) => s.serialize_bool(*b),
-            Value::Int8(i) => s.serialize_i8(*i),
-            Value::Int16(i) => s.serialize_i16(*i),
-            Value::Int32(i) => s.serialize_i32(*i),
-            Value::Int64(i) => s.serialize_i64(*i),
-            // Through the shortest decimal form, so the bytes and the JSON
-            // tree (which widens f32 to f64) both read 0.1, not 0.10000000149.
-            Value::Float32(f) if f.is_finite() => {
-                s.serialize_f64(f.to_string().parse::<f64>().unwrap_or(f64::from(*f)))
-            }
-            Value::Float32(f) => s.serialize_str(non_finite(f64::from(*f))),
-            Value::Float64(f) if f.is_finite() => s.serialize_f64(*f),
-            Value::Float64(f) => s.serialize_str(non_finite(*f)),
-            Value::String(v) => s.serialize_str(v),
-            Value::Bytes(b) => {
-                s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(b))
-            }
-            Value::Array(items) => {
-                let mut seq = s.serialize_seq(Some(items.len()))?;
-                for i in items {
-                    seq.serialize_element(&ValuePayload(i))?;
-                }
-                seq.end()
-            }
-            Value::Map(entries) if entries.iter().all(|(k, _)| matches!(k, Value::String(_))) => {
-                let mut m = s.serialize_map(Some(entries.len()))?;
-                for (k, v) in entries {
-                    if let Value::String(k) = k {
-                        m.serialize_entry(k, &ValuePayload(v))?;
-                    }
-                }
-                m.end()
-            }
-            Value::Map(entries) => {
-                let mut seq = s.serialize_seq(Some(entries.len()))?;
-                for (k, v) in entries {
-                    seq.serialize_element(&(ValuePayload(k), ValuePayload(v)))?;
-                }
-                seq.end()
-            }
-            Value::Struct(st) => StructPayload(st).serialize(s),
-        }
-    }
-}
-
 /// The schema of the envelope around `event`'s rows, named
 /// `<prefix>.<namespace>.<table>.Envelope`.
 pub fn envelope_schema(event: &ChangeEvent) -> Schema {
@@ -384,17 +307,6 @@ pub fn schema_json(schema: &Schema) -> Json {
         m.insert("default".into(), value_json(d));
     }
     Json::Object(m)
-}
-
-/// A struct's payload as a JSON tree (for headers and tests; the encoder
-/// writes bytes directly).
-pub fn struct_json(s: &Struct) -> Json {
-    serde_json::to_value(StructPayload(s)).unwrap_or(Json::Null)
-}
-
-/// A Connect value as a JSON tree, rendered as the JSON converter does.
-pub fn value_json(v: &Value) -> Json {
-    serde_json::to_value(ValuePayload(v)).unwrap_or(Json::Null)
 }
 
 #[cfg(test)]

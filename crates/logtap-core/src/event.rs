@@ -71,7 +71,7 @@ pub fn key_change_headers(old: &Struct, new: &Struct) -> Option<(Headers, Header
     if old.values == new.values {
         return None;
     }
-    let json = |k: &Struct| crate::envelope::struct_json(k).to_string().into_bytes();
+    let json = |k: &Struct| crate::payload::struct_json(k).to_string().into_bytes();
     Some((
         vec![("__debezium.newkey".into(), json(new))],
         vec![("__debezium.oldkey".into(), json(old))],

@@ -19,6 +19,7 @@ pub mod event;
 pub mod failure;
 pub mod filter;
 pub mod human;
+pub mod payload;
 pub mod position;
 pub mod schema;
 pub mod secret;

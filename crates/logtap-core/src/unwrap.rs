@@ -7,7 +7,6 @@
 //! schema changes and heartbeats are left as they are. Checked record by
 //! record against the Java transform (tests/differential.rs).
 
-use crate::envelope::{EncodedRecord, Encoder};
 use crate::event::{ChangeEvent, Op};
 use crate::schema::{Field, Schema, Struct, Value};
 use std::sync::Arc;
@@ -71,44 +70,48 @@ impl Default for Unwrap {
     }
 }
 
+/// One record's value after the transform.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Unwrapped {
+    /// The flattened row.
+    Row(Struct),
+    /// A null value that keeps a schema (written by the converter).
+    Null(Schema),
+    /// A Kafka tombstone.
+    Tombstone,
+}
+
 impl Unwrap {
-    /// The records of one change event (`key` already encoded).
-    pub fn records(
-        &self,
-        enc: &Encoder,
-        event: &ChangeEvent,
-        key: Option<Vec<u8>>,
-    ) -> Vec<EncodedRecord> {
-        let headers = event.headers.clone();
-        let record = |value| EncodedRecord { key: key.clone(), value, headers: headers.clone() };
-        let tombstone_after = enc.options().tombstones_on_delete;
+    /// What one change event becomes, in order (each a record under the
+    /// event's key and headers); `tombstones_on_delete` is the envelope's
+    /// option, which `rewrite-with-tombstone` follows.
+    pub fn values(&self, event: &ChangeEvent, tombstones_on_delete: bool) -> Vec<Unwrapped> {
         match (event.op, self.delete_handling) {
             (Op::Delete, DeleteHandling::Drop) => vec![],
+            // The delete with its value set to null, the row's schema
+            // kept (optional): not a Kafka tombstone, the converter
+            // writes it. The original tombstone is dropped.
             (Op::Delete, DeleteHandling::Tombstone) => {
-                // The delete with its value set to null, the row's schema
-                // kept (optional): not a Kafka tombstone, the converter
-                // writes it. The original tombstone is dropped.
-                let schema = (*event.value_schema).clone().optional();
-                vec![record(Some(enc.encode_null(&schema)))]
+                vec![Unwrapped::Null((*event.value_schema).clone().optional())]
             }
-            (Op::Delete, DeleteHandling::DeleteToTombstone) => vec![record(None)],
-            (Op::Delete, DeleteHandling::Rewrite) => vec![record(self.value(enc, event))],
+            (Op::Delete, DeleteHandling::DeleteToTombstone) => vec![Unwrapped::Tombstone],
+            (Op::Delete, DeleteHandling::Rewrite) => self.row(event).into_iter().collect(),
             (Op::Delete, DeleteHandling::RewriteWithTombstone) => {
-                let mut out = vec![record(self.value(enc, event))];
-                if tombstone_after {
-                    out.push(record(None));
+                let mut out: Vec<Unwrapped> = self.row(event).into_iter().collect();
+                if tombstones_on_delete {
+                    out.push(Unwrapped::Tombstone);
                 }
                 out
             }
             // A truncate has no row: Debezium's transform passes it on
             // as a record without one only in rewrite modes; dropped here.
             (Op::Truncate, _) => vec![],
-            _ => vec![record(self.value(enc, event))],
+            _ => self.row(event).into_iter().collect(),
         }
     }
 
     /// The row (after, or before for a delete) with the added fields.
-    fn value(&self, enc: &Encoder, event: &ChangeEvent) -> Option<Vec<u8>> {
+    fn row(&self, event: &ChangeEvent) -> Option<Unwrapped> {
         let row = match event.op {
             Op::Delete => event.before.as_ref()?,
             _ => event.after.as_ref()?,
@@ -127,8 +130,7 @@ impl Unwrap {
         }
         let mut schema = Schema::structure(row.schema.name.clone().unwrap_or_default(), fields);
         schema.version = row.schema.version;
-        let row = Struct { schema: Arc::new(schema), values };
-        Some(enc.encode_struct(&row))
+        Some(Unwrapped::Row(Struct { schema: Arc::new(schema), values }))
     }
 
     /// An `add.fields` entry, `[struct.]field[:new_name]`: without a

@@ -2,7 +2,6 @@
 //! Debezium's PostgreSQL connector where one exists (`slot.name` becomes
 //! `slot_name`, and so on).
 
-use crate::types::{IntervalMode, TimePrecisionMode};
 use logtap_core::convert::{BinaryMode, DecimalMode};
 use logtap_core::Secret;
 use serde::Deserialize;
@@ -291,4 +290,29 @@ impl PostgresConfig {
         let tables = self.table_filter.get(&self.table_include_list, &self.table_exclude_list);
         schemas.matches(schema) && tables.matches(&format!("{schema}.{table}"))
     }
+}
+/// `time.precision.mode`: `adaptive`, `adaptive_time_microseconds`,
+/// `connect`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimePrecisionMode {
+    /// Milli- or microsecond types chosen by the column's precision.
+    #[default]
+    Adaptive,
+    /// As `Adaptive`, but `time` is always `MicroTime`.
+    AdaptiveTimeMicroseconds,
+    /// Kafka Connect's own `Date`, `Time` and `Timestamp` (milliseconds).
+    Connect,
+}
+
+/// `interval.handling.mode`: `numeric`, `string`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IntervalMode {
+    /// `io.debezium.time.MicroDuration`: microseconds, months counted as
+    /// 365.25/12 days.
+    #[default]
+    Numeric,
+    /// `io.debezium.time.Interval`: ISO-8601 `PnYnMnDTnHnMnS`.
+    String,
 }

@@ -39,6 +39,7 @@ mod numeric;
 pub mod oids;
 mod temporal;
 
+pub use crate::config::{IntervalMode, TimePrecisionMode};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -51,32 +52,6 @@ use temporal::Temporal;
 /// Debezium's default `unavailable.value.placeholder`, the value of an
 /// unchanged TOAST column.
 pub const DEFAULT_UNAVAILABLE_VALUE: &str = "__debezium_unavailable_value";
-
-/// `time.precision.mode`: `adaptive`, `adaptive_time_microseconds`,
-/// `connect`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TimePrecisionMode {
-    /// Milli- or microsecond types chosen by the column's precision.
-    #[default]
-    Adaptive,
-    /// As `Adaptive`, but `time` is always `MicroTime`.
-    AdaptiveTimeMicroseconds,
-    /// Kafka Connect's own `Date`, `Time` and `Timestamp` (milliseconds).
-    Connect,
-}
-
-/// `interval.handling.mode`: `numeric`, `string`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum IntervalMode {
-    /// `io.debezium.time.MicroDuration`: microseconds, months counted as
-    /// 365.25/12 days.
-    #[default]
-    Numeric,
-    /// `io.debezium.time.Interval`: ISO-8601 `PnYnMnDTnHnMnS`.
-    String,
-}
 
 /// `hstore.handling.mode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
