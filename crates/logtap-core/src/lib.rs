@@ -8,6 +8,7 @@
 
 pub mod ack;
 pub mod check;
+pub mod chunked;
 pub mod chunks;
 pub mod columns;
 pub mod convert;

@@ -26,29 +26,18 @@ use crate::snapshot::{
     parse_signal, parse_signal_row, Signal, WATERMARK_PREFIX, WINDOW_CLOSE, WINDOW_OPEN,
 };
 use crate::snapshot::{parse_watermark, quote_ident, quote_literal, ChunkRequest, TextRow};
+use logtap_core::chunked::{on_signal, ChunkedSnapshot, Closed, Next, SignalAction};
 use logtap_core::chunks::Vanished;
-use logtap_core::dblog::{Mark, Reconciler, Seen};
+use logtap_core::dblog::Mark;
 use logtap_core::{Lsn, Op, PipelineError, SnapshotProgress, SourceItem, TableId};
 use logtap_pgoutput::{LogicalMessage, TupleData, TupleValue};
 
-/// A running snapshot.
-pub(crate) struct Snapshot {
-    slot: String,
-    /// This start's watermark run (see `snapshot.rs`).
-    run: u64,
-    chunk_size: u32,
-    progress: SnapshotProgress,
-    rec: Reconciler<TextRow, TextRow>,
-    table: Option<SnapTable>,
-    in_flight: Option<InFlight>,
-    /// Every table is read; the checkpoints from here on say so.
-    done: bool,
-    /// A checkpoint saying so is queued, after the last reads.
-    done_checkpoint: bool,
-}
+/// A running snapshot: the shared engine over this source's tables,
+/// text rows and chunk state.
+pub(crate) type Snapshot = ChunkedSnapshot<SnapTable, TextRow, TextRow, PgChunk>;
 
 /// The table being read.
-struct SnapTable {
+pub(crate) struct SnapTable {
     id: TableId,
     state: TableState,
     /// Column names, in the order the chunk's `SELECT` returns them.
@@ -59,12 +48,9 @@ struct SnapTable {
     estimate: i64,
 }
 
-struct InFlight {
-    chunk: u64,
-    /// More rows follow this chunk in the table.
-    more: bool,
-    /// The paging key of the chunk's last row.
-    last: Option<TextRow>,
+/// What a chunk in flight carries besides the engine's part.
+#[derive(Default)]
+pub(crate) struct PgChunk {
     /// A change in the window whose key could not be told (a column
     /// renamed, an unchanged TOAST value in a keyless row): the chunk is
     /// read again instead of guessing.
@@ -84,24 +70,6 @@ pub(crate) enum SnapStep {
     Describe { schema: String, table: String },
     /// Read this chunk (`snapshot.rs`).
     Chunk(ChunkRequest),
-}
-
-impl Snapshot {
-    /// A snapshot from `progress` (fresh: every table pending, no key).
-    fn new(slot: &str, run: u64, chunk_size: u32, progress: SnapshotProgress) -> Self {
-        let done = progress.pending_tables.is_empty();
-        Snapshot {
-            slot: slot.to_string(),
-            run,
-            chunk_size: chunk_size.max(1),
-            progress,
-            rec: Reconciler::new(),
-            table: None,
-            in_flight: None,
-            done,
-            done_checkpoint: false,
-        }
-    }
 }
 
 /// What a snapshot started later (by a signal) needs.
@@ -132,7 +100,7 @@ impl PgMachine {
     /// Starts (or resumes) a snapshot at `progress`.
     pub(crate) fn start_snapshot(&mut self, progress: SnapshotProgress) {
         if let Some(s) = &self.snap_setup {
-            self.snap = Some(Snapshot::new(&s.slot, s.run, s.chunk_size, progress));
+            self.snap = Some(Snapshot::new(s.chunk_size, progress));
         }
     }
 
@@ -148,12 +116,12 @@ impl PgMachine {
 
     /// No snapshot, or a finished one whose last checkpoint is queued.
     pub(crate) fn snapshot_idle(&self) -> bool {
-        self.snap.as_ref().is_none_or(|s| s.done_checkpoint)
+        self.snap.as_ref().is_none_or(Snapshot::idle)
     }
 
     /// Whether a snapshot is under way (the driver then needs its chunk reader).
     pub(crate) fn snapshot_running(&self) -> bool {
-        self.snap.as_ref().is_some_and(|s| !s.done)
+        self.snap.as_ref().is_some_and(Snapshot::running)
     }
 
     /// A signal message (`logtap snapshot`): `execute-snapshot` adds its
@@ -209,90 +177,64 @@ impl PgMachine {
     }
 
     fn apply_signal(&mut self, lsn: u64, signal: Signal) {
-        match signal {
-            Signal::Execute(tables, conditions) => {
-                let mut add = Vec::new();
-                for t in tables {
-                    let captured = t.split_once('.').is_some_and(|(s, n)| self.cfg.captures(s, n));
-                    if captured {
-                        add.push(t);
-                    } else {
-                        tracing::warn!(table = %t, lsn = %Lsn(lsn), "execute-snapshot signal for a table this source does not capture (write it as schema.table): skipped");
-                    }
-                }
-                let running = self.snap.as_mut().filter(|s| !s.done).map(|s| &mut s.progress);
-                if let Some(p) = Signal::execute(running, add, conditions) {
-                    tracing::info!(tables = ?p.pending_tables, conditions = ?p.conditions, lsn = %Lsn(lsn), "execute-snapshot signal: incremental snapshot");
-                    self.start_snapshot(p);
-                }
-            }
-            Signal::Stop => {
-                if self.snapshot_running() {
-                    tracing::info!(lsn = %Lsn(lsn), "stop-snapshot signal: the snapshot ends here");
-                    self.snap = None;
-                }
-            }
+        let running = self.snap.as_mut().and_then(Snapshot::running_progress);
+        let captures = |s: &str, n: &str| self.cfg.captures(s, n);
+        let at = Lsn(lsn).to_string();
+        match on_signal(running, signal, captures, "schema.table", &at) {
+            Some(SignalAction::Start(p)) => self.start_snapshot(p),
+            Some(SignalAction::Stop) => self.snap = None,
+            None => {}
         }
     }
 
     /// The progress the next checkpoint carries: `None` when no snapshot
     /// runs or it has finished.
     pub(super) fn snapshot_progress(&mut self) -> Option<SnapshotProgress> {
-        let snap = self.snap.as_mut()?;
-        if snap.done {
-            snap.done_checkpoint = true;
-            return None;
-        }
-        Some(snap.progress.clone())
+        self.snap.as_mut()?.checkpoint_progress()
     }
 
     /// Whether a snapshot was started, has read every table, and a
     /// checkpoint saying so is queued.
     #[cfg(test)]
     pub(crate) fn snapshot_finished(&self) -> bool {
-        self.snap.as_ref().is_some_and(|s| s.done_checkpoint)
+        self.snap.as_ref().is_some_and(Snapshot::idle)
     }
 
     /// See [`SnapStep`]. A chunk returned here is begun: its watermarks are
     /// awaited from now on.
     pub(crate) fn snapshot_step(&mut self) -> Result<SnapStep, PipelineError> {
-        let Some(snap) = &mut self.snap else { return Ok(SnapStep::Idle) };
-        if snap.done || snap.in_flight.is_some() {
+        let (Some(snap), Some(setup)) = (&mut self.snap, &mut self.snap_setup) else {
             return Ok(SnapStep::Idle);
-        }
-        let Some(table) = &snap.table else {
-            let name = &snap.progress.pending_tables[0];
-            let (schema, table) = name.split_once('.').ok_or_else(|| {
-                PipelineError::internal(format!("snapshot table `{name}` is not schema.table"))
-            })?;
-            return Ok(SnapStep::Describe { schema: schema.into(), table: table.into() });
         };
-        let last: Option<TextRow> = match &snap.progress.last_key {
-            None => None,
-            Some(v) => Some(serde_json::from_value(v.clone()).map_err(|e| {
-                PipelineError::internal(format!(
-                    "stored snapshot progress of {}: last key {v} is not a list of texts: {e}",
-                    table.id
-                ))
-            })?),
+        let (select, check) = match snap.next()? {
+            Next::Idle => return Ok(SnapStep::Idle),
+            Next::Describe(id) => {
+                return Ok(SnapStep::Describe {
+                    schema: id.namespace.to_string(),
+                    table: id.table.to_string(),
+                })
+            }
+            Next::Chunk { table, last, filter } => {
+                let last: Option<TextRow> = match last {
+                    None => None,
+                    Some(v) => Some(serde_json::from_value(v.clone()).map_err(|e| {
+                        PipelineError::internal(format!(
+                            "stored snapshot progress of {}: last key {v} is not a list of texts: {e}",
+                            table.id
+                        ))
+                    })?),
+                };
+                let select = chunk_select(table, last.as_deref(), filter, snap.chunk_size())?;
+                let id = &table.id;
+                let from = format!("{}.{}", quote_ident(&id.namespace), quote_ident(&id.table));
+                (select, Vanished::condition_check(&from, filter))
+            }
         };
-        let filter = snap.progress.conditions.get(&table.id.to_string()).map(String::as_str);
-        let select = chunk_select(table, last.as_deref(), filter, snap.chunk_size)?;
-        let from = format!("{}.{}", quote_ident(&table.id.namespace), quote_ident(&table.id.table));
-        let check = Vanished::condition_check(&from, filter);
-        let Some(setup) = &mut self.snap_setup else { return Ok(SnapStep::Idle) };
         let chunk = setup.next_chunk;
         setup.next_chunk += 1;
-        snap.rec.begin(chunk);
-        if setup.replay {
-            // Opened now, before the SELECT's snapshot is taken: every
-            // transaction that streams from here on is in the window.
-            snap.rec
-                .watermark(chunk, Mark::Low)
-                .map_err(|e| PipelineError::internal(e.to_string()))?;
-        }
-        snap.in_flight =
-            Some(InFlight { chunk, more: false, last: None, redo: false, replayed: None });
+        // On a standby the window opens now, before the SELECT's snapshot
+        // is taken: every transaction that streams from here on is in it.
+        snap.begin(chunk, setup.replay, PgChunk::default())?;
         Ok(SnapStep::Chunk(ChunkRequest { chunk, select, check }))
     }
 
@@ -304,9 +246,7 @@ impl PgMachine {
     ) -> Result<Option<Need>, PipelineError> {
         let Some(found) = found else {
             if let Some(snap) = &mut self.snap {
-                let name = snap.progress.pending_tables.remove(0);
-                tracing::warn!(table = %name, "table to snapshot no longer exists: skipped");
-                table_finished(snap);
+                snap.gone();
             }
             return Ok(None);
         };
@@ -332,18 +272,11 @@ impl PgMachine {
             tracing::warn!(table = %state.id, "no primary key: snapshotting by ctid ranges, reconciled on whole rows");
         }
         if let Some(snap) = &mut self.snap {
-            snap.progress.estimated_rows = u64::try_from(found.estimate).ok().filter(|n| *n > 0);
             // reltuples is -1 for a table never vacuumed or analyzed.
-            let estimate = snap.progress.estimated_rows.map_or("unknown".into(), |n| n.to_string());
-            let after = snap.progress.last_key.as_ref().map_or("-".into(), ToString::to_string);
-            tracing::info!(table = %state.id, estimated_rows = %estimate, resume_after = %after, "snapshotting table");
-            snap.table = Some(SnapTable {
-                id: state.id.clone(),
-                state,
-                columns,
-                key,
-                estimate: found.estimate,
-            });
+            let estimate = u64::try_from(found.estimate).ok();
+            let id = state.id.clone();
+            let table = SnapTable { id: id.clone(), state, columns, key, estimate: found.estimate };
+            snap.described(table, &id, estimate);
         }
         Ok(None)
     }
@@ -374,46 +307,37 @@ impl PgMachine {
         replayed: Option<u64>,
     ) -> Result<(), PipelineError> {
         let Some(snap) = &mut self.snap else { return Ok(()) };
-        let (Some(flight), Some(table)) = (&mut snap.in_flight, &snap.table) else {
-            return Ok(());
-        };
-        if flight.chunk != chunk {
-            return Ok(());
-        }
-        flight.more = rows.len() > snap.chunk_size as usize;
-        flight.replayed = replayed;
-        rows.truncate(snap.chunk_size as usize);
+        let size = snap.chunk_size();
+        let Some((flight, table)) = snap.open(chunk) else { return Ok(()) };
+        flight.more = rows.len() > size;
+        flight.extra.replayed = replayed;
+        rows.truncate(size);
         let keyless = table.key.is_empty();
+        let mut last = None;
         let keyed: Vec<(TextRow, TextRow)> = rows
             .into_iter()
             .map(|mut row| {
                 if keyless {
                     let ctid = row.remove(0);
-                    flight.last = Some(vec![ctid]);
+                    last = Some(vec![ctid]);
                     (row.clone(), row)
                 } else {
                     let key: TextRow = table.key.iter().map(|(_, _, i)| row[*i].clone()).collect();
-                    flight.last = Some(key.clone());
+                    last = Some(key.clone());
                     (key, row)
                 }
             })
             .collect();
-        snap.rec.rows_read(keyed).map_err(|e| PipelineError::internal(e.to_string()))
+        flight.last = last.map(|k| serde_json::json!(k));
+        snap.rows_read(keyed)
     }
 
     /// Chunk `chunk`'s `SELECT` found its table gone (`table_gone`: skipped
     /// with a warning) or its columns changed (described again, and the
     /// chunk read again).
     pub(crate) fn snapshot_vanished(&mut self, chunk: u64, why: Vanished) {
-        let Some(snap) = &mut self.snap else { return };
-        if snap.in_flight.as_ref().is_none_or(|f| f.chunk != chunk) {
-            return;
-        }
-        snap.in_flight = None;
-        snap.table = None;
-        if why.drops_table(&mut snap.progress) {
-            snap.progress.pending_tables.remove(0);
-            table_finished(snap);
+        if let Some(snap) = &mut self.snap {
+            snap.vanished(chunk, why);
         }
     }
 
@@ -421,7 +345,8 @@ impl PgMachine {
     /// new): notes the keys it touches in the open chunk's window.
     pub(super) fn snapshot_note(&mut self, rel: u32, tuples: &[&TupleData]) {
         let Some(snap) = &mut self.snap else { return };
-        let (Some(flight), Some(table)) = (&mut snap.in_flight, &snap.table) else { return };
+        let Some(chunk) = snap.flight().map(|f| f.chunk) else { return };
+        let Some((flight, table)) = snap.open(chunk) else { return };
         let Some(stream) = self.tables.get(&rel) else { return };
         if stream.id != table.id {
             return;
@@ -431,6 +356,7 @@ impl PgMachine {
         } else {
             table.key.iter().map(|(n, _, _)| n.as_str()).collect()
         };
+        let mut keys = Vec::with_capacity(tuples.len());
         for tuple in tuples {
             let key: Option<TextRow> = names
                 .iter()
@@ -444,18 +370,21 @@ impl PgMachine {
                 })
                 .collect();
             match key {
-                Some(k) => snap.rec.changed(&k),
-                None => flight.redo = true,
+                Some(k) => keys.push(k),
+                None => flight.extra.redo = true,
             }
+        }
+        for k in &keys {
+            snap.changed(k);
         }
     }
 
     /// A TRUNCATE of relation `rel`: no row read before it may be sent.
     pub(super) fn snapshot_truncated(&mut self, rel: u32) {
         let Some(snap) = &mut self.snap else { return };
-        let Some(table) = &snap.table else { return };
+        let Some(table) = snap.table() else { return };
         if self.tables.get(&rel).is_some_and(|s| s.id == table.id) {
-            snap.rec.changed_all();
+            snap.changed_all();
         }
     }
 
@@ -475,13 +404,11 @@ impl PgMachine {
 
     /// A watermark's content (`<slot>/<run>/<chunk>/<mark>`) at `lsn`.
     fn snapshot_watermark(&mut self, lsn: u64, content: &[u8]) -> Result<(), PipelineError> {
-        let Some(mut snap) = self.snap.take() else { return Ok(()) };
-        let result = match parse_watermark(&snap.slot, snap.run, content) {
-            Some((chunk, mark)) => self.snapshot_mark(&mut snap, lsn, chunk, mark),
+        let Some(setup) = &self.snap_setup else { return Ok(()) };
+        match parse_watermark(&setup.slot, setup.run, content) {
+            Some((chunk, mark)) => self.snapshot_mark(lsn, chunk, mark),
             None => Ok(()),
-        };
-        self.snap = Some(snap);
-        result
+        }
     }
 
     /// On a standby: the stream is at `position` between transactions
@@ -491,41 +418,41 @@ impl PgMachine {
     /// queued and `true` returned (the caller queues a checkpoint after
     /// them, for the progress).
     pub(super) fn snapshot_passed(&mut self, position: u64) -> Result<bool, PipelineError> {
-        let Some(mut snap) = self.snap.take() else { return Ok(false) };
-        let high = snap.in_flight.as_ref().and_then(|f| f.replayed.map(|h| (f.chunk, h)));
-        let result = match high {
+        let Some(snap) = &self.snap else { return Ok(false) };
+        let high = snap.flight().and_then(|f| f.extra.replayed.map(|h| (f.chunk, h)));
+        match high {
             Some((chunk, h)) if position >= h => {
-                self.snapshot_mark(&mut snap, h, chunk, Mark::High).map(|()| true)
+                self.snapshot_mark(h, chunk, Mark::High).map(|()| true)
             }
             _ => Ok(false),
-        };
+        }
+    }
+
+    /// Watermark `mark` of chunk `chunk` at `lsn`: at the high one the
+    /// chunk's rows no change touched are queued as reads.
+    fn snapshot_mark(&mut self, lsn: u64, chunk: u64, mark: Mark) -> Result<(), PipelineError> {
+        let Some(mut snap) = self.snap.take() else { return Ok(()) };
+        let result = self.chunk_closed(&mut snap, lsn, chunk, mark);
         self.snap = Some(snap);
         result
     }
 
-    /// Watermark `mark` of chunk `chunk` at `lsn`.
-    fn snapshot_mark(
+    fn chunk_closed(
         &mut self,
         snap: &mut Snapshot,
         lsn: u64,
         chunk: u64,
         mark: Mark,
     ) -> Result<(), PipelineError> {
-        let rows = match snap.rec.watermark(chunk, mark) {
-            Ok(Seen::Closed(rows)) => rows,
-            Ok(Seen::Opened | Seen::Ignored) => return Ok(()),
-            Err(e) => return Err(PipelineError::internal(format!("snapshot: {e}"))),
-        };
-        let (Some(flight), Some(table)) = (snap.in_flight.take(), &snap.table) else {
-            return Ok(());
-        };
-        if flight.redo {
+        let Some(Closed { flight, rows }) = snap.watermark(chunk, mark)? else { return Ok(()) };
+        let Some(table) = snap.table() else { return Ok(()) };
+        if flight.extra.redo {
             tracing::debug!(table = %table.id, chunk, "a change in the chunk's window had no readable key: reading the chunk again");
             return Ok(());
         }
         let n = rows.len();
-        for (i, (_, row)) in rows.into_iter().enumerate() {
-            let marker = snap.progress.read_marker(i, n, flight.more);
+        for (i, row) in rows.into_iter().enumerate() {
+            let marker = snap.read_marker(i, n, flight.more);
             let tuple = TupleData(
                 row.into_iter()
                     .map(|v| v.map_or(TupleValue::Null, |t| TupleValue::Text(t.into_bytes())))
@@ -549,25 +476,9 @@ impl PgMachine {
                 self.event(&table.state, Op::Read, key, None, Some(after), lsn, vec![], marker);
             self.pending.push_back(SourceItem::Change(Box::new(ev)));
         }
-        snap.progress.rows_done += n as u64;
-        if flight.more {
-            snap.progress.last_key = flight.last.map(|k| serde_json::json!(k));
-        } else {
-            let name = snap.progress.pending_tables.remove(0);
-            tracing::info!(table = %name, rows = snap.progress.rows_done, estimated = table.estimate, "table snapshotted");
-            snap.table = None;
-            table_finished(snap);
-        }
+        let estimate = table.estimate;
+        snap.chunk_queued(flight.more, flight.last, n, estimate);
         Ok(())
-    }
-}
-
-/// The first pending table was removed: on to the next, or done.
-fn table_finished(snap: &mut Snapshot) {
-    snap.table = None;
-    if snap.progress.table_finished() {
-        snap.done = true;
-        tracing::info!(tables = snap.progress.tables_done, "snapshot finished");
     }
 }
 
@@ -580,11 +491,11 @@ fn chunk_select(
     table: &SnapTable,
     last: Option<&[Option<String>]>,
     filter: Option<&str>,
-    chunk_size: u32,
+    chunk_size: usize,
 ) -> Result<String, PipelineError> {
     let cols = table.columns.iter().map(|c| quote_ident(c)).collect::<Vec<_>>().join(", ");
     let from = format!("{}.{}", quote_ident(&table.id.namespace), quote_ident(&table.id.table));
-    let limit = u64::from(chunk_size) + 1;
+    let limit = chunk_size + 1;
     let literal = |v: &Option<String>| {
         v.as_deref().map(quote_literal).ok_or_else(|| {
             PipelineError::internal(format!("{}: stored snapshot key has a null", table.id))
