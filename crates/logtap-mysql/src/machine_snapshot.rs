@@ -39,44 +39,32 @@ use crate::catalog::TableCatalog;
 use crate::types::{declared_type, key_literal, select_expr, selected_value};
 use crate::types::{ColumnDef, TableColumns};
 use logtap_binlog::MysqlGtidSet;
+use logtap_core::chunked::{on_signal, ChunkedSnapshot, Closed, Next, SignalAction};
 use logtap_core::chunks::Vanished;
-use logtap_core::dblog::{parse_watermark_id, Mark, Reconciler, Seen, WINDOW_CLOSE, WINDOW_OPEN};
+use logtap_core::dblog::{parse_watermark_id, Mark, WINDOW_CLOSE, WINDOW_OPEN};
 use logtap_core::event::{now_us, SnapshotMarker};
 use logtap_core::schema::Struct;
-use logtap_core::snapshot::{parse_signal_row, Signal};
+use logtap_core::snapshot::parse_signal_row;
 use logtap_core::{ErrorKind, Op, PipelineError, SnapshotProgress, TableId};
 use mysql_common::binlog::value::BinlogValue;
 use mysql_common::value::Value as My;
 
-/// A running snapshot.
-pub(crate) struct Snapshot {
-    chunk_size: u32,
-    progress: SnapshotProgress,
-    rec: Reconciler<String, Struct>,
-    table: Option<SnapTable>,
-    in_flight: Option<InFlight>,
-    /// Every table is read; the checkpoints from here on say so.
-    done: bool,
-    /// A checkpoint saying so is queued, after the last reads.
-    done_checkpoint: bool,
-}
+/// A running snapshot: the shared engine over this source's tables,
+/// converted rows keyed by [`row_key`], and chunk state.
+pub(crate) type Snapshot = ChunkedSnapshot<SnapTable, String, Struct, MyChunk>;
 
 /// The table being read.
-struct SnapTable {
+pub(crate) struct SnapTable {
     state: TableState,
     /// Each column's character set (for key literals).
     charsets: Vec<Option<String>>,
     estimate: u64,
 }
 
-struct InFlight {
-    chunk: u64,
+/// What a chunk in flight carries besides the engine's part.
+pub(crate) struct MyChunk {
     /// The stream's position when the window opened.
     opened_at: (u64, u64),
-    /// More rows follow this chunk in the table.
-    more: bool,
-    /// The key of the chunk's last row, as SQL literals.
-    last: Option<Vec<String>>,
     /// Where the chunk's read view stands in the binlog (its high
     /// watermark), once its rows are here.
     at: Option<BinlogAt>,
@@ -227,27 +215,13 @@ impl BinlogMachine {
             return Ok(());
         }
         let at = format!("{}:{}", self.file, self.pos);
-        match parse_signal_row(&row.kind, row.data.as_deref()) {
-            Some(Signal::Execute(tables, conditions)) => {
-                let mut add = Vec::new();
-                for t in tables {
-                    if t.split_once('.').is_some_and(|(d, n)| self.cfg.captures(d, n)) {
-                        add.push(t);
-                    } else {
-                        tracing::warn!(table = %t, at = %at, "execute-snapshot signal for a table this source does not capture (write it as db.table): skipped");
-                    }
-                }
-                let running = self.snap.as_mut().filter(|s| !s.done).map(|s| &mut s.progress);
-                if let Some(p) = Signal::execute(running, add, conditions) {
-                    tracing::info!(tables = ?p.pending_tables, conditions = ?p.conditions, at = %at, "execute-snapshot signal: incremental snapshot");
-                    self.start_snapshot(p, chunk_size);
-                }
-            }
-            Some(Signal::Stop) if self.snapshot_running() => {
-                tracing::info!(at = %at, "stop-snapshot signal: the snapshot ends here");
-                self.snap = None;
-            }
-            Some(Signal::Stop) | None => {}
+        let Some(signal) = parse_signal_row(&row.kind, row.data.as_deref()) else { return Ok(()) };
+        let running = self.snap.as_mut().and_then(Snapshot::running_progress);
+        let captures = |d: &str, n: &str| self.cfg.captures(d, n);
+        match on_signal(running, signal, captures, "db.table", &at) {
+            Some(SignalAction::Start(p)) => self.start_snapshot(p, chunk_size),
+            Some(SignalAction::Stop) => self.snap = None,
+            None => {}
         }
         Ok(())
     }
@@ -263,32 +237,22 @@ impl BinlogMachine {
     ) -> Result<(), PipelineError> {
         let file = self.file.clone();
         let Some(snap) = &mut self.snap else { return Ok(()) };
-        let Some(flight) = snap.in_flight.as_mut().filter(|f| f.chunk == chunk) else {
-            return Ok(());
-        };
         match mark {
-            Mark::Low => {
-                snap.rec
-                    .watermark(chunk, Mark::Low)
-                    .map_err(|e| PipelineError::internal(format!("snapshot: {e}")))?;
+            Mark::Low => snap.watermark(chunk, Mark::Low).map(|_| ()),
+            Mark::High => {
+                if let Some((flight, _)) = snap.open(chunk) {
+                    flight.extra.at = Some(BinlogAt { file, pos: event_start });
+                }
+                Ok(())
             }
-            Mark::High => flight.at = Some(BinlogAt { file, pos: event_start }),
         }
-        Ok(())
     }
 
     /// Starts (or resumes) a snapshot at `progress`, `chunk_size` rows a chunk.
     pub(crate) fn start_snapshot(&mut self, progress: SnapshotProgress, chunk_size: u32) {
-        let done = progress.pending_tables.is_empty();
-        self.snap = Some(Snapshot {
-            chunk_size: chunk_size.max(1),
-            progress,
-            rec: Reconciler::new(),
-            table: None,
-            in_flight: None,
-            done,
-            done_checkpoint: false,
-        });
+        let snap = Snapshot::new(chunk_size, progress);
+        let done = !snap.running();
+        self.snap = Some(snap);
         if done && self.tx.is_none() {
             // Nothing to read: a checkpoint says so (and ends an
             // initial_only run). Only between transactions: a signal
@@ -300,23 +264,18 @@ impl BinlogMachine {
 
     /// Whether a snapshot is under way (the driver then needs its reader).
     pub(crate) fn snapshot_running(&self) -> bool {
-        self.snap.as_ref().is_some_and(|s| !s.done)
+        self.snap.as_ref().is_some_and(Snapshot::running)
     }
 
     /// No snapshot, or a finished one whose last checkpoint is queued.
     pub(crate) fn snapshot_idle(&self) -> bool {
-        self.snap.as_ref().is_none_or(|s| s.done_checkpoint)
+        self.snap.as_ref().is_none_or(Snapshot::idle)
     }
 
     /// The progress the next checkpoint carries: `None` when no snapshot
     /// runs or it has finished.
     pub(super) fn snapshot_progress(&mut self) -> Option<SnapshotProgress> {
-        let snap = self.snap.as_mut()?;
-        if snap.done {
-            snap.done_checkpoint = true;
-            return None;
-        }
-        Some(snap.progress.clone())
+        self.snap.as_mut()?.checkpoint_progress()
     }
 
     /// See [`SnapStep`]. A chunk returned here is begun: its window is open.
@@ -324,38 +283,34 @@ impl BinlogMachine {
         if self.tx.is_some() {
             return Ok(SnapStep::Idle);
         }
-        let at = (file_no(&self.file), self.pos);
         let Some(snap) = &mut self.snap else { return Ok(SnapStep::Idle) };
         // At most about one chunk's reads wait to be sent while the next
         // chunk is read (invariant 4: a chunk's rows can close at once,
         // faster than Kafka takes them).
-        if snap.done || snap.in_flight.is_some() || self.pending.len() > snap.chunk_size as usize {
+        if self.pending.len() > snap.chunk_size() {
             return Ok(SnapStep::Idle);
         }
-        let Some(table) = &snap.table else {
-            let name = &snap.progress.pending_tables[0];
-            let (db, table) = name.split_once('.').ok_or_else(|| {
-                PipelineError::internal(format!("snapshot table `{name}` is not db.table"))
-            })?;
-            return Ok(SnapStep::Describe(TableId::new(db, table)));
+        let (select, check) = match snap.next()? {
+            Next::Idle => return Ok(SnapStep::Idle),
+            Next::Describe(id) => return Ok(SnapStep::Describe(id)),
+            Next::Chunk { table, last, filter } => {
+                let id = &table.state.id;
+                let last: Option<Vec<String>> = match last {
+                    None => None,
+                    Some(v) => Some(serde_json::from_value(v.clone()).map_err(|e| {
+                        PipelineError::internal(format!(
+                            "stored snapshot progress of {id}: last key {v} is not a list of SQL literals: {e}"
+                        ))
+                    })?),
+                };
+                let select =
+                    chunk_select(&table.state, last.as_deref(), filter, snap.chunk_size())?;
+                let from = format!("{}.{}", quote_ident(&id.namespace), quote_ident(&id.table));
+                (select, Vanished::condition_check(&from, filter))
+            }
         };
-        let last: Option<Vec<String>> = match &snap.progress.last_key {
-            None => None,
-            Some(v) => Some(serde_json::from_value(v.clone()).map_err(|e| {
-                PipelineError::internal(format!(
-                    "stored snapshot progress of {}: last key {v} is not a list of SQL literals: {e}",
-                    table.state.id
-                ))
-            })?),
-        };
-        let filter = snap.progress.conditions.get(&table.state.id.to_string()).map(String::as_str);
-        let select = chunk_select(&table.state, last.as_deref(), filter, snap.chunk_size)?;
-        let id = &table.state.id;
-        let from = format!("{}.{}", quote_ident(&id.namespace), quote_ident(&id.table));
-        let check = Vanished::condition_check(&from, filter);
         let chunk = self.next_chunk;
         self.next_chunk += 1;
-        snap.rec.begin(chunk);
         let opens_now = self
             .snap_setup
             .as_ref()
@@ -364,20 +319,9 @@ impl BinlogMachine {
             Gtids::Mysql(set) => Some(set.clone()),
             _ => None,
         };
-        if opens_now {
-            snap.rec
-                .watermark(chunk, Mark::Low)
-                .map_err(|e| PipelineError::internal(e.to_string()))?;
-        }
-        snap.in_flight = Some(InFlight {
-            chunk,
-            opened_at: at,
-            more: false,
-            last: None,
-            at: None,
-            opened_gtids,
-            high_gtids: None,
-        });
+        let opened_at = (file_no(&self.file), self.pos);
+        let extra = MyChunk { opened_at, at: None, opened_gtids, high_gtids: None };
+        snap.begin(chunk, opens_now, extra)?;
         Ok(SnapStep::Chunk(ChunkRequest { chunk, select, check }))
     }
 
@@ -391,8 +335,9 @@ impl BinlogMachine {
         estimate: u64,
     ) -> Result<(), PipelineError> {
         if catalog.columns.is_empty() {
-            tracing::warn!(table = %id, "table to snapshot no longer exists: skipped");
-            self.snapshot_table_done();
+            if let Some(snap) = &mut self.snap {
+                snap.gone();
+            }
             return Ok(());
         }
         let mut columns = Vec::with_capacity(catalog.columns.len());
@@ -431,21 +376,9 @@ impl BinlogMachine {
             tracing::warn!(table = %state.id, estimated_rows = estimate, "no primary key: the table is read in one chunk, reconciled on whole rows");
         }
         let Some(snap) = &mut self.snap else { return Ok(()) };
-        tracing::info!(table = %state.id, estimated_rows = estimate, resume_after = ?snap.progress.last_key, "snapshotting table");
-        snap.progress.estimated_rows = Some(estimate).filter(|n| *n > 0);
-        snap.table = Some(SnapTable { state, charsets, estimate });
+        let id = state.id.clone();
+        snap.described(SnapTable { state, charsets, estimate }, &id, Some(estimate));
         Ok(())
-    }
-
-    /// The first pending table is read (or gone): on to the next.
-    fn snapshot_table_done(&mut self) {
-        let Some(snap) = &mut self.snap else { return };
-        snap.progress.pending_tables.remove(0);
-        snap.table = None;
-        if snap.progress.table_finished() {
-            snap.done = true;
-            tracing::info!(tables = snap.progress.tables_done, "snapshot finished");
-        }
     }
 
     /// Chunk `chunk`'s rows as the `SELECT` returned them, and the binlog
@@ -458,16 +391,12 @@ impl BinlogMachine {
         at: RowsAt,
     ) -> Result<(), PipelineError> {
         let Some(snap) = &mut self.snap else { return Ok(()) };
-        let (Some(flight), Some(table)) = (&mut snap.in_flight, &snap.table) else {
-            return Ok(());
-        };
-        if flight.chunk != chunk {
-            return Ok(());
-        }
+        let size = snap.chunk_size();
+        let Some((flight, table)) = snap.open(chunk) else { return Ok(()) };
         let behind = match &at {
-            RowsAt::Position(at) => (file_no(&at.file), at.pos) < flight.opened_at,
+            RowsAt::Position(at) => (file_no(&at.file), at.pos) < flight.extra.opened_at,
             RowsAt::Gtids { low, .. } => {
-                flight.opened_gtids.as_ref().is_some_and(|o| !o.is_subset_of(low))
+                flight.extra.opened_gtids.as_ref().is_some_and(|o| !o.is_subset_of(low))
             }
             RowsAt::Later => false,
         };
@@ -475,77 +404,41 @@ impl BinlogMachine {
             // The stream was past the read view when the window opened:
             // changes the rows miss went out unnoted. Read it again.
             tracing::debug!(table = %table.state.id, chunk, snapshot_at = ?at, "the chunk's read view is behind the stream: reading it again");
-            snap.in_flight = None;
+            snap.read_again();
             return Ok(());
         }
-        flight.more = rows.len() > snap.chunk_size as usize && !table.state.key_idx.is_empty();
-        let keep =
-            if table.state.key_idx.is_empty() { rows.len() } else { snap.chunk_size as usize };
         let state = &table.state;
+        let keyless = state.key_idx.is_empty();
+        flight.more = rows.len() > size && !keyless;
+        let keep = if keyless { rows.len() } else { size };
         let mut keyed = Vec::with_capacity(rows.len().min(keep));
+        let mut last = None;
         for (n, row) in rows.into_iter().take(keep).enumerate() {
-            let err = |what: String| {
-                PipelineError::decode(format!(
-                    "snapshot of {} chunk {chunk} row {n}: {what}",
-                    state.id
-                ))
-            };
-            if row.len() != state.columns.len() {
-                return Err(err(format!(
-                    "{} values for {} columns",
-                    row.len(),
-                    state.columns.len()
-                )));
-            }
-            let mut literals = Vec::with_capacity(state.key_idx.len());
-            for &k in &state.key_idx {
-                literals.push(
-                    key_literal(&state.types[k], table.charsets[k].as_deref(), &row[k])
-                        .map_err(|e| err(format!("key column `{}`: {e}", state.names[k])))?,
-                );
-            }
-            let mut values = Vec::with_capacity(row.len());
-            let mut bad = None;
-            for (i, v) in row.into_iter().enumerate() {
-                let name = &state.names[i];
-                let v = selected_value(&state.types[i], v)
-                    .map_err(|e| err(format!("column `{name}`: {e}")))?;
-                match state.columns[i].convert(&BinlogValue::Value(v)) {
-                    Ok(v) => values.push(v),
-                    Err(e) => {
-                        let mut e = err(format!("column `{name}`: {e}"));
-                        e.kind = ErrorKind::Conversion;
-                        bad = Some(e);
-                        break;
-                    }
-                }
-            }
+            let (literals, converted) = read_row(state, &table.charsets, chunk, n, row)?;
             let key_text = literals.join(", ");
             if !literals.is_empty() {
-                flight.last = Some(literals);
+                last = Some(literals);
             }
-            if let Some(e) = bad {
-                // Skipped as the mode says; paging goes on past its key.
-                let what = format!("snapshot read of {} key {key_text}", state.id);
-                self.cfg.event_processing_failure_handling_mode.on_error(
-                    e,
-                    &state.id.to_string(),
-                    &what,
-                )?;
-                continue;
+            match converted {
+                Ok(row) => keyed.push((row_key(state, &row), row)),
+                Err(e) => {
+                    // Skipped as the mode says; paging goes on past its key.
+                    let what = format!("snapshot read of {} key {key_text}", state.id);
+                    let table = state.id.to_string();
+                    self.cfg.event_processing_failure_handling_mode.on_error(e, &table, &what)?;
+                }
             }
-            let row =
-                Struct::new(state.value_schema.clone(), values).map_err(|e| err(e.to_string()))?;
-            keyed.push((row_key(state, &row), row));
         }
-        snap.rec.rows_read(keyed).map_err(|e| PipelineError::internal(e.to_string()))?;
+        flight.last = last.map(|k| serde_json::json!(k));
         // With signal-row watermarks the high one comes later, in the stream.
+        let later = matches!(at, RowsAt::Later);
         match at {
-            RowsAt::Position(at) => flight.at = Some(at),
-            RowsAt::Gtids { high, .. } => flight.high_gtids = Some(high),
-            RowsAt::Later => return Ok(()),
+            RowsAt::Position(at) => flight.extra.at = Some(at),
+            RowsAt::Gtids { high, .. } => flight.extra.high_gtids = Some(high),
+            RowsAt::Later => {}
         }
-        if self.tx.is_none() {
+        snap.rows_read(keyed)?;
+        if !later && self.tx.is_none() {
             self.snapshot_passed()?;
         }
         Ok(())
@@ -555,30 +448,24 @@ impl BinlogMachine {
     /// with a warning) or its columns changed (described again, and the
     /// chunk read again).
     pub(crate) fn snapshot_vanished(&mut self, chunk: u64, why: Vanished) {
-        let Some(snap) = &mut self.snap else { return };
-        if snap.in_flight.as_ref().is_none_or(|f| f.chunk != chunk) {
-            return;
-        }
-        snap.in_flight = None;
-        snap.table = None;
-        if why.drops_table(&mut snap.progress) {
-            self.snapshot_table_done();
+        if let Some(snap) = &mut self.snap {
+            snap.vanished(chunk, why);
         }
     }
 
     /// Whether streamed changes of table `id` are to be noted now (a
     /// chunk of it is open).
     pub(super) fn snapshot_noting(&self, id: &TableId) -> bool {
-        self.snap.as_ref().is_some_and(|s| {
-            s.in_flight.is_some() && s.table.as_ref().is_some_and(|t| &t.state.id == id)
-        })
+        self.snap
+            .as_ref()
+            .is_some_and(|s| s.flight().is_some() && s.table().is_some_and(|t| &t.state.id == id))
     }
 
     /// Keys ([`row_key`]) streamed changes touched in the open chunk's window.
     pub(super) fn snapshot_touched(&mut self, keys: Vec<String>) {
         if let Some(snap) = &mut self.snap {
             for k in keys {
-                snap.rec.changed(&k);
+                snap.changed(&k);
             }
         }
     }
@@ -587,40 +474,36 @@ impl BinlogMachine {
     /// under the open chunk (altered, truncated, dropped), so the chunk is
     /// dropped and the table described again before it is read again.
     pub(super) fn snapshot_ddl(&mut self) {
-        let Some(snap) = &mut self.snap else { return };
-        if snap.in_flight.take().is_some() || snap.table.is_some() {
-            tracing::debug!("a DDL statement during the snapshot: describing the table again");
+        if let Some(snap) = &mut self.snap {
+            snap.describe_again();
         }
-        snap.table = None;
     }
 
     /// The stream is between transactions at `self.file`/`self.pos`: if
     /// that is at or past the open chunk's read view, the chunk closes
     /// here, its reads queued with a checkpoint after them.
     pub(super) fn snapshot_passed(&mut self) -> Result<(), PipelineError> {
-        let here = (file_no(&self.file), self.pos);
-        let Some(snap) = &mut self.snap else { return Ok(()) };
-        let Some(flight) = &snap.in_flight else { return Ok(()) };
-        let passed_gtids = match (&flight.high_gtids, &self.gtids) {
-            (Some(high), Gtids::Mysql(streamed)) => high.is_subset_of(streamed),
-            _ => false,
+        let Some(mut snap) = self.snap.take() else { return Ok(()) };
+        let closed = self.chunk_closed(&mut snap);
+        // Put back first: the checkpoint carries the snapshot's progress.
+        self.snap = Some(snap);
+        if closed? {
+            let position = self.boundary();
+            self.push_checkpoint(position);
+        }
+        Ok(())
+    }
+
+    /// Queues the open chunk's reads if its window closes here (`true`).
+    fn chunk_closed(&mut self, snap: &mut Snapshot) -> Result<bool, PipelineError> {
+        let Some(at) = snap.flight().and_then(|f| self.high_watermark_passed(&f.extra)) else {
+            return Ok(false);
         };
-        let at = if passed_gtids {
-            BinlogAt { file: self.file.clone(), pos: self.pos }
-        } else {
-            let Some(at) = flight.at.as_ref().filter(|a| (file_no(&a.file), a.pos) <= here) else {
-                return Ok(());
-            };
-            at.clone()
+        let Some(chunk) = snap.flight().map(|f| f.chunk) else { return Ok(false) };
+        let Some(Closed { flight, rows }) = snap.watermark(chunk, Mark::High)? else {
+            return Ok(false);
         };
-        let rows = match snap.rec.watermark(flight.chunk, Mark::High) {
-            Ok(Seen::Closed(rows)) => rows,
-            Ok(Seen::Opened | Seen::Ignored) => return Ok(()),
-            Err(e) => return Err(PipelineError::internal(format!("snapshot: {e}"))),
-        };
-        let (Some(flight), Some(table)) = (snap.in_flight.take(), &snap.table) else {
-            return Ok(());
-        };
+        let Some(table) = snap.table() else { return Ok(false) };
         let n = rows.len();
         let ctx = RowCtx {
             state: &table.state,
@@ -637,22 +520,72 @@ impl BinlogMachine {
             source_schema: &self.source_schema,
             snapshot: SnapshotMarker::False,
         };
-        for (i, (_, row)) in rows.into_iter().enumerate() {
-            let ctx = RowCtx { snapshot: snap.progress.read_marker(i, n, flight.more), ..ctx };
+        for (i, row) in rows.into_iter().enumerate() {
+            let ctx = RowCtx { snapshot: snap.read_marker(i, n, flight.more), ..ctx };
             let key = ctx.key(&row);
             self.pending.push_back(ctx.event(Op::Read, key, None, Some(row), vec![]));
         }
-        snap.progress.rows_done += n as u64;
-        if flight.more {
-            snap.progress.last_key = flight.last.map(|k| serde_json::json!(k));
-        } else {
-            tracing::info!(table = %table.state.id, rows = snap.progress.rows_done, estimated = table.estimate, "table snapshotted");
-            self.snapshot_table_done();
-        }
-        let position = self.boundary();
-        self.push_checkpoint(position);
-        Ok(())
+        let estimate = table.estimate;
+        snap.chunk_queued(flight.more, flight.last, n, estimate);
+        Ok(true)
     }
+
+    /// Where the open chunk's window closes, if the stream (between
+    /// transactions) has passed its high watermark: here, once every
+    /// transaction of its high GTID set has streamed, or its read view's
+    /// binlog position.
+    fn high_watermark_passed(&self, chunk: &MyChunk) -> Option<BinlogAt> {
+        let passed_gtids = match (&chunk.high_gtids, &self.gtids) {
+            (Some(high), Gtids::Mysql(streamed)) => high.is_subset_of(streamed),
+            _ => false,
+        };
+        if passed_gtids {
+            return Some(BinlogAt { file: self.file.clone(), pos: self.pos });
+        }
+        let here = (file_no(&self.file), self.pos);
+        chunk.at.clone().filter(|a| (file_no(&a.file), a.pos) <= here)
+    }
+}
+
+/// One row of a chunk: its key as SQL literals (for paging), and the row
+/// converted (or the conversion's error, which the failure mode decides
+/// on; a row that does not fit its table at all is an error here).
+fn read_row(
+    state: &TableState,
+    charsets: &[Option<String>],
+    chunk: u64,
+    n: usize,
+    row: Vec<My>,
+) -> Result<(Vec<String>, Result<Struct, PipelineError>), PipelineError> {
+    let err = |what: String| {
+        PipelineError::decode(format!("snapshot of {} chunk {chunk} row {n}: {what}", state.id))
+    };
+    if row.len() != state.columns.len() {
+        return Err(err(format!("{} values for {} columns", row.len(), state.columns.len())));
+    }
+    let mut literals = Vec::with_capacity(state.key_idx.len());
+    for &k in &state.key_idx {
+        literals.push(
+            key_literal(&state.types[k], charsets[k].as_deref(), &row[k])
+                .map_err(|e| err(format!("key column `{}`: {e}", state.names[k])))?,
+        );
+    }
+    let mut values = Vec::with_capacity(row.len());
+    for (i, v) in row.into_iter().enumerate() {
+        let name = &state.names[i];
+        let v =
+            selected_value(&state.types[i], v).map_err(|e| err(format!("column `{name}`: {e}")))?;
+        match state.columns[i].convert(&BinlogValue::Value(v)) {
+            Ok(v) => values.push(v),
+            Err(e) => {
+                let mut e = err(format!("column `{name}`: {e}"));
+                e.kind = ErrorKind::Conversion;
+                return Ok((literals, Err(e)));
+            }
+        }
+    }
+    let row = Struct::new(state.value_schema.clone(), values).map_err(|e| err(e.to_string()));
+    Ok((literals, row))
 }
 
 /// What reconciles a row: its converted key, or the whole row when the
@@ -674,7 +607,7 @@ fn chunk_select(
     state: &TableState,
     last: Option<&[String]>,
     filter: Option<&str>,
-    chunk_size: u32,
+    chunk_size: usize,
 ) -> Result<String, PipelineError> {
     let cols = state
         .names
@@ -716,6 +649,6 @@ fn chunk_select(
     if keys.is_empty() {
         return Ok(format!("SELECT {cols} FROM {from}{filter}"));
     }
-    let limit = u64::from(chunk_size) + 1;
+    let limit = chunk_size + 1;
     Ok(format!("SELECT {cols} FROM {from}{filter} ORDER BY {} LIMIT {limit}", keys.join(", ")))
 }

@@ -408,6 +408,27 @@ fn a_chunk_closes_where_the_stream_reaches_its_read_view() {
     assert!(got[..r].iter().any(|l| l.starts_with(r#"c golden.t key={"id":2}"#)));
 }
 
+/// The checkpoint queued after a chunk's reads carries the snapshot's
+/// progress (its last key), so a stop there resumes at the next chunk and
+/// never takes the snapshot for finished.
+#[test]
+fn the_checkpoint_after_a_chunk_carries_the_progress_to_the_next_chunk() {
+    use snapshot::SnapStep;
+    let (mut m, chunk, _) = snapshot_at(1165);
+    let rows: Vec<(i64, String)> = (10..21).map(|i| (i, format!("v{i}"))).collect();
+    let rows: Vec<(i64, &str)> = rows.iter().map(|(i, v)| (*i, v.as_str())).collect();
+    m.snapshot_rows(chunk, chunk_rows(&rows), snapshot::RowsAt::Position(at(1165))).unwrap();
+    let items: Vec<String> = m.pending.drain(..).map(|i| describe(&i)).collect();
+    assert_eq!(items.iter().filter(|l| l.starts_with("r ")).count(), 10, "{items:#?}");
+    let last = items.last().unwrap();
+    assert_eq!(
+        last,
+        r#"at binlog binlog.000007:1165 gtid 0-1-20 (snapshot: 1 tables left, 10 rows of the first, last key ["19"])"#
+    );
+    let SnapStep::Chunk(next) = m.snapshot_step().unwrap() else { panic!("no next chunk") };
+    assert!(next.select.contains("`id` > 19"), "{}", next.select);
+}
+
 #[test]
 fn a_chunk_whose_read_view_is_behind_the_stream_is_read_again() {
     use snapshot::SnapStep;
