@@ -25,6 +25,7 @@ pub mod reposition;
 pub mod schema_change;
 pub mod snapshot;
 pub mod source;
+mod source_block;
 pub mod status;
 pub mod types;
 

@@ -34,7 +34,8 @@
 //! are queued, so a stored checkpoint never claims rows Kafka has not
 //! acknowledged.
 
-use super::{BinlogMachine, Gtids, RowCtx, TableState};
+use super::rows::RowCtx;
+use super::{BinlogMachine, Gtids, TableState};
 use crate::catalog::TableCatalog;
 use crate::types::{declared_type, key_literal, select_expr, selected_value};
 use crate::types::{ColumnDef, TableColumns};
