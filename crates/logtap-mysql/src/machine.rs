@@ -29,17 +29,15 @@
 use crate::catalog::TableCatalog;
 use crate::config::MysqlConfig;
 use crate::conn::Flavor;
-use crate::ddl::{self, ChangeKind, Ddl};
-use crate::query::{classify_query, Query};
 use crate::schema_change::SchemaChangeSchemas;
+use crate::source_block::change_time_us;
 pub use crate::source_block::source_schema;
-use crate::source_block::{change_time_us, source_struct, SourceFields};
 use crate::types::{ColumnConversion, ColumnType};
 use logtap_binlog::{
     decode_mariadb_event_body, EventHeader, GtidPosition, MariadbEvent, MariadbGtid, MysqlGtid,
     MysqlGtidSet,
 };
-use logtap_core::event::{now_us, SnapshotMarker, TableId};
+use logtap_core::event::TableId;
 use logtap_core::schema::Schema;
 use logtap_core::traits::SourceItem;
 use logtap_core::PipelineError;
@@ -309,29 +307,6 @@ impl BinlogMachine {
         (!self.catalogs.contains_key(&id)).then_some(Need::Catalog(id))
     }
 
-    /// A DDL statement's tables, when schema-change records are written
-    /// and their catalogs were not read for this statement yet.
-    fn ddl_need(&self, ev: &Event) -> Option<Need> {
-        self.schema_changes.as_ref()?;
-        if self.tx.as_ref().is_some_and(|t| t.open || t.alter_not_done) {
-            return None;
-        }
-        let header = ev.header();
-        let start = u64::from(header.log_pos()).saturating_sub(u64::from(header.event_size()));
-        let start = self.payload_end.unwrap_or(start);
-        if self.ddl_read.as_ref().is_some_and(|(f, p)| *f == self.file && *p == start) {
-            return None;
-        }
-        let q = ev.read_event::<mysql_async::binlog::events::QueryEvent<'_>>().ok()?;
-        let Ddl::Tables(changes) = ddl::classify(&q.query(), &q.schema()) else { return None };
-        let ids: Vec<TableId> = changes
-            .iter()
-            .filter(|c| c.kind != ChangeKind::Drop)
-            .map(|c| TableId::new(c.db.as_str(), c.table.as_str()))
-            .collect();
-        (!ids.is_empty()).then(|| Need::Ddl(self.file.clone(), start, ids))
-    }
-
     /// Handles one event; fills `pending`. Between transactions, an open
     /// snapshot chunk may close here.
     pub(crate) fn process(&mut self, ev: &Event) -> Result<(), PipelineError> {
@@ -407,68 +382,9 @@ impl BinlogMachine {
                 return Ok(());
             }
             EventType::GTID_EVENT | EventType::GTID_TAGGED_LOG_EVENT => {
-                let g = ev
-                    .read_event::<mysql_async::binlog::events::GtidEvent>()
-                    .map_err(|e| self.bad(event_start, format!("GTID event: {e}")))?;
-                let tag = g.tag().map(|t| t.to_string());
-                let gtid = MysqlGtid::new(g.sid(), tag.as_deref(), g.gno())
-                    .map_err(|e| self.bad(event_start, format!("GTID event: {e}")))?;
-                self.begin(Some(TxGtid::Mysql(gtid)), event_start, false, false)?;
-                let commit_us = i64::try_from(g.original_commit_timestamp()).unwrap_or(0);
-                if let Some(tx) = &mut self.tx {
-                    tx.commit_us = (commit_us > 0).then_some(commit_us);
-                }
+                self.mysql_gtid(ev, event_start)?;
             }
-            EventType::QUERY_EVENT => {
-                let q = ev
-                    .read_event::<mysql_async::binlog::events::QueryEvent<'_>>()
-                    .map_err(|e| self.bad(event_start, format!("QUERY event: {e}")))?;
-                let text = q.query();
-                let thread = i64::from(q.thread_id());
-                let text = text.trim();
-                let kind = classify_query(text);
-                let xa_start = kind == Query::Begin { xa: true };
-                let opens = match kind {
-                    Query::Begin { .. } => true,
-                    Query::OpensGroup => self.tx.as_ref().is_some_and(|t| !t.open),
-                    Query::End | Query::Other => false,
-                };
-                if opens {
-                    if self.tx.is_none() {
-                        self.begin(None, event_start, false, false)?;
-                    }
-                    if let Some(tx) = &mut self.tx {
-                        tx.thread = Some(thread);
-                        tx.open = true;
-                        if xa_start {
-                            tracing::warn!(gtid = ?tx.gtid.as_ref().map(ToString::to_string), "XA transaction: its rows are not sent (XA transactions are not supported)");
-                            tx.prepared_xa = true;
-                        }
-                    }
-                } else if kind == Query::End {
-                    self.commit(end_pos);
-                } else if self.tx.as_ref().is_some_and(|t| t.open) {
-                    // A statement inside an open transaction (SAVEPOINT,
-                    // ROLLBACK TO, a temporary table...): not its end. A
-                    // row change logged as a statement (a session with
-                    // binlog_format = STATEMENT) cannot be captured.
-                    self.statement_change(text, &q.schema(), event_start)?;
-                } else {
-                    // A statement of its own (DDL): its group ends here.
-                    // It may have changed any table (defaults included,
-                    // which leave the TABLE_MAP as it was), so tables are
-                    // mapped and their catalogs read afresh.
-                    self.tables.clear();
-                    self.snapshot_ddl();
-                    self.schema_change(&q, ev, event_start);
-                    let fresh =
-                        self.ddl_read.take().filter(|(f, p)| *f == self.file && *p == event_start);
-                    if fresh.is_none() {
-                        self.catalogs.clear();
-                    }
-                    self.commit(end_pos);
-                }
-            }
+            EventType::QUERY_EVENT => self.query_event(ev, event_start, end_pos)?,
             EventType::XID_EVENT | EventType::XA_PREPARE_LOG_EVENT => self.commit(end_pos),
             EventType::TABLE_MAP_EVENT => {
                 self.table_map(ev, event_start)?;
@@ -506,76 +422,20 @@ impl BinlogMachine {
         Ok(())
     }
 
-    /// The schema-change records of a DDL statement (none when they are
-    /// off or the statement gives none), before its checkpoint.
-    fn schema_change(
-        &mut self,
-        q: &mysql_async::binlog::events::QueryEvent<'_>,
-        ev: &Event,
-        event_start: u64,
-    ) {
-        let Some(schemas) = &self.schema_changes else { return };
-        if self.tx.as_ref().is_some_and(|t| t.alter_not_done) {
-            return;
+    /// A MySQL GTID event: a transaction begins, with its commit time.
+    fn mysql_gtid(&mut self, ev: &Event, event_start: u64) -> Result<(), PipelineError> {
+        let g = ev
+            .read_event::<mysql_async::binlog::events::GtidEvent>()
+            .map_err(|e| self.bad(event_start, format!("GTID event: {e}")))?;
+        let tag = g.tag().map(|t| t.to_string());
+        let gtid = MysqlGtid::new(g.sid(), tag.as_deref(), g.gno())
+            .map_err(|e| self.bad(event_start, format!("GTID event: {e}")))?;
+        self.begin(Some(TxGtid::Mysql(gtid)), event_start, false, false)?;
+        let commit_us = i64::try_from(g.original_commit_timestamp()).unwrap_or(0);
+        if let Some(tx) = &mut self.tx {
+            tx.commit_us = (commit_us > 0).then_some(commit_us);
         }
-        let text = q.query();
-        let default_db = q.schema().into_owned();
-        /// (database, statement text, table changes: kind, db, table).
-        type Planned = (String, String, Vec<(ChangeKind, String, String)>);
-        let records: Vec<Planned> = match ddl::classify(&text, &default_db) {
-            Ddl::Ignored => return,
-            Ddl::Database(db) => {
-                vec![(db.unwrap_or_else(|| default_db.clone()), text.trim().to_string(), vec![])]
-            }
-            Ddl::Tables(changes) => changes
-                .into_iter()
-                .map(|c| (c.db.clone(), c.ddl, vec![(c.kind, c.db, c.table)]))
-                .collect(),
-        };
-        let header = ev.header();
-        let ts_us = self.ts_us(header.timestamp());
-        let gtid = self.tx.as_ref().and_then(|t| t.gtid.as_ref()).map(ToString::to_string);
-        for (db, ddl_text, changes) in records {
-            let table = changes.iter().map(|c| c.2.as_str()).collect::<Vec<_>>().join(",");
-            let source = source_struct(
-                &self.source_schema,
-                &SourceFields {
-                    connector: self.flavor.connector(),
-                    prefix: &self.prefix,
-                    ts_us,
-                    db: &db,
-                    // The tables' names joined; "" for a database record.
-                    table: Some(table.as_str()),
-                    server_id: i64::from(header.server_id()),
-                    gtid: gtid.as_deref(),
-                    file: &self.file,
-                    pos: event_start,
-                    row: 0,
-                    thread: None,
-                    snapshot: SnapshotMarker::False,
-                },
-            );
-            let catalogs: Vec<Option<Arc<TableCatalog>>> = changes
-                .iter()
-                .map(|(_, d, t)| self.catalogs.get(&TableId::new(d.as_str(), t.as_str())).cloned())
-                .collect();
-            let described: Vec<(ChangeKind, &str, &str, Option<&TableCatalog>)> = changes
-                .iter()
-                .zip(&catalogs)
-                .map(|((k, d, t), c)| (*k, d.as_str(), t.as_str(), c.as_deref()))
-                .collect();
-            let position = SourcePosition::Mysql {
-                file: self.file.clone(),
-                pos: event_start,
-                gtid_set: None,
-                skip_events: 0,
-                skip_rows: 0,
-                debezium_events: false,
-            };
-            let record =
-                schemas.record(source, now_us() / 1000, &db, &ddl_text, &described, position);
-            self.pending.push_back(SourceItem::SchemaChange(Box::new(record)));
-        }
+        Ok(())
     }
 
     fn advance(&mut self, end_pos: u64) {
@@ -589,47 +449,6 @@ impl BinlogMachine {
     /// (MariaDB, MySQL without GTIDs), as Debezium does.
     fn ts_us(&self, header_secs: u32) -> i64 {
         change_time_us(self.tx.as_ref().and_then(|t| t.commit_us), header_secs)
-    }
-
-    /// A DML statement in the binlog, in a captured database: a change
-    /// logtap cannot see the rows of. It stops, or is passed over as
-    /// `event_processing_failure_handling_mode` says (Debezium warns).
-    fn statement_change(&self, text: &str, db: &str, pos: u64) -> Result<(), PipelineError> {
-        let verb = text.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
-        let dml = matches!(verb.as_str(), "INSERT" | "UPDATE" | "DELETE" | "REPLACE" | "LOAD");
-        if !dml {
-            return Ok(());
-        }
-        // The statement's own database, or one it names (`INSERT INTO d.t`
-        // leaves the session's default database empty).
-        let named = || {
-            text.split(|c: char| !(c.is_alphanumeric() || "_$.`".contains(c)))
-                .filter_map(|w| w.split_once('.'))
-                .any(|(d, _)| self.cfg.captures_database(d.trim_matches('`')))
-        };
-        let captured = match db {
-            "" => self.cfg.database_include_list.is_empty() || named(),
-            db => self.cfg.captures_database(db) || named(),
-        };
-        if !captured {
-            return Ok(());
-        }
-        let shown: String = text.chars().take(80).collect();
-        let err = PipelineError::new(
-            logtap_core::ErrorKind::Conversion,
-            format!(
-                "binlog {}:{pos}: a change in database `{db}` logged as a statement (`{shown}`): \
-                 logtap reads row events only and cannot capture it",
-                self.file
-            ),
-        )
-        .with_fix(
-            "the session that wrote it ran with binlog_format = STATEMENT or MIXED: keep ROW \
-             for every session (SESSION_VARIABLES_ADMIN / SUPER let a session change it); to go \
-             on without that change, set event_processing_failure_handling_mode = \"warn\"",
-        );
-        let what = format!("statement at {}:{pos}", self.file);
-        self.cfg.event_processing_failure_handling_mode.on_error(err, db, &what)
     }
 
     fn bad(&self, pos: u64, what: String) -> PipelineError {
@@ -859,6 +678,8 @@ mod tests {
     }
 }
 
+#[path = "machine_query.rs"]
+mod query_events;
 #[path = "machine_rows.rs"]
 mod rows;
 #[path = "machine_snapshot.rs"]
