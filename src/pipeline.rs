@@ -198,9 +198,9 @@ pub async fn run<S: Source, K: Sink>(
 /// window is full, which is exactly when Kafka is stalled.
 ///
 /// One exception: a stall that lasts [`StallWatch::GIVE_UP_FACTOR`] times
-/// `after` while Kafka answers the producer's own metadata requests without
-/// a break is no outage but a producer that will not move again (seen once
-/// in many broker pauses). Only the answered part counts, so a producer
+/// `after` while Kafka answers metadata requests without a break (the
+/// producer's, or another client's: `KafkaSink::probe`) is no outage but a
+/// producer that will not move again (seen in broker pauses). Only the answered part counts, so a producer
 /// just back from an outage of any length gets the whole allowance. The
 /// oldest record is given up
 /// ([`SharedTracker::give_up_oldest`]): the attempt ends, the requests in
@@ -274,6 +274,7 @@ impl StallWatch {
                     Stall::Warn(waited) => tracing::warn!(
                         waited_s = waited.as_secs(),
                         in_flight,
+                        kafka_answers = health.kafka_reachable(),
                         "Kafka has not acknowledged the oldest record in flight for {} s; \
                          waiting for it (records are never given up by time, so none can be \
                          overtaken); check the brokers and kafka.bootstrap_servers",
@@ -281,7 +282,7 @@ impl StallWatch {
                     ),
                     Stall::GiveUp(waited) => {
                         let why = format!(
-                            "Kafka answers this producer but has not acknowledged the oldest \
+                            "Kafka answers metadata requests but has not acknowledged the oldest \
                              record in flight for {} s: replacing the producer (the attempt \
                              restarts from the stored position; records after it are sent again)",
                             waited.as_secs()

@@ -384,7 +384,7 @@ async fn a_producer_kafka_answers_but_never_acknowledges_is_replaced() {
         .unwrap();
         changes += 100 + (from as u64 - 1) / 3;
     }
-    let replaced = "Kafka answers this producer but has not acknowledged the oldest record";
+    let replaced = "Kafka answers metadata requests but has not acknowledged the oldest record";
     let gave_up = wait_until(Duration::from_secs(60), || l.log_text().contains(replaced));
     assert!(gave_up, "the stuck producer must be replaced:\n{}", l.log_text());
 

@@ -16,6 +16,7 @@ use rdkafka::producer::{
     BaseRecord, DeliveryResult, Producer, ProducerContext, PurgeConfig, ThreadedProducer,
 };
 use rdkafka::ClientContext;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Routes librdkafka's delivery reports into the tracker.
@@ -103,11 +104,15 @@ pub struct KafkaSink {
 /// librdkafka and keeps every later one to itself, unacknowledged, so the
 /// stall watch's give-up and the restart run against a real broker
 /// (`kafka_faults::a_producer_kafka_answers_but_never_acknowledges_is_replaced`).
-/// Unset, it does nothing.
+/// Once stuck, the producer's own metadata requests count as unanswered
+/// too, as they were in the pause that showed it: only the topic manager's
+/// client answers the probe. Unset, it does nothing.
 #[derive(Debug, Default)]
 struct StuckFailpoint {
     /// Records still to send before sticking; `None`: never sticks.
     left: Option<u64>,
+    /// Set once it sticks (read by [`KafkaSink::probe`]).
+    stuck: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl StuckFailpoint {
@@ -117,7 +122,7 @@ impl StuckFailpoint {
         match n {
             Some(n) if !FIRED.swap(true, std::sync::atomic::Ordering::Relaxed) => {
                 tracing::warn!(after = n, "failpoint: this producer sticks after {n} records");
-                StuckFailpoint { left: Some(n) }
+                StuckFailpoint { left: Some(n), stuck: Arc::default() }
             }
             _ => StuckFailpoint::default(),
         }
@@ -127,7 +132,10 @@ impl StuckFailpoint {
     fn holds(&mut self) -> bool {
         match &mut self.left {
             None => false,
-            Some(0) => true,
+            Some(0) => {
+                self.stuck.store(true, std::sync::atomic::Ordering::Relaxed);
+                true
+            }
             Some(n) => {
                 *n -= 1;
                 false
@@ -170,10 +178,21 @@ fn classify(e: &KafkaError) -> PipelineError {
 
 impl KafkaSink {
     /// A check that Kafka answers (a metadata request with `timeout`), to
-    /// run off the async workers: it blocks.
+    /// run off the async workers: it blocks. The producer's own client is
+    /// asked first, then the topic manager's, a client of its own: a
+    /// producer whose client no longer reaches a broker that answers others
+    /// is the stuck producer the stall watch replaces, not an outage (seen
+    /// once after a broker pause: no acknowledgement and no metadata for
+    /// minutes while the broker served every other client).
     pub fn probe(&self, timeout: std::time::Duration) -> impl Fn() -> bool + Send + Sync + 'static {
         let producer = self.producer.clone();
-        move || producer.client().fetch_metadata(None, timeout).is_ok()
+        let others = self.topics.metadata_probe(timeout);
+        let stuck = Arc::clone(&self.stuck.stuck);
+        move || {
+            let own = !stuck.load(std::sync::atomic::Ordering::Relaxed)
+                && producer.client().fetch_metadata(None, timeout).is_ok();
+            own || others()
+        }
     }
 
     /// Connects a producer using `config`. `tracker` receives every delivery
@@ -263,9 +282,10 @@ impl Sink for KafkaSink {
             // so the stored position is unaffected). Requests already sent
             // are waited for: one the broker has not read yet could still be
             // appended after the restart's records. Not so for a record given
-            // up while Kafka answered this producer's metadata requests: a
-            // broker handles one connection's requests in order, so it has
-            // answered every produce request sent before; they are voided.
+            // up after Kafka answered metadata requests for four delivery
+            // timeouts: a running broker reads an open connection's requests
+            // in order and a closed one's are gone, so none sent before can
+            // be appended later; they are voided.
             let purge = PurgeConfig::default().queue();
             self.producer.purge(if f.given_up { purge.inflight() } else { purge });
         }

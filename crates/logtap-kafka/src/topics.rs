@@ -45,6 +45,13 @@ impl TopicManager {
         })
     }
 
+    /// A blocking check that the cluster answers this client's metadata
+    /// request within `timeout`.
+    pub fn metadata_probe(&self, timeout: Duration) -> impl Fn() -> bool + Send + Sync + 'static {
+        let admin = Arc::clone(&self.admin);
+        move || admin.inner().fetch_metadata(None, timeout).is_ok()
+    }
+
     /// Number of brokers and topics the cluster reports within `timeout`:
     /// proves it is reachable.
     pub async fn cluster_summary(
