@@ -13,6 +13,7 @@ pub mod config;
 mod machine;
 pub mod snapshot;
 pub mod source;
+mod start;
 pub mod status;
 pub mod takeover;
 pub mod types;

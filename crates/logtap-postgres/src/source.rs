@@ -24,13 +24,15 @@ use crate::config::PostgresConfig;
 use crate::machine::snapshot::{SnapSetup, SnapStep};
 use crate::machine::{Input, Need, PgMachine};
 use crate::snapshot::{ChunkMsg, ChunkRequest, Watermarks};
+use crate::start;
 use crate::types::TypeOptions;
 use crate::walsender::{ConnectParams, Reader, WalSender, WalSenderError, Writer};
 use logtap_core::chunks::{ChunkTask, Polled};
 use logtap_core::event::now_us;
 use logtap_core::snapshot::{self, SnapshotConfig, SnapshotMode, SnapshotPlan};
 use logtap_core::{
-    Checkpoint, ErrorKind, Lsn, PipelineError, SnapshotProgress, Source, SourceItem, SourcePosition,
+    Checkpoint, ErrorKind, Lsn, PgTxProgress, PipelineError, SnapshotProgress, Source, SourceItem,
+    SourcePosition,
 };
 use logtap_pgoutput::{
     decode_copy_data, unix_micros_to_pg, CopyData, Decoder, StandbyStatusUpdate,
@@ -132,11 +134,234 @@ fn quote_ident(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))
 }
 
+/// The stored position's LSN and progress inside its transaction; another
+/// source's position is refused.
+fn stored_position(
+    stored: Option<&Checkpoint>,
+) -> Result<(Option<Lsn>, Option<PgTxProgress>), PipelineError> {
+    match stored.map(|c| &c.position) {
+        None => Ok((None, None)),
+        Some(SourcePosition::Postgres { lsn, tx }) => Ok((Some(*lsn), *tx)),
+        Some(other) => Err(PipelineError::new(ErrorKind::WrongSource, format!(
+            "the stored position ({other}) is not a PostgreSQL position: this offsets directory belongs to another source; use another topic_prefix or run `logtap reset`"
+        ))),
+    }
+}
+
+/// `[snapshot] signal_data_collection` must exist before anything is made.
+async fn signal_table_exists(sql: &Client, table: Option<&str>) -> Result<(), PipelineError> {
+    let Some(t) = table else { return Ok(()) };
+    let (schema, name) = t.split_once('.').unwrap_or(("public", t));
+    if catalog::snapshot_table(sql, schema, name).await?.is_some() {
+        return Ok(());
+    }
+    Err(PipelineError::new(ErrorKind::ServerSetup, format!(
+        "snapshot.signal_data_collection `{t}` does not exist: CREATE TABLE {} (id varchar(42) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048)); \
+         and give logtap's role INSERT and DELETE on it (and ownership, for publication_autocreate_mode = \"filtered\")",
+        quoted_table(t)
+    )))
+}
+
+/// `schema.table` with each part quoted (`public` when unqualified).
+fn quoted_table(t: &str) -> String {
+    let (schema, name) = t.split_once('.').unwrap_or(("public", t));
+    format!("{}.{}", crate::snapshot::quote_ident(schema), crate::snapshot::quote_ident(name))
+}
+
+fn connect_params(cfg: &PostgresConfig) -> ConnectParams {
+    ConnectParams {
+        host: cfg.host.clone(),
+        port: cfg.port,
+        user: cfg.user.clone(),
+        password: cfg.password.clone(),
+        database: cfg.database.clone(),
+        application_name: format!("logtap-{}", cfg.slot_name),
+        connect_timeout: Duration::from_secs(10),
+        sslmode: cfg.sslmode,
+        sslrootcert: cfg.sslrootcert.clone(),
+    }
+}
+
+/// This source's identity (system id and slot), refused when the stored
+/// position belongs to another.
+async fn identify(
+    ws: &mut WalSender,
+    cfg: &PostgresConfig,
+    stored_id: Option<&str>,
+) -> Result<String, PipelineError> {
+    let system = ws
+        .simple_query("IDENTIFY_SYSTEM")
+        .await
+        .map_err(|e| wal_err("IDENTIFY_SYSTEM", e))?
+        .first()
+        .and_then(|r| r.first().cloned().flatten())
+        .unwrap_or_default();
+    let source_id = format!("postgres system {system} slot {}", cfg.slot_name);
+    match stored_id {
+        Some(stored_id) if stored_id != source_id => Err(PipelineError::new(ErrorKind::WrongSource, format!(
+            "the stored position belongs to `{stored_id}`, but this configuration reads `{source_id}`: \
+             applying it to another server or slot could skip changes. Use another topic_prefix or offsets.path \
+             for the new source, or run `logtap reset` to start over"
+        ))),
+        _ => Ok(source_id),
+    }
+}
+
+fn log_start(plan: &start::StartPlan, slot: &str, version: u32, standby: bool) {
+    if standby {
+        tracing::info!(server_version = version, "the server is a standby: nothing is written to it, snapshot chunks close at its replay position");
+    }
+    if plan.watermarks.is_none() {
+        tracing::warn!(
+            server_version = version,
+            "PostgreSQL before 14 and no snapshot.signal_data_collection: snapshots are unavailable"
+        );
+    }
+    if let Some(confirmed) = plan.reuse_confirmed {
+        tracing::info!(slot = %slot, confirmed = %confirmed, "reusing existing slot without a stored position: streaming from its confirmed position");
+    }
+}
+
+/// Drops and creates the slot as the plan says; the position the server
+/// will not send anything before (a new slot's consistent point, or the
+/// reused slot's confirmed position).
+async fn prepare_slot(
+    plan: &start::StartPlan,
+    sql: &Client,
+    ws: &mut WalSender,
+    slot: &str,
+) -> Result<Lsn, PipelineError> {
+    if plan.drop_slot {
+        sql.execute("SELECT pg_drop_replication_slot($1)", &[&slot])
+            .await
+            .map_err(|e| catalog::sql_err(&format!("dropping replication slot `{slot}`"), e))?;
+    }
+    if !plan.create_slot {
+        return Ok(plan.kept_confirmed.unwrap_or(Lsn(0)));
+    }
+    let rows = ws
+        .simple_query(&format!(
+            "CREATE_REPLICATION_SLOT {} LOGICAL pgoutput NOEXPORT_SNAPSHOT",
+            quote_ident(slot)
+        ))
+        .await
+        .map_err(|e| wal_err(&format!("creating replication slot `{slot}`"), e))?;
+    let at = rows.first().and_then(|r| r.get(1)).cloned().flatten().unwrap_or_default();
+    tracing::info!(slot = %slot, consistent_point = %at, "created replication slot");
+    Ok(at.parse().unwrap_or(Lsn(0)))
+}
+
+/// The snapshot's starting progress: a stored one without the tables no
+/// longer captured, or every captured table of the publication.
+async fn snapshot_progress(
+    plan: &start::StartPlan,
+    sql: &Client,
+    cfg: &PostgresConfig,
+    mode: SnapshotMode,
+) -> Result<Option<SnapshotProgress>, PipelineError> {
+    let captured = |t: &String| t.split_once('.').is_some_and(|(s, n)| cfg.captures(s, n));
+    match &plan.snapshot {
+        SnapshotPlan::None => Ok(None),
+        SnapshotPlan::Resume(p) => {
+            tracing::info!(tables = ?p.pending_tables, last_key = ?p.last_key, "resuming the snapshot");
+            let mut p = p.clone();
+            let before = p.pending_tables.clone();
+            p.pending_tables.retain(captured);
+            if p.pending_tables.first() != before.first() {
+                p.last_key = None;
+                p.rows_done = 0;
+            }
+            for t in before.iter().filter(|t| !p.pending_tables.contains(t)) {
+                tracing::warn!(table = %t, "no longer captured (table_include_list changed): its snapshot is dropped");
+            }
+            Ok(Some(p))
+        }
+        SnapshotPlan::Full => {
+            let tables: Vec<String> = catalog::publication_tables(sql, &cfg.publication_name)
+                .await?
+                .unwrap_or_default()
+                .into_iter()
+                .filter(captured)
+                .collect();
+            tracing::info!(mode = %mode, tables = ?tables, "snapshotting");
+            Ok(Some(SnapshotProgress { pending_tables: tables, ..Default::default() }))
+        }
+    }
+}
+
+/// `START_REPLICATION` at `start` with the plan's pgoutput options.
+async fn start_replication(
+    ws: WalSender,
+    cfg: &PostgresConfig,
+    plan: &start::StartPlan,
+    start: Lsn,
+) -> Result<(Reader, Writer), PipelineError> {
+    let slot = &cfg.slot_name;
+    let mut options = format!(
+        "\"proto_version\" '{}', \"publication_names\" '{}'",
+        plan.proto,
+        quote_ident(&cfg.publication_name).replace('\'', "''")
+    );
+    if plan.messages {
+        options.push_str(", \"messages\" 'true'");
+    }
+    let cmd = format!("START_REPLICATION SLOT {} LOGICAL {start} ({options})", quote_ident(slot));
+    let streams = ws.start_replication(&cmd).await.map_err(|e| {
+        // On START_REPLICATION of a slot checked above, 55000 is "can no
+        // longer get changes from replication slot" (invalidated since)
+        // and 42704 a slot dropped since: the position is gone. 55006
+        // (in use, often by our own previous connection not yet gone)
+        // is retried by its kind.
+        let gone = matches!(e.sqlstate(), Some("55000" | "42704"));
+        let mut err = wal_err(&format!("starting replication on slot `{slot}`"), e);
+        if gone {
+            err.kind = ErrorKind::PositionLost;
+        }
+        err
+    })?;
+    tracing::info!(slot = %slot, start = %start, proto_version = plan.proto, "streaming");
+    Ok(streams)
+}
+
+/// The state machine for this start: decoder, resume point inside a
+/// transaction, snapshot setup when watermarks are possible, the snapshot.
+fn machine_for(
+    cfg: &PostgresConfig,
+    prefix: &str,
+    plan: &start::StartPlan,
+    floor: u64,
+    snap: &SnapshotConfig,
+    signal_table: Option<&str>,
+    snapshot: Option<SnapshotProgress>,
+) -> Result<PgMachine, PipelineError> {
+    let opts = TypeOptions::from_config(cfg);
+    let decoder = Decoder::new(plan.proto).map_err(|e| PipelineError::internal(e.to_string()))?;
+    let mut m = PgMachine::new(cfg.clone(), prefix, decoder, opts, floor);
+    m.resume_inside(plan.resume_tx);
+    if plan.watermarks.is_some() {
+        m.snapshot_setup(SnapSetup {
+            signal_table: signal_table
+                .and_then(|t| t.split_once('.'))
+                .map(|(s, n)| logtap_core::TableId::new(s, n)),
+            slot: cfg.slot_name.clone(),
+            run: snapshot::run_id(),
+            chunk_size: snap.chunk_size,
+            next_chunk: 1,
+            replay: matches!(plan.watermarks, Some(Watermarks::Replay)),
+        });
+    }
+    if let Some(progress) = snapshot {
+        m.start_snapshot(progress);
+    }
+    Ok(m)
+}
+
 impl PostgresSource {
     /// Connects, prepares publication and slot, and starts streaming after
     /// the stored checkpoint or, without one, from the slot's confirmed
     /// position (a new slot: from now); with a snapshot as `snap` and the
-    /// stored progress say.
+    /// stored progress say. What to do is decided by [`start::decide`]
+    /// from what is read here; this carries it out.
     pub async fn start(
         cfg: PostgresConfig,
         prefix: &str,
@@ -145,226 +370,43 @@ impl PostgresSource {
         snap: &SnapshotConfig,
     ) -> Result<Self, PipelineError> {
         let mode = snap.mode.unwrap_or(SnapshotMode::Initial);
-        let mut progress = stored.and_then(|c| c.snapshot.clone());
-        let (mut stored_lsn, mut resume_tx) = match stored.map(|c| &c.position) {
-            None => (None, None),
-            Some(SourcePosition::Postgres { lsn, tx }) => (Some(*lsn), *tx),
-            Some(other) => {
-                return Err(PipelineError::new(ErrorKind::WrongSource, format!(
-                    "the stored position ({other}) is not a PostgreSQL position: this offsets directory belongs to another source; use another topic_prefix or run `logtap reset`"
-                )))
-            }
-        };
+        let (stored_lsn, stored_tx) = stored_position(stored)?;
         let sql = catalog::connect(&cfg).await?;
         let signal_table = snap.signal_data_collection.as_deref();
-        if let Some(t) = signal_table {
-            let (schema, name) = t.split_once('.').unwrap_or(("public", t));
-            if catalog::snapshot_table(&sql, schema, name).await?.is_none() {
-                return Err(PipelineError::new(ErrorKind::ServerSetup, format!(
-                    "snapshot.signal_data_collection `{t}` does not exist: CREATE TABLE {} (id varchar(42) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048)); \
-                     and give logtap's role INSERT and DELETE on it (and ownership, for publication_autocreate_mode = \"filtered\")",
-                    crate::snapshot::quote_ident(schema) + "." + &crate::snapshot::quote_ident(name)
-                )));
-            }
-        }
+        signal_table_exists(&sql, signal_table).await?;
         let standby = catalog::in_recovery(&sql).await?;
         crate::check::preflight(&sql, &cfg, standby).await?;
         catalog::ensure_publication(&sql, &cfg, signal_table, standby).await?;
-        let params = ConnectParams {
-            host: cfg.host.clone(),
-            port: cfg.port,
-            user: cfg.user.clone(),
-            password: cfg.password.clone(),
-            database: cfg.database.clone(),
-            application_name: format!("logtap-{}", cfg.slot_name),
-            connect_timeout: Duration::from_secs(10),
-            sslmode: cfg.sslmode,
-            sslrootcert: cfg.sslrootcert.clone(),
-        };
-        let mut ws =
-            WalSender::connect(&params).await.map_err(|e| wal_err("replication connection", e))?;
-        let version = ws.server_version().unwrap_or(0);
-        let system = ws
-            .simple_query("IDENTIFY_SYSTEM")
+        let mut ws = WalSender::connect(&connect_params(&cfg))
             .await
-            .map_err(|e| wal_err("IDENTIFY_SYSTEM", e))?
-            .first()
-            .and_then(|r| r.first().cloned().flatten())
-            .unwrap_or_default();
-        let source_id = format!("postgres system {system} slot {}", cfg.slot_name);
-        if let Some(stored_id) = stored_id {
-            if stored_id != source_id {
-                return Err(PipelineError::new(ErrorKind::WrongSource, format!(
-                    "the stored position belongs to `{stored_id}`, but this configuration reads `{source_id}`: \
-                     applying it to another server or slot could skip changes. Use another topic_prefix or offsets.path \
-                     for the new source, or run `logtap reset` to start over"
-                )));
-            }
-        }
-        if standby && version < 160000 {
-            return Err(PipelineError::new(ErrorKind::Unsupported, format!(
-                "the server is a standby (pg_is_in_recovery()) and PostgreSQL {version}: logical decoding on a standby needs PostgreSQL 16 or later; \
-                 point postgres.host at the primary, or upgrade"
-            )));
-        }
-        if standby {
-            tracing::info!(server_version = version, "the server is a standby: nothing is written to it, snapshot chunks close at its replay position");
-        }
-        if version < 140000 && signal_table.is_none() {
-            tracing::warn!(
-                server_version = version,
-                "PostgreSQL before 14 and no snapshot.signal_data_collection: snapshots are unavailable"
-            );
-        }
-        let slot = &cfg.slot_name;
-        // The server never sends anything before this point; keepalives
-        // below it (sent while it rewinds to restart_lsn) are not progress.
-        let mut info = catalog::slot_info(&sql, slot).await?;
-        if let Some(info) = &info {
-            if info.plugin.as_deref() != Some("pgoutput") {
-                return Err(PipelineError::new(ErrorKind::ServerSetup, format!(
-                    "replication slot `{slot}` uses plugin {:?}, not pgoutput: drop it (SELECT pg_drop_replication_slot('{slot}')) or set postgres.slot_name to another name",
-                    info.plugin
-                )));
-            }
-            if info.database.as_deref() != Some(cfg.database.as_str()) {
-                return Err(PipelineError::new(ErrorKind::ServerSetup, format!(
-                    "replication slot `{slot}` belongs to database {:?}, not `{}`: set postgres.slot_name to another name",
-                    info.database, cfg.database
-                )));
-            }
-            if let Some(pid) = info.active_pid {
-                return Err(PipelineError::new(ErrorKind::SlotInUse, format!(
-                    "replication slot `{slot}` is in use by server process {pid} (another logtap, or a stale connection): stop it, or SELECT pg_terminate_backend({pid})"
-                )));
-            }
-        }
-        // Is the stored position still there to resume from?
-        let gone = match (&info, stored_lsn) {
-            (Some(i), _) if i.wal_status.as_deref() == Some("lost") => Some(format!(
-                "replication slot `{slot}` has lost required WAL (wal_status = lost, max_slot_wal_keep_size exceeded): changes are gone"
-            )),
-            (Some(i), Some(stored)) if i.confirmed_flush_lsn.is_some_and(|c| c > stored) => Some(format!(
-                "replication slot `{slot}` has confirmed {}, past logtap's stored position {stored}: the changes between were consumed by another client and cannot be replayed",
-                i.confirmed_flush_lsn.unwrap_or(stored)
-            )),
-            (None, Some(stored)) => Some(format!(
-                "replication slot `{slot}` does not exist, but logtap has a stored position ({stored}): the slot was dropped and changes since then may be lost"
-            )),
-            _ => None,
-        };
-        if let Some(why) = gone {
-            if mode != SnapshotMode::WhenNeeded {
-                return Err(PipelineError::new(ErrorKind::PositionLost, format!(
-                    "{why}; to start over run `logtap reset` (a new snapshot brings the tables back), or set [snapshot] mode = \"when_needed\" to do that by itself"
-                )));
-            }
-            tracing::warn!(slot = %slot, "{why}; snapshot mode when_needed: starting over with a new slot and a new snapshot");
-            if info.is_some() {
-                sql.execute("SELECT pg_drop_replication_slot($1)", &[&slot.as_str()])
-                    .await
-                    .map_err(|e| {
-                        catalog::sql_err(&format!("dropping replication slot `{slot}`"), e)
-                    })?;
-                info = None;
-            }
-            stored_lsn = None;
-            resume_tx = None;
-            progress = None;
-        }
-        let plan = snapshot::plan(mode, stored_lsn.is_some(), progress.as_ref());
-        // The server never sends anything before this point; keepalives
-        // below it (sent while it rewinds to restart_lsn) are not progress.
-        let slot_floor: Lsn = match info {
-            Some(info) => {
-                if stored_lsn.is_none() {
-                    tracing::info!(slot = %slot, confirmed = %info.confirmed_flush_lsn.map_or("-".into(), |l| l.to_string()), "reusing existing slot without a stored position: streaming from its confirmed position");
-                }
-                info.confirmed_flush_lsn.unwrap_or(Lsn(0))
-            }
-            None => {
-                let rows = ws
-                    .simple_query(&format!(
-                        "CREATE_REPLICATION_SLOT {} LOGICAL pgoutput NOEXPORT_SNAPSHOT",
-                        quote_ident(slot)
-                    ))
-                    .await
-                    .map_err(|e| wal_err(&format!("creating replication slot `{slot}`"), e))?;
-                let at = rows.first().and_then(|r| r.get(1)).cloned().flatten().unwrap_or_default();
-                tracing::info!(slot = %slot, consistent_point = %at, "created replication slot");
-                at.parse().unwrap_or(Lsn(0))
-            }
-        };
-        let snapshot = match plan {
-            SnapshotPlan::None => None,
-            _ if version < 140000 && signal_table.is_none() => {
-                return Err(PipelineError::new(ErrorKind::Unsupported, format!(
-                    "snapshot mode {mode} needs PostgreSQL 14 or later (its watermarks are logical decoding messages) or, on this server ({version}), \
-                     a signal table for them: set [snapshot] signal_data_collection (Debezium's table: id varchar(42) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048)); \
-                     or set [snapshot] mode = \"no_data\" to stream changes only"
-                )))
-            }
-            SnapshotPlan::Resume(mut p) => {
-                tracing::info!(tables = ?p.pending_tables, last_key = ?p.last_key, "resuming the snapshot");
-                let before = p.pending_tables.clone();
-                p.pending_tables.retain(|t| t.split_once('.').is_some_and(|(s, n)| cfg.captures(s, n)));
-                if p.pending_tables.first() != before.first() {
-                    p.last_key = None;
-                    p.rows_done = 0;
-                }
-                for t in before.iter().filter(|t| !p.pending_tables.contains(t)) {
-                    tracing::warn!(table = %t, "no longer captured (table_include_list changed): its snapshot is dropped");
-                }
-                Some(p)
-            }
-            SnapshotPlan::Full => {
-                let tables: Vec<String> = catalog::publication_tables(&sql, &cfg.publication_name)
-                    .await?
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter(|t| t.split_once('.').is_some_and(|(s, n)| cfg.captures(s, n)))
-                    .collect();
-                tracing::info!(mode = %mode, tables = ?tables, "snapshotting");
-                Some(SnapshotProgress { pending_tables: tables, ..Default::default() })
-            }
-        };
-        let proto = match version {
-            v if v >= 160000 => 4,
-            v if v >= 150000 => 3,
-            v if v >= 140000 => 2,
-            _ => 1,
-        };
-        let start = stored_lsn.unwrap_or(Lsn(0));
-        let mut options = format!(
-            "\"proto_version\" '{proto}', \"publication_names\" '{}'",
-            quote_ident(&cfg.publication_name).replace('\'', "''")
-        );
-        if version >= 140000 {
-            options.push_str(", \"messages\" 'true'");
-        }
-        let cmd =
-            format!("START_REPLICATION SLOT {} LOGICAL {start} ({options})", quote_ident(slot));
-        let (reader, writer) = ws.start_replication(&cmd).await.map_err(|e| {
-            // On START_REPLICATION of a slot checked above, 55000 is "can no
-            // longer get changes from replication slot" (invalidated since)
-            // and 42704 a slot dropped since: the position is gone. 55006
-            // (in use, often by our own previous connection not yet gone)
-            // is retried by its kind.
-            let gone = matches!(e.sqlstate(), Some("55000" | "42704"));
-            let mut err = wal_err(&format!("starting replication on slot `{slot}`"), e);
-            if gone {
-                err.kind = ErrorKind::PositionLost;
-            }
-            err
+            .map_err(|e| wal_err("replication connection", e))?;
+        let version = ws.server_version().unwrap_or(0);
+        let source_id = identify(&mut ws, &cfg, stored_id).await?;
+        let plan = start::decide(start::Found {
+            mode,
+            stored_lsn,
+            stored_tx,
+            progress: stored.and_then(|c| c.snapshot.clone()),
+            version,
+            standby,
+            slot_name: cfg.slot_name.clone(),
+            database: cfg.database.clone(),
+            slot: catalog::slot_info(&sql, &cfg.slot_name).await?,
+            signal_table: signal_table.map(quoted_table),
         })?;
-        tracing::info!(slot = %slot, start = %start, proto_version = proto, "streaming");
+        log_start(&plan, &cfg.slot_name, version, standby);
+        let slot_floor = prepare_slot(&plan, &sql, &mut ws, &cfg.slot_name).await?;
+        let snapshot = snapshot_progress(&plan, &sql, &cfg, mode).await?;
+        let start = plan.resume_at.unwrap_or(Lsn(0));
+        let (reader, writer) = start_replication(ws, &cfg, &plan, start).await?;
         // What the slot already has confirmed counts as flushed from the
         // start: a new slot (its consistent point) or one reused without a
         // stored position. Reported as 0/0 instead, a server with no WAL
         // after the slot's point could never shut down cleanly: its
         // walsender waits for the client to confirm everything it sent, and
         // a keepalive at the start position is no progress to store.
-        let flushed = Arc::new(AtomicU64::new(start.0.max(slot_floor.0)));
+        let floor = start.0.max(slot_floor.0);
+        let flushed = Arc::new(AtomicU64::new(floor));
         let stop = Arc::new(tokio::sync::Notify::new());
         let (tx, rx) = mpsc::channel(1024);
         let socket_task = tokio::spawn(socket_loop(
@@ -375,45 +417,11 @@ impl PostgresSource {
             stop.clone(),
             Duration::from_millis(cfg.status_interval_ms),
         ));
-        let opts = TypeOptions::from_config(&cfg);
-        let decoder = Decoder::new(proto).map_err(|e| PipelineError::internal(e.to_string()))?;
-        let mut m = PgMachine::new(cfg.clone(), prefix, decoder, opts, start.0.max(slot_floor.0));
-        m.resume_inside(resume_tx);
-        let marks = match signal_table {
-            _ if standby => Some(Watermarks::Replay),
-            _ if version >= 140000 => Some(Watermarks::Messages),
-            Some(t) => Some(Watermarks::Table(
-                t.split_once('.')
-                    .map(|(s, n)| {
-                        format!(
-                            "{}.{}",
-                            crate::snapshot::quote_ident(s),
-                            crate::snapshot::quote_ident(n)
-                        )
-                    })
-                    .unwrap_or_default(),
-            )),
-            None => None,
-        };
-        if marks.is_some() {
-            m.snapshot_setup(SnapSetup {
-                signal_table: signal_table
-                    .and_then(|t| t.split_once('.'))
-                    .map(|(s, n)| logtap_core::TableId::new(s, n)),
-                slot: slot.clone(),
-                run: snapshot::run_id(),
-                chunk_size: snap.chunk_size,
-                next_chunk: 1,
-                replay: standby,
-            });
-        }
-        if let Some(progress) = snapshot {
-            m.start_snapshot(progress);
-        }
+        let m = machine_for(&cfg, prefix, &plan, floor, snap, signal_table, snapshot)?;
         Ok(PostgresSource {
             m,
             chunks: None,
-            marks: marks.unwrap_or(Watermarks::Messages),
+            marks: plan.watermarks.unwrap_or(Watermarks::Messages),
             chunk_delay: Duration::from_millis(snap.chunk_delay_ms),
             stop_when_done: mode == SnapshotMode::InitialOnly,
             sql,
