@@ -253,6 +253,27 @@ impl SnapshotProgress {
         }
     }
 
+    /// A stored snapshot resumed under today's configuration: tables no
+    /// longer captured (`captures(namespace, table)`) leave it, with a
+    /// warning; if the first one left, the next starts from its beginning.
+    pub fn resumed(mut self, captures: impl Fn(&str, &str) -> bool) -> Self {
+        tracing::info!(tables = ?self.pending_tables, last_key = ?self.last_key, "resuming the snapshot");
+        let before = std::mem::take(&mut self.pending_tables);
+        let (kept, dropped): (Vec<String>, Vec<String>) = before
+            .iter()
+            .cloned()
+            .partition(|t| t.split_once('.').is_some_and(|(s, n)| captures(s, n)));
+        if kept.first() != before.first() {
+            self.last_key = None;
+            self.rows_done = 0;
+        }
+        for t in dropped {
+            tracing::warn!(table = %t, "no longer captured (table_include_list changed): its snapshot is dropped");
+        }
+        self.pending_tables = kept;
+        self
+    }
+
     /// The first pending table was removed (read, or gone): the progress
     /// moves to the next one. `true` when none is left.
     pub fn table_finished(&mut self) -> bool {
@@ -269,6 +290,21 @@ impl SnapshotProgress {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_resumed_snapshot_drops_tables_no_longer_captured() {
+        let p = SnapshotProgress {
+            pending_tables: vec!["a.t".into(), "b.t".into()],
+            last_key: Some(serde_json::json!([5])),
+            rows_done: 5,
+            ..Default::default()
+        };
+        let kept = p.clone().resumed(|s, _| s == "a");
+        assert_eq!((kept.pending_tables, kept.rows_done), (vec!["a.t".to_string()], 5));
+        let moved = p.resumed(|s, _| s == "b");
+        assert_eq!(moved.pending_tables, vec!["b.t".to_string()]);
+        assert_eq!((moved.last_key, moved.rows_done), (None, 0), "the next table from its start");
+    }
 
     #[test]
     fn modes_decide_as_debezium_does() {

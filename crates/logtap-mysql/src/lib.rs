@@ -26,6 +26,7 @@ pub mod schema_change;
 pub mod snapshot;
 pub mod source;
 mod source_block;
+mod start;
 pub mod status;
 pub mod types;
 

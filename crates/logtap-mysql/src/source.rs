@@ -19,10 +19,11 @@ use crate::catalog;
 use crate::catalog::TableCatalog;
 use crate::config::MysqlConfig;
 use crate::conn::{self, Flavor, ServerInfo};
-use crate::machine::snapshot::{quote_ident, ChunkRequest, SnapSetup, SnapStep, Watermarks};
+use crate::machine::snapshot::{ChunkRequest, SnapSetup, SnapStep};
 use crate::machine::{rotate_of, BinlogMachine, Gtids, Need, Start};
 use crate::snapshot::ChunkMsg;
 use crate::snapshot::Marks;
+use crate::start;
 use logtap_core::chunks::{ChunkTask, Polled};
 use logtap_core::snapshot::{self, SnapshotConfig, SnapshotMode, SnapshotPlan};
 use logtap_core::traits::{Source, SourceItem};
@@ -99,6 +100,118 @@ impl Drop for MysqlSource {
 fn sql_quote(s: &str) -> String {
     format!("'{}'", s.replace('\\', "\\\\").replace('\'', "''"))
 }
+/// This server's identity, which the stored position is checked against.
+async fn source_id(
+    cfg: &MysqlConfig,
+    info: &ServerInfo,
+    sql: &mut mysql_async::Conn,
+) -> Result<String, PipelineError> {
+    Ok(match info.flavor {
+        Flavor::Mariadb => format!("mariadb server_id {}", info.server_id),
+        Flavor::Mysql => {
+            let uuid = conn::query_text(sql, "SELECT @@server_uuid")
+                .await
+                .map_err(|e| conn::classify(cfg, &e))?
+                .unwrap_or_default();
+            format!("mysql server_uuid {uuid}")
+        }
+    })
+}
+
+/// A read-only MySQL (a replica) cannot take watermark rows.
+async fn read_only(
+    cfg: &MysqlConfig,
+    info: &ServerInfo,
+    sql: &mut mysql_async::Conn,
+) -> Result<bool, PipelineError> {
+    if info.flavor != Flavor::Mysql {
+        return Ok(false);
+    }
+    let v = conn::query_text(sql, "SELECT @@GLOBAL.read_only OR @@GLOBAL.super_read_only")
+        .await
+        .map_err(|e| conn::classify(cfg, &e))?;
+    Ok(v.is_some_and(|v| v == "1"))
+}
+
+/// The server's current end. Its GTID state is read around SHOW MASTER
+/// STATUS until it is the same before and after, so the two describe the
+/// same point.
+async fn server_end(
+    cfg: &MysqlConfig,
+    info: &ServerInfo,
+    sql: &mut mysql_async::Conn,
+) -> Result<Start, PipelineError> {
+    let use_gtid = cfg.use_gtid && info.gtid_enabled;
+    let gtid_var = match info.flavor {
+        Flavor::Mariadb => "SELECT @@GLOBAL.gtid_binlog_pos",
+        Flavor::Mysql => "SELECT @@GLOBAL.gtid_executed",
+    };
+    for _ in 0..20 {
+        let before = if use_gtid {
+            conn::query_text(sql, gtid_var).await.map_err(|e| conn::classify(cfg, &e))?
+        } else {
+            None
+        };
+        let end = conn::binlog_end(cfg, sql).await?.ok_or_else(|| {
+            PipelineError::new(ErrorKind::ServerSetup, format!(
+                "MySQL/MariaDB at {}:{}: binary logging is off (log_bin = OFF); set log-bin in the server's configuration and restart it",
+                cfg.host, cfg.port
+            ))
+        })?;
+        let after = if use_gtid {
+            conn::query_text(sql, gtid_var).await.map_err(|e| conn::classify(cfg, &e))?
+        } else {
+            None
+        };
+        if before == after {
+            let gtids = match before {
+                Some(g) => start::parse_gtids(
+                    info.flavor,
+                    &g.replace('\n', ""),
+                    "the server's GTID position",
+                )?,
+                None => Gtids::None,
+            };
+            return Ok(Start { file: end.0, pos: end.1, gtids, skip: None, skip_debezium: false });
+        }
+    }
+    Err(PipelineError::connection(
+        "the server's GTID position kept moving while logtap read its binlog position; retrying",
+    ))
+}
+
+/// Starts the planned snapshot on `m`: a stored one resumed without the
+/// tables no longer captured, or every captured table (read on a catalog
+/// connection of its own, returned for later catalog reads).
+async fn start_snapshot(
+    m: &mut BinlogMachine,
+    plan: SnapshotPlan,
+    cfg: &MysqlConfig,
+    snap: &SnapshotConfig,
+    mode: SnapshotMode,
+) -> Result<Option<mysql_async::Conn>, PipelineError> {
+    match plan {
+        SnapshotPlan::None => Ok(None),
+        SnapshotPlan::Resume(p) => {
+            m.start_snapshot(p.resumed(|d, n| cfg.captures(d, n)), snap.chunk_size);
+            Ok(None)
+        }
+        SnapshotPlan::Full => {
+            let mut c = conn::connect(cfg).await?;
+            let signal = snap.signal_data_collection.clone().unwrap_or_default();
+            let tables = catalog::captured_tables(&mut c, |d, t| {
+                cfg.captures(d, t) && !signal.eq_ignore_ascii_case(&format!("{d}.{t}"))
+            })
+            .await
+            .map_err(|e| conn::classify(cfg, &e))?;
+            tracing::info!(mode = %mode, tables = ?tables, "snapshotting");
+            let progress = SnapshotProgress { pending_tables: tables, ..Default::default() };
+            m.start_snapshot(progress, snap.chunk_size);
+            Ok(Some(c))
+        }
+    }
+}
+
 impl MysqlSource {
     /// Connects, works out where to start (the stored position, else the
     /// configured initial one, else the server's current end) and starts
@@ -110,8 +223,6 @@ impl MysqlSource {
         stored_id: Option<&str>,
         snap: &SnapshotConfig,
     ) -> Result<Self, PipelineError> {
-        let mut progress = stored.and_then(|c| c.snapshot.clone());
-        let mut stored = stored.map(|c| &c.position);
         let mode = snap.mode.unwrap_or(SnapshotMode::NoData);
         let mut sql = conn::connect(&cfg).await?;
         let info = conn::server_info(&cfg, &mut sql).await?;
@@ -122,65 +233,49 @@ impl MysqlSource {
                 "mysql.server_id {server_id} is the server's own @@server_id; set [mysql] server_id to a number no server or replica uses"
             )));
         }
-        let source_id = match info.flavor {
-            Flavor::Mariadb => format!("mariadb server_id {}", info.server_id),
-            Flavor::Mysql => {
-                let uuid = conn::query_text(&mut sql, "SELECT @@server_uuid")
-                    .await
-                    .map_err(|e| conn::classify(&cfg, &e))?
-                    .unwrap_or_default();
-                format!("mysql server_uuid {uuid}")
-            }
+        let source_id = source_id(&cfg, &info, &mut sql).await?;
+        let position = stored.map(|c| &c.position);
+        let wants_files = mode == SnapshotMode::WhenNeeded && position.is_some();
+        let files =
+            if wants_files { Some(conn::binlog_files(&cfg, &mut sql).await?) } else { None };
+        let from = start::position(&start::Found {
+            mode,
+            stored: position,
+            stored_id,
+            source_id: &source_id,
+            flavor: info.flavor,
+            use_gtid: cfg.use_gtid && info.gtid_enabled,
+            gtid_enabled: info.gtid_enabled,
+            initial_gtid: cfg.initial_gtid.as_deref(),
+            initial_binlog: cfg.initial_binlog_position(),
+            binlog_files: files.as_deref(),
+        })?;
+        let kept = !matches!(from, start::From::ServerEnd { starting_over: true });
+        let start = match from {
+            start::From::Stored(s) | start::From::Configured(s) => s,
+            start::From::ServerEnd { .. } => server_end(&cfg, &info, &mut sql).await?,
         };
-        let mut starting_over = false;
-        if let (SnapshotMode::WhenNeeded, Some(SourcePosition::Mysql { file, .. })) = (mode, stored)
-        {
-            let files = conn::binlog_files(&cfg, &mut sql).await?;
-            let other = stored_id.filter(|old| *old != source_id);
-            // A position set by GTID alone (`offsets set --gtid-set`) names
-            // no file: the GTID set is checked when it is stored and read.
-            if (!file.is_empty() && !files.contains(file)) || other.is_some() {
-                let why = match other {
-                    Some(old) => format!("the stored position was taken from another server ({old}; this is {source_id})"),
-                    None => format!("the server no longer has binlog file {file} of the stored position (purged)"),
-                };
-                tracing::warn!("{why}; snapshot mode when_needed: starting over from the binlog's end with a new snapshot");
-                stored = None;
-                progress = None;
-                starting_over = true;
-            }
-        }
-        let start = if starting_over {
-            // From the binlog's end, not the configured initial point
-            // (which the server may not have either).
-            let end = MysqlConfig { initial_gtid: None, initial_binlog: None, ..cfg.clone() };
-            Self::start_point(&end, &info, &mut sql, None).await?
-        } else {
-            Self::start_point(&cfg, &info, &mut sql, stored).await?
-        };
-        if let (Some(old), Some(_)) = (stored_id, stored) {
-            if old != source_id {
-                if matches!(start.gtids, Gtids::None) {
-                    return Err(PipelineError::new(ErrorKind::WrongSource, format!(
-                        "the stored position {} was taken from another server ({old}); this is {source_id}. A binlog file/position means nothing on another server: point logtap at the original one, or run `logtap reset` to start afresh",
-                        stored.map(ToString::to_string).unwrap_or_default()
-                    )));
-                }
-                tracing::warn!(stored = old, now = %source_id, "the stored GTID position was taken from another server (failover?): resuming by GTID");
-            }
-        }
         tracing::info!(
             server = %info.version, file = %start.file, pos = start.pos,
             gtid = start.gtids.text().as_deref().unwrap_or("-"), skip = ?start.skip,
             server_id, "starting the binlog stream"
         );
-        // A read-only MySQL (a replica) cannot take watermark rows.
-        let read_only = info.flavor == Flavor::Mysql
-            && conn::query_text(&mut sql, "SELECT @@GLOBAL.read_only OR @@GLOBAL.super_read_only")
-                .await
-                .map_err(|e| conn::classify(&cfg, &e))?
-                .is_some_and(|v| v == "1");
-        let mysql_gtids = matches!(start.gtids, Gtids::Mysql(_));
+        let signal_table = snap
+            .signal_data_collection
+            .as_deref()
+            .and_then(|t| t.split_once('.'))
+            .map(|(d, t)| TableId::new(d, t));
+        let (plan, marks) = start::snapshot(&start::SnapshotFound {
+            mode,
+            stored: kept && position.is_some(),
+            progress: stored.and_then(|c| c.snapshot.clone()).filter(|_| kept),
+            flavor: info.flavor,
+            signal_table: signal_table.as_ref(),
+            read_only: read_only(&cfg, &info, &mut sql).await?,
+            mysql_gtids: matches!(start.gtids, Gtids::Mysql(_)),
+            run: snapshot::run_id(),
+            prefix,
+        })?;
         let stream = Self::open_stream(&cfg, &info, sql, server_id, &start).await?;
         let (tx, rx) = mpsc::channel(READ_AHEAD_EVENTS);
         let idle = (cfg.heartbeat_interval_ms > 0)
@@ -189,65 +284,11 @@ impl MysqlSource {
         let where_ = format!("{}:{}", cfg.host, cfg.port);
         let task = tokio::spawn(read_loop(stream, tx, idle, checksum, where_));
         let mut m = BinlogMachine::new(cfg.clone(), prefix, info.flavor, start, checksum);
-        let plan = snapshot::plan(mode, stored.is_some(), progress.as_ref());
-        let mut catalog_conn = None;
-        let signal_table = snap
-            .signal_data_collection
-            .as_deref()
-            .and_then(|t| t.split_once('.'))
-            .map(|(d, t)| TableId::new(d, t));
-        // MariaDB's chunks need nothing written. MySQL's watermarks are rows
-        // of the signal table on a writable server that has one, else the
-        // executed GTID sets around each chunk (see `machine_snapshot.rs`).
-        let marks = match (info.flavor, &signal_table) {
-            (Flavor::Mariadb, _) => Some((Watermarks::ReadView, Marks::ReadView)),
-            (Flavor::Mysql, Some(t)) if !read_only => {
-                let run = snapshot::run_id();
-                let table = format!("{}.{}", quote_ident(&t.namespace), quote_ident(&t.table));
-                let prefix = prefix.to_string();
-                Some((Watermarks::SignalRows { run }, Marks::SignalRows { table, run, prefix }))
-            }
-            (Flavor::Mysql, _) if mysql_gtids => Some((Watermarks::GtidSets, Marks::GtidSets)),
-            (Flavor::Mysql, _) => None,
-        };
-        if plan != SnapshotPlan::None && marks.is_none() {
-            return Err(PipelineError::config(format!(
-                "snapshot mode {mode} on this MySQL: its chunks need watermarks, and neither kind is available here. Either GTIDs (gtid_mode = ON on the server, mysql.use_gtid = true), whose executed sets logtap reads around each chunk, writing nothing; or, on a writable server, [snapshot] signal_data_collection = \"db.table\" (CREATE TABLE db.table (id varchar(42) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048)); GRANT INSERT, DELETE on it to logtap's user). Or set [snapshot] mode = \"no_data\" to stream changes only"
-            )));
-        }
         let chunk_marks = marks.as_ref().map_or(Marks::ReadView, |(_, m)| m.clone());
         if let Some((watermarks, _)) = marks {
             m.snapshot_setup(SnapSetup { chunk_size: snap.chunk_size, signal_table, watermarks });
         }
-        match plan {
-            SnapshotPlan::None => {}
-            SnapshotPlan::Resume(mut p) => {
-                tracing::info!(tables = ?p.pending_tables, last_key = ?p.last_key, "resuming the snapshot");
-                let first = p.pending_tables.first().cloned();
-                p.pending_tables
-                    .retain(|t| t.split_once('.').is_some_and(|(d, n)| cfg.captures(d, n)));
-                if p.pending_tables.first() != first.as_ref() {
-                    p.last_key = None;
-                    p.rows_done = 0;
-                }
-                m.start_snapshot(p, snap.chunk_size);
-            }
-            SnapshotPlan::Full => {
-                let mut c = conn::connect(&cfg).await?;
-                let signal = snap.signal_data_collection.clone().unwrap_or_default();
-                let tables = catalog::captured_tables(&mut c, |d, t| {
-                    cfg.captures(d, t) && !signal.eq_ignore_ascii_case(&format!("{d}.{t}"))
-                })
-                .await
-                .map_err(|e| conn::classify(&cfg, &e))?;
-                catalog_conn = Some(c);
-                tracing::info!(mode = %mode, tables = ?tables, "snapshotting");
-                m.start_snapshot(
-                    SnapshotProgress { pending_tables: tables, ..Default::default() },
-                    snap.chunk_size,
-                );
-            }
-        }
+        let catalog_conn = start_snapshot(&mut m, plan, &cfg, snap, mode).await?;
         Ok(MysqlSource {
             m,
             rx,
@@ -346,115 +387,6 @@ impl MysqlSource {
         })?;
         self.catalog_conn = Some(c);
         Ok(read)
-    }
-
-    async fn start_point(
-        cfg: &MysqlConfig,
-        info: &ServerInfo,
-        sql: &mut mysql_async::Conn,
-        stored: Option<&SourcePosition>,
-    ) -> Result<Start, PipelineError> {
-        let use_gtid = cfg.use_gtid && info.gtid_enabled;
-        let parse_gtids = |text: &str, what: &str| -> Result<Gtids, PipelineError> {
-            let bad = |e: String| {
-                PipelineError::config(format!(
-                    "{what} `{text}` is not a {} GTID position: {e}",
-                    match info.flavor {
-                        Flavor::Mariadb => "MariaDB",
-                        Flavor::Mysql => "MySQL",
-                    }
-                ))
-            };
-            Ok(match info.flavor {
-                Flavor::Mariadb => Gtids::Mariadb(
-                    text.parse().map_err(|e: logtap_binlog::GtidError| bad(e.to_string()))?,
-                ),
-                Flavor::Mysql => Gtids::Mysql(
-                    text.parse().map_err(|e: logtap_binlog::GtidError| bad(e.to_string()))?,
-                ),
-            })
-        };
-        match stored {
-            Some(SourcePosition::Mysql {
-                file,
-                pos,
-                gtid_set,
-                skip_events,
-                skip_rows,
-                debezium_events,
-            }) => {
-                let skip = (*skip_events > 0 || *skip_rows > 0).then_some((*skip_events, *skip_rows));
-                let gtids = match gtid_set {
-                    Some(g) if use_gtid => parse_gtids(g, "the stored position's GTID set")?,
-                    _ => Gtids::None,
-                };
-                return Ok(Start { file: file.clone(), pos: *pos, gtids, skip, skip_debezium: *debezium_events });
-            }
-            Some(other) => {
-                return Err(PipelineError::new(ErrorKind::WrongSource, format!(
-                    "the stored position ({other}) is not a MySQL/MariaDB position: this offsets directory belongs to another source; use another topic_prefix or run `logtap reset`"
-                )))
-            }
-            None => {}
-        }
-        if let Some(g) = &cfg.initial_gtid {
-            if !info.gtid_enabled {
-                return Err(PipelineError::config(
-                    "mysql.initial_gtid is set but the server has gtid_mode OFF: use initial_binlog",
-                ));
-            }
-            return Ok(Start {
-                file: String::new(),
-                pos: 4,
-                gtids: parse_gtids(g, "mysql.initial_gtid")?,
-                skip: None,
-                skip_debezium: false,
-            });
-        }
-        if let Some((file, pos)) = cfg.initial_binlog_position() {
-            return Ok(Start { file, pos, gtids: Gtids::None, skip: None, skip_debezium: false });
-        }
-        // The server's current end. Its GTID state is read around SHOW
-        // MASTER STATUS until it is the same before and after, so the two
-        // describe the same point.
-        let gtid_var = match info.flavor {
-            Flavor::Mariadb => "SELECT @@GLOBAL.gtid_binlog_pos",
-            Flavor::Mysql => "SELECT @@GLOBAL.gtid_executed",
-        };
-        for _ in 0..20 {
-            let before = if use_gtid {
-                conn::query_text(sql, gtid_var).await.map_err(|e| conn::classify(cfg, &e))?
-            } else {
-                None
-            };
-            let end = conn::binlog_end(cfg, sql).await?.ok_or_else(|| {
-                PipelineError::new(ErrorKind::ServerSetup, format!(
-                    "MySQL/MariaDB at {}:{}: binary logging is off (log_bin = OFF); set log-bin in the server's configuration and restart it",
-                    cfg.host, cfg.port
-                ))
-            })?;
-            let after = if use_gtid {
-                conn::query_text(sql, gtid_var).await.map_err(|e| conn::classify(cfg, &e))?
-            } else {
-                None
-            };
-            if before == after {
-                let gtids = match before {
-                    Some(g) => parse_gtids(&g.replace('\n', ""), "the server's GTID position")?,
-                    None => Gtids::None,
-                };
-                return Ok(Start {
-                    file: end.0,
-                    pos: end.1,
-                    gtids,
-                    skip: None,
-                    skip_debezium: false,
-                });
-            }
-        }
-        Err(PipelineError::connection(
-            "the server's GTID position kept moving while logtap read its binlog position; retrying",
-        ))
     }
 
     async fn open_stream(

@@ -262,20 +262,7 @@ async fn snapshot_progress(
     let captured = |t: &String| t.split_once('.').is_some_and(|(s, n)| cfg.captures(s, n));
     match &plan.snapshot {
         SnapshotPlan::None => Ok(None),
-        SnapshotPlan::Resume(p) => {
-            tracing::info!(tables = ?p.pending_tables, last_key = ?p.last_key, "resuming the snapshot");
-            let mut p = p.clone();
-            let before = p.pending_tables.clone();
-            p.pending_tables.retain(captured);
-            if p.pending_tables.first() != before.first() {
-                p.last_key = None;
-                p.rows_done = 0;
-            }
-            for t in before.iter().filter(|t| !p.pending_tables.contains(t)) {
-                tracing::warn!(table = %t, "no longer captured (table_include_list changed): its snapshot is dropped");
-            }
-            Ok(Some(p))
-        }
+        SnapshotPlan::Resume(p) => Ok(Some(p.clone().resumed(|s, n| cfg.captures(s, n)))),
         SnapshotPlan::Full => {
             let tables: Vec<String> = catalog::publication_tables(sql, &cfg.publication_name)
                 .await?
