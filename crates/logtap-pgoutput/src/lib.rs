@@ -37,6 +37,7 @@
 
 pub mod copydata;
 mod error;
+mod messages;
 pub mod pgoutput;
 mod reader;
 
