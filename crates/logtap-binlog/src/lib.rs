@@ -104,8 +104,10 @@
 //! rest then reads as zero padding).
 
 mod crc32;
+mod error;
 mod events;
 mod gtid;
+mod header;
 mod mysql_gtid;
 mod reader;
 

@@ -5,7 +5,7 @@
 //! of the EVENT (not of the slice): a body reader is created with
 //! `base = 19` so offsets line up with `mariadb-binlog --hexdump` output.
 
-use super::MariadbDecodeError;
+use super::error::MariadbDecodeError;
 
 #[derive(Debug)]
 pub(super) struct Reader<'a> {
