@@ -20,7 +20,8 @@
 //! is not sent (two identical rows in a keyless table are
 //! indistinguishable to any consumer).
 
-use super::{key_of, Need, PgMachine, TableState};
+use super::rows::key_of;
+use super::{Need, PgMachine, TableState};
 use crate::catalog::SnapshotTable;
 use crate::snapshot::{
     parse_signal, parse_signal_row, Signal, WATERMARK_PREFIX, WINDOW_CLOSE, WINDOW_OPEN,
