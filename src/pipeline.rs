@@ -102,14 +102,7 @@ pub async fn run<S: Source, K: Sink>(
             _ = shutdown.changed() => continue,
             _ = ticker.tick() => {
                 committer.start(&parts.tracker, source.source_id());
-                let (records, bytes) = parts.tracker.in_flight();
-                metrics::gauge!("logtap_in_flight_records").set(records as f64);
-                metrics::gauge!("logtap_in_flight_bytes").set(bytes as f64);
-                let committed = parts.tracker.committed();
-                if records == 0 || committed != last_committed {
-                    parts.health.progressed();
-                }
-                last_committed = committed;
+                last_committed = observe(&parts, last_committed.take());
             }
             written = committer.written(), if committer.is_writing() => {
                 let told = match written {
@@ -126,24 +119,7 @@ pub async fn run<S: Source, K: Sink>(
                 }
             }
             topic = next_heartbeat(&mut heartbeat) => {
-                if let Some(sql) = &parts.heartbeat_action {
-                    if let Err(e) = source.heartbeat_action(sql).await {
-                        break Err(e);
-                    }
-                }
-                // Acknowledged like any record; it covers no position, so
-                // it neither holds back nor moves the stored one.
-                let rec = parts.encoder.encode_heartbeat(parts.name, now_us() / 1000);
-                let sent = tokio::select! {
-                    r = sink.send(SinkRecord {
-                        topic,
-                        key: rec.key,
-                        value: rec.value,
-                        headers: rec.headers,
-                    }) => r,
-                    _ = wait_true(&mut stop_wait) => Ok(()),
-                };
-                if let Err(e) = sent {
+                if let Err(e) = send_heartbeat(source, sink, &parts, topic, &mut stop_wait).await {
                     break Err(e);
                 }
             }
@@ -187,6 +163,43 @@ pub async fn run<S: Source, K: Sink>(
     drained?;
     stored?;
     Ok(outcome)
+}
+
+/// The in-flight gauges, and health's progress: everything acknowledged,
+/// or the committed checkpoint moved since `last`; returns it now.
+fn observe(
+    parts: &PipelineParts<'_>,
+    last: Option<logtap_core::Checkpoint>,
+) -> Option<logtap_core::Checkpoint> {
+    let (records, bytes) = parts.tracker.in_flight();
+    metrics::gauge!("logtap_in_flight_records").set(records as f64);
+    metrics::gauge!("logtap_in_flight_bytes").set(bytes as f64);
+    let committed = parts.tracker.committed();
+    if records == 0 || committed != last {
+        parts.health.progressed();
+    }
+    committed
+}
+
+/// A heartbeat: the action query first, then Debezium's heartbeat record
+/// to `topic`, acknowledged like any record; it covers no position, so it
+/// neither holds back nor moves the stored one. A shutdown interrupts it.
+async fn send_heartbeat<S: Source, K: Sink>(
+    source: &mut S,
+    sink: &mut K,
+    parts: &PipelineParts<'_>,
+    topic: String,
+    stop_wait: &mut tokio::sync::watch::Receiver<bool>,
+) -> Result<(), PipelineError> {
+    if let Some(sql) = &parts.heartbeat_action {
+        source.heartbeat_action(sql).await?;
+    }
+    let rec = parts.encoder.encode_heartbeat(parts.name, now_us() / 1000);
+    let record = SinkRecord { topic, key: rec.key, value: rec.value, headers: rec.headers };
+    tokio::select! {
+        r = sink.send(record) => r,
+        _ = wait_true(stop_wait) => Ok(()),
+    }
 }
 
 /// Notices when Kafka stops acknowledging: the oldest record in flight has
