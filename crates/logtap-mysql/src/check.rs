@@ -242,6 +242,51 @@ fn evaluate(s: &Settings, use_gtid: bool) -> Vec<Finding> {
         )
     });
 
+    out.extend(row_findings(s));
+
+    out.push(match s.checksum.to_ascii_uppercase().as_str() {
+        "CRC32" => ok("binlog_checksum = CRC32 (logtap verifies it)"),
+        "NONE" => ok("binlog_checksum = NONE"),
+        other => fail(
+            format!("binlog_checksum = {other}: logtap reads NONE or CRC32"),
+            set_global("binlog_checksum", "CRC32"),
+        ),
+    });
+
+    if let Some(compress) = s.log_bin_compress {
+        out.push(if compress {
+            fail(
+                "log_bin_compress = ON: logtap cannot read MariaDB's compressed binlog events",
+                set_global("log_bin_compress", "OFF"),
+            )
+        } else {
+            ok("log_bin_compress = OFF")
+        });
+    }
+
+    if let Some(opts) = &s.binlog_row_value_options {
+        out.push(if opts.to_ascii_uppercase().contains("PARTIAL_JSON") {
+            fail(
+                format!(
+                    "binlog_row_value_options = {opts}: partial JSON updates carry a diff, \
+                     not the value, and logtap cannot record them"
+                ),
+                set_global("binlog_row_value_options", ""),
+            )
+        } else {
+            ok("binlog_row_value_options has no PARTIAL_JSON")
+        });
+    }
+
+    out.push(gtid_finding(s, use_gtid));
+    out.push(retention(s));
+    out
+}
+
+/// The row settings: every change logged as full rows with column names.
+fn row_findings(s: &Settings) -> Vec<Finding> {
+    let mariadb = s.flavor == Flavor::Mariadb;
+    let mut out = Vec::new();
     out.push(match s.binlog_format.as_deref() {
         Some(f) if f.eq_ignore_ascii_case("ROW") => ok("binlog_format = ROW"),
         None => ok("binlog_format: not a setting here, the server logs rows only"),
@@ -286,43 +331,14 @@ fn evaluate(s: &Settings, use_gtid: bool) -> Vec<Finding> {
             },
         ),
     });
+    out
+}
 
-    out.push(match s.checksum.to_ascii_uppercase().as_str() {
-        "CRC32" => ok("binlog_checksum = CRC32 (logtap verifies it)"),
-        "NONE" => ok("binlog_checksum = NONE"),
-        other => fail(
-            format!("binlog_checksum = {other}: logtap reads NONE or CRC32"),
-            set_global("binlog_checksum", "CRC32"),
-        ),
-    });
-
-    if let Some(compress) = s.log_bin_compress {
-        out.push(if compress {
-            fail(
-                "log_bin_compress = ON: logtap cannot read MariaDB's compressed binlog events",
-                set_global("log_bin_compress", "OFF"),
-            )
-        } else {
-            ok("log_bin_compress = OFF")
-        });
-    }
-
-    if let Some(opts) = &s.binlog_row_value_options {
-        out.push(if opts.to_ascii_uppercase().contains("PARTIAL_JSON") {
-            fail(
-                format!(
-                    "binlog_row_value_options = {opts}: partial JSON updates carry a diff, \
-                     not the value, and logtap cannot record them"
-                ),
-                set_global("binlog_row_value_options", ""),
-            )
-        } else {
-            ok("binlog_row_value_options has no PARTIAL_JSON")
-        });
-    }
-
+/// GTIDs on and used: a position that carries over to another server.
+fn gtid_finding(s: &Settings, use_gtid: bool) -> Finding {
+    let mariadb = s.flavor == Flavor::Mariadb;
     let gtid_on = if mariadb { true } else { on(s.gtid_mode.as_deref()) };
-    out.push(match (gtid_on, use_gtid) {
+    match (gtid_on, use_gtid) {
         (true, true) => ok(if mariadb {
             let pos = s.gtid_binlog_pos.as_deref().unwrap_or("");
             format!(
@@ -347,10 +363,7 @@ fn evaluate(s: &Settings, use_gtid: bool) -> Vec<Finding> {
              ON_PERMISSIVE, ON, one step at a time; and `gtid_mode = ON`, \
              `enforce_gtid_consistency = ON` under [mysqld] in my.cnf",
         ),
-    });
-
-    out.push(retention(s));
-    out
+    }
 }
 
 fn retention(s: &Settings) -> Finding {

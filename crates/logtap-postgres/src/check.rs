@@ -265,56 +265,14 @@ pub async fn run(cfg: &PostgresConfig, snapshots: bool) -> Result<Vec<Finding>, 
         out.extend(standby_findings(&client, num, &version).await?);
     }
 
-    if snapshots && standby {
-        out.push(ok(
-            "snapshots: chunks bounded by the standby's replay position (nothing is written)",
-        ));
-    } else if snapshots {
-        let emit = client
-            .query_one(
-                "SELECT has_function_privilege('pg_logical_emit_message(boolean,text,text)', 'EXECUTE')",
-                &[],
-            )
-            .await
-            .map(|r| r.get::<_, bool>(0))
-            .unwrap_or(false);
-        out.push(match (num >= 140000, emit) {
-            (false, _) => fail(
-                format!("snapshots need PostgreSQL 14 or later (watermarks are logical decoding messages); this is {version}"),
-                "set [snapshot] mode = \"no_data\" to stream changes only",
-            ),
-            (true, false) => fail(
-                format!("role {} may not run pg_logical_emit_message (the snapshot's watermarks)", cfg.user),
-                format!("GRANT EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, text) TO \"{}\";", cfg.user),
-            ),
-            (true, true) => ok("snapshots: watermarks by pg_logical_emit_message"),
-        });
+    if snapshots {
+        out.push(snapshot_finding(&client, cfg, num, &version, standby).await);
     }
 
     out.push(wal_level_finding(&client).await?);
 
-    let max_slots: i64 = setting(&client, "max_replication_slots").await?.parse().unwrap_or(0);
-    let used_slots = count(&client, "SELECT count(*) FROM pg_replication_slots").await?;
     let slot = catalog::slot_info(&client, &cfg.slot_name).await?;
-    out.push(if slot.is_some() || used_slots < max_slots {
-        ok(format!("replication slots: {used_slots} of {max_slots} used"))
-    } else {
-        fail(
-            format!("all {max_slots} replication slots are in use and slot `{}` does not exist", cfg.slot_name),
-            "ALTER SYSTEM SET max_replication_slots = <more>; then restart, or drop an unused slot with pg_drop_replication_slot",
-        )
-    });
-    let max_senders: i64 = setting(&client, "max_wal_senders").await?.parse().unwrap_or(0);
-    let senders = count(&client, "SELECT count(*) FROM pg_stat_replication").await?;
-    out.push(if senders < max_senders {
-        ok(format!("WAL senders: {senders} of {max_senders} in use"))
-    } else {
-        fail(
-            format!("all {max_senders} WAL senders are in use"),
-            "ALTER SYSTEM SET max_wal_senders = <more>; then restart PostgreSQL",
-        )
-    });
-
+    out.extend(capacity_findings(&client, cfg, slot.is_some()).await?);
     out.push(role_finding(&client, cfg).await?);
     let captured = catalog::captured_tables(&client, cfg).await?;
     let (found, tables) = publication_findings(&client, cfg, standby, &captured.tables).await?;
@@ -332,42 +290,130 @@ pub async fn run(cfg: &PostgresConfig, snapshots: bool) -> Result<Vec<Finding>, 
         ));
     }
     for t in &tables {
-        let (schema, name) = t.split_once('.').unwrap_or(("public", t));
-        let row = client
-            .query_opt(
-                "SELECT c.relreplident::text, has_table_privilege(c.oid, 'SELECT'), \
-                 EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) \
-                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2",
-                &[&schema, &name],
-            )
-            .await
-            .map_err(|e| catalog::sql_err(&format!("reading table {t}"), e))?;
-        let Some(row) = row else {
-            out.push(fail(format!("table {t} does not exist"), "fix postgres.table_include_list"));
-            continue;
-        };
-        let (ident, select, has_pk): (String, bool, bool) = (row.get(0), row.get(1), row.get(2));
-        if !select {
-            out.push(fail(
-                format!("no SELECT privilege on {t}"),
-                format!("GRANT SELECT ON \"{schema}\".\"{name}\" TO \"{}\";", cfg.user),
-            ));
-        }
-        let qualified = format!("\"{schema}\".\"{name}\"");
-        match (ident.as_str(), has_pk) {
-            ("n", _) => out.push(warn(
-                format!("{t} has REPLICA IDENTITY NOTHING: UPDATE and DELETE on it fail while it is published"),
-                format!("ALTER TABLE {qualified} REPLICA IDENTITY DEFAULT; (with a primary key) or FULL"),
-            )),
-            ("d", false) => out.push(warn(
-                format!("{t} has no primary key: records get a null key, snapshots page it by ctid, and UPDATE/DELETE fail while it is published"),
-                format!("add a primary key, or ALTER TABLE {qualified} REPLICA IDENTITY FULL;"),
-            )),
-            ("f", _) => out.push(ok(format!("{t}: REPLICA IDENTITY FULL (full before images)"))),
-            _ => out.push(ok(format!("{t}: replica identity {}", if ident == "i" { "INDEX" } else { "DEFAULT" }))),
-        }
+        out.extend(table_findings(&client, cfg, t).await?);
     }
+    out.extend(slot_findings(&client, cfg, slot).await?);
+    Ok(out)
+}
 
+/// What snapshots need: on a standby nothing (chunks close at its replay
+/// position); on a primary PostgreSQL 14+ and the right to write watermarks.
+async fn snapshot_finding(
+    client: &Client,
+    cfg: &PostgresConfig,
+    num: i64,
+    version: &str,
+    standby: bool,
+) -> Finding {
+    if standby {
+        return ok(
+            "snapshots: chunks bounded by the standby's replay position (nothing is written)",
+        );
+    }
+    let emit = client
+        .query_one(
+            "SELECT has_function_privilege('pg_logical_emit_message(boolean,text,text)', 'EXECUTE')",
+            &[],
+        )
+        .await
+        .map(|r| r.get::<_, bool>(0))
+        .unwrap_or(false);
+    match (num >= 140000, emit) {
+        (false, _) => fail(
+            format!("snapshots need PostgreSQL 14 or later (watermarks are logical decoding messages); this is {version}"),
+            "set [snapshot] mode = \"no_data\" to stream changes only",
+        ),
+        (true, false) => fail(
+            format!("role {} may not run pg_logical_emit_message (the snapshot's watermarks)", cfg.user),
+            format!("GRANT EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, text) TO \"{}\";", cfg.user),
+        ),
+        (true, true) => ok("snapshots: watermarks by pg_logical_emit_message"),
+    }
+}
+
+/// A free replication slot (unless logtap's exists) and WAL sender.
+async fn capacity_findings(
+    client: &Client,
+    cfg: &PostgresConfig,
+    slot_exists: bool,
+) -> Result<Vec<Finding>, PipelineError> {
+    let mut out = Vec::new();
+    let max_slots: i64 = setting(client, "max_replication_slots").await?.parse().unwrap_or(0);
+    let used_slots = count(client, "SELECT count(*) FROM pg_replication_slots").await?;
+    out.push(if slot_exists || used_slots < max_slots {
+        ok(format!("replication slots: {used_slots} of {max_slots} used"))
+    } else {
+        fail(
+            format!("all {max_slots} replication slots are in use and slot `{}` does not exist", cfg.slot_name),
+            "ALTER SYSTEM SET max_replication_slots = <more>; then restart, or drop an unused slot with pg_drop_replication_slot",
+        )
+    });
+    let max_senders: i64 = setting(client, "max_wal_senders").await?.parse().unwrap_or(0);
+    let senders = count(client, "SELECT count(*) FROM pg_stat_replication").await?;
+    out.push(if senders < max_senders {
+        ok(format!("WAL senders: {senders} of {max_senders} in use"))
+    } else {
+        fail(
+            format!("all {max_senders} WAL senders are in use"),
+            "ALTER SYSTEM SET max_wal_senders = <more>; then restart PostgreSQL",
+        )
+    });
+
+    Ok(out)
+}
+
+/// One captured table: readable, and a replica identity that gives its
+/// updates and deletes.
+async fn table_findings(
+    client: &Client,
+    cfg: &PostgresConfig,
+    t: &str,
+) -> Result<Vec<Finding>, PipelineError> {
+    let mut out = Vec::new();
+    let (schema, name) = t.split_once('.').unwrap_or(("public", t));
+    let row = client
+        .query_opt(
+            "SELECT c.relreplident::text, has_table_privilege(c.oid, 'SELECT'), \
+             EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) \
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2",
+            &[&schema, &name],
+        )
+        .await
+        .map_err(|e| catalog::sql_err(&format!("reading table {t}"), e))?;
+    let Some(row) = row else {
+        out.push(fail(format!("table {t} does not exist"), "fix postgres.table_include_list"));
+        return Ok(out);
+    };
+    let (ident, select, has_pk): (String, bool, bool) = (row.get(0), row.get(1), row.get(2));
+    if !select {
+        out.push(fail(
+            format!("no SELECT privilege on {t}"),
+            format!("GRANT SELECT ON \"{schema}\".\"{name}\" TO \"{}\";", cfg.user),
+        ));
+    }
+    let qualified = format!("\"{schema}\".\"{name}\"");
+    match (ident.as_str(), has_pk) {
+        ("n", _) => out.push(warn(
+            format!("{t} has REPLICA IDENTITY NOTHING: UPDATE and DELETE on it fail while it is published"),
+            format!("ALTER TABLE {qualified} REPLICA IDENTITY DEFAULT; (with a primary key) or FULL"),
+        )),
+        ("d", false) => out.push(warn(
+            format!("{t} has no primary key: records get a null key, snapshots page it by ctid, and UPDATE/DELETE fail while it is published"),
+            format!("add a primary key, or ALTER TABLE {qualified} REPLICA IDENTITY FULL;"),
+        )),
+        ("f", _) => out.push(ok(format!("{t}: REPLICA IDENTITY FULL (full before images)"))),
+        _ => out.push(ok(format!("{t}: replica identity {}", if ident == "i" { "INDEX" } else { "DEFAULT" }))),
+    }
+    Ok(out)
+}
+
+/// logtap's slot, when it exists: pgoutput, idle, with its WAL.
+async fn slot_findings(
+    client: &Client,
+    cfg: &PostgresConfig,
+    slot: Option<catalog::SlotInfo>,
+) -> Result<Vec<Finding>, PipelineError> {
+    let mut out = Vec::new();
     match slot {
         None => out.push(ok(format!(
             "slot `{}` does not exist yet; logtap run creates it",
@@ -392,7 +438,7 @@ pub async fn run(cfg: &PostgresConfig, snapshots: bool) -> Result<Vec<Finding>, 
                     format!("SELECT pg_drop_replication_slot('{}'); then logtap reset and a new snapshot", cfg.slot_name),
                 ));
             }
-            let lag = catalog::slot_lag_bytes(&client, &cfg.slot_name).await?.unwrap_or(0);
+            let lag = catalog::slot_lag_bytes(client, &cfg.slot_name).await?.unwrap_or(0);
             out.push(ok(format!(
                 "slot `{}` exists, confirmed {}, lag {lag} bytes of WAL",
                 cfg.slot_name,
