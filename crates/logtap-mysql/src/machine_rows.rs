@@ -14,6 +14,7 @@ use logtap_core::schema::{Field, Schema, Struct};
 use logtap_core::traits::SourceItem;
 use logtap_core::{Checkpoint, PipelineError, SourcePosition};
 use mysql_async::binlog::events::{Event, RowsEventData, TableMapEvent};
+use mysql_async::binlog::row::BinlogRow;
 use mysql_async::binlog::EventType;
 use std::sync::Arc;
 
@@ -156,7 +157,7 @@ impl BinlogMachine {
         };
         let index = tx.rows_events;
         tx.rows_events += 1;
-        let tx = &*tx;
+        let Some(tx) = self.tx.as_ref() else { return Ok(()) };
         let Some(tme) = state.tme.as_ref().filter(|_| !tx.prepared_xa) else {
             // Not captured, or an XA transaction: counted above, not sent.
             if state.tme.is_none() {
@@ -170,11 +171,7 @@ impl BinlogMachine {
             Some((events, r)) if at == events => r,
             _ => 0,
         };
-        let op = match kind {
-            EventType::WRITE_ROWS_EVENT_V1 | EventType::WRITE_ROWS_EVENT => Op::Create,
-            EventType::UPDATE_ROWS_EVENT_V1 | EventType::UPDATE_ROWS_EVENT => Op::Update,
-            _ => Op::Delete,
-        };
+        let op = op_of(kind);
         let gtid_text = tx.gtid.as_ref().map(ToString::to_string);
         let mut signal_rows = Vec::new();
         let mut touched = Vec::new();
@@ -192,6 +189,13 @@ impl BinlogMachine {
             source_schema: &self.source_schema,
             snapshot: SnapshotMarker::False,
         };
+        // After each row, how to get back to just after it.
+        let checkpoint = |row_no: u64| {
+            SourceItem::Checkpoint(Box::new(Checkpoint {
+                position: tx.restart.after(index, row_no + 1),
+                snapshot: progress.clone(),
+            }))
+        };
         let mut out = Vec::new();
         for (row_no, r) in rows.rows(tme).enumerate() {
             let row_no = row_no as u64;
@@ -200,36 +204,15 @@ impl BinlogMachine {
                 continue;
             }
             let ctx = RowCtx { row: row_no, ..ctx };
-            let images = before
-                .as_ref()
-                .map(|b| ctx.image(b))
-                .transpose()
-                .and_then(|b| Ok((b, after.as_ref().map(|a| ctx.image(a)).transpose()?)));
+            let images = ctx.image_pair(before.as_ref(), after.as_ref());
             let (before, after) = match images {
                 Ok(images) => images,
                 Err(e) => {
                     // Skipped as the mode says: the row's checkpoint still
                     // goes out, so the stored position passes it.
-                    let key = after.as_ref().or(before.as_ref()).map_or(String::new(), |r| {
-                        let shown = state
-                            .key_idx
-                            .iter()
-                            .map(|&i| format!("{}={:?}", state.names[i], r.as_ref(i)));
-                        shown.collect::<Vec<_>>().join(", ")
-                    });
-                    let what = format!(
-                        "{op:?} of {} at {}:{event_start} row {row_no}, key {key}",
-                        state.id, self.file
-                    );
-                    self.cfg.event_processing_failure_handling_mode.on_error(
-                        e,
-                        &state.id.to_string(),
-                        &what,
-                    )?;
-                    out.push(SourceItem::Checkpoint(Box::new(Checkpoint {
-                        position: tx.restart.after(index, row_no + 1),
-                        snapshot: progress.clone(),
-                    })));
+                    let row = after.as_ref().or(before.as_ref());
+                    self.row_failed(e, state, op, event_start, row_no, row)?;
+                    out.push(checkpoint(row_no));
                     continue;
                 }
             };
@@ -238,20 +221,14 @@ impl BinlogMachine {
                 if let (Op::Create, Some(row)) = (op, &after) {
                     signal_rows.push(snapshot::signal_fields(state, row, event_start));
                 }
-                out.push(SourceItem::Checkpoint(Box::new(Checkpoint {
-                    position: tx.restart.after(index, row_no + 1),
-                    snapshot: progress.clone(),
-                })));
+                out.push(checkpoint(row_no));
                 continue;
             }
             if noting {
                 touched.extend(before.iter().chain(&after).map(|r| snapshot::row_key(state, r)));
             }
             ctx.events(op, before, after, &mut out);
-            out.push(SourceItem::Checkpoint(Box::new(Checkpoint {
-                position: tx.restart.after(index, row_no + 1),
-                snapshot: progress.clone(),
-            })));
+            out.push(checkpoint(row_no));
         }
         self.pending.extend(out);
         if !touched.is_empty() {
@@ -262,6 +239,43 @@ impl BinlogMachine {
         }
         Ok(())
     }
+}
+
+impl BinlogMachine {
+    /// A row that could not be converted, as
+    /// `event_processing_failure_handling_mode` says (an error: stop).
+    fn row_failed(
+        &self,
+        e: PipelineError,
+        state: &TableState,
+        op: Op,
+        event_start: u64,
+        row_no: u64,
+        row: Option<&BinlogRow>,
+    ) -> Result<(), PipelineError> {
+        let key = row.map_or(String::new(), |r| shown_key(state, r));
+        let what = format!(
+            "{op:?} of {} at {}:{event_start} row {row_no}, key {key}",
+            state.id, self.file
+        );
+        self.cfg.event_processing_failure_handling_mode.on_error(e, &state.id.to_string(), &what)
+    }
+}
+
+/// The operation of a ROWS event type.
+fn op_of(kind: EventType) -> Op {
+    match kind {
+        EventType::WRITE_ROWS_EVENT_V1 | EventType::WRITE_ROWS_EVENT => Op::Create,
+        EventType::UPDATE_ROWS_EVENT_V1 | EventType::UPDATE_ROWS_EVENT => Op::Update,
+        _ => Op::Delete,
+    }
+}
+
+/// A binlog row's key columns (`id=Some(Int(7))`), for a log line about a
+/// row that could not be converted.
+fn shown_key(state: &TableState, row: &BinlogRow) -> String {
+    let shown = state.key_idx.iter().map(|&i| format!("{}={:?}", state.names[i], row.as_ref(i)));
+    shown.collect::<Vec<_>>().join(", ")
 }
 
 /// What a row's events need to know besides the row.
@@ -291,10 +305,16 @@ impl RowCtx<'_> {
     }
 
     /// One row image as the table's value struct.
-    pub(super) fn image(
+    /// A row change's before and after images, converted.
+    fn image_pair(
         &self,
-        row: &mysql_async::binlog::row::BinlogRow,
-    ) -> Result<Struct, PipelineError> {
+        before: Option<&BinlogRow>,
+        after: Option<&BinlogRow>,
+    ) -> Result<(Option<Struct>, Option<Struct>), PipelineError> {
+        Ok((before.map(|b| self.image(b)).transpose()?, after.map(|a| self.image(a)).transpose()?))
+    }
+
+    pub(super) fn image(&self, row: &BinlogRow) -> Result<Struct, PipelineError> {
         let cols = &self.state.columns;
         if row.len() != cols.len() {
             return Err(self.error(format!(
