@@ -8,12 +8,17 @@
 //! Secrets are never written in the file: they come from an environment
 //! variable or a file named there, and are never logged (`Debug` hides them).
 
+mod env;
+mod wording;
+
+use env::{apply_override, ENV_PREFIX};
 use logtap_core::SnapshotConfig;
 use logtap_kafka::{KafkaConfig, Routing};
 use logtap_mysql::MysqlConfig;
 use logtap_postgres::PostgresConfig;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
+use wording::friendly;
 
 /// The configuration, read and checked: exactly one source, secrets
 /// resolved, every mode typed.
@@ -404,8 +409,6 @@ pub enum ConfigError {
     Invalid { path: String, field: String, message: String },
 }
 
-const ENV_PREFIX: &str = "LOGTAP__";
-
 impl RawConfig {
     /// The checked configuration (after [`RawConfig::validate`]).
     fn into_config(self) -> Result<Config, (String, String)> {
@@ -510,7 +513,28 @@ impl RawConfig {
 
     /// Checks the settings together; the error names the field at fault.
     fn validate(&self) -> Result<(), (String, String)> {
-        let bad = |f: &str, m: &str| Err((f.to_string(), m.to_string()));
+        self.validate_layout()?;
+        if let Some(listen) = &self.metrics.listen {
+            if listen.parse::<std::net::SocketAddr>().is_err() {
+                return invalid(
+                    "metrics.listen",
+                    "must be an address:port, e.g. \"127.0.0.1:9187\" (\"0.0.0.0:9187\" for every interface)",
+                );
+            }
+        }
+        if let Some(p) = &self.postgres {
+            p.validate()?;
+        }
+        if let Some(m) = &self.mysql {
+            m.validate().map_err(|(f, e)| (format!("mysql.{f}"), e))?;
+        }
+        self.validate_delivery()?;
+        self.validate_snapshot_and_heartbeat()
+    }
+
+    /// The topic prefix, one source, where positions are stored.
+    fn validate_layout(&self) -> Result<(), (String, String)> {
+        let bad = invalid;
         if self.topic_prefix.is_empty()
             || !self.topic_prefix.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
         {
@@ -550,20 +574,12 @@ impl RawConfig {
             }
             _ => {}
         }
-        if let Some(listen) = &self.metrics.listen {
-            if listen.parse::<std::net::SocketAddr>().is_err() {
-                return bad(
-                    "metrics.listen",
-                    "must be an address:port, e.g. \"127.0.0.1:9187\" (\"0.0.0.0:9187\" for every interface)",
-                );
-            }
-        }
-        if let Some(p) = &self.postgres {
-            p.validate()?;
-        }
-        if let Some(m) = &self.mysql {
-            m.validate().map_err(|(f, e)| (format!("mysql.{f}"), e))?;
-        }
+        Ok(())
+    }
+
+    /// What records become and how they reach the sink.
+    fn validate_delivery(&self) -> Result<(), (String, String)> {
+        let bad = invalid;
         if let Some(op) = self
             .record
             .skipped_operations
@@ -596,6 +612,12 @@ impl RawConfig {
             (_, Some(k)) => k.validate().map_err(|e| (e.field, e.message))?,
             _ => {}
         }
+        Ok(())
+    }
+
+    /// Snapshots, heartbeats, transforms.
+    fn validate_snapshot_and_heartbeat(&self) -> Result<(), (String, String)> {
+        let bad = invalid;
         if self.snapshot.chunk_size == 0 {
             return bad("snapshot.chunk_size", "must be at least 1");
         }
@@ -643,6 +665,11 @@ impl RawConfig {
     }
 }
 
+/// A validation error: the field at fault and what is wrong with it.
+fn invalid(field: &str, message: &str) -> Result<(), (String, String)> {
+    Err((field.to_string(), message.to_string()))
+}
+
 /// The error for a configuration that does not deserialize, put on what
 /// is at fault: the file (read again on its own, so the error has its line
 /// and column), or else the environment override of the field named.
@@ -676,102 +703,6 @@ fn blame(
             var: overrides.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>().join(", "),
             message: format!("{message} (in `{}`)", field.unwrap_or_default()),
         },
-    }
-}
-
-/// serde's wording in plain words, with the way to logtap's spelling of a
-/// Debezium option or a near miss.
-fn friendly(message: &str) -> String {
-    let mut out = message.to_string();
-    for (rust, plain) in [
-        ("expected u16", "expected a whole number from 0 to 65535"),
-        ("expected u32", "expected a whole number from 0 to 4294967295"),
-        ("expected u64", "expected a whole number of 0 or more"),
-        ("expected usize", "expected a whole number of 0 or more"),
-        ("expected i32", "expected a whole number"),
-        ("expected i64", "expected a whole number"),
-        ("expected a boolean", "expected true or false"),
-    ] {
-        out = out.replace(rust, plain);
-    }
-    for (debezium, ours) in [("schema_only", "no_data"), ("never", "no_data")] {
-        if out.contains(&format!("unknown variant `{debezium}`")) {
-            out.push_str(&format!("\nhint: Debezium's `{debezium}` is logtap's `{ours}`"));
-        }
-    }
-    if let Some(unknown) = out.split("unknown field `").nth(1).and_then(|r| r.split('`').next()) {
-        let expected: Vec<&str> = out
-            .split("expected one of ")
-            .nth(1)
-            .map(|r| {
-                r.split(", ")
-                    .map(|w| w.trim_matches(|c: char| c == '`' || c.is_whitespace()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let debezium = unknown.replace('.', "_");
-        if let Some(near) =
-            expected.iter().find(|w| **w == debezium || edit_distance(w, unknown) <= 2)
-        {
-            out.push_str(&format!("\nhint: did you mean `{near}`?"));
-        } else if unknown.ends_with("password") {
-            out.push_str(&format!(
-                "\nhint: secrets are not written in the file: set `{unknown}_env` to the name of \
-                 an environment variable that holds it, or `{unknown}_file` to a file"
-            ));
-        } else if unknown == "topic" {
-            out.push_str("\nhint: Debezium's `topic.prefix` is logtap's `topic_prefix`");
-        }
-    }
-    out
-}
-
-/// Levenshtein distance, for "did you mean".
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let next = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(row[j + 1] + 1);
-            prev = row[j + 1];
-            row[j + 1] = next;
-        }
-    }
-    row[b.len()]
-}
-
-/// Sets `a.b.c` from `LOGTAP__A__B__C=value`.
-fn apply_override(table: &mut toml::Table, var: &str, value: &str) -> Result<(), String> {
-    let path: Vec<String> =
-        var[ENV_PREFIX.len()..].split("__").map(|s| s.to_ascii_lowercase()).collect();
-    if path.iter().any(String::is_empty) {
-        return Err("empty key segment (use LOGTAP__SECTION__KEY)".into());
-    }
-    let (last, parents) = path.split_last().ok_or("no key")?;
-    let mut cur = table;
-    for part in parents {
-        let entry =
-            cur.entry(part.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        cur = entry.as_table_mut().ok_or_else(|| format!("`{part}` is not a section"))?;
-    }
-    cur.insert(last.clone(), parse_env_value(value));
-    Ok(())
-}
-
-fn parse_env_value(value: &str) -> toml::Value {
-    // Numbers, booleans and arrays are read as TOML; anything else is a string.
-    let doc = format!("v = {value}");
-    match doc.parse::<toml::Table>() {
-        Ok(mut t) => match t.remove("v") {
-            Some(
-                v @ (toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_)),
-            )
-            | Some(v @ toml::Value::Array(_)) => v,
-            _ => toml::Value::String(value.to_string()),
-        },
-        Err(_) => toml::Value::String(value.to_string()),
     }
 }
 
