@@ -4,6 +4,7 @@
 //! request and a report are is each source's own.
 
 use crate::traits::SnapshotProgress;
+use crate::PipelineError;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -50,6 +51,85 @@ impl Vanished {
                      the server accepts (logtap snapshot --where ...)"
                 );
                 true
+            }
+        }
+    }
+}
+
+/// Read one chunk: what either source's chunk task is asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkRequest {
+    pub chunk: u64,
+    /// The chunk's `SELECT`, literals included.
+    pub select: String,
+    /// The signal's condition alone on the table (see
+    /// [`Vanished::condition_check`]), run when the `SELECT` fails.
+    pub check: Option<String>,
+}
+
+/// What a source's snapshot machine asks its driver to do now.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SnapStep {
+    /// Nothing (no snapshot, a chunk in flight, or all read).
+    Idle,
+    /// Describe this table and give the description to the machine.
+    Describe(crate::TableId),
+    /// Read this chunk.
+    Chunk(ChunkRequest),
+}
+
+/// A source's side of the snapshot drive loop ([`drive`]): its machine,
+/// its chunk task and how it describes a table.
+#[allow(async_fn_in_trait)]
+pub trait ChunkDriver {
+    /// What its chunk task reports.
+    type Msg;
+    /// The chunk task, while one runs.
+    fn chunks(&mut self) -> Option<&mut ChunkTask<ChunkRequest, Self::Msg>>;
+    /// Ends the chunk task (closing its connection).
+    fn close_chunks(&mut self);
+    /// A report of the task (`None`: it ended) handed to the machine.
+    fn report(&mut self, msg: Option<Self::Msg>) -> Result<(), PipelineError>;
+    /// The machine's next step.
+    fn step(&mut self) -> Result<SnapStep, PipelineError>;
+    /// Whether the machine still has tables to read.
+    fn running(&self) -> bool;
+    /// Reads `table`'s description and hands it to the machine.
+    async fn describe(&mut self, table: crate::TableId) -> Result<(), PipelineError>;
+    /// The pause after each request (`[snapshot] chunk_delay_ms`).
+    fn chunk_delay(&self) -> Duration;
+}
+
+/// Moves a source's snapshot on: takes the chunk task's reports, describes
+/// the next table, requests the next chunk when its pause is over, and
+/// closes the task once every table is read.
+pub async fn drive<D: ChunkDriver>(d: &mut D) -> Result<(), PipelineError> {
+    loop {
+        let Some(chunks) = d.chunks() else { return Ok(()) };
+        match chunks.poll() {
+            Polled::Report(msg) => {
+                d.report(Some(msg))?;
+                continue;
+            }
+            Polled::Ended => return d.report(None),
+            Polled::Wait => return Ok(()),
+            Polled::Ready => {}
+        }
+        match d.step()? {
+            SnapStep::Idle => {
+                if !d.running() {
+                    d.close_chunks();
+                }
+                return Ok(());
+            }
+            SnapStep::Describe(table) => d.describe(table).await?,
+            SnapStep::Chunk(req) => {
+                let pause = d.chunk_delay();
+                let Some(chunks) = d.chunks() else { return Ok(()) };
+                if !chunks.request(req, pause) {
+                    return d.report(None);
+                }
+                return Ok(());
             }
         }
     }

@@ -41,7 +41,7 @@ use crate::types::{declared_type, key_literal, select_expr, selected_value};
 use crate::types::{ColumnDef, TableColumns};
 use logtap_binlog::MysqlGtidSet;
 use logtap_core::chunked::{on_signal, ChunkedSnapshot, Closed, Next, SignalAction};
-use logtap_core::chunks::Vanished;
+use logtap_core::chunks::{ChunkRequest, SnapStep, Vanished};
 use logtap_core::dblog::{parse_watermark_id, Mark, WINDOW_CLOSE, WINDOW_OPEN};
 use logtap_core::event::{now_us, SnapshotMarker};
 use logtap_core::schema::Struct;
@@ -91,29 +91,6 @@ pub(crate) enum RowsAt {
 pub(crate) struct BinlogAt {
     pub file: String,
     pub pos: u64,
-}
-
-/// What the driver should do for the snapshot now.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum SnapStep {
-    /// Nothing (no snapshot, a chunk in flight, inside a transaction, or
-    /// all read).
-    Idle,
-    /// Read this table's catalog and estimate and give them to
-    /// [`BinlogMachine::snapshot_table_read`].
-    Describe(TableId),
-    /// Read this chunk (`snapshot.rs`).
-    Chunk(ChunkRequest),
-}
-
-/// Read one chunk.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ChunkRequest {
-    pub chunk: u64,
-    pub select: String,
-    /// The signal's condition alone on the table (see
-    /// [`Vanished::condition_check`]), run when the `SELECT` fails.
-    pub check: Option<String>,
 }
 
 /// A binlog file name's sequence number (`mysql-bin.000012` → 12), which

@@ -346,7 +346,8 @@ fn start_of(ev: &Event) -> u64 {
 /// it), with a snapshot of `golden.t` begun: its first chunk requested.
 /// Returns the machine, the chunk, and the events from `pos` on.
 fn snapshot_at(pos: u64) -> (BinlogMachine, u64, Vec<Event>) {
-    use snapshot::{SnapSetup, SnapStep};
+    use logtap_core::chunks::SnapStep;
+    use snapshot::SnapSetup;
     let events = recorded("binlog.000007", 0);
     let split = events.iter().position(|e| start_of(e) == pos).unwrap();
     let mut m = machine(from_start("binlog.000007"), "");
@@ -413,7 +414,7 @@ fn a_chunk_closes_where_the_stream_reaches_its_read_view() {
 /// never takes the snapshot for finished.
 #[test]
 fn the_checkpoint_after_a_chunk_carries_the_progress_to_the_next_chunk() {
-    use snapshot::SnapStep;
+    use logtap_core::chunks::SnapStep;
     let (mut m, chunk, _) = snapshot_at(1165);
     let rows: Vec<(i64, String)> = (10..21).map(|i| (i, format!("v{i}"))).collect();
     let rows: Vec<(i64, &str)> = rows.iter().map(|(i, v)| (*i, v.as_str())).collect();
@@ -431,7 +432,7 @@ fn the_checkpoint_after_a_chunk_carries_the_progress_to_the_next_chunk() {
 
 #[test]
 fn a_chunk_whose_read_view_is_behind_the_stream_is_read_again() {
-    use snapshot::SnapStep;
+    use logtap_core::chunks::SnapStep;
     // The window opens after the insert (1165), the rows come from before
     // it (908): the insert went out unnoted, so these rows are stale.
     let (mut m, chunk, _) = snapshot_at(1165);

@@ -19,8 +19,9 @@
 
 use crate::config::MysqlConfig;
 use crate::conn;
-use crate::machine::snapshot::{BinlogAt, ChunkRequest, RowsAt};
+use crate::machine::snapshot::{BinlogAt, RowsAt};
 use logtap_binlog::MysqlGtidSet;
+use logtap_core::chunks::ChunkRequest;
 use logtap_core::chunks::Vanished;
 use logtap_core::dblog::{watermark_id, Mark, WINDOW_CLOSE, WINDOW_OPEN};
 use logtap_core::{ErrorKind, PipelineError};

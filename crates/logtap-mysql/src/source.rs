@@ -19,12 +19,12 @@ use crate::catalog;
 use crate::catalog::TableCatalog;
 use crate::config::MysqlConfig;
 use crate::conn::{self, Flavor, ServerInfo};
-use crate::machine::snapshot::{ChunkRequest, SnapSetup, SnapStep};
+use crate::machine::snapshot::SnapSetup;
 use crate::machine::{rotate_of, BinlogMachine, Gtids, Need, Start};
 use crate::snapshot::ChunkMsg;
 use crate::snapshot::Marks;
 use crate::start;
-use logtap_core::chunks::{ChunkTask, Polled};
+use logtap_core::chunks::{ChunkRequest, ChunkTask, SnapStep};
 use logtap_core::snapshot::{self, SnapshotConfig, SnapshotMode, SnapshotPlan};
 use logtap_core::traits::{Source, SourceItem};
 use logtap_core::ErrorKind;
@@ -333,38 +333,7 @@ impl MysqlSource {
             let (tx, rx, task) = crate::snapshot::spawn(self.cfg.clone(), c, self.marks.clone());
             self.chunks = Some(Chunks::new(tx, rx, task));
         }
-        loop {
-            let Some(chunks) = &mut self.chunks else { return Ok(()) };
-            match chunks.poll() {
-                Polled::Report(msg) => {
-                    self.chunk_msg(Some(msg))?;
-                    continue;
-                }
-                Polled::Ended => return self.chunk_msg(None),
-                Polled::Wait => return Ok(()),
-                Polled::Ready => {}
-            }
-            match self.m.snapshot_step()? {
-                SnapStep::Idle => {
-                    if !self.m.snapshot_running() {
-                        // Closes the snapshot's connection.
-                        self.chunks = None;
-                    }
-                    return Ok(());
-                }
-                SnapStep::Describe(id) => {
-                    let (catalog, estimate) = self.describe(&id).await?;
-                    self.m.snapshot_table_read(id, catalog, estimate)?;
-                }
-                SnapStep::Chunk(req) => {
-                    let Some(chunks) = &mut self.chunks else { return Ok(()) };
-                    if !chunks.request(req, self.chunk_delay) {
-                        return self.chunk_msg(None);
-                    }
-                    return Ok(());
-                }
-            }
-        }
+        logtap_core::chunks::drive(&mut Driver(self)).await
     }
 
     /// A table's catalog and estimated rows, for its snapshot.
@@ -714,6 +683,42 @@ fn binlog_lag(files: &[(String, u64)], file: &str, pos: u64) -> Option<i64> {
     let current = files.iter().find(|(name, _)| name == file)?.1;
     let later: u64 = files.iter().filter(|(name, _)| name.as_str() > file).map(|(_, n)| n).sum();
     Some((current.saturating_sub(pos) + later) as i64)
+}
+
+/// The source as the snapshot's drive loop sees it.
+struct Driver<'a>(&'a mut MysqlSource);
+
+impl logtap_core::chunks::ChunkDriver for Driver<'_> {
+    type Msg = ChunkMsg;
+
+    fn chunks(&mut self) -> Option<&mut Chunks> {
+        self.0.chunks.as_mut()
+    }
+
+    fn close_chunks(&mut self) {
+        self.0.chunks = None;
+    }
+
+    fn report(&mut self, msg: Option<ChunkMsg>) -> Result<(), PipelineError> {
+        self.0.chunk_msg(msg)
+    }
+
+    fn step(&mut self) -> Result<SnapStep, PipelineError> {
+        self.0.m.snapshot_step()
+    }
+
+    fn running(&self) -> bool {
+        self.0.m.snapshot_running()
+    }
+
+    async fn describe(&mut self, table: TableId) -> Result<(), PipelineError> {
+        let (catalog, estimate) = self.0.describe(&table).await?;
+        self.0.m.snapshot_table_read(table, catalog, estimate)
+    }
+
+    fn chunk_delay(&self) -> Duration {
+        self.0.chunk_delay
+    }
 }
 
 #[cfg(test)]

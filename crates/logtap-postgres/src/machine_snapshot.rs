@@ -26,9 +26,9 @@ use crate::catalog::SnapshotTable;
 use crate::snapshot::{
     parse_signal, parse_signal_row, Signal, WATERMARK_PREFIX, WINDOW_CLOSE, WINDOW_OPEN,
 };
-use crate::snapshot::{parse_watermark, quote_ident, quote_literal, ChunkRequest, TextRow};
+use crate::snapshot::{parse_watermark, quote_ident, quote_literal, TextRow};
 use logtap_core::chunked::{on_signal, ChunkedSnapshot, Closed, Next, SignalAction};
-use logtap_core::chunks::Vanished;
+use logtap_core::chunks::{ChunkRequest, SnapStep, Vanished};
 use logtap_core::dblog::Mark;
 use logtap_core::{Lsn, Op, PipelineError, SnapshotProgress, SourceItem, TableId};
 use logtap_pgoutput::{LogicalMessage, TupleData, TupleValue};
@@ -59,18 +59,6 @@ pub(crate) struct PgChunk {
     /// On a standby: the replay position read after the chunk's `SELECT`,
     /// its high watermark (see [`crate::snapshot::Watermarks::Replay`]).
     replayed: Option<u64>,
-}
-
-/// What the driver should do for the snapshot now.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum SnapStep {
-    /// Nothing (no snapshot, a chunk in flight, or all read).
-    Idle,
-    /// Read this table's description ([`crate::catalog::snapshot_table`])
-    /// and give it to [`PgMachine::snapshot_table_read`].
-    Describe { schema: String, table: String },
-    /// Read this chunk (`snapshot.rs`).
-    Chunk(ChunkRequest),
 }
 
 /// What a snapshot started later (by a signal) needs.
@@ -209,12 +197,7 @@ impl PgMachine {
         };
         let (select, check) = match snap.next()? {
             Next::Idle => return Ok(SnapStep::Idle),
-            Next::Describe(id) => {
-                return Ok(SnapStep::Describe {
-                    schema: id.namespace.to_string(),
-                    table: id.table.to_string(),
-                })
-            }
+            Next::Describe(id) => return Ok(SnapStep::Describe(id)),
             Next::Chunk { table, last, filter } => {
                 let last: Option<TextRow> = match last {
                     None => None,

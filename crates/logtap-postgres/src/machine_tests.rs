@@ -319,7 +319,8 @@ mod wire {
 mod snapshots {
     use super::*;
     use crate::catalog::SnapshotTable;
-    use crate::machine::snapshot::{SnapSetup, SnapStep};
+    use crate::machine::snapshot::SnapSetup;
+    use logtap_core::chunks::SnapStep;
     use logtap_core::SnapshotProgress;
     use logtap_pgoutput::{Column, ReplicaIdentity};
 
@@ -390,7 +391,7 @@ mod snapshots {
         });
         m.start_snapshot(progress);
         let step = m.snapshot_step().unwrap();
-        assert_eq!(step, SnapStep::Describe { schema: "gold".into(), table: "basic".into() });
+        assert_eq!(step, SnapStep::Describe(logtap_core::TableId::new("gold", "basic")));
         let mut asked = Vec::new();
         while let Some(need) = m.snapshot_table_read(Some(table())).unwrap() {
             answer(&mut m, need, &mut asked);
@@ -548,7 +549,8 @@ mod snapshots {
 mod snapshot_signals {
     use super::snapshots::{rows, table, INT4, TEXT};
     use super::*;
-    use crate::machine::snapshot::{SnapSetup, SnapStep};
+    use crate::machine::snapshot::SnapSetup;
+    use logtap_core::chunks::SnapStep;
 
     /// An execute-snapshot signal's additional condition narrows every
     /// chunk of its table, and travels in the progress (so a resumed
@@ -623,7 +625,7 @@ mod snapshot_signals {
 
 mod snapshot_faults {
     use super::snapshots::started;
-    use crate::machine::snapshot::SnapStep;
+    use logtap_core::chunks::SnapStep;
     use logtap_core::SnapshotProgress;
 
     #[test]
@@ -636,7 +638,7 @@ mod snapshot_faults {
         m.snapshot_vanished(1, logtap_core::chunks::Vanished::Altered);
         assert_eq!(
             m.snapshot_step().unwrap(),
-            SnapStep::Describe { schema: "gold".into(), table: "basic".into() },
+            SnapStep::Describe(logtap_core::TableId::new("gold", "basic")),
             "columns changed: the same table, described again"
         );
         let (mut m, _) = started(3, progress);
@@ -645,7 +647,7 @@ mod snapshot_faults {
         m.snapshot_vanished(1, logtap_core::chunks::Vanished::TableGone);
         assert_eq!(
             m.snapshot_step().unwrap(),
-            SnapStep::Describe { schema: "gold".into(), table: "full_ri".into() },
+            SnapStep::Describe(logtap_core::TableId::new("gold", "full_ri")),
             "table gone: the next one"
         );
     }

@@ -17,7 +17,7 @@
 //! an earlier run (replayed after a restart) is never taken for this one's.
 
 use crate::catalog::sql_err;
-use logtap_core::chunks::Vanished;
+use logtap_core::chunks::{ChunkRequest, Vanished};
 use logtap_core::dblog::{parse_watermark_id, watermark_id, Mark};
 pub(crate) use logtap_core::dblog::{WINDOW_CLOSE, WINDOW_OPEN};
 pub(crate) use logtap_core::snapshot::{execute_data, parse_signal_row, signal_of, Signal};
@@ -131,18 +131,6 @@ pub async fn insert_signal(
 
 /// A row as the server's text output gives it (what pgoutput sends too).
 pub(crate) type TextRow = Vec<Option<String>>;
-
-/// Read one chunk.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ChunkRequest {
-    pub chunk: u64,
-    /// The chunk's `SELECT`, literals included (simple query protocol, so
-    /// the rows come in the types' text output, exactly as pgoutput's).
-    pub select: String,
-    /// The signal's condition alone on the table (see
-    /// [`Vanished::condition_check`]), run when the `SELECT` fails.
-    pub check: Option<String>,
-}
 
 /// What the task reports.
 #[derive(Debug)]

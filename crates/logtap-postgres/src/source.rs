@@ -21,13 +21,13 @@
 
 use crate::catalog;
 use crate::config::PostgresConfig;
-use crate::machine::snapshot::{SnapSetup, SnapStep};
+use crate::machine::snapshot::SnapSetup;
 use crate::machine::{Input, Need, PgMachine};
-use crate::snapshot::{ChunkMsg, ChunkRequest, Watermarks};
+use crate::snapshot::{ChunkMsg, Watermarks};
 use crate::start;
 use crate::types::TypeOptions;
 use crate::walsender::{ConnectParams, Reader, WalSender, WalSenderError, Writer};
-use logtap_core::chunks::{ChunkTask, Polled};
+use logtap_core::chunks::{ChunkRequest, ChunkTask, SnapStep};
 use logtap_core::event::now_us;
 use logtap_core::snapshot::{self, SnapshotConfig, SnapshotMode, SnapshotPlan};
 use logtap_core::{
@@ -498,42 +498,50 @@ impl PostgresSource {
                 self.chunks = Some(Chunks::new(tx, rx, task));
             }
         }
-        loop {
-            let Some(chunks) = &mut self.chunks else { return Ok(()) };
-            match chunks.poll() {
-                Polled::Report(msg) => {
-                    self.chunk_msg(Some(msg))?;
-                    continue;
-                }
-                Polled::Ended => return self.chunk_msg(None),
-                Polled::Wait => return Ok(()),
-                Polled::Ready => {}
-            }
-            match self.m.snapshot_step()? {
-                SnapStep::Idle => {
-                    if !self.m.snapshot_running() {
-                        // Closes the snapshot's connection.
-                        self.chunks = None;
-                    }
-                    return Ok(());
-                }
-                SnapStep::Describe { schema, table } => {
-                    let found = catalog::snapshot_table(&self.sql, &schema, &table).await?;
-                    while let Some(need) = self.m.snapshot_table_read(found.clone())? {
-                        self.answer(need).await?;
-                    }
-                }
-                SnapStep::Chunk(req) => {
-                    let Some(chunks) = &mut self.chunks else { return Ok(()) };
-                    if !chunks.request(req, self.chunk_delay) {
-                        return self.chunk_msg(None);
-                    }
-                    return Ok(());
-                }
-            }
-        }
+        logtap_core::chunks::drive(&mut Driver(self)).await
+    }
+}
+
+/// The source as the snapshot's drive loop sees it.
+struct Driver<'a>(&'a mut PostgresSource);
+
+impl logtap_core::chunks::ChunkDriver for Driver<'_> {
+    type Msg = ChunkMsg;
+
+    fn chunks(&mut self) -> Option<&mut Chunks> {
+        self.0.chunks.as_mut()
     }
 
+    fn close_chunks(&mut self) {
+        self.0.chunks = None;
+    }
+
+    fn report(&mut self, msg: Option<ChunkMsg>) -> Result<(), PipelineError> {
+        self.0.chunk_msg(msg)
+    }
+
+    fn step(&mut self) -> Result<SnapStep, PipelineError> {
+        self.0.m.snapshot_step()
+    }
+
+    fn running(&self) -> bool {
+        self.0.m.snapshot_running()
+    }
+
+    async fn describe(&mut self, table: logtap_core::TableId) -> Result<(), PipelineError> {
+        let found = catalog::snapshot_table(&self.0.sql, &table.namespace, &table.table).await?;
+        while let Some(need) = self.0.m.snapshot_table_read(found.clone())? {
+            self.0.answer(need).await?;
+        }
+        Ok(())
+    }
+
+    fn chunk_delay(&self) -> Duration {
+        self.0.chunk_delay
+    }
+}
+
+impl PostgresSource {
     /// Handles one frame: errors and the end of the stream here, the rest
     /// through the machine, answering what it needs.
     async fn process(&mut self, frame: &Frame) -> Result<(), PipelineError> {
