@@ -1,4 +1,4 @@
-//! The DBLog chunk reconciler (DESIGN.md section 6, invariant 5): how a
+//! The DBLog chunk reconciler (ARCHITECTURE.md, "Snapshots", invariant 5): how a
 //! snapshot chunk read while the log keeps streaming joins the stream
 //! without ever sending a row older than a change already sent.
 //!

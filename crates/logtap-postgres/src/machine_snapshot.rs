@@ -1,4 +1,4 @@
-//! The snapshot half of the PostgreSQL state machine (DESIGN.md section 6):
+//! The snapshot half of the PostgreSQL state machine (ARCHITECTURE.md, "Snapshots"):
 //! which chunk to read next, what streamed changes touch while a chunk is
 //! open, and the rows to emit as reads when the chunk's high watermark
 //! passes in the stream. No IO: the driver (`source.rs`) asks
