@@ -767,6 +767,29 @@ fn convert(conv: &Conv, value: &BinlogValue<'_>) -> Result<Option<Value>, Fail> 
             )
         }
     };
+    match conv {
+        Conv::Int { .. }
+        | Conv::SignedMediumInt
+        | Conv::UnsignedDecimal
+        | Conv::Float32
+        | Conv::Float64
+        | Conv::Decimal { .. }
+        | Conv::Bit
+        | Conv::Bits { .. } => convert_number(conv, v),
+        Conv::Year | Conv::Date { .. } => convert_date(conv, v),
+        Conv::Time { .. } | Conv::DateTime { .. } | Conv::Timestamp { .. } => convert_time(conv, v),
+        Conv::Text(_)
+        | Conv::Binary { .. }
+        | Conv::Enum(_)
+        | Conv::Set(_)
+        | Conv::Json
+        | Conv::Uuid => convert_text(conv, v),
+        Conv::Geometry(_) | Conv::Point(_) | Conv::Vector => convert_spatial(conv, v),
+    }
+}
+
+/// Integers, floats, decimals and bits.
+fn convert_number(conv: &Conv, v: &My) -> Result<Option<Value>, Fail> {
     Ok(Some(match conv {
         Conv::Int { min, max, out } => {
             let n: i128 = match v {
@@ -848,6 +871,13 @@ fn convert(conv: &Conv, value: &BinlogValue<'_>) -> Result<Option<Value>, Fail> 
             }
             Value::Bytes(out)
         }
+        _ => return Err("internal: not a number conversion".into()),
+    }))
+}
+
+/// YEAR and DATE (a zero date: `None`).
+fn convert_date(conv: &Conv, v: &My) -> Result<Option<Value>, Fail> {
+    Ok(Some(match conv {
         Conv::Year => {
             let y: i64 = match v {
                 My::Bytes(b) => {
@@ -882,6 +912,13 @@ fn convert(conv: &Conv, value: &BinlogValue<'_>) -> Result<Option<Value>, Fail> 
                 _ => Value::Int32(temporal::days_from_civil(y, m, d) as i32),
             }
         }
+        _ => return Err("internal: not a date conversion".into()),
+    }))
+}
+
+/// TIME, DATETIME, TIMESTAMP (zero dates: `None`).
+fn convert_time(conv: &Conv, v: &My) -> Result<Option<Value>, Fail> {
+    Ok(Some(match conv {
         Conv::Time { mode } => {
             let My::Time(neg, days, h, m, s, us) = v else { return Err(unexpected(v)) };
             // TIME2 stores at most 1023 hours (MySQL allows 838).
@@ -981,6 +1018,13 @@ fn convert(conv: &Conv, value: &BinlogValue<'_>) -> Result<Option<Value>, Fail> 
             let fixed = (*fsp > 0).then_some(u32::from(*fsp));
             Value::String(temporal::iso_instant(secs * MICROS_PER_SECOND + micros, fixed))
         }
+        _ => return Err("internal: not a time conversion".into()),
+    }))
+}
+
+/// Character and binary strings, ENUM, SET, JSON text, UUID.
+fn convert_text(conv: &Conv, v: &My) -> Result<Option<Value>, Fail> {
+    Ok(Some(match conv {
         Conv::Text(charset) => {
             let My::Bytes(b) = v else { return Err(unexpected(v)) };
             Value::String(charset.decode(b))
@@ -1061,6 +1105,17 @@ fn convert(conv: &Conv, value: &BinlogValue<'_>) -> Result<Option<Value>, Fail> 
                 }
             }
         }
+        Conv::Uuid => {
+            let My::Bytes(b) = v else { return Err(unexpected(v)) };
+            Value::String(uuid_text(b).ok_or("not 16 bytes")?)
+        }
+        _ => return Err("internal: not a text conversion".into()),
+    }))
+}
+
+/// Geometries and vectors.
+fn convert_spatial(conv: &Conv, v: &My) -> Result<Option<Value>, Fail> {
+    Ok(Some(match conv {
         Conv::Geometry(schema) => {
             let My::Bytes(b) = v else { return Err(unexpected(v)) };
             let (srid, wkb) = split_geometry(b)?;
@@ -1094,10 +1149,7 @@ fn convert(conv: &Conv, value: &BinlogValue<'_>) -> Result<Option<Value>, Fail> 
                     .collect(),
             )
         }
-        Conv::Uuid => {
-            let My::Bytes(b) = v else { return Err(unexpected(v)) };
-            Value::String(uuid_text(b).ok_or("not 16 bytes")?)
-        }
+        _ => return Err("internal: not a spatial conversion".into()),
     }))
 }
 
