@@ -196,6 +196,170 @@ fn is_character(t: Raw, flavor: Flavor) -> bool {
     }
 }
 
+/// How many columns of each kind came before: TABLE_MAP's optional
+/// metadata lists one entry per column of a kind, in column order.
+#[derive(Default)]
+struct Seen {
+    numeric: usize,
+    character: usize,
+    enum_set: usize,
+    sets: usize,
+    enums: usize,
+    geometries: usize,
+}
+
+/// Column `i`'s type from its TABLE_MAP type, metadata bytes and the
+/// optional metadata for its kind.
+fn column_type(
+    tme: &TableMapEvent<'_>,
+    i: usize,
+    name: &str,
+    opt: &Optional,
+    flavor: Flavor,
+    seen: &mut Seen,
+    table: &str,
+) -> Result<ColumnType, TypeError> {
+    let err = |reason: String| TypeError::TableMap {
+        table: table.to_string(),
+        column: Some(name.to_string()),
+        reason,
+    };
+    let raw = tme
+        .get_column_type(i)
+        .map_err(|e| err(format!("unsupported column type: {e}")))?
+        .ok_or_else(|| err("no column type".into()))?;
+    let meta = tme.get_column_metadata(i).ok_or_else(|| err("malformed column metadata".into()))?;
+    let byte = |k: usize| meta.get(k).copied().ok_or_else(|| err("short column metadata".into()));
+    let unsigned = if is_numeric(raw) {
+        seen.numeric += 1;
+        opt.signedness.get(seen.numeric - 1).copied().unwrap_or(false)
+    } else {
+        false
+    };
+    let charset = if is_character(raw, flavor) {
+        seen.character += 1;
+        opt.charsets.get(seen.character - 1)
+    } else {
+        None
+    };
+    let text_or_binary = |pad_to: Option<u32>| -> Result<ColumnType, TypeError> {
+        let collation = charset.ok_or_else(|| {
+            err("the TABLE_MAP has no character set for this column; set binlog_row_metadata = FULL".into())
+        })?;
+        if collation == BINARY_COLLATION {
+            return Ok(ColumnType::Binary { pad_to });
+        }
+        let name = charset_name(collation);
+        match name.and_then(Charset::from_mysql_name) {
+            Some(charset) => Ok(ColumnType::Text { charset }),
+            None => Err(err(format!(
+                "character set {} (collation id {collation}) is not supported",
+                name.unwrap_or("unknown")
+            ))),
+        }
+    };
+    let fsp = |k: usize| -> Result<u8, TypeError> {
+        let f = byte(k)?;
+        if f > 6 {
+            return Err(err(format!("fractional second precision {f} is above 6")));
+        }
+        Ok(f)
+    };
+    use Raw::*;
+    Ok(match raw {
+        MYSQL_TYPE_TINY => ColumnType::TinyInt { unsigned },
+        MYSQL_TYPE_SHORT => ColumnType::SmallInt { unsigned },
+        MYSQL_TYPE_INT24 => ColumnType::MediumInt { unsigned },
+        MYSQL_TYPE_LONG => ColumnType::Int { unsigned },
+        MYSQL_TYPE_LONGLONG => ColumnType::BigInt { unsigned },
+        MYSQL_TYPE_FLOAT => ColumnType::Float,
+        MYSQL_TYPE_DOUBLE => ColumnType::Double,
+        MYSQL_TYPE_NEWDECIMAL => {
+            let (precision, scale) = (byte(0)?, byte(1)?);
+            if precision == 0 || scale > precision {
+                return Err(err(format!("bad DECIMAL({precision},{scale}) metadata")));
+            }
+            ColumnType::Decimal { precision, scale }
+        }
+        MYSQL_TYPE_BIT => {
+            let length = u16::from(byte(1)?) * 8 + u16::from(byte(0)?);
+            if length == 0 || length > 64 {
+                return Err(err(format!("bad BIT({length}) metadata")));
+            }
+            ColumnType::Bit { length }
+        }
+        MYSQL_TYPE_YEAR => ColumnType::Year,
+        MYSQL_TYPE_DATE | MYSQL_TYPE_NEWDATE => ColumnType::Date,
+        MYSQL_TYPE_TIME => ColumnType::Time { fsp: 0 },
+        MYSQL_TYPE_TIME2 => ColumnType::Time { fsp: fsp(0)? },
+        MYSQL_TYPE_DATETIME => ColumnType::DateTime { fsp: 0 },
+        MYSQL_TYPE_DATETIME2 => ColumnType::DateTime { fsp: fsp(0)? },
+        MYSQL_TYPE_TIMESTAMP => ColumnType::Timestamp { fsp: 0 },
+        MYSQL_TYPE_TIMESTAMP2 => ColumnType::Timestamp { fsp: fsp(0)? },
+        MYSQL_TYPE_STRING => {
+            // The declared length in bytes (CHAR's length times the
+            // character set's maximum character size).
+            let (b0, b1) = (u32::from(byte(0)?), u32::from(byte(1)?));
+            let length = if b0 & 0x30 != 0x30 { b1 | (((b0 & 0x30) ^ 0x30) << 4) } else { b1 };
+            text_or_binary(Some(length))?
+        }
+        MYSQL_TYPE_VARCHAR | MYSQL_TYPE_VAR_STRING | MYSQL_TYPE_BLOB => text_or_binary(None)?,
+        MYSQL_TYPE_ENUM | MYSQL_TYPE_SET => enum_or_set(raw, opt, seen).map_err(err)?,
+        MYSQL_TYPE_JSON => ColumnType::Json,
+        MYSQL_TYPE_GEOMETRY => geometry(opt, seen),
+        MYSQL_TYPE_VECTOR => ColumnType::Vector,
+        other => return Err(err(format!("column type {other:?} is not supported"))),
+    })
+}
+
+/// An ENUM or SET column: its labels, decoded in its character set.
+fn enum_or_set(raw: Raw, opt: &Optional, seen: &mut Seen) -> Result<ColumnType, String> {
+    seen.enum_set += 1;
+    let collation = opt.enum_set_charsets.get(seen.enum_set - 1);
+    let labels = if raw == Raw::MYSQL_TYPE_ENUM {
+        seen.enums += 1;
+        opt.enum_labels.get(seen.enums - 1)
+    } else {
+        seen.sets += 1;
+        opt.set_labels.get(seen.sets - 1)
+    }
+    .ok_or_else(|| {
+        "the TABLE_MAP has no ENUM/SET labels; set binlog_row_metadata = FULL".to_string()
+    })?;
+    let charset = match collation {
+        None => Charset::Utf8,
+        Some(BINARY_COLLATION) => Charset::Latin1,
+        Some(c) => charset_name(c).and_then(Charset::from_mysql_name).ok_or_else(|| {
+            format!(
+                "ENUM/SET character set {} (collation id {c}) is not supported",
+                charset_name(c).unwrap_or("unknown")
+            )
+        })?,
+    };
+    let labels = labels.iter().map(|l| charset.decode(l)).collect();
+    Ok(if raw == Raw::MYSQL_TYPE_ENUM {
+        ColumnType::Enum { labels }
+    } else {
+        ColumnType::Set { labels }
+    })
+}
+
+/// A GEOMETRY column, by the kind its metadata names (else any geometry).
+fn geometry(opt: &Optional, seen: &mut Seen) -> ColumnType {
+    seen.geometries += 1;
+    let kind = match opt.geometry_types.get(seen.geometries - 1).copied().flatten() {
+        Some(GeometryType::GEOM_POINT) => GeometryKind::Point,
+        Some(GeometryType::GEOM_LINESTRING) => GeometryKind::LineString,
+        Some(GeometryType::GEOM_POLYGON) => GeometryKind::Polygon,
+        Some(GeometryType::GEOM_MULTIPOINT) => GeometryKind::MultiPoint,
+        Some(GeometryType::GEOM_MULTILINESTRING) => GeometryKind::MultiLineString,
+        Some(GeometryType::GEOM_MULTIPOLYGON) => GeometryKind::MultiPolygon,
+        Some(GeometryType::GEOM_GEOMETRYCOLLECTION) => GeometryKind::GeometryCollection,
+        _ => GeometryKind::Geometry,
+    };
+    ColumnType::Geometry { kind }
+}
+
 /// Resolves every column of a TABLE_MAP. Needs `binlog_row_metadata =
 /// FULL` (column names, ENUM/SET labels); refuses column types and
 /// character sets logtap cannot convert, naming the column.
@@ -216,157 +380,19 @@ pub fn table_columns(tme: &TableMapEvent<'_>, flavor: Flavor) -> Result<TableCol
         ));
     }
     let nulls = tme.null_bitmask();
-    let (mut numeric, mut character, mut enum_set, mut sets, mut enums, mut geometries) =
-        (0usize, 0usize, 0usize, 0usize, 0usize, 0usize);
+    let mut seen = Seen::default();
     let mut columns = Vec::with_capacity(n);
     for i in 0..n {
         let name = opt.names[i].clone();
-        let err = |reason: String| TypeError::TableMap {
-            table: table.clone(),
-            column: Some(name.clone()),
-            reason,
-        };
-        let raw = tme
-            .get_column_type(i)
-            .map_err(|e| err(format!("unsupported column type: {e}")))?
-            .ok_or_else(|| err("no column type".into()))?;
-        let meta =
-            tme.get_column_metadata(i).ok_or_else(|| err("malformed column metadata".into()))?;
-        let byte =
-            |k: usize| meta.get(k).copied().ok_or_else(|| err("short column metadata".into()));
-        let unsigned = if is_numeric(raw) {
-            numeric += 1;
-            opt.signedness.get(numeric - 1).copied().unwrap_or(false)
-        } else {
-            false
-        };
-        let charset = if is_character(raw, flavor) {
-            character += 1;
-            opt.charsets.get(character - 1)
-        } else {
-            None
-        };
-        let text_or_binary = |pad_to: Option<u32>| -> Result<ColumnType, TypeError> {
-            let collation = charset.ok_or_else(|| {
-                err("the TABLE_MAP has no character set for this column; set binlog_row_metadata = FULL".into())
-            })?;
-            if collation == BINARY_COLLATION {
-                return Ok(ColumnType::Binary { pad_to });
-            }
-            let name = charset_name(collation);
-            match name.and_then(Charset::from_mysql_name) {
-                Some(charset) => Ok(ColumnType::Text { charset }),
-                None => Err(err(format!(
-                    "character set {} (collation id {collation}) is not supported",
-                    name.unwrap_or("unknown")
-                ))),
-            }
-        };
-        let fsp = |k: usize| -> Result<u8, TypeError> {
-            let f = byte(k)?;
-            if f > 6 {
-                return Err(err(format!("fractional second precision {f} is above 6")));
-            }
-            Ok(f)
-        };
-        use Raw::*;
-        let column_type = match raw {
-            MYSQL_TYPE_TINY => ColumnType::TinyInt { unsigned },
-            MYSQL_TYPE_SHORT => ColumnType::SmallInt { unsigned },
-            MYSQL_TYPE_INT24 => ColumnType::MediumInt { unsigned },
-            MYSQL_TYPE_LONG => ColumnType::Int { unsigned },
-            MYSQL_TYPE_LONGLONG => ColumnType::BigInt { unsigned },
-            MYSQL_TYPE_FLOAT => ColumnType::Float,
-            MYSQL_TYPE_DOUBLE => ColumnType::Double,
-            MYSQL_TYPE_NEWDECIMAL => {
-                let (precision, scale) = (byte(0)?, byte(1)?);
-                if precision == 0 || scale > precision {
-                    return Err(err(format!("bad DECIMAL({precision},{scale}) metadata")));
-                }
-                ColumnType::Decimal { precision, scale }
-            }
-            MYSQL_TYPE_BIT => {
-                let length = u16::from(byte(1)?) * 8 + u16::from(byte(0)?);
-                if length == 0 || length > 64 {
-                    return Err(err(format!("bad BIT({length}) metadata")));
-                }
-                ColumnType::Bit { length }
-            }
-            MYSQL_TYPE_YEAR => ColumnType::Year,
-            MYSQL_TYPE_DATE | MYSQL_TYPE_NEWDATE => ColumnType::Date,
-            MYSQL_TYPE_TIME => ColumnType::Time { fsp: 0 },
-            MYSQL_TYPE_TIME2 => ColumnType::Time { fsp: fsp(0)? },
-            MYSQL_TYPE_DATETIME => ColumnType::DateTime { fsp: 0 },
-            MYSQL_TYPE_DATETIME2 => ColumnType::DateTime { fsp: fsp(0)? },
-            MYSQL_TYPE_TIMESTAMP => ColumnType::Timestamp { fsp: 0 },
-            MYSQL_TYPE_TIMESTAMP2 => ColumnType::Timestamp { fsp: fsp(0)? },
-            MYSQL_TYPE_STRING => {
-                // The declared length in bytes (CHAR's length times the
-                // character set's maximum character size).
-                let (b0, b1) = (u32::from(byte(0)?), u32::from(byte(1)?));
-                let length = if b0 & 0x30 != 0x30 { b1 | (((b0 & 0x30) ^ 0x30) << 4) } else { b1 };
-                text_or_binary(Some(length))?
-            }
-            MYSQL_TYPE_VARCHAR | MYSQL_TYPE_VAR_STRING | MYSQL_TYPE_BLOB => text_or_binary(None)?,
-            MYSQL_TYPE_ENUM | MYSQL_TYPE_SET => {
-                enum_set += 1;
-                let collation = opt.enum_set_charsets.get(enum_set - 1);
-                let labels = if raw == MYSQL_TYPE_ENUM {
-                    enums += 1;
-                    opt.enum_labels.get(enums - 1)
-                } else {
-                    sets += 1;
-                    opt.set_labels.get(sets - 1)
-                }
-                .ok_or_else(|| {
-                    err("the TABLE_MAP has no ENUM/SET labels; set binlog_row_metadata = FULL"
-                        .into())
-                })?;
-                let charset = match collation {
-                    None => Charset::Utf8,
-                    Some(BINARY_COLLATION) => Charset::Latin1,
-                    Some(c) => {
-                        charset_name(c).and_then(Charset::from_mysql_name).ok_or_else(|| {
-                            err(format!(
-                                "ENUM/SET character set {} (collation id {c}) is not supported",
-                                charset_name(c).unwrap_or("unknown")
-                            ))
-                        })?
-                    }
-                };
-                let labels = labels.iter().map(|l| charset.decode(l)).collect();
-                if raw == MYSQL_TYPE_ENUM {
-                    ColumnType::Enum { labels }
-                } else {
-                    ColumnType::Set { labels }
-                }
-            }
-            MYSQL_TYPE_JSON => ColumnType::Json,
-            MYSQL_TYPE_GEOMETRY => {
-                geometries += 1;
-                let kind = match opt.geometry_types.get(geometries - 1).copied().flatten() {
-                    Some(GeometryType::GEOM_POINT) => GeometryKind::Point,
-                    Some(GeometryType::GEOM_LINESTRING) => GeometryKind::LineString,
-                    Some(GeometryType::GEOM_POLYGON) => GeometryKind::Polygon,
-                    Some(GeometryType::GEOM_MULTIPOINT) => GeometryKind::MultiPoint,
-                    Some(GeometryType::GEOM_MULTILINESTRING) => GeometryKind::MultiLineString,
-                    Some(GeometryType::GEOM_MULTIPOLYGON) => GeometryKind::MultiPolygon,
-                    Some(GeometryType::GEOM_GEOMETRYCOLLECTION) => GeometryKind::GeometryCollection,
-                    _ => GeometryKind::Geometry,
-                };
-                ColumnType::Geometry { kind }
-            }
-            MYSQL_TYPE_VECTOR => ColumnType::Vector,
-            other => return Err(err(format!("column type {other:?} is not supported"))),
-        };
+        let column_type = column_type(tme, i, &name, &opt, flavor, &mut seen, &table)?;
         let nullable = nulls.get(i).map(|b| *b).unwrap_or(true);
         columns.push(ColumnDef { name, column_type, nullable });
     }
     if let Charsets::PerColumn(v) = &opt.charsets {
-        if v.len() != character {
+        if v.len() != seen.character {
             return Err(meta_err(
                 &table,
-                format!("{} character sets for {character} character columns", v.len()),
+                format!("{} character sets for {} character columns", v.len(), seen.character),
             ));
         }
     }
