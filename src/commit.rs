@@ -11,11 +11,11 @@
 //! Order is unchanged (invariant 2): only `tracker.committed()` is written,
 //! and the source hears of a position only after its write has returned.
 
-use logtap_core::event::now_us;
 use logtap_core::{
     Checkpoint, OffsetError, OffsetStore, PipelineError, SharedTracker, SourcePosition,
     StoredOffset,
 };
+use logtap_runtime::now_us;
 use std::sync::Arc;
 use tokio::task::JoinHandle;
 

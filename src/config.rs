@@ -9,6 +9,7 @@
 //! variable or a file named there, and are never logged (`Debug` hides them).
 
 mod env;
+mod secrets;
 mod wording;
 
 use env::{apply_override, ENV_PREFIX};
@@ -480,7 +481,7 @@ impl Config {
 
 impl RawConfig {
     fn resolve_secrets(&mut self) -> Result<(), (String, String)> {
-        use logtap_core::secret::SecretRef;
+        use secrets::SecretRef;
         if let Some(p) = &mut self.postgres {
             p.password = SecretRef {
                 section: "postgres",

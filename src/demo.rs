@@ -9,11 +9,11 @@
 //! the second one is deleted.
 
 use crate::config::DemoConfig;
-use logtap_core::event::now_us;
 use logtap_core::{
     ChangeEvent, Field, Op, PipelineError, RecordNames, Schema, Source, SourceItem, SourcePosition,
     Struct, TableId, Value,
 };
+use logtap_runtime::now_us;
 use std::sync::Arc;
 use std::time::Duration;
 

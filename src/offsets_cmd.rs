@@ -89,7 +89,7 @@ pub async fn set(cfg: &Config, at: GivenPosition) -> Result<()> {
         position: position.clone(),
         source_id: previous.and_then(|p| p.source_id),
         snapshot: None,
-        updated_at_ms: logtap_core::event::now_us() / 1000,
+        updated_at_ms: logtap_runtime::now_us() / 1000,
     };
     offsets.store(&cfg.topic_prefix, &offset)?;
     say!("stored {position} for `{}`: `logtap run` starts there", cfg.topic_prefix);
@@ -189,7 +189,7 @@ pub async fn import_from_debezium(
         position: imported.clone(),
         source_id: None,
         snapshot: None,
-        updated_at_ms: logtap_core::event::now_us() / 1000,
+        updated_at_ms: logtap_runtime::now_us() / 1000,
     };
     offsets.store(&cfg.topic_prefix, &offset)?;
     say!(

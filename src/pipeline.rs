@@ -9,12 +9,12 @@
 //! stored position is written and flushed before the source hears of it.
 
 use crate::commit::Committer;
-use logtap_core::event::now_us;
 use logtap_core::{
     Encoder, OffsetStore, PipelineError, SharedTracker, Sink, SinkRecord, Source, SourceItem,
     StoredOffset,
 };
 use logtap_kafka::Router;
+use logtap_runtime::now_us;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 

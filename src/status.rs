@@ -22,7 +22,7 @@ pub async fn status(cfg: &Config) -> Result<()> {
     if all.is_empty() {
         say!("no stored positions in {}", cfg.offsets.describe());
     }
-    let now_ms = logtap_core::event::now_us() / 1000;
+    let now_ms = logtap_runtime::now_us() / 1000;
     for (name, off) in all {
         let marker = if name == cfg.topic_prefix { " (this config)" } else { "" };
         let at = off.updated_at_ms;

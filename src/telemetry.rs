@@ -56,7 +56,7 @@ impl Default for Health {
 }
 
 fn now_ms() -> i64 {
-    (logtap_core::event::now_us() / 1000) as i64
+    (logtap_runtime::now_us() / 1000) as i64
 }
 
 impl Health {

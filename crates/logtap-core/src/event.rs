@@ -155,15 +155,6 @@ pub fn split_row_change(
     }
 }
 
-/// Microseconds since the epoch by the wall clock: what sources put in
-/// [`ChangeEvent::processed_at_us`].
-pub fn now_us() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
 /// One row change, ready to be encoded.
 ///
 /// `before`/`after` follow the row schema `value_schema`; `source` is the

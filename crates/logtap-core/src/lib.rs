@@ -10,6 +10,7 @@ pub mod ack;
 pub mod check;
 pub mod chunked;
 pub mod chunks;
+pub mod clock;
 pub mod columns;
 pub mod convert;
 pub mod dblog;

@@ -223,17 +223,6 @@ impl Signal {
     }
 }
 
-/// A watermark run id, new for each start, so that a watermark written by
-/// an earlier start (replayed after a restart) is never taken for this
-/// one's.
-pub fn run_id() -> u64 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0);
-    nanos ^ (u64::from(std::process::id()) << 40)
-}
-
 impl SnapshotProgress {
     /// Debezium's `source.snapshot` of read `i` of the `n` a chunk sends;
     /// `more`: rows follow this chunk in the table.

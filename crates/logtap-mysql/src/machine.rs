@@ -37,6 +37,7 @@ use logtap_binlog::{
     decode_mariadb_event_body, EventHeader, GtidPosition, MariadbEvent, MariadbGtid, MysqlGtid,
     MysqlGtidSet,
 };
+use logtap_core::clock::Clock;
 use logtap_core::event::TableId;
 use logtap_core::schema::Schema;
 use logtap_core::traits::SourceItem;
@@ -185,6 +186,8 @@ pub(crate) struct BinlogMachine {
     /// embedded events', which carry none.
     payload_end: Option<u64>,
     source_schema: Arc<Schema>,
+    /// The time stamped on changes (the machine reads no clock itself).
+    clock: Arc<dyn Clock>,
     /// Whether events carry a CRC32 (the server's binlog_checksum).
     checksum: bool,
     /// `db.table` already warned about (no primary key), to warn once.
@@ -227,9 +230,11 @@ impl BinlogMachine {
         flavor: Flavor,
         start: Start,
         checksum: bool,
+        clock: Arc<dyn Clock>,
     ) -> Self {
         let source_schema = Arc::new(source_schema(flavor));
         BinlogMachine {
+            clock,
             schema_changes: cfg
                 .include_schema_changes
                 .then(|| SchemaChangeSchemas::new(flavor, &source_schema)),

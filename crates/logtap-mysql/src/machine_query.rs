@@ -9,7 +9,7 @@ use crate::catalog::TableCatalog;
 use crate::ddl::{self, ChangeKind, Ddl};
 use crate::query::{classify_query, Query};
 use crate::source_block::{source_struct, SourceFields};
-use logtap_core::event::{now_us, SnapshotMarker, TableId};
+use logtap_core::event::{SnapshotMarker, TableId};
 use logtap_core::traits::SourceItem;
 use logtap_core::{PipelineError, SourcePosition};
 use mysql_async::binlog::events::Event;
@@ -210,8 +210,14 @@ impl BinlogMachine {
                 skip_rows: 0,
                 debezium_events: false,
             };
-            let record =
-                schemas.record(source, now_us() / 1000, &db, &ddl_text, &described, position);
+            let record = schemas.record(
+                source,
+                self.clock.now_us() / 1000,
+                &db,
+                &ddl_text,
+                &described,
+                position,
+            );
             self.pending.push_back(SourceItem::SchemaChange(Box::new(record)));
         }
     }

@@ -8,7 +8,7 @@ use super::{snapshot, BinlogMachine, TableState};
 use crate::source_block::{change_time_us, source_struct, SourceFields};
 use crate::types::{column_schema, table_columns, ColumnType, TableColumns};
 use logtap_core::event::{
-    key_schema, now_us, split_row_change, ChangeEvent, Op, RecordNames, SnapshotMarker, TableId,
+    key_schema, split_row_change, ChangeEvent, Op, RecordNames, SnapshotMarker, TableId,
 };
 use logtap_core::schema::{Field, Schema, Struct};
 use logtap_core::traits::SourceItem;
@@ -188,6 +188,7 @@ impl BinlogMachine {
             connector: self.flavor.connector(),
             source_schema: &self.source_schema,
             snapshot: SnapshotMarker::False,
+            clock: self.clock.as_ref(),
         };
         // After each row, how to get back to just after it.
         let checkpoint = |row_no: u64| {
@@ -294,6 +295,8 @@ pub(super) struct RowCtx<'a> {
     pub(super) source_schema: &'a Arc<Schema>,
     /// `source.snapshot`: false for streamed rows.
     pub(super) snapshot: SnapshotMarker,
+    /// The clock for each change's processing time.
+    pub(super) clock: &'a dyn logtap_core::clock::Clock,
 }
 
 impl RowCtx<'_> {
@@ -385,7 +388,7 @@ impl RowCtx<'_> {
             before,
             after,
             source: self.source(),
-            processed_at_us: now_us(),
+            processed_at_us: self.clock.now_us(),
             transaction: None,
             headers,
             position: SourcePosition::Mysql {

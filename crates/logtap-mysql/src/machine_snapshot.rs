@@ -43,7 +43,7 @@ use logtap_binlog::MysqlGtidSet;
 use logtap_core::chunked::{on_signal, ChunkedSnapshot, Closed, Next, SignalAction};
 use logtap_core::chunks::{ChunkRequest, SnapStep, Vanished};
 use logtap_core::dblog::{parse_watermark_id, Mark, WINDOW_CLOSE, WINDOW_OPEN};
-use logtap_core::event::{now_us, SnapshotMarker};
+use logtap_core::event::SnapshotMarker;
 use logtap_core::schema::Struct;
 use logtap_core::snapshot::parse_signal_row;
 use logtap_core::{ErrorKind, Op, PipelineError, SnapshotProgress, TableId};
@@ -489,7 +489,7 @@ impl BinlogMachine {
             pos: at.pos,
             row: 0,
             // Millisecond precision, as Debezium's snapshot reads have.
-            ts_us: now_us() / 1000 * 1000,
+            ts_us: self.clock.now_us() / 1000 * 1000,
             server_id: self.server_id,
             gtid: None,
             thread: None,
@@ -497,6 +497,7 @@ impl BinlogMachine {
             connector: self.flavor.connector(),
             source_schema: &self.source_schema,
             snapshot: SnapshotMarker::False,
+            clock: self.clock.as_ref(),
         };
         for (i, row) in rows.into_iter().enumerate() {
             let ctx = RowCtx { snapshot: snap.read_marker(i, n, flight.more), ..ctx };

@@ -44,7 +44,8 @@ fn config(extra: &str) -> MysqlConfig {
 }
 
 fn machine(start: Start, extra: &str) -> BinlogMachine {
-    BinlogMachine::new(config(extra), "gp", Flavor::Mariadb, start, true)
+    let clock = std::sync::Arc::new(logtap_core::clock::FixedClock(1_700_000_000_000_000));
+    BinlogMachine::new(config(extra), "gp", Flavor::Mariadb, start, true, clock)
 }
 
 fn from_start(file: &str) -> Start {

@@ -287,7 +287,7 @@ pub async fn insert_signal(
         }
         None => ("stop-snapshot", "{}".to_string()),
     };
-    let id = format!("logtap-{:x}", logtap_core::event::now_us());
+    let id = format!("logtap-{:x}", logtap_runtime::now_us());
     let mut c = conn::connect(cfg).await?;
     let quote = crate::machine::snapshot::quote_ident;
     let sql =

@@ -24,13 +24,14 @@ use crate::machine::{rotate_of, BinlogMachine, Gtids, Need, Start};
 use crate::snapshot::ChunkMsg;
 use crate::snapshot::Marks;
 use crate::start;
-use logtap_core::chunks::{ChunkRequest, ChunkTask, SnapStep};
-use logtap_core::snapshot::{self, SnapshotConfig, SnapshotMode, SnapshotPlan};
+use logtap_core::chunks::{ChunkRequest, SnapStep};
+use logtap_core::snapshot::{SnapshotConfig, SnapshotMode, SnapshotPlan};
 use logtap_core::traits::{Source, SourceItem};
 use logtap_core::ErrorKind;
 use logtap_core::PipelineError;
 use logtap_core::SourcePosition;
 use logtap_core::{Checkpoint, SnapshotProgress, TableId};
+use logtap_runtime::chunks::ChunkTask;
 use mysql_async::binlog::events::Event;
 use mysql_async::binlog::EventType;
 use mysql_async::prelude::Queryable;
@@ -273,7 +274,7 @@ impl MysqlSource {
             signal_table: signal_table.as_ref(),
             read_only: read_only(&cfg, &info, &mut sql).await?,
             mysql_gtids: matches!(start.gtids, Gtids::Mysql(_)),
-            run: snapshot::run_id(),
+            run: logtap_runtime::run_id(),
             prefix,
         })?;
         let stream = Self::open_stream(&cfg, &info, sql, server_id, &start).await?;
@@ -283,7 +284,8 @@ impl MysqlSource {
         let checksum = !info.checksum.eq_ignore_ascii_case("NONE");
         let where_ = format!("{}:{}", cfg.host, cfg.port);
         let task = tokio::spawn(read_loop(stream, tx, idle, checksum, where_));
-        let mut m = BinlogMachine::new(cfg.clone(), prefix, info.flavor, start, checksum);
+        let clock = Arc::new(logtap_runtime::SystemClock);
+        let mut m = BinlogMachine::new(cfg.clone(), prefix, info.flavor, start, checksum, clock);
         let chunk_marks = marks.as_ref().map_or(Marks::ReadView, |(_, m)| m.clone());
         if let Some((watermarks, _)) = marks {
             m.snapshot_setup(SnapSetup { chunk_size: snap.chunk_size, signal_table, watermarks });
@@ -333,7 +335,7 @@ impl MysqlSource {
             let (tx, rx, task) = crate::snapshot::spawn(self.cfg.clone(), c, self.marks.clone());
             self.chunks = Some(Chunks::new(tx, rx, task));
         }
-        logtap_core::chunks::drive(&mut Driver(self)).await
+        logtap_runtime::chunks::drive(&mut Driver(self)).await
     }
 
     /// A table's catalog and estimated rows, for its snapshot.
@@ -688,7 +690,7 @@ fn binlog_lag(files: &[(String, u64)], file: &str, pos: u64) -> Option<i64> {
 /// The source as the snapshot's drive loop sees it.
 struct Driver<'a>(&'a mut MysqlSource);
 
-impl logtap_core::chunks::ChunkDriver for Driver<'_> {
+impl logtap_runtime::chunks::ChunkDriver for Driver<'_> {
     type Msg = ChunkMsg;
 
     fn chunks(&mut self) -> Option<&mut Chunks> {

@@ -24,9 +24,10 @@
 use crate::catalog;
 use crate::config::PostgresConfig;
 use crate::types::{ColumnConversion, TypeOptions, TypeRegistry};
+use logtap_core::clock::Clock;
 use logtap_core::event::{
-    connector_source_block, connector_source_schema, key_schema, now_us, split_row_change,
-    ConnectorFields, SnapshotMarker, SourceCommon,
+    connector_source_block, connector_source_schema, key_schema, split_row_change, ConnectorFields,
+    SnapshotMarker, SourceCommon,
 };
 use logtap_core::{
     ChangeEvent, Checkpoint, ErrorKind, Field, Lsn, Op, PgTxProgress, PipelineError, RecordNames,
@@ -179,6 +180,8 @@ pub(crate) struct PgMachine {
     last_commit_lsn: Option<u64>,
     last_checkpoint: u64,
     source_schema: Arc<Schema>,
+    /// The time stamped on changes (the machine reads no clock itself).
+    clock: Arc<dyn Clock>,
     warned: HashSet<(u32, String)>,
     /// The catalog's answer for the Relation message being processed.
     shape_cache: Option<(Relation, TableShape)>,
@@ -199,8 +202,10 @@ impl PgMachine {
         decoder: Decoder,
         opts: TypeOptions,
         start_lsn: u64,
+        clock: Arc<dyn Clock>,
     ) -> Self {
         PgMachine {
+            clock,
             cfg,
             prefix: prefix.to_string(),
             decoder,

@@ -269,7 +269,11 @@ impl PgMachine {
         headers: Vec<(String, Vec<u8>)>,
         snapshot: SnapshotMarker,
     ) -> ChangeEvent {
-        let tx = self.tx.clone().unwrap_or(Tx { xid: 0, commit_ts_us: now_us(), origin: None });
+        let tx = self.tx.clone().unwrap_or(Tx {
+            xid: 0,
+            commit_ts_us: self.clock.now_us(),
+            origin: None,
+        });
         let sequence = format!(
             "[{},\"{lsn}\"]",
             self.last_commit_lsn.map(|l| format!("\"{l}\"")).unwrap_or_else(|| "null".into())
@@ -299,7 +303,7 @@ impl PgMachine {
             before,
             after,
             source,
-            processed_at_us: now_us(),
+            processed_at_us: self.clock.now_us(),
             transaction: None,
             headers,
             position: SourcePosition::Postgres { lsn: Lsn(lsn), tx: None },

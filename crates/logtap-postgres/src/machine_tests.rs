@@ -30,7 +30,8 @@ fn machine(extra: &str) -> PgMachine {
     ))
     .unwrap();
     let opts = TypeOptions::from_config(&cfg);
-    PgMachine::new(cfg, "gp", Decoder::new(1).unwrap(), opts, 0)
+    let clock = std::sync::Arc::new(logtap_core::clock::FixedClock(1_700_000_000_000_000));
+    PgMachine::new(cfg, "gp", Decoder::new(1).unwrap(), opts, 0, clock)
 }
 
 /// The catalog, as the driver would answer it: `id` is the key and NOT NULL,

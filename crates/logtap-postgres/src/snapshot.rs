@@ -112,7 +112,7 @@ pub async fn insert_signal(
         Some(tables) => ("execute-snapshot", execute_data(tables, filter).to_string()),
         None => ("stop-snapshot", "{}".to_string()),
     };
-    let id = format!("logtap-{:x}", logtap_core::event::now_us());
+    let id = format!("logtap-{:x}", logtap_runtime::now_us());
     let sql = format!(
         "INSERT INTO {}.{} (id, type, data) VALUES ($1, $2, $3)",
         quote_ident(schema),

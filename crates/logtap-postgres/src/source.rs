@@ -27,9 +27,8 @@ use crate::snapshot::{ChunkMsg, Watermarks};
 use crate::start;
 use crate::types::TypeOptions;
 use crate::walsender::{ConnectParams, Reader, WalSender, WalSenderError, Writer};
-use logtap_core::chunks::{ChunkRequest, ChunkTask, SnapStep};
-use logtap_core::event::now_us;
-use logtap_core::snapshot::{self, SnapshotConfig, SnapshotMode, SnapshotPlan};
+use logtap_core::chunks::{ChunkRequest, SnapStep};
+use logtap_core::snapshot::{SnapshotConfig, SnapshotMode, SnapshotPlan};
 use logtap_core::{
     Checkpoint, ErrorKind, Lsn, PgTxProgress, PipelineError, SnapshotProgress, Source, SourceItem,
     SourcePosition,
@@ -37,6 +36,8 @@ use logtap_core::{
 use logtap_pgoutput::{
     decode_copy_data, unix_micros_to_pg, CopyData, Decoder, StandbyStatusUpdate,
 };
+use logtap_runtime::chunks::ChunkTask;
+use logtap_runtime::now_us;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -323,7 +324,8 @@ fn machine_for(
 ) -> Result<PgMachine, PipelineError> {
     let opts = TypeOptions::from_config(cfg);
     let decoder = Decoder::new(plan.proto).map_err(|e| PipelineError::internal(e.to_string()))?;
-    let mut m = PgMachine::new(cfg.clone(), prefix, decoder, opts, floor);
+    let clock = Arc::new(logtap_runtime::SystemClock);
+    let mut m = PgMachine::new(cfg.clone(), prefix, decoder, opts, floor, clock);
     m.resume_inside(plan.resume_tx);
     if plan.watermarks.is_some() {
         m.snapshot_setup(SnapSetup {
@@ -331,7 +333,7 @@ fn machine_for(
                 .and_then(|t| t.split_once('.'))
                 .map(|(s, n)| logtap_core::TableId::new(s, n)),
             slot: cfg.slot_name.clone(),
-            run: snapshot::run_id(),
+            run: logtap_runtime::run_id(),
             chunk_size: snap.chunk_size,
             next_chunk: 1,
             replay: matches!(plan.watermarks, Some(Watermarks::Replay)),
@@ -498,14 +500,14 @@ impl PostgresSource {
                 self.chunks = Some(Chunks::new(tx, rx, task));
             }
         }
-        logtap_core::chunks::drive(&mut Driver(self)).await
+        logtap_runtime::chunks::drive(&mut Driver(self)).await
     }
 }
 
 /// The source as the snapshot's drive loop sees it.
 struct Driver<'a>(&'a mut PostgresSource);
 
-impl logtap_core::chunks::ChunkDriver for Driver<'_> {
+impl logtap_runtime::chunks::ChunkDriver for Driver<'_> {
     type Msg = ChunkMsg;
 
     fn chunks(&mut self) -> Option<&mut Chunks> {
