@@ -289,7 +289,10 @@ impl<T, K: Hash + Eq + Clone, R, X> ChunkedSnapshot<T, K, R, X> {
         self.table = None;
         if self.progress.table_finished() {
             self.done = true;
-            tracing::info!(tables = self.progress.tables_done, "snapshot finished");
+            tracing::info!(
+                tables = self.progress.tables_done,
+                "snapshot finished: every table is read; its last reads are stored as done once Kafka acknowledges them"
+            );
         }
     }
 }
