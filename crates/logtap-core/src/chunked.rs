@@ -24,7 +24,6 @@ use crate::dblog::{Mark, Reconciler, Seen};
 use crate::event::SnapshotMarker;
 use crate::snapshot::Signal;
 use crate::{PipelineError, SnapshotProgress, TableId};
-use std::collections::BTreeMap;
 use std::hash::Hash;
 
 /// A running snapshot (see the module documentation).
@@ -340,9 +339,6 @@ fn skip_uncaptured(
     add
 }
 
-/// A signal's additional conditions, by table.
-pub type Conditions = BTreeMap<String, String>;
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -453,7 +449,9 @@ mod tests {
             chunk += 1;
             s.begin(chunk, true, ()).unwrap();
             let (alter, key) = next_op();
-            if alter && key % 7 == 0 {
+            // A few alterations only: a table altered under every chunk is
+            // never read, by design (each one reads the chunk again).
+            if alter && key % 7 == 0 && chunk % 4 != 0 {
                 s.vanished(chunk, Vanished::Altered);
                 continue;
             }
@@ -532,7 +530,7 @@ mod tests {
     fn signals_add_to_the_running_snapshot_start_one_or_stop_it() {
         let captures = |s: &str, _: &str| s == "s";
         let exec = |t: &[&str]| {
-            Signal::Execute(t.iter().map(|t| t.to_string()).collect(), Conditions::new())
+            Signal::Execute(t.iter().map(|t| t.to_string()).collect(), BTreeMap::new())
         };
         let started = on_signal(None, exec(&["s.a", "x.b"]), captures, "schema.table", "0/1");
         let Some(SignalAction::Start(p)) = started else { panic!("{started:?}") };
