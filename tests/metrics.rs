@@ -7,31 +7,14 @@
 mod common;
 
 use common::{
-    drop_slot, env, read_topic, services_up, wait_confirmed, wait_until, Logtap, PgFixture,
+    drop_slot, env, free_port, get, read_topic, services_up, wait_confirmed, wait_until, Logtap,
+    PgFixture,
 };
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
 use std::time::Duration;
 
 /// One test at a time: the readiness test stops the servers.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// A free loopback port (bound, then released for logtap).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// `GET path` over HTTP/1.0: (status code, body); `None` if nothing listens.
-fn get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    let code = text.split_whitespace().nth(1)?.parse().ok()?;
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
-    Some((code, body))
-}
 
 /// The fixture's config with an initial snapshot and the metrics listener.
 fn with_metrics(f: &PgFixture, port: u16, snapshot: &str) -> String {

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{env, unique, wait_until, Logtap};
+use common::{env, free_port, unique, wait_until, Logtap};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -184,11 +184,6 @@ fn start_streaming(dir: &Path, config: &str) -> Logtap {
         wait_until(Duration::from_secs(60), || l.log_text().contains("starting the binlog stream"));
     assert!(streaming, "run must start:\n{}", l.log_text());
     l
-}
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
 }
 
 /// A MariaDB whose binlog logs statements: `check` fails it, and `run`

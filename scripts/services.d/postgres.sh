@@ -262,14 +262,17 @@ fsync = off
 synchronous_commit = off
 full_page_writes = off
 CONF
-  # Trust over the socket and loopback, except the role cdc_scram, which
-  # must authenticate with SCRAM-SHA-256 (for tests of password auth; the
-  # first matching line wins). `host` lines match TLS and plain TCP alike.
+  # Trust over the socket and loopback, except the role cdc_scram and the
+  # members of password_only (roles a test makes with secrets of its own),
+  # which must authenticate with SCRAM-SHA-256 (for tests of password auth;
+  # the first matching line wins). `host` lines match TLS and plain TCP alike.
   if write_if_changed "$PG_DATA/pg_hba.conf" <<CONF; then PG_CONFIG_CHANGED=1; fi
 # written by scripts/services; edits are overwritten on the next start
 # TYPE  DATABASE     USER       ADDRESS       METHOD
 host    all          cdc_scram  127.0.0.1/32  scram-sha-256
 host    replication  cdc_scram  127.0.0.1/32  scram-sha-256
+host    all          +password_only  127.0.0.1/32  scram-sha-256
+host    replication  +password_only  127.0.0.1/32  scram-sha-256
 local   all          all                      trust
 local   replication  all                      trust
 host    all          all        127.0.0.1/32  trust
@@ -327,6 +330,9 @@ BEGIN
   END IF;
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'cdc_scram') THEN
     CREATE ROLE cdc_scram;
+  END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'password_only') THEN
+    CREATE ROLE password_only;
   END IF;
 END
 $$;

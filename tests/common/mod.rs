@@ -12,6 +12,7 @@ use rdkafka::message::{Headers, Message};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use std::time::{Duration, Instant};
 
+mod http;
 mod kafka;
 mod mysql;
 mod pg;
@@ -20,7 +21,7 @@ mod replay;
 
 // Each test file uses some of them.
 #[allow(unused_imports)]
-pub use {kafka::*, mysql::*, pg::*, process::*, replay::*};
+pub use {http::*, kafka::*, mysql::*, pg::*, process::*, replay::*};
 
 /// An environment variable the harness sets.
 pub fn env(name: &str) -> String {
