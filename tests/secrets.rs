@@ -201,7 +201,7 @@ async fn mysql_passwords_from_the_environment_and_a_file_appear_nowhere() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_kafka_sasl_password_appears_nowhere_when_the_broker_refuses() {
+async fn postgres_source_kafka_sasl_password_appears_nowhere_when_the_broker_refuses() {
     let f = PgFixture::new("seckafka", "id int PRIMARY KEY").await;
     let secret = format!("Kafka-{}-s3cret", unique("pw"));
     let sasl = "security_protocol = \"SASL_PLAINTEXT\"\nsasl_mechanism = \"SCRAM-SHA-256\"\n\
