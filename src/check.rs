@@ -64,9 +64,7 @@ pub async fn check(path: &Path) -> Result<()> {
                         "must be created beforehand (kafka.topics.create = false)"
                     }
                 ),
-                Err(e) => {
-                    bail!("kafka: {e}: check kafka.bootstrap_servers and that the broker is up")
-                }
+                Err(e) => bail!("kafka: {e}"),
             }
         }
         _ => say!("  sink: stdout"),

@@ -35,12 +35,20 @@
 KAFKA_VERSION=${LOGTAP_KAFKA_VERSION:-4.3.1}
 KAFKA_PORT=${LOGTAP_KAFKA_PORT:-$((29092 + PORT_OFFSET))}
 KAFKA_CONTROLLER_PORT=${LOGTAP_KAFKA_CONTROLLER_PORT:-$((29093 + PORT_OFFSET))}
+# A second client listener, SASL over TLS (PLAIN and SCRAM-SHA-256/512), for
+# the tests of Kafka TLS and authentication. The test CA and server
+# certificate (make_tls_files) name 127.0.0.1; the user and password are the
+# harness's, not secrets.
+KAFKA_SASL_PORT=${LOGTAP_KAFKA_SASL_PORT:-$((29094 + PORT_OFFSET))}
+KAFKA_SASL_USER=logtap
+KAFKA_SASL_PASSWORD=logtap-sasl-pw
 KAFKA_LIBS=$REPO/target/kafka-libs-$KAFKA_VERSION
 KAFKA_DIR=$STATE/kafka
 KAFKA_DATA=$KAFKA_DIR/data
 KAFKA_LOGS=$KAFKA_DIR/logs
 KAFKA_PID=$KAFKA_DIR/kafka.pid
 KAFKA_PROPS=$KAFKA_DIR/server.properties
+KAFKA_TLS=$KAFKA_DIR/tls
 KAFKA_LOG4J=$SERVICES_D/log4j2.properties
 KAFKA_TOOLS_LOG4J=$SERVICES_D/tools-log4j2.properties
 
@@ -89,11 +97,19 @@ kafka_write_config() {
 # written by scripts/services; edits are overwritten on the next start
 process.roles=broker,controller
 node.id=1
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT,SASL_SSL://127.0.0.1:$KAFKA_SASL_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,SASL_SSL://127.0.0.1:$KAFKA_SASL_PORT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL
+# SASL_SSL: the PEM key and certificate of make_tls_files; PLAIN users in
+# the JAAS line, SCRAM users stored in the cluster (kafka_scram_user).
+ssl.keystore.type=PEM
+ssl.keystore.location=$KAFKA_TLS/server.pem
+sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_$KAFKA_SASL_USER="$KAFKA_SASL_PASSWORD";
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 controller.quorum.bootstrap.servers=127.0.0.1:$KAFKA_CONTROLLER_PORT
 log.dirs=$KAFKA_DATA
 # tests create their topics explicitly, with the partition count they need
@@ -136,9 +152,11 @@ kafka_up() {
     say "already running (pid $(read_pid "$KAFKA_PID"))"
   else
     local p
-    for p in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; do
+    for p in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" "$KAFKA_SASL_PORT"; do
       if port_open "$p"; then die "port $p is in use by another process"; fi
     done
+    make_tls_files "$KAFKA_TLS" "$(id -un)" "$KAFKA_DIR"
+    cat "$KAFKA_TLS/server.key" "$KAFKA_TLS/server.crt" >"$KAFKA_TLS/server.pem"
     kafka_write_config
     kafka_format
     log_marker "$KAFKA_LOGS/server.log" "$KAFKA_LOGS/stdout.log"
@@ -172,7 +190,26 @@ kafka_up() {
     org.apache.kafka.tools.TopicCommand --bootstrap-server "127.0.0.1:$KAFKA_PORT" --list \
     >/dev/null 2>"$KAFKA_DIR/check.log" ||
     fail_with_log "TopicCommand --list failed" "$KAFKA_DIR/check.log" "$KAFKA_LOGS/server.log"
+  kafka_scram_user
   say "ready on 127.0.0.1:$KAFKA_PORT (Kafka $KAFKA_VERSION) in $(elapsed "$t0")"
+}
+
+# The SCRAM credentials of the SASL_SSL listener's user, stored in the
+# cluster's metadata: set once per data directory (a marker file in it).
+kafka_scram_user() {
+  local done=$KAFKA_DATA/.scram-user-$KAFKA_SASL_USER m
+  [ -f "$done" ] && return 0
+  # One mechanism per call: the broker refuses two changes of one user's
+  # credentials in a request.
+  for m in SCRAM-SHA-256 SCRAM-SHA-512; do
+    timeout 90 java -XX:TieredStopAtLevel=1 -XX:+UseSerialGC \
+      -Dlog4j2.configurationFile="file:$KAFKA_TOOLS_LOG4J" -cp "$KAFKA_LIBS/*" \
+      kafka.admin.ConfigCommand --bootstrap-server "127.0.0.1:$KAFKA_PORT" \
+      --alter --entity-type users --entity-name "$KAFKA_SASL_USER" \
+      --add-config "$m=[password=$KAFKA_SASL_PASSWORD]" >>"$KAFKA_DIR/check.log" 2>&1 ||
+      fail_with_log "adding the $m user $KAFKA_SASL_USER failed" "$KAFKA_DIR/check.log"
+  done
+  touch "$done"
 }
 
 kafka_down() {
@@ -207,6 +244,10 @@ kafka_status() {
 kafka_env() {
   cat <<EOF
 export LOGTAP_KAFKA_BOOTSTRAP='127.0.0.1:$KAFKA_PORT'
+export LOGTAP_KAFKA_SASL_SSL_BOOTSTRAP='127.0.0.1:$KAFKA_SASL_PORT'
+export LOGTAP_KAFKA_SASL_USER='$KAFKA_SASL_USER'
+export LOGTAP_KAFKA_SASL_PASSWORD='$KAFKA_SASL_PASSWORD'
+export LOGTAP_KAFKA_SSL_CA='$KAFKA_TLS/ca.crt'
 export LOGTAP_KAFKA_VERSION='$KAFKA_VERSION'
 export LOGTAP_KAFKA_LIBS='$KAFKA_LIBS'
 export LOGTAP_KAFKA_TOOLS_LOG4J='$KAFKA_TOOLS_LOG4J'

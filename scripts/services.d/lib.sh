@@ -175,3 +175,50 @@ ALTER USER 'root'@'127.0.0.1' IDENTIFIED BY '$1';
 GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;
 SQL
 }
+
+# TLS for the tests: a throwaway CA and a server certificate it signed, for
+# CN localhost with subjectAltNames IP:127.0.0.1 and DNS:localhost, so that
+# sslmode=verify-full works with either name. Made once and kept; made again
+# only if a file is missing, the pair does not verify or the server
+# certificate expires within a day. The CA key stays next to the rest so a
+# test could sign more certificates; nothing here is secret. Everything in
+# DIR is owned by OWNER and the keys are 0600; WORK holds the temp dir and
+# the log. Usage: make_tls_files DIR OWNER WORK
+make_tls_files() {
+  local dir=$1 owner=$2 work=$3
+  local ca=$dir/ca.crt crt=$dir/server.crt key=$dir/server.key tmp
+  if [ -s "$ca" ] && [ -s "$crt" ] && [ -s "$key" ] &&
+    openssl verify -CAfile "$ca" "$crt" >/dev/null 2>&1 &&
+    openssl x509 -checkend 86400 -noout -in "$crt" >/dev/null 2>&1; then
+    return 0
+  fi
+  command -v openssl >/dev/null || die "openssl (the command) not found"
+  say "making a test CA and server certificate in $dir"
+  # Made in a temp dir and renamed: an interrupted run leaves no half pair.
+  tmp=$work/tls.tmp.$$
+  rm -rf "$tmp"
+  mkdir -p "$tmp"
+  (
+    set -e
+    cd "$tmp"
+    umask 077
+    openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+      -keyout ca.key -out ca.crt -days 3650 -subj "/CN=logtap test CA" \
+      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign"
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+      -keyout server.key -out server.csr -subj "/CN=localhost"
+    printf '%s\n' "basicConstraints=critical,CA:FALSE" \
+      "keyUsage=critical,digitalSignature,keyEncipherment" "extendedKeyUsage=serverAuth" \
+      "subjectAltName=IP:127.0.0.1,DNS:localhost" >server.ext
+    openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
+      -out server.crt -days 3650 -extfile server.ext
+    rm -f server.csr server.ext ca.srl
+    chmod 0600 ca.key server.key
+    chmod 0644 ca.crt server.crt
+  ) >"$work/tls.log" 2>&1 || fail_with_log "making the TLS certificates failed" "$work/tls.log"
+  # Readable by all (the tests read ca.crt as any user), keys excepted.
+  chmod 0755 "$tmp"
+  chown -R "$owner:$owner" "$tmp"
+  rm -rf "$dir"
+  mv "$tmp" "$dir"
+}

@@ -176,50 +176,10 @@ pg_psql() { # as superuser over the unix socket (trust)
   psql -X -q -v ON_ERROR_STOP=1 -h "$PG_RUN" -p "$PG_PORT" -U postgres "$@"
 }
 
-# TLS for the tests: a throwaway CA and a server certificate it signed, for
-# CN localhost with subjectAltNames IP:127.0.0.1 and DNS:localhost, so that
-# sslmode=verify-full works with either name. Made once and kept; made again
-# only if a file is missing, the pair does not verify or the server
-# certificate expires within a day. The CA key stays next to the rest so a
-# test could sign more certificates; nothing here is secret. Everything is
-# owned by postgres and the keys are 0600, which the server insists on for
-# ssl_key_file.
+# TLS for the tests (make_tls_files, lib.sh), owned by postgres: the
+# server insists on a 0600 ssl_key_file it owns.
 pg_tls_files() {
-  local ca=$PG_TLS/ca.crt crt=$PG_TLS/server.crt key=$PG_TLS/server.key tmp
-  if [ -s "$ca" ] && [ -s "$crt" ] && [ -s "$key" ] &&
-    openssl verify -CAfile "$ca" "$crt" >/dev/null 2>&1 &&
-    openssl x509 -checkend 86400 -noout -in "$crt" >/dev/null 2>&1; then
-    return 0
-  fi
-  command -v openssl >/dev/null || die "openssl (the command) not found"
-  say "making a test CA and server certificate in $PG_TLS"
-  # Made in a temp dir and renamed: an interrupted run leaves no half pair.
-  tmp=$PG_DIR/tls.tmp.$$
-  rm -rf "$tmp"
-  mkdir -p "$tmp"
-  (
-    set -e
-    cd "$tmp"
-    umask 077
-    openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-      -keyout ca.key -out ca.crt -days 3650 -subj "/CN=logtap test CA" \
-      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign"
-    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-      -keyout server.key -out server.csr -subj "/CN=localhost"
-    printf '%s\n' "basicConstraints=critical,CA:FALSE" \
-      "keyUsage=critical,digitalSignature,keyEncipherment" "extendedKeyUsage=serverAuth" \
-      "subjectAltName=IP:127.0.0.1,DNS:localhost" >server.ext
-    openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
-      -out server.crt -days 3650 -extfile server.ext
-    rm -f server.csr server.ext ca.srl
-    chmod 0600 ca.key server.key
-    chmod 0644 ca.crt server.crt
-  ) >"$PG_DIR/tls.log" 2>&1 || fail_with_log "making the TLS certificates failed" "$PG_DIR/tls.log"
-  # Readable by all (the tests read ca.crt as any user), keys excepted.
-  chmod 0755 "$tmp"
-  chown -R postgres:postgres "$tmp"
-  rm -rf "$PG_TLS"
-  mv "$tmp" "$PG_TLS"
+  make_tls_files "$PG_TLS" postgres "$PG_DIR"
 }
 
 # Writes stdin to $1 (owned by postgres) unless $1 already holds exactly

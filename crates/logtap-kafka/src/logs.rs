@@ -8,6 +8,7 @@ use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::ConsumerContext;
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{DeliveryResult, ProducerContext};
+use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::ClientContext;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -57,11 +58,55 @@ fn held_note(held: u64) -> String {
     }
 }
 
+/// The last failure a client of this process reported (an error event or
+/// an error log line), whether or not its line was written:
+/// `logtap check` and the unreachable-broker errors name it, since
+/// librdkafka's own answer to a metadata request whose connection failed
+/// for a wrong password or CA is only "broker transport failure".
+static LAST_FAILURE: Mutex<Option<String>> = Mutex::new(None);
+
+fn remember(text: String) {
+    *LAST_FAILURE.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(text);
+}
+
+/// What a client last reported going wrong, if anything.
+pub fn last_failure() -> Option<String> {
+    LAST_FAILURE.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+}
+
+/// The fix for a client failure, by what librdkafka said about it: a
+/// refused SASL login, a broker certificate that does not verify or does
+/// not name the host, TLS spoken to a plain listener or the other way
+/// round; anything else is a broker that cannot be reached.
+pub fn fix_for(failure: Option<&str>) -> &'static str {
+    let f = failure.unwrap_or_default();
+    if f.contains("SASL authentication") || f.contains("Authentication failed") {
+        "check kafka.sasl_username, its password (kafka.sasl_password_env or \
+         kafka.sasl_password_file) and kafka.sasl_mechanism, which the broker must enable"
+    } else if f.contains("ostname") || f.contains("does not match") {
+        "the broker's certificate does not name the host logtap connected to: use in \
+         kafka.bootstrap_servers (and the broker's advertised listeners) a name the \
+         certificate carries"
+    } else if f.contains("certificate verify failed") || f.contains("could not be verified") {
+        "check kafka.ssl_ca_location: it must hold the CA that signed the broker's certificate"
+    } else if f.contains("SSL handshake failed") || f.contains("ApiVersion") {
+        "check that kafka.security_protocol matches the listener at kafka.bootstrap_servers \
+         (SSL or SASL_SSL for a TLS listener, PLAINTEXT or SASL_PLAINTEXT otherwise)"
+    } else {
+        "check kafka.bootstrap_servers, that the broker is up, and that \
+         kafka.security_protocol is the one of its listener"
+    }
+}
+
 /// A librdkafka log line, rate-limited per kind (debug lines pass).
 pub fn log(level: RDKafkaLogLevel, fac: &str, message: &str) {
     if matches!(level, RDKafkaLogLevel::Debug) {
         tracing::debug!(target: "librdkafka", "{fac} {message}");
         return;
+    }
+    if !matches!(level, RDKafkaLogLevel::Warning | RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info)
+    {
+        remember(message.to_string());
     }
     let Some(held) = admit(&kind_of(fac, message), Instant::now()) else { return };
     let more = held_note(held);
@@ -78,6 +123,10 @@ pub fn log(level: RDKafkaLogLevel, fac: &str, message: &str) {
 /// A client-wide error (all brokers down, a connection refused): what
 /// the producer retries by itself, so a warning, rate-limited per code.
 pub fn error(error: &KafkaError, reason: &str) {
+    // "All brokers down" follows the failure that brought each one down.
+    if error.rdkafka_error_code() != Some(RDKafkaErrorCode::AllBrokersDown) {
+        remember(format!("{error}: {reason}"));
+    }
     let kind = format!("error {:?}", error.rdkafka_error_code());
     let Some(held) = admit(&kind, Instant::now()) else { return };
     tracing::warn!(target: "librdkafka", "Kafka client: {error}: {reason}{}", held_note(held));
@@ -108,6 +157,20 @@ impl ConsumerContext for QuietContext {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_failure_gets_its_own_fix() {
+        let sasl = "sasl_ssl://h:9094/bootstrap: SASL authentication error: Authentication \
+                    failed during authentication due to invalid credentials";
+        assert!(fix_for(Some(sasl)).contains("kafka.sasl_username"));
+        let ca = "SSL handshake failed: error:0A000086:SSL routines::certificate verify failed";
+        assert!(fix_for(Some(ca)).contains("kafka.ssl_ca_location"));
+        let host = "SSL handshake failed: Hostname mismatch";
+        assert!(fix_for(Some(host)).contains("does not name the host"));
+        assert!(fix_for(Some("SSL handshake failed: wrong version number"))
+            .contains("kafka.security_protocol matches"));
+        assert!(fix_for(None).contains("that the broker is up"));
+    }
 
     #[test]
     fn one_line_of_a_kind_every_few_seconds_with_the_count_held_back() {

@@ -7,6 +7,7 @@ use crate::logs::QuietContext;
 use logtap_core::{ErrorKind, PipelineError};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::config::ClientConfig;
+use rdkafka::producer::{BaseProducer, Producer};
 use rdkafka::types::RDKafkaErrorCode;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,6 +18,8 @@ const METADATA_TIMEOUT: Duration = Duration::from_secs(30);
 /// Knows which topics exist and creates the missing ones.
 pub struct TopicManager {
     admin: Arc<AdminClient<QuietContext>>,
+    /// The admin client's settings, for the clients `cluster_summary` makes.
+    client_config: ClientConfig,
     config: TopicConfig,
     /// Partition count of each topic known to exist.
     known: HashMap<String, i32>,
@@ -40,6 +43,7 @@ impl TopicManager {
             })?;
         Ok(TopicManager {
             admin: Arc::new(admin),
+            client_config: cc,
             config: config.topics.clone(),
             known: HashMap::new(),
         })
@@ -53,21 +57,38 @@ impl TopicManager {
     }
 
     /// Number of brokers and topics the cluster reports within `timeout`:
-    /// proves it is reachable.
+    /// proves it is reachable. Asked through a producer of its own, whose
+    /// events (unlike the admin client's) are polled, so that the error
+    /// names what the client last reported going wrong (a refused login, a
+    /// certificate that does not verify) and the fix for it.
     pub async fn cluster_summary(
         &self,
         timeout: Duration,
     ) -> Result<(usize, usize), PipelineError> {
-        let admin = Arc::clone(&self.admin);
-        let md = tokio::task::spawn_blocking(move || admin.inner().fetch_metadata(None, timeout))
-            .await
-            .map_err(|e| PipelineError::internal(format!("metadata task failed: {e}")))?
-            .map_err(|e| {
-                PipelineError::new(
-                    ErrorKind::Delivery,
-                    format!("cannot read Kafka metadata within {} s: {e}", timeout.as_secs()),
-                )
-            })?;
+        let cc = self.client_config.clone();
+        let md = tokio::task::spawn_blocking(move || {
+            let producer: BaseProducer<QuietContext> = cc.create_with_context(QuietContext)?;
+            let md = producer.client().fetch_metadata(None, timeout);
+            if md.is_err() {
+                producer.poll(Duration::from_millis(200));
+            }
+            md
+        })
+        .await
+        .map_err(|e| PipelineError::internal(format!("metadata task failed: {e}")))?
+        .map_err(|e| {
+            let failure = crate::logs::last_failure();
+            let said = failure.as_deref().map(|f| format!(" (the client: {f})"));
+            PipelineError::new(
+                ErrorKind::Delivery,
+                format!(
+                    "cannot read Kafka metadata within {} s: {e}{}: {}",
+                    timeout.as_secs(),
+                    said.unwrap_or_default(),
+                    crate::logs::fix_for(failure.as_deref())
+                ),
+            )
+        })?;
         Ok((md.brokers().len(), md.topics().len()))
     }
 
