@@ -41,6 +41,10 @@ KAFKA_CONTROLLER_PORT=${LOGTAP_KAFKA_CONTROLLER_PORT:-$((29093 + PORT_OFFSET))}
 # harness's, not secrets.
 KAFKA_SASL_PORT=${LOGTAP_KAFKA_SASL_PORT:-$((29094 + PORT_OFFSET))}
 KAFKA_SASL_USER=logtap
+# A third, plain listener that advertises Toxiproxy's address in front of
+# it (toxiproxy.sh), for the chaos tests' network faults.
+KAFKA_PROXIED_PORT=${LOGTAP_KAFKA_PROXIED_PORT:-$((29095 + PORT_OFFSET))}
+KAFKA_PROXY_PORT=${LOGTAP_KAFKA_PROXY_PORT:-$((29096 + PORT_OFFSET))}
 KAFKA_SASL_PASSWORD=logtap-sasl-pw
 KAFKA_LIBS=$REPO/target/kafka-libs-$KAFKA_VERSION
 KAFKA_DIR=$STATE/kafka
@@ -97,11 +101,11 @@ kafka_write_config() {
 # written by scripts/services; edits are overwritten on the next start
 process.roles=broker,controller
 node.id=1
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT,SASL_SSL://127.0.0.1:$KAFKA_SASL_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,SASL_SSL://127.0.0.1:$KAFKA_SASL_PORT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT,SASL_SSL://127.0.0.1:$KAFKA_SASL_PORT,PROXIED://127.0.0.1:$KAFKA_PROXIED_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,SASL_SSL://127.0.0.1:$KAFKA_SASL_PORT,PROXIED://127.0.0.1:$KAFKA_PROXY_PORT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,PROXIED:PLAINTEXT
 # SASL_SSL: the PEM key and certificate of make_tls_files; PLAIN users in
 # the JAAS line, SCRAM users stored in the cluster (kafka_scram_user).
 ssl.keystore.type=PEM
@@ -152,7 +156,7 @@ kafka_up() {
     say "already running (pid $(read_pid "$KAFKA_PID"))"
   else
     local p
-    for p in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" "$KAFKA_SASL_PORT"; do
+    for p in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" "$KAFKA_SASL_PORT" "$KAFKA_PROXIED_PORT"; do
       if port_open "$p"; then die "port $p is in use by another process"; fi
     done
     make_tls_files "$KAFKA_TLS" "$(id -un)" "$KAFKA_DIR"

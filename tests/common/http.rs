@@ -1,5 +1,5 @@
-//! The metrics listener, from the outside: a free port for it and a plain
-//! HTTP/1.0 GET.
+//! HTTP from the outside (the metrics listener, Toxiproxy's API): a free
+//! port and plain HTTP/1.0 requests.
 
 use std::io::{Read, Write};
 use std::time::Duration;
@@ -11,9 +11,21 @@ pub fn free_port() -> u16 {
 
 /// `GET path` over HTTP/1.0: (status code, body); `None` if nothing listens.
 pub fn get(port: u16, path: &str) -> Option<(u16, String)> {
+    request(port, "GET", path, "")
+}
+
+/// `method path` with a JSON `body` over HTTP/1.0 to `127.0.0.1:port`:
+/// (status code, body); `None` if nothing listens.
+pub fn request(port: u16, method: &str, path: &str, body: &str) -> Option<(u16, String)> {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+    write!(
+        s,
+        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
     let mut text = String::new();
     s.read_to_string(&mut text).ok()?;
     let code = text.split_whitespace().nth(1)?.parse().ok()?;

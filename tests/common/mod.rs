@@ -18,10 +18,11 @@ mod mysql;
 mod pg;
 mod process;
 mod replay;
+mod toxiproxy;
 
 // Each test file uses some of them.
 #[allow(unused_imports)]
-pub use {http::*, kafka::*, mysql::*, pg::*, process::*, replay::*};
+pub use {http::*, kafka::*, mysql::*, pg::*, process::*, replay::*, toxiproxy::*};
 
 /// An environment variable the harness sets.
 pub fn env(name: &str) -> String {
