@@ -198,7 +198,7 @@ impl BinlogMachine {
             }))
         };
         let mut out = Vec::new();
-        for (row_no, r) in rows.rows(tme).enumerate() {
+        for (row_no, r) in crate::types::decoded_rows(rows, tme).enumerate() {
             let row_no = row_no as u64;
             let (before, after) = r.map_err(|e| ctx.error(format!("row {row_no}: {e}")))?;
             if row_no < skip_rows {

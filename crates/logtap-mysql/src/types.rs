@@ -91,6 +91,7 @@ mod decimal;
 mod declared;
 mod defaults;
 mod json;
+mod rows;
 mod table_map;
 mod temporal;
 
@@ -128,6 +129,7 @@ impl Flavor {
 }
 
 pub use declared::{declared_type, key_literal, select_expr, selected_value};
+pub use rows::{decoded_rows, RowImages};
 pub use table_map::{table_columns, ColumnDef, TableColumns};
 
 use logtap_core::decimal::BigDec;

@@ -7,7 +7,9 @@
 use logtap_binlog::crc32;
 use logtap_core::envelope::value_json;
 use logtap_mysql::ddl::classify;
-use logtap_mysql::types::{column_schema, table_columns, ColumnType, Flavor, TypeOptions};
+use logtap_mysql::types::{
+    column_schema, decoded_rows, table_columns, ColumnType, Flavor, TypeOptions,
+};
 use mysql_common::binlog::consts::BinlogVersion;
 use mysql_common::binlog::consts::EventType;
 use mysql_common::binlog::events::{
@@ -84,7 +86,7 @@ pub fn binlog_rows(data: &[u8]) {
 /// Every value of every row image of `rows` (at most 64 rows) through its
 /// column's conversion.
 fn convert_rows(rows: &RowsEventData<'_>, tme: &TableMapEvent<'_>, types: &[ColumnType]) {
-    for (before, after) in rows.rows(tme).take(64).flatten() {
+    for (before, after) in decoded_rows(rows, tme).take(64).flatten() {
         for image in [before, after].into_iter().flatten() {
             for (i, t) in types.iter().enumerate().take(image.len()) {
                 if let Some(v) = image.as_ref(i) {
