@@ -81,6 +81,11 @@ max-connections = 200
 innodb-flush-log-at-trx-commit = 2
 innodb-doublewrite = 0
 sync-binlog = 0
+# TLS offered (make_tls_files: a certificate for 127.0.0.1 and localhost
+# signed by tls/ca.crt); each client chooses, as with PostgreSQL.
+ssl-ca = $MDB_DIR/tls/ca.crt
+ssl-cert = $MDB_DIR/tls/server.crt
+ssl-key = $MDB_DIR/tls/server.key
 EOF
 }
 
@@ -160,6 +165,7 @@ mariadb_up_one() {
     if port_open "$MDB_PORT"; then
       die "port $MDB_PORT is in use by another process"
     fi
+    make_tls_files "$MDB_DIR/tls" mysql "$MDB_DIR"
     mariadb_write_config
     log_marker "$MDB_LOG" "$MDB_DIR/mariadbd.out"
     rm -f "$MDB_PID"
@@ -237,6 +243,7 @@ export LOGTAP_MYSQL_PASSWORD='cdc'
 export LOGTAP_MYSQL_DB='logtap'
 export LOGTAP_MYSQL_ROOT_URL='mysql://root:$MDB_ROOT_PASSWORD@127.0.0.1:$MDB_PORT'
 export LOGTAP_MYSQL_SOCKET='$MDB_SOCK'
+export LOGTAP_MYSQL_SSL_CA='$MDB_DIR/tls/ca.crt'
 EOF
   if [ "$MDB_REPLICA" = 1 ]; then
     cat <<EOF

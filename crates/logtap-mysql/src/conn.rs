@@ -144,7 +144,31 @@ pub fn classify(cfg: &MysqlConfig, e: &mysql_async::Error) -> PipelineError {
         }
         _ => error_kind(e),
     };
+    if kind == ErrorKind::Tls {
+        return PipelineError::new(kind, format!("{message}: {}", tls_fix(cfg, &message)));
+    }
     PipelineError::new(kind, message)
+}
+
+/// The fix for a certificate a verifying `ssl_mode` refused, by OpenSSL's
+/// reason: a certificate that does not name the host, or one the CA in
+/// `ssl_ca` did not sign.
+fn tls_fix(cfg: &MysqlConfig, message: &str) -> String {
+    if message.contains("hostname mismatch") || message.contains("IP address mismatch") {
+        format!(
+            "the server's certificate does not name mysql.host `{}`: connect by a name it \
+             carries, or use ssl_mode = \"verify_ca\" (which checks only who signed it)",
+            cfg.host
+        )
+    } else if message.contains("certificate verify failed") {
+        format!(
+            "check mysql.ssl_ca: it must hold the CA that signed the server's certificate \
+             (ssl_mode = \"{}\")",
+            cfg.ssl_mode
+        )
+    } else {
+        "check mysql.ssl_mode and mysql.ssl_ca against the server's TLS settings".into()
+    }
 }
 
 /// The kind of a driver error (see [`classify`]).
