@@ -369,7 +369,10 @@ pub fn table_columns(tme: &TableMapEvent<'_>, flavor: Flavor) -> Result<TableCol
     let table = format!("{database}.{table_name}");
     let n =
         usize::try_from(tme.columns_count()).map_err(|_| meta_err(&table, "too many columns"))?;
-    let opt = read_optional(tme, &table)?;
+    // mysql_common's optional metadata reader trusts its counts (a huge
+    // ENUM label count panics allocating); such bytes are the event's error.
+    let opt = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read_optional(tme, &table)))
+        .map_err(|_| meta_err(&table, "its optional metadata could not be decoded"))??;
     if opt.names.len() != n {
         return Err(meta_err(
             &table,
