@@ -17,6 +17,7 @@
 
 use mysql_common::binlog::events::{OptionalMetadataField, TableMapEvent};
 use mysql_common::constants::{ColumnType as Raw, GeometryType};
+use mysql_common::proto::MySerialize;
 
 use super::charset::{charset_name, Charset, BINARY_COLLATION};
 use super::{ColumnType, Flavor, GeometryKind, TypeError};
@@ -80,6 +81,48 @@ fn meta_err(table: &str, reason: impl Into<String>) -> TypeError {
     TypeError::TableMap { table: table.to_string(), column: None, reason: reason.into() }
 }
 
+/// Checks the ENUM or SET labels field before mysql_common reads it: it
+/// allocates a column's label list from the count in the bytes before
+/// reading the labels, so a count no event could hold would abort the
+/// process (an allocation failure cannot be caught). Each column's count,
+/// and each label's length, must fit in the bytes left.
+fn labels_fit(field: &impl MySerialize, table: &str) -> Result<(), TypeError> {
+    let mut raw = Vec::new();
+    field.serialize(&mut raw);
+    let mut rest = raw.as_slice();
+    let bad = || meta_err(table, "ENUM/SET labels: a count or length beyond the event's bytes");
+    while !rest.is_empty() {
+        let count = lenenc(&mut rest).ok_or_else(bad)?;
+        if count > rest.len() as u64 {
+            return Err(bad());
+        }
+        for _ in 0..count {
+            let len = lenenc(&mut rest).ok_or_else(bad)?;
+            let len = usize::try_from(len).ok().filter(|&l| l <= rest.len()).ok_or_else(bad)?;
+            rest = &rest[len..];
+        }
+    }
+    Ok(())
+}
+
+/// A length-encoded integer off the front of `buf`.
+fn lenenc(buf: &mut &[u8]) -> Option<u64> {
+    let (&first, tail) = buf.split_first()?;
+    let width = match first {
+        0..=0xfa => {
+            *buf = tail;
+            return Some(u64::from(first));
+        }
+        0xfc => 2,
+        0xfd => 3,
+        0xfe => 8,
+        _ => return None,
+    };
+    let bytes = tail.get(..width)?;
+    *buf = &tail[width..];
+    Some(bytes.iter().rev().fold(0, |n, &b| n << 8 | u64::from(b)))
+}
+
 fn read_optional(tme: &TableMapEvent<'_>, table: &str) -> Result<Optional, TypeError> {
     let io = |e: std::io::Error| meta_err(table, format!("malformed optional metadata: {e}"));
     let mut o = Optional {
@@ -126,6 +169,7 @@ fn read_optional(tme: &TableMapEvent<'_>, table: &str) -> Result<Optional, TypeE
                     .map_err(io)?;
             }
             OptionalMetadataField::SetStrValue(sets) => {
+                labels_fit(&sets, table)?;
                 for set in sets.iter_values() {
                     let set = set.map_err(io)?;
                     o.set_labels
@@ -133,6 +177,7 @@ fn read_optional(tme: &TableMapEvent<'_>, table: &str) -> Result<Optional, TypeE
                 }
             }
             OptionalMetadataField::EnumStrValue(enums) => {
+                labels_fit(&enums, table)?;
                 for e in enums.iter_values() {
                     let e = e.map_err(io)?;
                     o.enum_labels.push(e.values().iter().map(|v| v.value_raw().to_vec()).collect());
