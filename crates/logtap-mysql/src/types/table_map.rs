@@ -449,3 +449,43 @@ pub fn table_columns(tme: &TableMapEvent<'_>, flavor: Flavor) -> Result<TableCol
     }
     Ok(TableColumns { database, table: table_name, columns, primary_key: opt.primary_key })
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// ENUM/SET labels as the TABLE_MAP's field holds them: per column a
+    /// length-encoded count, then each label length-encoded.
+    struct Labels(Vec<u8>);
+
+    impl MySerialize for Labels {
+        fn serialize(&self, buf: &mut Vec<u8>) {
+            buf.extend_from_slice(&self.0);
+        }
+    }
+
+    #[test]
+    fn label_counts_and_lengths_must_fit_in_the_bytes() {
+        // Two columns: ('a', 'bc') and ('x').
+        let good = Labels(vec![2, 1, b'a', 2, b'b', b'c', 1, 1, b'x']);
+        assert!(labels_fit(&good, "d.t").is_ok());
+        // A count of 2^40 in an 8-byte length-encoded integer.
+        let huge = Labels(vec![0xfe, 0, 0, 0, 0, 0, 1, 0, 0, 1, b'a']);
+        assert!(labels_fit(&huge, "d.t").is_err());
+        // A label longer than what follows it; a truncated integer; NULL.
+        for bad in [vec![1, 5, b'a'], vec![1, 0xfc, 1], vec![0xfb]] {
+            assert!(labels_fit(&Labels(bad), "d.t").is_err());
+        }
+    }
+
+    #[test]
+    fn length_encoded_integers_of_every_width() {
+        let mut b: &[u8] = &[0xfa, 0xfc, 0x34, 0x12, 0xfd, 1, 2, 3, 0xfe, 1, 0, 0, 0, 0, 0, 0, 0];
+        assert_eq!(lenenc(&mut b), Some(250));
+        assert_eq!(lenenc(&mut b), Some(0x1234));
+        assert_eq!(lenenc(&mut b), Some(0x030201));
+        assert_eq!(lenenc(&mut b), Some(1));
+        assert_eq!(lenenc(&mut b), None);
+    }
+}
