@@ -10,7 +10,9 @@
 
 mod common;
 
-use common::{drop_slot, env, logtap_cli, read_at_least, unique, wait_until, Logtap, PgFixture};
+use common::{
+    drop_slot, env, logtap_cli, other_ca, read_at_least, unique, wait_until, Logtap, PgFixture,
+};
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -86,21 +88,6 @@ async fn plain_and_scram_sha_512_over_tls_pass_check() {
     }
 }
 
-/// A CA of its own, which signed nothing the broker holds.
-fn other_ca(dir: &Path) -> String {
-    let (key, crt) = (dir.join("other-ca.key"), dir.join("other-ca.crt"));
-    let out = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"])
-        .args(["-nodes", "-days", "1", "-subj", "/CN=not the broker's CA", "-keyout"])
-        .arg(&key)
-        .arg("-out")
-        .arg(&crt)
-        .output()
-        .expect("openssl");
-    assert!(out.status.success(), "openssl: {}", String::from_utf8_lossy(&out.stderr));
-    crt.display().to_string()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_password_ca_or_protocol_is_named_with_its_fix() {
     let f = PgFixture::new("ktlsbad", "id int PRIMARY KEY").await;
@@ -112,19 +99,20 @@ async fn a_wrong_password_ca_or_protocol_is_named_with_its_fix() {
         (
             "a wrong password",
             wrong_password.clone(),
-            "SASL authentication error",
+            Some("SASL authentication error"),
             "kafka.sasl_username",
         ),
         (
             "another CA",
             over_sasl_ssl(&f.config, "SASL_SSL", "SCRAM-SHA-256", &other_ca(dir)),
-            "certificate verify failed",
+            Some("certificate verify failed"),
             "kafka.ssl_ca_location",
         ),
         (
             "plain text to the TLS listener",
+            // librdkafka reports no cause here: the fix names the protocol.
             over_sasl_ssl(&f.config, "SASL_PLAINTEXT", "SCRAM-SHA-256", &ca),
-            "",
+            None,
             "kafka.security_protocol",
         ),
     ];
@@ -142,7 +130,8 @@ async fn a_wrong_password_ca_or_protocol_is_named_with_its_fix() {
             String::from_utf8_lossy(&out.stderr)
         );
         assert!(!out.status.success(), "{what}: check must fail");
-        assert!(text.contains(cause) && text.contains(fix), "{what}: check must say why:\n{text}");
+        let said = cause.is_none_or(|c| text.contains(c));
+        assert!(said && text.contains(fix), "{what}: check must say why:\n{text}");
     }
     // `run` keeps trying, saying why in its log.
     let path = write(dir, "run.toml", &wrong_password);

@@ -9,25 +9,8 @@
 
 mod common;
 
-use common::{env, logtap_cli, read_at_least, MyFixture, MyServer};
-use std::path::Path;
-use std::process::Command;
+use common::{env, logtap_cli, other_ca, read_at_least, MyFixture, MyServer};
 use std::time::Duration;
-
-/// A CA of its own, which signed nothing the server holds.
-fn other_ca(dir: &Path) -> String {
-    let (key, crt) = (dir.join("other-ca.key"), dir.join("other-ca.crt"));
-    let out = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"])
-        .args(["-nodes", "-days", "1", "-subj", "/CN=not the server's CA", "-keyout"])
-        .arg(&key)
-        .arg("-out")
-        .arg(&crt)
-        .output()
-        .expect("openssl");
-    assert!(out.status.success(), "openssl: {}", String::from_utf8_lossy(&out.stderr));
-    crt.display().to_string()
-}
 
 /// `check` on the fixture's config with these TLS lines: (passed, output).
 fn check_with(f: &MyFixture, name: &str, tls: &str) -> (bool, String) {

@@ -68,13 +68,14 @@ fn run_until_stopped(dir: &Path, config: &str, vars: &[(&str, &str)], limit: Dur
 }
 
 /// A working capture: `check`, then `run` at debug level with metrics while
-/// `write` makes `changes` changes on `topic`, `status`, `/metrics`,
+/// `write` makes three changes on `topic` once logtap's log says `ready`, `status`, `/metrics`,
 /// `/healthz` and `/readyz` while it runs; then a stop. Returns the outputs.
 async fn working_capture(
     dir: &Path,
     config: &str,
     vars: &[(&str, &str)],
     topic: &str,
+    ready: &str,
     write: impl std::future::Future<Output = ()>,
 ) -> Outputs {
     let port = free_port();
@@ -88,6 +89,8 @@ async fn working_capture(
     let mut vars = vars.to_vec();
     vars.push(("RUST_LOG", "debug"));
     let l = Logtap::start_with_env(dir, &path, &vars);
+    let started = wait_until(Duration::from_secs(60), || l.log_text().contains(ready));
+    assert!(started, "logtap never said `{ready}`:\n{}", l.log_text());
     write.await;
     let got = read_at_least(topic, 3, Duration::from_secs(60));
     assert_eq!(got.len(), 3, "the changes must arrive:\n{}", l.log_text());
@@ -146,13 +149,13 @@ async fn postgres_passwords_from_a_file_and_the_environment_appear_nowhere() {
     );
     let pg = pg_superuser().await;
     let table = f.table.clone();
+    // Written once logtap streams: changes before its slot exists are not streamed.
     let write = async move {
-        tokio::time::sleep(Duration::from_secs(3)).await;
         pg.batch_execute(&format!("INSERT INTO {table} VALUES (1, 'a'), (2, 'b'), (3, 'c')"))
             .await
             .unwrap();
     };
-    let mut all = working_capture(dir, &from_file, &[], &f.topic(), write).await;
+    let mut all = working_capture(dir, &from_file, &[], &f.topic(), "streaming", write).await;
     let from_env = base.replace("LOGTAP_PG_PASSWORD", "LOGTAP_TEST_PG_SECRET");
     let failing =
         failing_capture(dir, &from_env, &[("LOGTAP_TEST_PG_SECRET", &wrong)], "authentication");
@@ -187,7 +190,9 @@ async fn mysql_passwords_from_the_environment_and_a_file_appear_nowhere() {
     };
     let dir = f.dir.path();
     let vars = [("LOGTAP_TEST_MY_SECRET", secret.as_str())];
-    let mut all = working_capture(dir, &from_env, &vars, &f.topic("t"), write).await;
+    let mut all =
+        working_capture(dir, &from_env, &vars, &f.topic("t"), "starting the binlog stream", write)
+            .await;
     let file = dir.join("my-password");
     std::fs::write(&file, &wrong).unwrap();
     let from_file = base.replace(

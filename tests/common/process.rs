@@ -219,3 +219,20 @@ pub fn tcp_local_ports(pid: u32, remote_port: u16) -> Vec<u16> {
     }
     out
 }
+
+/// A certificate authority of its own, made with openssl in `dir`, which
+/// signed nothing any harness server holds: for tests of a wrong CA.
+/// Returns its certificate's path.
+pub fn other_ca(dir: &std::path::Path) -> String {
+    let (key, crt) = (dir.join("other-ca.key"), dir.join("other-ca.crt"));
+    let out = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"])
+        .args(["-nodes", "-days", "1", "-subj", "/CN=not a harness CA", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&crt)
+        .output()
+        .expect("openssl");
+    assert!(out.status.success(), "openssl: {}", String::from_utf8_lossy(&out.stderr));
+    crt.display().to_string()
+}
