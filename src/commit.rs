@@ -91,12 +91,15 @@ impl Committer {
     /// The offset to write, if the committed checkpoint moved since the
     /// last write.
     fn due(&self, tracker: &SharedTracker, source_id: Option<String>) -> Option<StoredOffset> {
-        let Checkpoint { position, snapshot } = tracker.committed()?;
+        let Checkpoint { position, snapshot, transaction } = tracker.committed()?;
         let stored = self.last_stored.as_ref();
-        if stored.is_some_and(|o| o.position == position && o.snapshot == snapshot) {
+        if stored.is_some_and(|o| {
+            o.position == position && o.snapshot == snapshot && o.transaction == transaction
+        }) {
             return None;
         }
-        Some(StoredOffset { position, source_id, snapshot, updated_at_ms: now_us() / 1000 })
+        let updated_at_ms = now_us() / 1000;
+        Some(StoredOffset { position, source_id, snapshot, transaction, updated_at_ms })
     }
 }
 

@@ -244,6 +244,19 @@ pub struct RecordConfig {
     /// way to do that).
     #[serde(default)]
     pub skipped_operations: Vec<String>,
+    /// Debezium's `provide.transaction.metadata`: a BEGIN and an END record
+    /// per source transaction on `<topic_prefix>.<transaction_topic>`, and
+    /// the `transaction` block (`id`, `total_order`,
+    /// `data_collection_order`) in every streamed change record.
+    #[serde(default)]
+    pub provide_transaction_metadata: bool,
+    /// Debezium's `topic.transaction`: the suffix of the transaction topic.
+    #[serde(default = "default_transaction_topic")]
+    pub transaction_topic: String,
+}
+
+fn default_transaction_topic() -> String {
+    "transaction".into()
 }
 
 impl RecordConfig {
@@ -261,6 +274,8 @@ impl Default for RecordConfig {
             routing: Routing::PerTable,
             single_topic: None,
             skipped_operations: Vec::new(),
+            provide_transaction_metadata: false,
+            transaction_topic: default_transaction_topic(),
         }
     }
 }

@@ -137,6 +137,8 @@ const SAME_VALUE: &[(&str, &str, Option<Source>)] = &[
     ("signal.data.collection", "snapshot.signal_data_collection", None),
     ("incremental.snapshot.chunk.size", "snapshot.chunk_size", None),
     ("tombstones.on.delete", "record.tombstones_on_delete", None),
+    ("provide.transaction.metadata", "record.provide_transaction_metadata", None),
+    ("topic.transaction", "record.transaction_topic", None),
 ];
 
 /// Debezium's list properties (comma-separated regular expressions).

@@ -89,6 +89,7 @@ pub async fn set(cfg: &Config, at: GivenPosition) -> Result<()> {
         position: position.clone(),
         source_id: previous.and_then(|p| p.source_id),
         snapshot: None,
+        transaction: None,
         updated_at_ms: logtap_runtime::now_us() / 1000,
     };
     offsets.store(&cfg.topic_prefix, &offset)?;
@@ -189,6 +190,7 @@ pub async fn import_from_debezium(
         position: imported.clone(),
         source_id: None,
         snapshot: None,
+        transaction: None,
         updated_at_ms: logtap_runtime::now_us() / 1000,
     };
     offsets.store(&cfg.topic_prefix, &offset)?;

@@ -33,6 +33,8 @@ pub struct PipelineParts<'a> {
     /// as an update (Debezium's MySQL and MariaDB connectors), rather than
     /// each as its own operation (its PostgreSQL connector).
     pub skip_key_changes_as_updates: bool,
+    /// The transaction topic, when transaction metadata is on.
+    pub transactions: Option<String>,
     pub router: Router,
     pub tracker: SharedTracker,
     pub offsets: std::sync::Arc<dyn OffsetStore>,
@@ -91,10 +93,15 @@ pub async fn run<S: Source, K: Sink>(
     // Whether the last item taken from the source was handled whole (a
     // shutdown can interrupt its sending).
     let mut whole = true;
+    // Counts the open transaction's changes from where the stored position
+    // stands (transaction metadata on).
+    let mut tx = parts.transactions.as_ref().map(|_| {
+        logtap_core::TxMonitor::new(parts.stored.as_ref().and_then(|s| s.transaction.clone()))
+    });
     let outcome = loop {
         if *shutdown.borrow() {
             if whole {
-                take_ready_checkpoints(source, &parts).await;
+                take_ready_checkpoints(source, &parts, tx.as_ref()).await;
             }
             break Ok(Stopped::Shutdown);
         }
@@ -136,7 +143,7 @@ pub async fn run<S: Source, K: Sink>(
                 // wait (what was not sent is not acknowledged, so not stored).
                 whole = false;
                 let handled = tokio::select! {
-                    r = handle(item, sink, &parts) => {
+                    r = handle(item, sink, &parts, &mut tx) => {
                         whole = true;
                         r
                     }
@@ -343,11 +350,16 @@ impl StallWatch {
 /// (each change's follows it), up to its next change, which is not sent.
 /// A drained stop then stores everything it delivered: no change sent and
 /// acknowledged before the stop comes again after the restart.
-async fn take_ready_checkpoints<S: Source>(source: &mut S, parts: &PipelineParts<'_>) {
+async fn take_ready_checkpoints<S: Source>(
+    source: &mut S,
+    parts: &PipelineParts<'_>,
+    tx: Option<&logtap_core::TxMonitor>,
+) {
     // `Source::next` is cancel-safe; a zero timeout polls it once.
-    while let Ok(Ok(Some(SourceItem::Checkpoint(c)))) =
+    while let Ok(Ok(Some(SourceItem::Checkpoint(mut c)))) =
         tokio::time::timeout(Duration::ZERO, source.next()).await
     {
+        c.transaction = tx.and_then(logtap_core::TxMonitor::progress);
         parts.tracker.checkpoint(*c);
     }
 }
@@ -388,10 +400,14 @@ async fn handle<K: Sink>(
     item: SourceItem,
     sink: &mut K,
     parts: &PipelineParts<'_>,
+    tx: &mut Option<logtap_core::TxMonitor>,
 ) -> Result<(), PipelineError> {
     match item {
         SourceItem::Change(_) if item_skipped(&item, parts) => Ok(()),
         SourceItem::Change(mut event) => {
+            if let Some(tx) = tx {
+                tx.change(&mut event);
+            }
             if let Some(columns) = &parts.columns {
                 columns.apply(&mut event);
             }
@@ -428,9 +444,22 @@ async fn handle<K: Sink>(
             })
             .await
         }
-        SourceItem::Checkpoint(position) => {
+        SourceItem::Checkpoint(mut position) => {
+            position.transaction = tx.as_ref().and_then(logtap_core::TxMonitor::progress);
             parts.tracker.checkpoint(*position);
             Ok(())
+        }
+        SourceItem::Transaction(boundary) => {
+            let (Some(tx), Some(topic)) = (tx, &parts.transactions) else { return Ok(()) };
+            let Some(record) = tx.boundary(&boundary) else { return Ok(()) };
+            let rec = parts.encoder.encode_transaction(&record);
+            sink.send(SinkRecord {
+                topic: topic.clone(),
+                key: rec.key,
+                value: rec.value,
+                headers: rec.headers,
+            })
+            .await
         }
     }
 }

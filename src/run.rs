@@ -143,7 +143,11 @@ async fn run_once(
     // progress); the source from its position.
     let stored_checkpoint = stored
         .clone()
-        .map(|s| logtap_core::Checkpoint { position: s.position, snapshot: s.snapshot });
+        .map(|s| logtap_core::Checkpoint {
+            position: s.position,
+            snapshot: s.snapshot,
+            transaction: s.transaction,
+        });
     let position = stored_checkpoint.as_ref().map(|c| c.position.clone());
     match &position {
         Some(p) => tracing::info!(source = %cfg.topic_prefix, position = %p, "resuming"),
@@ -186,6 +190,10 @@ async fn run_once(
             .filter(|&op| cfg.record.skips(op))
             .collect(),
         skip_key_changes_as_updates: matches!(cfg.source, SourceConfig::Mysql(_)),
+        transactions: cfg
+            .record
+            .provide_transaction_metadata
+            .then(|| router.transaction_topic(&cfg.record.transaction_topic)),
         router,
         tracker: tracker.clone(),
         offsets: offsets.clone(),
@@ -201,8 +209,9 @@ async fn run_once(
     };
     match &cfg.source {
         SourceConfig::Postgres(pg) => {
+            let pg = logtap_postgres::PostgresConfig { tx_metadata: cfg.record.provide_transaction_metadata, ..pg.clone() };
             let mut source = PostgresSource::start(
-                pg.clone(),
+                pg,
                 &cfg.topic_prefix,
                 stored_checkpoint.as_ref(),
                 stored_id.as_deref(),
@@ -212,8 +221,12 @@ async fn run_once(
             with_sink(cfg, &mut source, tracker, parts).await
         }
         SourceConfig::Mysql(my) => {
+            let my = logtap_mysql::MysqlConfig {
+                tx_metadata: cfg.record.provide_transaction_metadata,
+                ..my.clone()
+            };
             let mut source = logtap_mysql::MysqlSource::start(
-                my.clone(),
+                my,
                 &cfg.topic_prefix,
                 stored_checkpoint.as_ref(),
                 stored_id.as_deref(),

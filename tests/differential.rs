@@ -128,6 +128,7 @@ fn unprefix(v: &mut Json, prefix: &str) {
 /// Masks the fields whose values depend on the run (where present: a
 /// field missing on one side still differs).
 fn mask(record: &mut Json) {
+    mask_transaction_ids(record);
     let Some(payload) = record.pointer_mut("/value/payload") else { return };
     // The envelope's times, and ExtractNewRecordState's added ones
     // (`__ts_ms`, `__source_ts_ms`).
@@ -161,13 +162,55 @@ fn mask(record: &mut Json) {
     }
 }
 
-/// One record as compared: topic, key and value (each `{schema, payload}`
-/// or null).
-fn normal(topic: &str, key: Option<&[u8]>, value: Option<&[u8]>) -> Json {
-    let parse = |b: Option<&[u8]>| b.map_or(Json::Null, |b| serde_json::from_slice(b).unwrap());
-    let mut r = serde_json::json!({"topic": topic, "key": parse(key), "value": parse(value)});
-    mask(&mut r);
-    r
+/// Transaction ids (transaction metadata on) depend on the run: each is
+/// checked against the record's own source block (PostgreSQL
+/// `<txId>:<lsn>`, MySQL/MariaDB the GTID) and a BEGIN/END's against its
+/// form, then masked.
+fn mask_transaction_ids(record: &mut Json) {
+    if let Some(block) = record.pointer("/value/payload/transaction").filter(|b| !b.is_null()) {
+        let id = block["id"].as_str().unwrap();
+        let source = &record["value"]["payload"]["source"];
+        let want = match source.get("txId") {
+            Some(tx) => format!("{}:{}", tx, source["lsn"]),
+            None => source["gtid"].as_str().unwrap().to_string(),
+        };
+        assert_eq!(id, want, "transaction id of {record}");
+        record["value"]["payload"]["transaction"]["id"] = Json::String("*".into());
+    }
+    if record["topic"].as_str().is_some_and(|t| t.ends_with(".transaction")) {
+        let id = record["key"]["payload"]["id"].as_str().unwrap().to_string();
+        assert_eq!(record["value"]["payload"]["id"].as_str(), Some(id.as_str()), "{record}");
+        assert!(tx_id_form(&id), "transaction id `{id}` of {record}");
+        record["key"]["payload"]["id"] = Json::String("*".into());
+        record["value"]["payload"]["id"] = Json::String("*".into());
+    }
+}
+
+/// `<xid>:<lsn>`, a MySQL GTID (`uuid:n`) or a MariaDB one (`d-s-n`).
+fn tx_id_form(id: &str) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    match id.split_once(':') {
+        Some((a, b)) => digits(b) && (digits(a) || a.len() == 36),
+        None => id.split('-').count() == 3 && id.split('-').all(digits),
+    }
+}
+
+/// The transaction records of `marker`'s transactions (the test's own
+/// sync rows, which the golden leaves out), by the transaction they share:
+/// PostgreSQL ids differ within a transaction but for the xid.
+fn without_marker_transactions(records: Vec<Json>, marker_ids: &[String]) -> Vec<Json> {
+    let raw = |id: &str| {
+        let (a, b) = id.split_once(':').unwrap_or((id, ""));
+        if a.len() == 36 { format!("{a}:{b}") } else { a.to_string() }
+    };
+    let marked: std::collections::BTreeSet<String> = marker_ids.iter().map(|i| raw(i)).collect();
+    records
+        .into_iter()
+        .filter(|r| {
+            let tx = r["topic"].as_str().is_some_and(|t| t.ends_with(".transaction"));
+            !(tx && marked.contains(&raw(r["key"]["payload"]["id"].as_str().unwrap())))
+        })
+        .collect()
 }
 
 /// The records of each (topic, key) in order; records without a key, whose
@@ -179,8 +222,9 @@ fn by_key(records: &[Json]) -> BTreeMap<(String, String), Vec<Json>> {
         let key = r["key"].get("payload").map_or("null".to_string(), Json::to_string);
         m.entry((topic, key)).or_default().push(r.clone());
     }
-    for ((_, key), rs) in &mut m {
-        if key == "null" {
+    for ((topic, key), rs) in &mut m {
+        // The transaction topic's ids are masked: one key, many partitions.
+        if key == "null" || topic.ends_with(".transaction") {
             rs.sort_by_key(Json::to_string);
         }
     }
@@ -335,17 +379,33 @@ fn compare(golden: &str, got: &[Json]) {
 
 /// Reads every topic logtap wrote for `prefix` (of `tables`, plus the
 /// prefix topic itself for schema changes), normalized as the goldens are.
-fn read_all(prefix: &str, schema: &str, tables: &[&str]) -> Vec<Json> {
+fn read_all(prefix: &str, schema: &str, tables: &[&str], transactions: bool) -> Vec<Json> {
     let mut topics: Vec<String> = tables.iter().map(|t| format!("{prefix}.{schema}.{t}")).collect();
     topics.push(prefix.to_string());
+    if transactions {
+        topics.push(format!("{prefix}.transaction"));
+    }
+    let parse = |b: Option<&[u8]>| b.map_or(Json::Null, |b| serde_json::from_slice(b).unwrap());
     let mut out = Vec::new();
     for t in topics {
         for g in read_topic(&t).records {
-            let mut r = normal(&t, g.key.as_deref(), g.value.as_deref());
+            let mut r = serde_json::json!({"topic": t, "key": parse(g.key.as_deref()), "value": parse(g.value.as_deref())});
             unprefix(&mut r, prefix);
             out.push(r);
         }
     }
+    if transactions {
+        let marker = read_topic(&format!("{prefix}.{schema}.dz_marker")).records;
+        let ids: Vec<String> = marker
+            .iter()
+            .filter_map(|g| g.value.as_deref())
+            .map(|v| serde_json::from_slice::<Json>(v).unwrap())
+            .filter_map(|v| v["payload"]["transaction"]["id"].as_str().map(str::to_string))
+            .collect();
+        assert!(!ids.is_empty(), "the marker rows have transaction blocks");
+        out = without_marker_transactions(out, &ids);
+    }
+    out.iter_mut().for_each(mask);
     out
 }
 
@@ -434,6 +494,16 @@ async fn postgres_skipped_operations_equal_debeziums() {
     postgres_differential(false, Some(Variant::tail("skipped", SKIPPED))).await;
 }
 
+/// `provide.transaction.metadata` (`variants/transaction.properties`): the
+/// BEGIN and END records on `<prefix>.transaction` and every change's
+/// `transaction` block, ids checked against each record's source block.
+const TRANSACTION: &str = "provide_transaction_metadata = true\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_transaction_metadata_equals_debeziums() {
+    postgres_differential(false, Some(Variant::tail("transaction", TRANSACTION))).await;
+}
+
 /// The same records when logtap reads the changes after they were all
 /// made (stopped before the DML, started again after it): what it reads
 /// from the catalog then is the table as it is now, not as of each change.
@@ -495,7 +565,7 @@ async fn postgres_differential(catch_up: bool, variant: Option<Variant>) {
     let pg = common::pg_superuser().await;
     common::drop_slot(&pg, &prefix.to_lowercase()).await;
     let tables: Vec<&str> = tables.iter().map(String::as_str).collect();
-    let got = read_all(&prefix, "diff", &tables);
+    let got = read_all(&prefix, "diff", &tables, golden.ends_with("-transaction"));
     assert!(!got.is_empty(), "no records:\n{log}");
     compare(&golden, &got);
 }
@@ -533,6 +603,11 @@ async fn mysql_column_lists_equal_debeziums() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mysql_skipped_operations_equal_debeziums() {
     mysql_differential(Some(Variant::tail("skipped", SKIPPED))).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_transaction_metadata_equals_debeziums() {
+    mysql_differential(Some(Variant::tail("transaction", TRANSACTION))).await;
 }
 
 /// The differential run on the MySQL-protocol server; `variant` as for
@@ -594,7 +669,7 @@ async fn mysql_differential(variant: Option<Variant>) {
     let log = l.stop();
     let tables = tables(&ddl);
     let tables: Vec<&str> = tables.iter().map(String::as_str).collect();
-    let got = read_all(&prefix, "diff", &tables);
+    let got = read_all(&prefix, "diff", &tables, golden.ends_with("-transaction"));
     assert!(!got.is_empty(), "no records:\n{log}");
     compare(&golden, &got);
 }

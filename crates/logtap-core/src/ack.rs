@@ -287,6 +287,7 @@ mod tests {
                 last_key: Some(serde_json::json!({ "id": last })),
                 ..Default::default()
             }),
+            transaction: None,
         };
         let a = t.try_register(10).unwrap();
         let b = t.try_register(10).unwrap();

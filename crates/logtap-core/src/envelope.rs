@@ -156,6 +156,17 @@ impl Encoder {
         }
     }
 
+    /// A transaction's BEGIN or END record (Debezium's transaction
+    /// metadata), keyed by the transaction's id.
+    pub fn encode_transaction(&self, record: &crate::txmeta::TxRecord) -> EncodedRecord {
+        let (key, value) = crate::txmeta::tx_structs(record);
+        EncodedRecord {
+            key: Some(self.encode_struct(&key)),
+            value: Some(self.encode_struct(&value)),
+            headers: vec![],
+        }
+    }
+
     fn wrap<P: Serialize>(&self, schema: impl FnOnce() -> Json, payload: &P) -> Vec<u8> {
         // Serializing these types into a Vec cannot fail: every map key is a
         // string and there is no IO.

@@ -28,6 +28,7 @@ pub mod secret;
 pub mod shared;
 pub mod snapshot;
 pub mod traits;
+pub mod txmeta;
 pub mod unwrap;
 
 pub use ack::{AckTracker, DeliveryError, DeliveryFailure, Limits, Seq};
@@ -41,6 +42,7 @@ pub use position::{Lsn, PgTxProgress, SourcePosition};
 pub use schema::{ConnectType, Field, Schema, Struct, Value};
 pub use secret::Secret;
 pub use shared::SharedTracker;
+pub use txmeta::{TxBoundary, TxMonitor, TxProgress, TxRecord};
 pub use snapshot::{SnapshotConfig, SnapshotMode, SnapshotPlan};
 pub use traits::{
     Checkpoint, OffsetError, OffsetStore, Sink, SinkRecord, SnapshotProgress, Source, SourceItem,

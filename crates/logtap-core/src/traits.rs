@@ -29,6 +29,9 @@ pub enum SourceItem {
     /// Every change before this point has been yielded: once they are all
     /// acknowledged, the source may resume from here.
     Checkpoint(Box<Checkpoint>),
+    /// A transaction begins or ends (yielded only when transaction
+    /// metadata is on).
+    Transaction(Box<crate::txmeta::TxBoundary>),
 }
 
 /// A change log reader (PostgreSQL, MySQL, the demo).
@@ -154,12 +157,22 @@ pub struct SnapshotProgress {
 pub struct Checkpoint {
     pub position: SourcePosition,
     pub snapshot: Option<SnapshotProgress>,
+    /// The counts of the transaction the position is inside, when
+    /// transaction metadata is on (set by the pipeline, not the source).
+    pub transaction: Option<crate::txmeta::TxProgress>,
+}
+
+impl Checkpoint {
+    /// A checkpoint at `position` with the snapshot's progress.
+    pub fn new(position: SourcePosition, snapshot: Option<SnapshotProgress>) -> Self {
+        Checkpoint { position, snapshot, transaction: None }
+    }
 }
 
 impl From<SourcePosition> for Checkpoint {
     /// A streaming checkpoint: no snapshot running.
     fn from(position: SourcePosition) -> Self {
-        Checkpoint { position, snapshot: None }
+        Checkpoint::new(position, None)
     }
 }
 
@@ -190,6 +203,10 @@ pub struct StoredOffset {
     pub source_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot: Option<SnapshotProgress>,
+    /// The counts of the transaction the position is inside (transaction
+    /// metadata on), so a restart numbers its remaining changes on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transaction: Option<crate::txmeta::TxProgress>,
     /// Wall clock of the write, milliseconds since the epoch.
     pub updated_at_ms: i64,
 }

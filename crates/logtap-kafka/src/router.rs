@@ -43,6 +43,12 @@ impl Router {
         self.prefix.clone()
     }
 
+    /// Debezium's transaction topic: `<topic prefix>.<topic.transaction>`
+    /// (by default `<prefix>.transaction`).
+    pub fn transaction_topic(&self, suffix: &str) -> String {
+        sanitized(format!("{}.{suffix}", self.prefix))
+    }
+
     /// Debezium's heartbeat topic: `<heartbeat prefix>.<topic prefix>`
     /// (`topic.heartbeat.prefix`, by default `__debezium-heartbeat`).
     pub fn heartbeat_topic(&self, heartbeat_prefix: &str) -> String {

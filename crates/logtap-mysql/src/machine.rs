@@ -108,6 +108,9 @@ struct Tx {
     /// commit time to the microsecond, which Debezium puts in `source.ts_*`
     /// (the event header only has whole seconds).
     commit_us: Option<i64>,
+    /// Debezium's transaction id (the GTID, else `file=...,pos=...` of
+    /// its start), when transaction metadata is on.
+    meta_id: Option<String>,
 }
 
 /// The position before a transaction: where a restart reads it again.
@@ -390,7 +393,11 @@ impl BinlogMachine {
                 self.mysql_gtid(ev, event_start)?;
             }
             EventType::QUERY_EVENT => self.query_event(ev, event_start, end_pos)?,
-            EventType::XID_EVENT | EventType::XA_PREPARE_LOG_EVENT => self.commit(end_pos),
+            EventType::XID_EVENT => {
+                self.tx_boundary(true, header.timestamp());
+                self.commit(end_pos);
+            }
+            EventType::XA_PREPARE_LOG_EVENT => self.commit(end_pos),
             EventType::TABLE_MAP_EVENT => {
                 self.table_map(ev, event_start)?;
             }
@@ -487,6 +494,9 @@ impl BinlogMachine {
                     g.is_standalone(),
                     g.flags.contains(logtap_binlog::GtidFlags::PREPARED_XA),
                 )?;
+                // Every GTID group begins a transaction for Debezium's
+                // MariaDB connector, DDL included (which has no END).
+                self.tx_boundary(false, header.timestamp);
                 if let Some(tx) = &mut self.tx {
                     if let Some(t) = g.thread_id {
                         tx.thread = Some(i64::from(t));
@@ -541,6 +551,10 @@ impl BinlogMachine {
         let restart =
             Restart { file: self.file.clone(), pos: event_start, gtid_set: self.gtids.text() };
         let open = matches!(gtid, Some(TxGtid::Mariadb(_))) && !standalone;
+        let meta_id = self.cfg.tx_metadata.then(|| match &gtid {
+            Some(g) => g.to_string(),
+            None => format!("file={},pos={event_start}", self.file),
+        });
         // A MySQL GTID event comes before the BEGIN Debezium counts.
         let events = u64::from(!matches!(gtid, Some(TxGtid::Mysql(_))));
         self.tx = Some(Tx {
@@ -553,6 +567,7 @@ impl BinlogMachine {
             prepared_xa,
             alter_not_done: false,
             commit_us: None,
+            meta_id,
         });
         Ok(())
     }
@@ -578,6 +593,20 @@ impl BinlogMachine {
                 tx.events += 1;
             }
         }
+    }
+
+    /// Debezium's BEGIN or END of the open transaction, when transaction
+    /// metadata is on, at the commit time where MySQL logs it (else the
+    /// event's second).
+    pub(super) fn tx_boundary(&mut self, end: bool, header_secs: u32) {
+        let Some(tx) = &self.tx else { return };
+        let Some(id) = &tx.meta_id else { return };
+        self.pending.push_back(SourceItem::Transaction(Box::new(logtap_core::TxBoundary {
+            end,
+            raw_id: id.clone(),
+            id: id.clone(),
+            ts_ms: change_time_us(tx.commit_us, header_secs).div_euclid(1000),
+        })));
     }
 
     /// The end of a transaction (or of a statement outside one).
@@ -616,7 +645,7 @@ impl BinlogMachine {
     /// Queues a checkpoint at `position`, with the snapshot's progress.
     fn push_checkpoint(&mut self, position: SourcePosition) {
         let snapshot = self.snapshot_progress();
-        self.pending.push_back(SourceItem::Checkpoint(Box::new(Checkpoint { position, snapshot })));
+        self.pending.push_back(SourceItem::Checkpoint(Box::new(Checkpoint::new(position, snapshot))));
     }
 }
 

@@ -9,6 +9,7 @@ use crate::catalog::TableCatalog;
 use crate::ddl::{self, ChangeKind, Ddl};
 use crate::query::{classify_query, Query};
 use crate::source_block::{source_struct, SourceFields};
+use crate::types::Flavor;
 use logtap_core::event::{SnapshotMarker, TableId};
 use logtap_core::traits::SourceItem;
 use logtap_core::{PipelineError, SourcePosition};
@@ -42,6 +43,11 @@ impl BinlogMachine {
             if self.tx.is_none() {
                 self.begin(None, event_start, false, false)?;
             }
+            // Debezium's MySQL connector begins a transaction at BEGIN (its
+            // MariaDB one at the GTID event).
+            if kind == (Query::Begin { xa: false }) && matches!(self.flavor, Flavor::Mysql) {
+                self.tx_boundary(false, ev.header().timestamp());
+            }
             if let Some(tx) = &mut self.tx {
                 tx.thread = Some(thread);
                 tx.open = true;
@@ -51,6 +57,9 @@ impl BinlogMachine {
                 }
             }
         } else if kind == Query::End {
+            if text.eq_ignore_ascii_case("COMMIT") {
+                self.tx_boundary(true, ev.header().timestamp());
+            }
             self.commit(end_pos);
         } else if self.tx.as_ref().is_some_and(|t| t.open) {
             // A statement inside an open transaction (SAVEPOINT,

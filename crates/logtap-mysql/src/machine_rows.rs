@@ -183,6 +183,7 @@ impl BinlogMachine {
             ts_us: change_time_us(tx.commit_us, ev.header().timestamp()),
             server_id: i64::from(ev.header().server_id()),
             gtid: gtid_text.as_deref(),
+            tx_id: tx.meta_id.as_deref(),
             thread: tx.thread,
             prefix: &self.prefix,
             connector: self.flavor.connector(),
@@ -192,10 +193,10 @@ impl BinlogMachine {
         };
         // After each row, how to get back to just after it.
         let checkpoint = |row_no: u64| {
-            SourceItem::Checkpoint(Box::new(Checkpoint {
-                position: tx.restart.after(index, row_no + 1),
-                snapshot: progress.clone(),
-            }))
+            SourceItem::Checkpoint(Box::new(Checkpoint::new(
+                tx.restart.after(index, row_no + 1),
+                progress.clone(),
+            )))
         };
         let mut out = Vec::new();
         for (row_no, r) in crate::types::decoded_rows(rows, tme).enumerate() {
@@ -289,6 +290,9 @@ pub(super) struct RowCtx<'a> {
     pub(super) ts_us: i64,
     pub(super) server_id: i64,
     pub(super) gtid: Option<&'a str>,
+    /// Debezium's transaction id for the `transaction` block (transaction
+    /// metadata on, streamed rows only).
+    pub(super) tx_id: Option<&'a str>,
     pub(super) thread: Option<i64>,
     pub(super) prefix: &'a str,
     pub(super) connector: &'static str,
@@ -389,7 +393,11 @@ impl RowCtx<'_> {
             after,
             source: self.source(),
             processed_at_us: self.clock.now_us(),
-            transaction: None,
+            transaction: self.tx_id.map(|id| logtap_core::TransactionBlock {
+                id: id.to_string(),
+                total_order: 0,
+                data_collection_order: 0,
+            }),
             headers,
             position: SourcePosition::Mysql {
                 file: self.file.to_string(),

@@ -492,6 +492,7 @@ impl BinlogMachine {
             ts_us: self.clock.now_us() / 1000 * 1000,
             server_id: self.server_id,
             gtid: None,
+            tx_id: None,
             thread: None,
             prefix: &self.prefix,
             connector: self.flavor.connector(),

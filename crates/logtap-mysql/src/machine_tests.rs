@@ -144,6 +144,7 @@ fn describe(item: &SourceItem) -> String {
                     .join(",")
             )
         }
+        SourceItem::Transaction(b) => format!("{} {}", if b.end { "END" } else { "BEGIN" }, b.id),
         SourceItem::Checkpoint(p) => format!("at {p}"),
     }
 }

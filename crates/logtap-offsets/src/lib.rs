@@ -224,6 +224,7 @@ mod tests {
                 last_key: Some(serde_json::json!({"id": lsn})),
                 ..Default::default()
             }),
+            transaction: None,
             updated_at_ms: 1,
         }
     }

@@ -27,6 +27,7 @@ fn kill9_child_writer() {
             position: SourcePosition::Postgres { lsn: Lsn(lsn), tx: None },
             source_id: None,
             snapshot: None,
+            transaction: None,
             updated_at_ms: 0,
         };
         store.store("pg", &off).unwrap();

@@ -76,6 +76,11 @@ pub struct PostgresConfig {
     /// The lists above compiled, at their first use.
     #[serde(skip)]
     pub table_filter: logtap_core::FilterCache,
+    /// Whether transactions' BEGIN and END and each change's transaction
+    /// block are produced (`[record] provide_transaction_metadata`, set by
+    /// the binary).
+    #[serde(skip)]
+    pub tx_metadata: bool,
     /// Columns to keep in change records' values (`column.include.list`):
     /// regular expressions matching the whole `schema.table.column`, ignoring
     /// case. Empty: every column. Keys keep their columns, as Debezium's do.

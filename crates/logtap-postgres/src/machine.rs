@@ -319,10 +319,8 @@ impl PgMachine {
                 commit_lsn: Lsn(cursor.commit_lsn),
                 changes: cursor.changes,
             });
-            self.pending.push_back(SourceItem::Checkpoint(Box::new(Checkpoint {
-                position: SourcePosition::Postgres { lsn: Lsn(cursor.base), tx },
-                snapshot,
-            })));
+            let position = SourcePosition::Postgres { lsn: Lsn(cursor.base), tx };
+            self.pending.push_back(SourceItem::Checkpoint(Box::new(Checkpoint::new(position, snapshot))));
         }
         Ok(())
     }
@@ -379,9 +377,11 @@ impl PgMachine {
                     skip,
                     skip_through,
                 });
+                self.tx_boundary(false, lsn);
             }
             Message::Commit(c) => {
                 tracing::trace!(commit_lsn = %Lsn(c.commit_lsn), end_lsn = %Lsn(c.end_lsn), "commit");
+                self.tx_boundary(true, lsn);
                 self.tx = None;
                 self.cursor = None;
                 self.last_commit_lsn = Some(c.commit_lsn);
@@ -443,13 +443,25 @@ impl PgMachine {
         Ok(())
     }
 
+    /// Debezium's BEGIN or END of the open transaction, when transaction
+    /// metadata is on. Its id is `<xid>:<LSN of this message>`, as
+    /// Debezium's PostgreSQL connector writes it (BEGIN, changes and END of
+    /// one transaction show different LSNs; the xid is what they share).
+    fn tx_boundary(&mut self, end: bool, lsn: u64) {
+        let Some(tx) = self.tx.as_ref().filter(|_| self.cfg.tx_metadata) else { return };
+        self.pending.push_back(SourceItem::Transaction(Box::new(logtap_core::TxBoundary {
+            end,
+            raw_id: tx.xid.to_string(),
+            id: format!("{}:{lsn}", tx.xid),
+            ts_ms: tx.commit_ts_us.div_euclid(1000),
+        })));
+    }
+
     /// A resume point at `lsn`, with the snapshot's progress.
     fn checkpoint(&mut self, lsn: u64) {
         let snapshot = self.snapshot_progress();
-        self.pending.push_back(SourceItem::Checkpoint(Box::new(Checkpoint {
-            position: SourcePosition::Postgres { lsn: Lsn(lsn), tx: None },
-            snapshot,
-        })));
+        let position = SourcePosition::Postgres { lsn: Lsn(lsn), tx: None };
+        self.pending.push_back(SourceItem::Checkpoint(Box::new(Checkpoint::new(position, snapshot))));
     }
 }
 

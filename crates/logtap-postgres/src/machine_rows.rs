@@ -294,6 +294,14 @@ impl PgMachine {
             origin: tx.origin.as_ref(),
         };
         let source = connector_source_block(&self.source_schema, common, &own);
+        // Numbered by the pipeline's transaction monitor; snapshot reads
+        // belong to no transaction.
+        let streamed = self.tx.is_some() && snapshot == SnapshotMarker::False;
+        let transaction = (self.cfg.tx_metadata && streamed).then(|| logtap_core::TransactionBlock {
+            id: format!("{}:{lsn}", tx.xid),
+            total_order: 0,
+            data_collection_order: 0,
+        });
         ChangeEvent {
             table: state.id.clone(),
             op,
@@ -304,7 +312,7 @@ impl PgMachine {
             after,
             source,
             processed_at_us: self.clock.now_us(),
-            transaction: None,
+            transaction,
             headers,
             position: SourcePosition::Postgres { lsn: Lsn(lsn), tx: None },
         }

@@ -98,6 +98,7 @@ fn describe(item: &SourceItem) -> String {
         ),
         SourceItem::SchemaChange(_) => "schema change".into(),
         SourceItem::Checkpoint(p) => format!("at {p}"),
+        SourceItem::Transaction(b) => format!("{} {}", if b.end { "END" } else { "BEGIN" }, b.id),
     }
 }
 

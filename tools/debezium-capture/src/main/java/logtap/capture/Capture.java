@@ -18,6 +18,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * Runs Debezium's embedded engine with the JSON converter (schemas enabled
@@ -47,6 +48,11 @@ public final class Capture {
         String markerTopic = args[3];
         long timeoutSeconds = Long.parseLong(args[4]);
 
+        // With provide.transaction.metadata: BEGIN/END records of the
+        // marker's transactions are not part of the capture.
+        String txTopic = props.getProperty("topic.prefix", "") + ".transaction";
+        AtomicReference<String> heldBegin = new AtomicReference<>();
+        AtomicBoolean skipEnd = new AtomicBoolean(false);
         AtomicBoolean recording = new AtomicBoolean(false);
         AtomicBoolean done = new AtomicBoolean(false);
         AtomicInteger written = new AtomicInteger();
@@ -61,6 +67,8 @@ public final class Capture {
                     }
                     String value = ev.value();
                     if (markerTopic.equals(ev.destination())) {
+                        heldBegin.set(null);
+                        skipEnd.set(true);
                         if (value == null) {
                             return;
                         }
@@ -81,18 +89,26 @@ public final class Capture {
                     if (!recording.get()) {
                         return;
                     }
-                    StringBuilder line = new StringBuilder();
-                    line.append("{\"topic\":").append(quote(ev.destination()))
-                            .append(",\"key\":").append(ev.key() == null ? "null" : ev.key())
-                            .append(",\"value\":").append(value == null ? "null" : value)
-                            .append("}\n");
-                    try {
-                        w.write(line.toString());
-                        w.flush();
-                    } catch (IOException e) {
-                        throw new RuntimeException(e);
+                    String line = line(ev.destination(), ev.key(), value);
+                    if (ev.destination().equals(txTopic)) {
+                        // A BEGIN waits for its transaction's first change:
+                        // a marker transaction's BEGIN and END are left out.
+                        if (value != null && value.contains("\"status\":\"BEGIN\"")) {
+                            heldBegin.set(line);
+                            return;
+                        }
+                        if (skipEnd.getAndSet(false)) {
+                            heldBegin.set(null);
+                            return;
+                        }
                     }
-                    written.incrementAndGet();
+                    // Anything else (an END too: a transaction without
+                    // captured changes) lets the held BEGIN go first.
+                    String begin = heldBegin.getAndSet(null);
+                    if (begin != null) {
+                        write(w, begin, written);
+                    }
+                    write(w, line, written);
                 })
                 .using((success, message, error) -> {
                     System.err.println("[capture] engine stopped: success=" + success + " " + message);
@@ -122,6 +138,21 @@ public final class Capture {
             System.exit(1);
         }
         System.exit(0);
+    }
+
+    static String line(String topic, String key, String value) {
+        return "{\"topic\":" + quote(topic) + ",\"key\":" + (key == null ? "null" : key)
+                + ",\"value\":" + (value == null ? "null" : value) + "}\n";
+    }
+
+    static void write(BufferedWriter w, String line, AtomicInteger written) {
+        try {
+            w.write(line);
+            w.flush();
+        } catch (IOException e) {
+            throw new RuntimeException(e);
+        }
+        written.incrementAndGet();
     }
 
     static String quote(String s) {
