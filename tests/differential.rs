@@ -62,6 +62,11 @@ const KNOWN: &[(&str, &str, &str)] = &[
         "truncate",
     ),
     (
+        "postgres-transaction",
+        "dz.diff.pg_types * .value.payload.after.c_name: Debezium null, logtap*",
+        "name type",
+    ),
+    (
         "postgres-unwrap-rewrite",
         "dz.diff.pg_types * .value.payload.c_name: Debezium null, logtap*",
         "name type",
@@ -404,6 +409,11 @@ fn read_all(prefix: &str, schema: &str, tables: &[&str], transactions: bool) -> 
             .collect();
         assert!(!ids.is_empty(), "the marker rows have transaction blocks");
         out = without_marker_transactions(out, &ids);
+    }
+    // For a look at logtap's records as they were (ids unmasked).
+    if let Some(path) = std::env::var_os("LOGTAP_DIFF_DUMP") {
+        let lines: Vec<String> = out.iter().map(Json::to_string).collect();
+        std::fs::write(path, lines.join("\n")).unwrap();
     }
     out.iter_mut().for_each(mask);
     out

@@ -94,7 +94,12 @@ public final class Capture {
                         // A BEGIN waits for its transaction's first change:
                         // a marker transaction's BEGIN and END are left out.
                         if (value != null && value.contains("\"status\":\"BEGIN\"")) {
-                            heldBegin.set(line);
+                            // One held before it had no change (MariaDB's
+                            // TRUNCATE, a DDL without a record): it goes.
+                            String before = heldBegin.getAndSet(line);
+                            if (before != null) {
+                                write(w, before, written);
+                            }
                             return;
                         }
                         if (skipEnd.getAndSet(false)) {
