@@ -63,7 +63,8 @@ impl Committer {
         let offset = joined.map_err(|e| {
             PipelineError::internal(format!("the offset store's writer stopped: {e}"))
         })??;
-        tracing::debug!(position = %offset.position, "stored position");
+        let snapshot_last_key = offset.snapshot.as_ref().and_then(|s| s.last_key.as_ref());
+        tracing::debug!(position = %offset.position, ?snapshot_last_key, "stored position");
         let position = offset.position.clone();
         self.last_stored = Some(offset);
         Ok(position)

@@ -141,13 +141,11 @@ async fn run_once(
     let stored_id = stored.as_ref().and_then(|s| s.source_id.clone());
     // The tracker starts from the stored checkpoint (position and snapshot
     // progress); the source from its position.
-    let stored_checkpoint = stored
-        .clone()
-        .map(|s| logtap_core::Checkpoint {
-            position: s.position,
-            snapshot: s.snapshot,
-            transaction: s.transaction,
-        });
+    let stored_checkpoint = stored.clone().map(|s| logtap_core::Checkpoint {
+        position: s.position,
+        snapshot: s.snapshot,
+        transaction: s.transaction,
+    });
     let position = stored_checkpoint.as_ref().map(|c| c.position.clone());
     match &position {
         Some(p) => tracing::info!(source = %cfg.topic_prefix, position = %p, "resuming"),
@@ -209,7 +207,10 @@ async fn run_once(
     };
     match &cfg.source {
         SourceConfig::Postgres(pg) => {
-            let pg = logtap_postgres::PostgresConfig { tx_metadata: cfg.record.provide_transaction_metadata, ..pg.clone() };
+            let pg = logtap_postgres::PostgresConfig {
+                tx_metadata: cfg.record.provide_transaction_metadata,
+                ..pg.clone()
+            };
             let mut source = PostgresSource::start(
                 pg,
                 &cfg.topic_prefix,

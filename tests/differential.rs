@@ -206,7 +206,11 @@ fn tx_id_form(id: &str) -> bool {
 fn without_marker_transactions(records: Vec<Json>, marker_ids: &[String]) -> Vec<Json> {
     let raw = |id: &str| {
         let (a, b) = id.split_once(':').unwrap_or((id, ""));
-        if a.len() == 36 { format!("{a}:{b}") } else { a.to_string() }
+        if a.len() == 36 {
+            format!("{a}:{b}")
+        } else {
+            a.to_string()
+        }
     };
     let marked: std::collections::BTreeSet<String> = marker_ids.iter().map(|i| raw(i)).collect();
     records

@@ -83,7 +83,7 @@ async fn kill9_during_a_100k_change_workload_loses_nothing() {
         (changes, i)
     });
 
-    let (running, kills) = kill9_six_times(first, f.dir.path(), &cfg, 500, 1200).await;
+    let (running, kills) = kill9_six_times(first, f.dir.path(), &cfg, 500, 1200, |_| true).await;
     let (changes, transactions) = workload.await.unwrap();
     let workload_done = t_start.elapsed();
     let mut root = f.conn().await;

@@ -228,7 +228,15 @@ async fn a_snapshot_killed_six_times_resumes_at_its_next_chunk() {
     let stop = Arc::new(AtomicBool::new(false));
     let w = tokio::spawn(writer(f.db.clone(), rows as i64, stop.clone()));
     let first = Logtap::start(f.dir.path(), &cfg);
-    let (l, kills) = common::kill9_six_times(first, f.dir.path(), &cfg, 2000, 1000).await;
+    let (l, kills) = common::kill9_six_times(
+        first,
+        f.dir.path(),
+        &cfg,
+        2000,
+        1000,
+        common::snapshot_progress_stored,
+    )
+    .await;
     let finished =
         wait_until(Duration::from_secs(180), || l.log_text().contains("snapshot finished"));
     stop.store(true, Ordering::SeqCst);

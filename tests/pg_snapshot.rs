@@ -281,7 +281,15 @@ async fn a_snapshot_killed_six_times_resumes_at_its_next_chunk() {
     let stop = Arc::new(AtomicBool::new(false));
     let w = tokio::spawn(writer(p.clone(), i64::from(rows), stop.clone()));
     let first = Logtap::start(dir.path(), &cfg);
-    let (l, kills) = common::kill9_six_times(first, dir.path(), &cfg, 1500, 1000).await;
+    let (l, kills) = common::kill9_six_times(
+        first,
+        dir.path(),
+        &cfg,
+        1500,
+        1000,
+        common::snapshot_progress_stored,
+    )
+    .await;
     let finished =
         wait_until(Duration::from_secs(180), || l.log_text().contains("snapshot finished"));
     stop.store(true, Ordering::SeqCst);

@@ -633,7 +633,7 @@ async fn kill9_workload(kafka_offsets: bool) {
         changes
     });
 
-    let (running, kills) = kill9_six_times(first, dir.path(), &cfg, 700, 1300).await;
+    let (running, kills) = kill9_six_times(first, dir.path(), &cfg, 700, 1300, |_| true).await;
     let changes = workload.await.unwrap();
     assert_eq!(changes, 100_000);
     let expected = common::pg_table_rows(&pg, &t).await;
@@ -1086,4 +1086,72 @@ async fn offsets_set_repositions_where_the_slot_can_serve() {
     got.sort_unstable();
     assert_eq!(got, [1, 3], "{log}");
     common::drop_slot(&f.pg, &f.prefix.to_lowercase()).await;
+}
+
+/// Transaction metadata across six kill -9s inside big transactions: every
+/// change keeps the numbers it got the first time (a resent one the same
+/// `total_order` and `data_collection_order`), the numbers of each
+/// transaction are 1..N in WAL order (per table for
+/// `data_collection_order`), each END counts exactly the transaction's
+/// changes per table, and no change is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transaction_metadata_numbers_on_across_kill_9() {
+    let p = unique("pgtxm");
+    let (a, b) = (format!("{p}_a"), format!("{p}_b"));
+    let pg = pg_superuser().await;
+    for t in [&a, &b] {
+        pg.batch_execute(&format!("CREATE TABLE {t} (id int PRIMARY KEY, n int NOT NULL, pad text); ALTER TABLE {t} OWNER TO cdc;"))
+            .await
+            .unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let tables = [format!("public.{a}"), format!("public.{b}")];
+    let tables: Vec<&str> = tables.iter().map(String::as_str).collect();
+    let cfg = pg_config(&p, &dir.path().join("off"), &tables, "")
+        + "[record]\nprovide_transaction_metadata = true\n";
+    let first = Logtap::start(dir.path(), &cfg);
+    wait_streaming(&first);
+    // Six transactions of 8,000 + 4,000 inserts and ~1,143 updates, the
+    // tables interleaved.
+    let (ta, tb) = (a.clone(), b.clone());
+    let workload = tokio::spawn(async move {
+        let pg = pg_superuser().await;
+        for i in 0..6i32 {
+            let (s, e) = (i * 8000 + 1, (i + 1) * 8000);
+            pg.batch_execute(&format!(
+                "BEGIN;
+                 INSERT INTO {ta} SELECT g, 0, 'p' || g FROM generate_series({s}, {e}) g;
+                 INSERT INTO {tb} SELECT g, 0, 'q' || g FROM generate_series({s}, {m}) g;
+                 UPDATE {ta} SET n = n + 1 WHERE id BETWEEN {s} AND {e} AND id % 7 = 0;
+                 COMMIT;",
+                m = s + 3999,
+            ))
+            .await
+            .unwrap();
+        }
+    });
+    let ready = |log: &str| log.contains("stored position");
+    let (running, kills) = kill9_six_times(first, dir.path(), &cfg, 1200, 1300, ready).await;
+    workload.await.unwrap();
+    let expected = (common::pg_table_rows(&pg, &a).await, common::pg_table_rows(&pg, &b).await);
+    let (topic_a, topic_b) = (topic(&p, &a), topic(&p, &b));
+    read_topic_until(&topic_a, Duration::from_secs(300), |got| replay(got).rows == expected.0);
+    read_topic_until(&topic_b, Duration::from_secs(300), |got| replay(got).rows == expected.1);
+    let log = running.stop();
+    drop_slot(&pg, &p.to_lowercase()).await;
+    let resumed_inside = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| std::fs::read_to_string(e.unwrap().path()).ok())
+        .filter(|t| t.lines().any(|l| l.contains("resuming") && l.contains("(then ")))
+        .count();
+    let changes: Vec<Got> =
+        [&topic_a, &topic_b].iter().flat_map(|t| read_topic(t).records).collect();
+    let txs = read_topic(&format!("{p}.transaction")).records;
+    for (got, want) in [(&topic_a, &expected.0), (&topic_b, &expected.1)] {
+        assert_eq!(&replay(&read_topic(got).records).rows, want, "{got} replayed:\n{log}");
+    }
+    let counted = common::check_transaction_numbers(&changes, &txs);
+    eprintln!("{kills} kills, {resumed_inside} restarts inside a transaction; {counted}");
+    assert!(kills >= 5);
+    assert!(resumed_inside >= 1, "no kill landed inside a transaction:\n{log}");
 }

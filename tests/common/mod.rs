@@ -19,10 +19,11 @@ mod pg;
 mod process;
 mod replay;
 mod toxiproxy;
+mod txmeta;
 
 // Each test file uses some of them.
 #[allow(unused_imports)]
-pub use {http::*, kafka::*, mysql::*, pg::*, process::*, replay::*, toxiproxy::*};
+pub use {http::*, kafka::*, mysql::*, pg::*, process::*, replay::*, toxiproxy::*, txmeta::*};
 
 /// An environment variable the harness sets.
 pub fn env(name: &str) -> String {

@@ -4,15 +4,18 @@
 use super::*;
 
 /// Kills `first` with SIGKILL six times at pseudo-random moments (each
-/// wait `base_ms` plus up to `spread_ms`), restarting logtap on `config`
-/// in `dir` after each kill; returns the running instance and the number
-/// of kills.
+/// wait `base_ms` plus up to `spread_ms`, and not before `ready` holds for
+/// the running instance's log), restarting logtap on `config` in `dir`
+/// after each kill; returns the running instance and the number of kills.
+/// `ready` keeps the test's premise true on a slow machine (a kill that
+/// lands before the restart did anything tests nothing).
 pub async fn kill9_six_times(
     first: Logtap,
     dir: &std::path::Path,
     config: &str,
     base_ms: u64,
     spread_ms: u64,
+    ready: impl Fn(&str) -> bool,
 ) -> (Logtap, u32) {
     let nanos =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
@@ -21,6 +24,11 @@ pub async fn kill9_six_times(
     for round in 0..6u32 {
         let jitter = u64::from(nanos >> (round * 4)) % spread_ms;
         tokio::time::sleep(Duration::from_millis(base_ms + jitter)).await;
+        assert!(
+            crate::common::wait_until(Duration::from_secs(90), || ready(&current.log_text())),
+            "logtap never got ready for kill {round}:\n{}",
+            current.log_text()
+        );
         // Only a kill of a logtap still running counts: one that had
         // already exited (an error) was not killed at all.
         let alive = current.child.try_wait().expect("try_wait").is_none();
@@ -35,6 +43,12 @@ pub async fn kill9_six_times(
         current = Logtap::start(dir, config);
     }
     (current, kills)
+}
+
+/// Whether a logtap log shows a snapshot's chunk progress stored: a kill
+/// now leaves a key for the next start to resume after.
+pub fn snapshot_progress_stored(log: &str) -> bool {
+    log.lines().any(|l| l.contains("stored position") && l.contains("snapshot_last_key=Some"))
 }
 
 /// Runs one of Kafka's own Java tools from the harness's jar directory.
@@ -96,7 +110,7 @@ impl Logtap {
         let child = Command::new(env!("CARGO_BIN_EXE_logtap"))
             .args(["run", "--config"])
             .arg(path)
-            .env("RUST_LOG", "info,logtap_postgres=debug")
+            .env("RUST_LOG", "info,logtap_postgres=debug,logtap::commit=debug")
             .envs(vars.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::from(file))

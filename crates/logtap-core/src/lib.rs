@@ -42,9 +42,9 @@ pub use position::{Lsn, PgTxProgress, SourcePosition};
 pub use schema::{ConnectType, Field, Schema, Struct, Value};
 pub use secret::Secret;
 pub use shared::SharedTracker;
-pub use txmeta::{TxBoundary, TxMonitor, TxProgress, TxRecord};
 pub use snapshot::{SnapshotConfig, SnapshotMode, SnapshotPlan};
 pub use traits::{
     Checkpoint, OffsetError, OffsetStore, Sink, SinkRecord, SnapshotProgress, Source, SourceItem,
     StoredOffset,
 };
+pub use txmeta::{TxBoundary, TxMonitor, TxProgress, TxRecord};

@@ -645,7 +645,8 @@ impl BinlogMachine {
     /// Queues a checkpoint at `position`, with the snapshot's progress.
     fn push_checkpoint(&mut self, position: SourcePosition) {
         let snapshot = self.snapshot_progress();
-        self.pending.push_back(SourceItem::Checkpoint(Box::new(Checkpoint::new(position, snapshot))));
+        self.pending
+            .push_back(SourceItem::Checkpoint(Box::new(Checkpoint::new(position, snapshot))));
     }
 }
 

@@ -320,7 +320,8 @@ impl PgMachine {
                 changes: cursor.changes,
             });
             let position = SourcePosition::Postgres { lsn: Lsn(cursor.base), tx };
-            self.pending.push_back(SourceItem::Checkpoint(Box::new(Checkpoint::new(position, snapshot))));
+            self.pending
+                .push_back(SourceItem::Checkpoint(Box::new(Checkpoint::new(position, snapshot))));
         }
         Ok(())
     }
@@ -461,7 +462,8 @@ impl PgMachine {
     fn checkpoint(&mut self, lsn: u64) {
         let snapshot = self.snapshot_progress();
         let position = SourcePosition::Postgres { lsn: Lsn(lsn), tx: None };
-        self.pending.push_back(SourceItem::Checkpoint(Box::new(Checkpoint::new(position, snapshot))));
+        self.pending
+            .push_back(SourceItem::Checkpoint(Box::new(Checkpoint::new(position, snapshot))));
     }
 }
 

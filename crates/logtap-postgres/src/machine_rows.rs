@@ -297,11 +297,12 @@ impl PgMachine {
         // Numbered by the pipeline's transaction monitor; snapshot reads
         // belong to no transaction.
         let streamed = self.tx.is_some() && snapshot == SnapshotMarker::False;
-        let transaction = (self.cfg.tx_metadata && streamed).then(|| logtap_core::TransactionBlock {
-            id: format!("{}:{lsn}", tx.xid),
-            total_order: 0,
-            data_collection_order: 0,
-        });
+        let transaction =
+            (self.cfg.tx_metadata && streamed).then(|| logtap_core::TransactionBlock {
+                id: format!("{}:{lsn}", tx.xid),
+                total_order: 0,
+                data_collection_order: 0,
+            });
         ChangeEvent {
             table: state.id.clone(),
             op,
