@@ -462,6 +462,8 @@ debezium.source.table.include.list=shop.orders,\\
   shop.customers
 debezium.source.offset.storage.file.filename=data/offsets.dat
 debezium.source.include.schema.changes=false
+debezium.source.provide.transaction.metadata=true
+debezium.source.topic.transaction=tx
 ";
 
     /// Loads the TOML as `logtap run` would (the password from the env).
@@ -515,6 +517,8 @@ debezium.source.include.schema.changes=false
         assert_eq!(my.server_id, Some(184054));
         assert!(my.captures("shop", "customers") && !my.captures("shop", "audit"));
         assert!(!my.include_schema_changes);
+        assert!(cfg.record.provide_transaction_metadata);
+        assert_eq!(cfg.record.transaction_topic, "tx");
         assert_eq!(cfg.kafka.as_ref().unwrap().bootstrap_servers, "kafka:9092");
         let keys: Vec<&str> = t.not_carried.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(keys, ["offset.storage.file.filename"], "{:?}", t.not_carried);

@@ -1,6 +1,7 @@
 //! Crashes and restarts around the MySQL source (MariaDB or MySQL, see
 //! `MyServer`): logtap killed with SIGKILL again and again during a
-//! 100k-change workload, and the server restarted under a running logtap. The topics, replayed by a
+//! 100k-change workload (with transaction metadata, whose numbers must
+//! survive the kills too), and the server restarted under a running logtap. The topics, replayed by a
 //! consumer that keeps the newest change per key, must equal the table.
 //! A test binary of its own, so the server restart does not disturb other
 //! tests (cargo runs test binaries one at a time); its two tests take turns.
@@ -41,7 +42,8 @@ async fn kill9_during_a_100k_change_workload_loses_nothing() {
         &["CREATE TABLE t (id int PRIMARY KEY, n int NOT NULL, pad varchar(20) NOT NULL)"],
     )
     .await;
-    let cfg = f.config("");
+    // With transaction metadata: its numbers must survive the kills too.
+    let cfg = f.config("") + "[record]\nprovide_transaction_metadata = true\n";
     let first = Logtap::start(f.dir.path(), &cfg);
 
     // Transactions of about 1000 changes: 600 inserts, then updates of the
@@ -114,6 +116,8 @@ async fn kill9_during_a_100k_change_workload_loses_nothing() {
         last.backwards
     );
     assert!(violations.is_empty(), "not a suffix replay: {violations:#?}");
+    let txs = read_topic(&format!("{}.transaction", f.prefix)).records;
+    eprintln!("{}", common::check_transaction_numbers(&records, &txs));
     f.drop_db().await;
 }
 
