@@ -5,6 +5,13 @@ use super::*;
 use serde_json::Value as Json;
 use std::collections::{BTreeMap, BTreeSet};
 
+/// What a change was given: its transaction, `total_order`,
+/// `data_collection_order`, table and place in the log.
+type Numbers = (String, i64, i64, String, (i64, i64));
+
+/// A transaction's END: `event_count` and the count per table.
+type End = (i64, BTreeMap<String, i64>);
+
 /// A change's identity (table, operation, source position) and its place
 /// in the log (PostgreSQL: LSN; MySQL/MariaDB: event position and row).
 fn identity(v: &Json) -> (String, (i64, i64)) {
@@ -40,7 +47,7 @@ fn raw_tx(id: &str) -> String {
 /// per-table counts; it has a BEGIN. Returns a summary.
 pub fn check_transaction_numbers(changes: &[Got], txs: &[Got]) -> String {
     // identity -> (tx, total_order, dc_order, table, log place)
-    let mut seen: BTreeMap<String, (String, i64, i64, String, (i64, i64))> = BTreeMap::new();
+    let mut seen: BTreeMap<String, Numbers> = BTreeMap::new();
     let mut twice = 0;
     for g in changes.iter().filter(|g| g.value.is_some()) {
         let v = g.value_json();
@@ -100,9 +107,9 @@ pub fn check_transaction_numbers(changes: &[Got], txs: &[Got]) -> String {
 
 /// The transactions with a BEGIN, and each END's (event_count, per-table
 /// counts), checking that an END sent twice says the same.
-fn boundaries(txs: &[Got]) -> (BTreeSet<String>, BTreeMap<String, (i64, BTreeMap<String, i64>)>) {
+fn boundaries(txs: &[Got]) -> (BTreeSet<String>, BTreeMap<String, End>) {
     let mut begins = BTreeSet::new();
-    let mut ends: BTreeMap<String, (i64, BTreeMap<String, i64>)> = BTreeMap::new();
+    let mut ends: BTreeMap<String, End> = BTreeMap::new();
     for g in txs.iter().filter(|g| g.value.is_some()) {
         let v = g.value_json();
         let tx = raw_tx(v["id"].as_str().unwrap());
