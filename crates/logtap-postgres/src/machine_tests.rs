@@ -25,10 +25,16 @@ fn recorded() -> Vec<(u64, Vec<u8>)> {
 }
 
 fn machine(extra: &str) -> PgMachine {
-    let cfg: PostgresConfig = toml::from_str(&format!(
+    machine_with(extra, false)
+}
+
+/// [`machine`], with transaction metadata on or off.
+fn machine_with(extra: &str, tx_metadata: bool) -> PgMachine {
+    let mut cfg: PostgresConfig = toml::from_str(&format!(
         "host = \"h\"\nuser = \"u\"\ndatabase = \"logtap\"\ntable_include_list = [\"gold.basic\", \"gold.full_ri\"]\n{extra}"
     ))
     .unwrap();
+    cfg.tx_metadata = tx_metadata;
     let opts = TypeOptions::from_config(&cfg);
     let clock = std::sync::Arc::new(logtap_core::clock::FixedClock(1_700_000_000_000_000));
     PgMachine::new(cfg, "gp", Decoder::new(1).unwrap(), opts, 0, clock)
@@ -653,4 +659,49 @@ mod snapshot_faults {
             "table gone: the next one"
         );
     }
+}
+
+/// With transaction metadata: each transaction's BEGIN before its first
+/// change and END before its commit's checkpoint, ids `<xid>:<LSN of the
+/// message>` as Debezium's, every streamed change with its block's id.
+#[test]
+fn transaction_boundaries_surround_each_transaction_with_debeziums_ids() {
+    let mut m = machine_with("", true);
+    let mut items = Vec::new();
+    for (lsn, data) in recorded() {
+        while let Some(need) = m.input(Input::XLogData { wal_start: lsn, data: &data }).unwrap() {
+            answer(&mut m, need, &mut Vec::new());
+        }
+        items.extend(m.pending.drain(..).map(|i| (lsn, i)));
+    }
+    let mut open: Option<String> = None;
+    let (mut begins, mut changes) = (0, 0);
+    for (lsn, item) in &items {
+        match item {
+            SourceItem::Transaction(b) if !b.end => {
+                assert!(open.is_none(), "BEGIN inside a transaction");
+                assert_eq!(b.id, format!("{}:{lsn}", b.raw_id));
+                open = Some(b.raw_id.clone());
+                begins += 1;
+            }
+            SourceItem::Transaction(b) => {
+                assert_eq!(open.take().as_deref(), Some(b.raw_id.as_str()), "END of another");
+                assert_eq!(b.id, format!("{}:{lsn}", b.raw_id));
+            }
+            SourceItem::Change(e) => {
+                let xid = open.as_ref().expect("a change outside a transaction");
+                let block = e.transaction.as_ref().expect("a streamed change without a block");
+                assert_eq!(block.id, format!("{xid}:{lsn}"));
+                changes += 1;
+            }
+            SourceItem::Checkpoint(c) if c.position.to_string().contains("(then") => {
+                assert!(open.is_some(), "a checkpoint inside a transaction outside one");
+            }
+            _ => {}
+        }
+    }
+    assert!(open.is_none() && begins >= 2 && changes >= 4, "{begins} BEGINs, {changes} changes");
+    // Off: none of it.
+    let (out, _) = run(&mut machine(""));
+    assert!(!out.iter().any(|l| l.starts_with("BEGIN") || l.starts_with("END")), "{out:#?}");
 }
