@@ -1088,7 +1088,8 @@ async fn offsets_set_repositions_where_the_slot_can_serve() {
     common::drop_slot(&f.pg, &f.prefix.to_lowercase()).await;
 }
 
-/// Transaction metadata across six kill -9s inside big transactions: every
+/// Transaction metadata across six kill -9s, each once the stored position
+/// is inside one of the big transactions a writer keeps committing: every
 /// change keeps the numbers it got the first time (a resent one the same
 /// `total_order` and `data_collection_order`), the numbers of each
 /// transaction are 1..N in WAL order (per table for
@@ -1111,28 +1112,40 @@ async fn transaction_metadata_numbers_on_across_kill_9() {
         + "[record]\nprovide_transaction_metadata = true\n";
     let first = Logtap::start(dir.path(), &cfg);
     wait_streaming(&first);
-    // Six transactions of 8,000 + 4,000 inserts and ~1,143 updates, the
-    // tables interleaved.
+    // Until the kills are done, transactions of 4,000 + 2,000 inserts and
+    // ~571 updates, the tables interleaved.
     let (ta, tb) = (a.clone(), b.clone());
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stopped = stop.clone();
     let workload = tokio::spawn(async move {
         let pg = pg_superuser().await;
-        for i in 0..6i32 {
-            let (s, e) = (i * 8000 + 1, (i + 1) * 8000);
+        let mut i = 0i32;
+        while !stopped.load(std::sync::atomic::Ordering::SeqCst) {
+            let (s, e) = (i * 4000 + 1, (i + 1) * 4000);
             pg.batch_execute(&format!(
                 "BEGIN;
                  INSERT INTO {ta} SELECT g, 0, 'p' || g FROM generate_series({s}, {e}) g;
                  INSERT INTO {tb} SELECT g, 0, 'q' || g FROM generate_series({s}, {m}) g;
                  UPDATE {ta} SET n = n + 1 WHERE id BETWEEN {s} AND {e} AND id % 7 = 0;
                  COMMIT;",
-                m = s + 3999,
+                m = s + 1999,
             ))
             .await
             .unwrap();
+            i += 1;
+            tokio::time::sleep(Duration::from_millis(700)).await;
         }
+        i
     });
-    let ready = |log: &str| log.contains("stored position");
+    // Each kill once the last position stored is inside a transaction, so
+    // that every restart resumes inside one.
+    let ready = |log: &str| {
+        let last = log.lines().filter(|l| l.contains("stored position")).next_back();
+        last.is_some_and(|l| l.contains("(then "))
+    };
     let (running, kills) = kill9_six_times(first, dir.path(), &cfg, 1200, 1300, ready).await;
-    workload.await.unwrap();
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let transactions = workload.await.unwrap();
     let expected = (common::pg_table_rows(&pg, &a).await, common::pg_table_rows(&pg, &b).await);
     let (topic_a, topic_b) = (topic(&p, &a), topic(&p, &b));
     read_topic_until(&topic_a, Duration::from_secs(300), |got| replay(got).rows == expected.0);
@@ -1151,7 +1164,8 @@ async fn transaction_metadata_numbers_on_across_kill_9() {
         assert_eq!(&replay(&read_topic(got).records).rows, want, "{got} replayed:\n{log}");
     }
     let counted = common::check_transaction_numbers(&changes, &txs);
-    eprintln!("{kills} kills, {resumed_inside} restarts inside a transaction; {counted}");
+    eprintln!("{kills} kills, {resumed_inside} restarts inside a transaction; {transactions} transactions written; {counted}");
     assert!(kills >= 5);
-    assert!(resumed_inside >= 1, "no kill landed inside a transaction:\n{log}");
+    // A store may move past the transaction between the look and the kill.
+    assert!(resumed_inside >= 4, "{resumed_inside} restarts inside a transaction:\n{log}");
 }
