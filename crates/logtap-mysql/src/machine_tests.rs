@@ -453,3 +453,61 @@ fn a_chunk_whose_read_view_is_behind_the_stream_is_read_again() {
     assert_eq!(got.iter().filter(|l| l.starts_with("r ")).count(), 2, "{got:#?}");
     assert_eq!(got.last().unwrap(), "at binlog binlog.000007:1165 gtid 0-1-20", "{got:#?}");
 }
+
+/// With transaction metadata (MariaDB): a BEGIN at every GTID event, DDL
+/// included, an END only at a transaction's commit, both with the GTID as
+/// id, as Debezium's MariaDB connector sends them; every streamed change
+/// carries its transaction's GTID.
+#[test]
+fn transaction_boundaries_follow_debeziums_mariadb_connector() {
+    let mut cfg = config("");
+    cfg.tx_metadata = true;
+    let clock = std::sync::Arc::new(logtap_core::clock::FixedClock(1_700_000_000_000_000));
+    let mut m =
+        BinlogMachine::new(cfg, "gp", Flavor::Mariadb, from_start("binlog.000007"), true, clock);
+    let mut items = Vec::new();
+    for ev in &recorded("binlog.000007", 0) {
+        match m.need(ev) {
+            Some(Need::Catalog(id)) => answer(&mut m, id),
+            Some(Need::Ddl(file, start, ids)) => {
+                m.ddl_catalogs_reading();
+                ids.into_iter().for_each(|id| answer(&mut m, id));
+                m.ddl_catalogs_read(file, start);
+            }
+            None => {}
+        }
+        m.process(ev).unwrap();
+        items.extend(m.pending.drain(..));
+    }
+    let (mut open, mut ends, mut changes, mut ddl_begins) = (None::<String>, 0, 0, 0);
+    for item in &items {
+        match item {
+            SourceItem::Transaction(b) if !b.end => {
+                assert_eq!(b.id, b.raw_id);
+                // A DDL's group (no END) is replaced; a transaction's ended.
+                assert_eq!(b.id.split('-').count(), 3, "a MariaDB GTID: {}", b.id);
+                open = Some(b.id.clone());
+            }
+            SourceItem::Transaction(b) => {
+                assert_eq!(open.take().as_deref(), Some(b.id.as_str()), "END of another");
+                ends += 1;
+            }
+            SourceItem::Change(e) => {
+                let block = e.transaction.as_ref().expect("a streamed change without a block");
+                assert_eq!(Some(&block.id), open.as_ref());
+                changes += 1;
+            }
+            SourceItem::SchemaChange(_) => {
+                // One record per table of the statement, all in its group;
+                // the next BEGIN replaces it, no END.
+                assert!(open.is_some(), "a DDL without its BEGIN");
+                ddl_begins += 1;
+            }
+            SourceItem::Checkpoint(_) => {}
+        }
+    }
+    assert!(
+        ends >= 2 && changes >= 3 && ddl_begins >= 1,
+        "{ends} ENDs, {changes} changes, {ddl_begins} DDL"
+    );
+}
