@@ -68,7 +68,17 @@ async fn postgres_changes_and_positions_go_through_scram_over_tls() {
     let got = read_at_least(&f.topic(), 3, Duration::from_secs(60));
     assert_eq!(got.len(), 3, "{}", l.log_text());
     let log = l.stop();
-    assert!(!log.contains("SASL authentication error"), "{log}");
+    // No authentication was refused. A connection the broker dropped during
+    // the handshake (librdkafka says "SASL authentication error: ...
+    // Broker transport failure"; seen in CI just after the fault tests had
+    // restarted the broker) is a transport fault that is retried, not a
+    // refusal.
+    let refused = log
+        .lines()
+        .filter(|l| l.contains("SASL authentication error") || l.contains("Authentication failed"))
+        .filter(|l| !l.contains("Broker transport failure"))
+        .collect::<Vec<_>>();
+    assert!(refused.is_empty(), "{refused:#?}\n{log}");
     // The position went into Kafka (a transactional topic) through the same
     // listener, and `status` reads it back through it.
     let (ok, status) = logtap_cli("status", &path);
