@@ -1140,7 +1140,7 @@ async fn transaction_metadata_numbers_on_across_kill_9() {
     // Each kill once the last position stored is inside a transaction, so
     // that every restart resumes inside one.
     let ready = |log: &str| {
-        let last = log.lines().filter(|l| l.contains("stored position")).next_back();
+        let last = log.lines().rfind(|l| l.contains("stored position"));
         last.is_some_and(|l| l.contains("(then "))
     };
     let (running, kills) = kill9_six_times(first, dir.path(), &cfg, 1200, 1300, ready).await;
