@@ -498,7 +498,11 @@ async fn a_replica_source_snapshots_and_streams() {
     let stop = Arc::new(AtomicBool::new(false));
     let w = tokio::spawn(writer(f.db.clone(), 20_000, stop.clone()));
     let first = Logtap::start(f.dir.path(), &cfg);
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Killed once a chunk's progress is stored (after a fixed 1.5 s, a
+    // loaded CI machine had stored nothing yet: the restart began afresh).
+    let stored =
+        wait_until(Duration::from_secs(90), || common::snapshot_progress_stored(&first.log_text()));
+    assert!(stored, "no snapshot progress stored:\n{}", first.log_text());
     first.kill9();
     let l = Logtap::start(f.dir.path(), &cfg);
     let finished =

@@ -530,7 +530,11 @@ async fn a_standby_source_snapshots_and_streams_without_writing() {
     let began =
         wait_until(Duration::from_secs(60), || first.log_text().contains("snapshotting table"));
     assert!(began, "the snapshot did not begin:\n{}", first.log_text());
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Killed once a chunk's progress is stored, not after a fixed time (a
+    // loaded machine may not have stored any yet).
+    let stored =
+        wait_until(Duration::from_secs(90), || common::snapshot_progress_stored(&first.log_text()));
+    assert!(stored, "no snapshot progress stored:\n{}", first.log_text());
     first.kill9();
     let l = Logtap::start(dir.path(), &cfg);
     let finished =
@@ -625,7 +629,9 @@ async fn a_conditioned_snapshot_resumes_its_condition_after_kill_9() {
     let began =
         wait_until(Duration::from_secs(30), || first.log_text().contains("snapshotting table"));
     assert!(began, "the snapshot did not begin:\n{}", first.log_text());
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    let stored =
+        wait_until(Duration::from_secs(60), || common::snapshot_progress_stored(&first.log_text()));
+    assert!(stored, "no snapshot progress stored:\n{}", first.log_text());
     first.kill9();
     let l = Logtap::start(dir.path(), &cfg);
     let done = format!("table snapshotted table=public.{p}_a");
